@@ -1,0 +1,70 @@
+/* capture: packets in, flows out. Opens a pcap/pcapng file or a live interface, decodes the
+ * link layer and IP (v4 and v6), measures TCP health, reassembles TCP with libnids and hands
+ * each connection's bytes to an ow_flow_sink. Nothing here knows HTTP. */
+#ifndef OW_CAPTURE_H
+#define OW_CAPTURE_H
+#include "capture/flow.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define OW_DEFAULT_SERVER_PORT 5006
+#define OW_MAX_SERVER_PORTS 16
+#define OW_DEFAULT_MAX_STREAMS 65536
+#define OW_DEFAULT_SNAPLEN 262144
+#define OW_DEFAULT_BUFFER_MB 32
+#define OW_DEFAULT_MAX_STREAM_BUFFER (1u << 20) /* unconsumed bytes kept per direction */
+
+typedef struct capture_opts {
+    const char *file;   /* read this pcap/pcapng ("-" = stdin), or */
+    const char *iface;  /* capture live on this interface */
+    const char *bpf;    /* extra BPF expression (tcpdump syntax), may be NULL */
+    uint16_t server_ports[OW_MAX_SERVER_PORTS];
+    int n_server_ports; /* 0: OW_DEFAULT_SERVER_PORT */
+    int snaplen;
+    int buffer_mb;      /* live kernel buffer */
+    int max_streams;    /* connections tracked at once */
+    uint32_t max_stream_buffer;
+    bool promisc;
+} capture_opts;
+
+/* Every packet is counted in exactly one outcome; every skip has a counter. */
+typedef struct capture_stats {
+    uint64_t packets, bytes;
+    uint64_t ipv4, ipv6, non_ip, non_tcp, not_server_port;
+    uint64_t truncated;      /* caplen shorter than the headers or the IP length */
+    uint64_t bad_ip, bad_tcp; /* malformed headers */
+    uint64_t fragments, reassembled;
+    uint64_t streams, streams_without_syn, midstream_recovered;
+    uint64_t nids_refused;   /* libnids warnings (table full, bad flags, too much data) */
+    uint64_t streams_evicted; /* max_streams hit */
+    uint64_t gaps, gap_bytes;
+    uint64_t buffer_overflows; /* max_stream_buffer hit: bytes skipped as a gap */
+    uint64_t kernel_drops, if_drops; /* live only (pcap_stats) */
+    double first_ts, last_ts;
+    int linktypes[8];        /* DLTs seen (pcapng may have several) */
+    int n_linktypes;
+} capture_stats;
+
+typedef struct capture capture;
+
+/* Opens the source. Live capture needs privileges only here. Returns NULL and writes a clear
+ * message to err on failure (unknown link type, truncated file header, no such device). */
+capture *capture_open(const capture_opts *o, char *err, size_t errlen);
+/* Reads packets and feeds the sink until end of file, *stop becomes non-zero, or an error.
+ * Returns 0 at end of input or stop, -1 on a read error (message in err). */
+int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *stop, char *err,
+                size_t errlen);
+/* Ends every open flow through the sink (OW_CLOSE_END), then frees. */
+void capture_close(capture *c, const ow_flow_sink *sink);
+const capture_stats *capture_get_stats(const capture *c);
+/* Updates kernel drop counters (live); harmless for files. */
+void capture_refresh_stats(capture *c);
+/* Descriptive name of the source for the report: file path or interface. */
+const char *capture_source_name(const capture *c);
+bool capture_is_live(const capture *c);
+/* Prints the interfaces libpcap can open (for `orphanwatch interfaces`). */
+int capture_list_interfaces(FILE *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,180 @@
+-- orphanwatch capture database schema. The one place the schema is written down.
+-- Version: bump OW_SCHEMA_VERSION (user_version below) on any change; readers refuse others.
+-- Times are epoch seconds (REAL, UTC). Addresses are text (IPv6 in RFC 5952 form).
+-- "dir" columns: 0 = client to server, 1 = server to client.
+PRAGMA user_version = 1;
+
+-- @table captures: one row per capture run (a file read or a live session).
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,          -- file path or interface name
+    live INTEGER NOT NULL,         -- 1 for live capture
+    filter TEXT,                   -- BPF filter used
+    server_ports TEXT,             -- comma list of server ports analysed
+    started REAL,                  -- first packet time
+    ended REAL,                    -- last packet time
+    end_reason TEXT,               -- running, eof, signal, error, killed (never finished)
+    packets INTEGER, bytes INTEGER,
+    kernel_drops INTEGER, if_drops INTEGER,
+    linktypes TEXT,                -- pcap link types seen, comma list of names
+    grace REAL,                    -- grace time in seconds used for orphans
+    store_secrets INTEGER NOT NULL DEFAULT 0, -- 1 when cookie/auth/token values were kept
+    counters TEXT,                 -- JSON object: every skip and limit counter
+    tool_version TEXT
+);
+
+-- @table connections: one row per TCP connection, with its transport health.
+CREATE TABLE IF NOT EXISTS connections (
+    id INTEGER PRIMARY KEY,
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    client TEXT NOT NULL, client_port INTEGER NOT NULL,
+    server TEXT NOT NULL, server_port INTEGER NOT NULL,
+    family INTEGER NOT NULL,       -- 4 or 6
+    first_ts REAL, last_ts REAL,
+    syn_seen INTEGER,              -- 0: picked up mid-stream
+    close TEXT,                    -- open, fin, rst, timeout, end (capture ended)
+    kind TEXT,                     -- http, websocket, other
+    bytes_c2s INTEGER, bytes_s2c INTEGER,          -- stream bytes delivered
+    gaps_c2s INTEGER, gaps_s2c INTEGER, gap_bytes_c2s INTEGER, gap_bytes_s2c INTEGER,
+    requests INTEGER,
+    syn_count INTEGER, rtt REAL, max_idle REAL,
+    mss_c INTEGER, mss_s INTEGER, wscale_c INTEGER, wscale_s INTEGER,
+    max_seg_c2s INTEGER, max_seg_s2c INTEGER,
+    max_seg_acked_s2c INTEGER, max_seg_lost_s2c INTEGER, lost_retrans_s2c INTEGER,
+    retrans_c2s INTEGER, retrans_s2c INTEGER, retrans_bytes_c2s INTEGER, retrans_bytes_s2c INTEGER,
+    rto_s2c INTEGER, rto_series_s2c TEXT, -- JSON array of seconds between timeouts
+    longest_stall_s2c REAL, stall_start_s2c REAL,
+    recovered_smaller_s2c INTEGER, seg_after_recovery_s2c INTEGER,
+    dup_acks_c2s INTEGER, dup_acks_s2c INTEGER, sack_blocks INTEGER,
+    zero_windows_c2s INTEGER, zero_windows_s2c INTEGER, window_full_s2c INTEGER,
+    max_in_flight_s2c INTEGER, unacked_s2c INTEGER,
+    fin_c2s REAL, fin_s2c REAL, rst_c2s REAL, rst_s2c REAL, -- time of each, NULL if none
+    pcap_first_offset INTEGER      -- with --keep-packets: where its packets start
+);
+
+-- @table http_exchanges: one row per HTTP request and its response.
+CREATE TABLE IF NOT EXISTS http_exchanges (
+    id INTEGER PRIMARY KEY,
+    connection_id INTEGER NOT NULL REFERENCES connections(id),
+    seq INTEGER NOT NULL,          -- 0-based request number on the connection
+    kind TEXT,                     -- page, static, websocket, autoload, favicon, other
+    req_ts REAL, method TEXT, target TEXT, host TEXT, user_agent TEXT, referer TEXT, origin TEXT,
+    req_body_bytes INTEGER,
+    resp_ts REAL,                  -- first byte of the response head
+    resp_end_ts REAL,              -- last byte of the response body
+    status INTEGER, reason TEXT, content_type TEXT, content_length INTEGER,
+    content_encoding TEXT,
+    resp_body_bytes INTEGER,
+    complete INTEGER,              -- response body complete
+    last_byte_acked INTEGER,       -- the client acknowledged the response's last byte (NULL unknown)
+    page_load_id INTEGER,          -- the page this fetch belongs to (page, statics, websocket)
+    session_id TEXT                -- page: first session created; websocket: session it carries
+);
+
+-- @table websockets: one row per websocket upgrade attempt (101 or refused).
+CREATE TABLE IF NOT EXISTS websockets (
+    id INTEGER PRIMARY KEY,
+    connection_id INTEGER NOT NULL REFERENCES connections(id),
+    http_id INTEGER REFERENCES http_exchanges(id),
+    page_load_id INTEGER,
+    session_id TEXT,
+    upgrade_ts REAL, status INTEGER, reason TEXT,
+    origin TEXT, path TEXT,
+    subprotocol_ok INTEGER,        -- 101 carried Sec-WebSocket-Protocol: bokeh
+    token_expiry INTEGER,          -- session_expiry from the token (epoch s)
+    deflate INTEGER,
+    frames_c2s INTEGER, frames_s2c INTEGER, bytes_c2s INTEGER, bytes_s2c INTEGER,
+    messages_c2s INTEGER, messages_s2c INTEGER,
+    msg_counts TEXT,               -- JSON object msgtype -> count, both directions
+    ack_ts REAL, pull_doc_ts REAL, -- first ACK, first PULL-DOC-REPLY
+    client_patch_docs INTEGER,
+    pings INTEGER, pongs INTEGER,
+    close_code_c2s INTEGER, close_code_s2c INTEGER, close_reason TEXT,
+    close_ts REAL, end_ts REAL,
+    midstream INTEGER,             -- picked up without its upgrade
+    errors INTEGER
+);
+
+-- @table bokeh_messages: Bokeh protocol messages (the first few per websocket; the rest counted).
+CREATE TABLE IF NOT EXISTS bokeh_messages (
+    id INTEGER PRIMARY KEY,
+    websocket_id INTEGER NOT NULL REFERENCES websockets(id),
+    ts REAL, dir INTEGER,
+    msgtype TEXT, msgid TEXT, reqid TEXT,
+    size INTEGER, num_buffers INTEGER
+);
+
+-- @table page_loads: one row per served page that created a Bokeh session.
+CREATE TABLE IF NOT EXISTS page_loads (
+    id INTEGER PRIMARY KEY,
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    http_id INTEGER REFERENCES http_exchanges(id),
+    connection_id INTEGER REFERENCES connections(id),
+    session_id TEXT,
+    client TEXT, client_port INTEGER, server TEXT, server_port INTEGER,
+    host TEXT, path TEXT, app TEXT, user_agent TEXT,
+    started REAL,                  -- page request time
+    status INTEGER, resp_bytes INTEGER,
+    ttfb REAL, ttlb REAL,          -- seconds from request to first / last response byte
+    token_expiry INTEGER,
+    static_count INTEGER, static_bytes INTEGER, static_failed INTEGER,
+    websockets INTEGER,            -- websocket upgrades carrying this session
+    first_ws_ts REAL,
+    outcome TEXT NOT NULL,         -- pending, connected, ws_refused, ws_no_doc, orphan, undecided
+    verdict TEXT,                  -- NULL when healthy; see README "Verdicts"
+    confidence REAL,               -- 0..1
+    summary TEXT,                  -- one line: the verdict in words
+    advice TEXT,
+    decided_ts REAL                -- when the outcome was decided
+);
+
+-- @table evidence: the wire facts a verdict rests on, in order.
+CREATE TABLE IF NOT EXISTS evidence (
+    page_load_id INTEGER NOT NULL REFERENCES page_loads(id),
+    seq INTEGER NOT NULL,
+    connection_id INTEGER, http_id INTEGER,
+    text TEXT NOT NULL,
+    PRIMARY KEY (page_load_id, seq)
+);
+
+-- @table sessions: one row per Bokeh session id seen (from a page, a websocket or both).
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    first_ts REAL, last_ts REAL,
+    page_loads INTEGER, websockets INTEGER,
+    token_expiry INTEGER,
+    outcome TEXT                   -- outcome of its latest page load, or 'websocket_only'
+);
+
+-- @table packets: with --keep-packets, where each connection's packets sit in the side pcap.
+CREATE TABLE IF NOT EXISTS packet_index (
+    connection_id INTEGER NOT NULL,
+    file TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS page_loads_started ON page_loads(started);
+CREATE INDEX IF NOT EXISTS page_loads_outcome ON page_loads(outcome, started);
+CREATE INDEX IF NOT EXISTS page_loads_client ON page_loads(client, started);
+CREATE INDEX IF NOT EXISTS page_loads_session ON page_loads(session_id);
+CREATE INDEX IF NOT EXISTS page_loads_verdict ON page_loads(verdict, started);
+CREATE INDEX IF NOT EXISTS http_page ON http_exchanges(page_load_id);
+CREATE INDEX IF NOT EXISTS http_conn ON http_exchanges(connection_id);
+CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);
+CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_id);
+CREATE INDEX IF NOT EXISTS bokeh_ws ON bokeh_messages(websocket_id);
+CREATE INDEX IF NOT EXISTS conn_client ON connections(client, first_ts);
+CREATE INDEX IF NOT EXISTS packet_conn ON packet_index(connection_id);
+
+-- @view orphans: page loads whose session never got a websocket.
+CREATE VIEW IF NOT EXISTS orphans AS
+    SELECT * FROM page_loads WHERE outcome = 'orphan' ORDER BY started;
+-- @view failed_page_loads: every page load that did not end connected and healthy.
+CREATE VIEW IF NOT EXISTS failed_page_loads AS
+    SELECT * FROM page_loads WHERE outcome <> 'connected' OR verdict IS NOT NULL ORDER BY started;
+-- @view client_summary: per client address, page loads, orphans, orphan rate.
+CREATE VIEW IF NOT EXISTS client_summary AS
+    SELECT client, COUNT(*) AS page_loads,
+           SUM(outcome = 'orphan') AS orphans,
+           ROUND(1.0 * SUM(outcome = 'orphan') / COUNT(*), 3) AS orphan_rate,
+           SUM(verdict IS NOT NULL) AS with_verdict
+    FROM page_loads GROUP BY client;

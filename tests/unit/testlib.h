@@ -1,0 +1,43 @@
+/* testlib: the tiny assertion kit every unit test uses.
+ * A failed CHECK prints file:line and the expression, counts, and the test goes on;
+ * TEST_MAIN_END prints "N passed, N failed" and returns non-zero on any failure. */
+#ifndef OW_TESTLIB_H
+#define OW_TESTLIB_H
+#include <stdio.h>
+#include <string.h>
+#include <stddef.h>
+
+extern int tl_passed, tl_failed;
+void tl_fail(const char *file, int line, const char *expr);
+
+#define CHECK(e) ((e) ? (void)tl_passed++ : tl_fail(__FILE__, __LINE__, #e))
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long _a = (long long)(a), _b = (long long)(b);                                        \
+        if (_a == _b)                                                                              \
+            tl_passed++;                                                                           \
+        else {                                                                                     \
+            fprintf(stderr, "  %s = %lld, expected %lld\n", #a, _a, _b);                           \
+            tl_fail(__FILE__, __LINE__, #a " == " #b);                                             \
+        }                                                                                          \
+    } while (0)
+#define CHECK_EQ_STR(a, b)                                                                         \
+    do {                                                                                           \
+        const char *_a = (a), *_b = (b);                                                           \
+        if (_a && _b && strcmp(_a, _b) == 0)                                                       \
+            tl_passed++;                                                                           \
+        else {                                                                                     \
+            fprintf(stderr, "  %s = \"%s\", expected \"%s\"\n", #a, _a ? _a : "(null)",            \
+                    _b ? _b : "(null)");                                                           \
+            tl_fail(__FILE__, __LINE__, #a " == " #b);                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated); NULL if it cannot. */
+char *tl_read_file(const char *path, size_t *len);
+/* Directory of the shared captures, or NULL (and a note on stderr) when not available. */
+const char *tl_captures_dir(void);
+
+int tl_finish(const char *name);
+#define TEST_MAIN_END(name) return tl_finish(name)
+#endif
