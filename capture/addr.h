@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 typedef struct ow_addr {
-    uint8_t family; /* 4 or 6 */
+    uint8_t family;    /* 4 or 6 */
     uint8_t bytes[16]; /* IPv4 in the first 4 bytes */
 } ow_addr;
 

@@ -29,10 +29,14 @@ typedef struct capture_opts {
     bool promisc;
 } capture_opts;
 
-/* Every packet is counted in exactly one outcome; every skip has a counter. */
+/* Every packet is counted in exactly one outcome: packets == non_ip + truncated + bad_ip +
+ * fragments + non_tcp + not_server_port + bad_tcp + tcp_packets (ipv4/ipv6 count IP packets
+ * across outcomes; reassembled datagrams go on as TCP without being counted again). A
+ * segment whose payload the snap length cut is counted as truncated, and still analysed. */
 typedef struct capture_stats {
     uint64_t packets, bytes;
     uint64_t ipv4, ipv6, non_ip, non_tcp, not_server_port;
+    uint64_t tcp_packets;    /* server-port TCP segments analysed (health + reassembly) */
     uint64_t truncated;      /* caplen shorter than the headers or the IP length */
     uint64_t bad_ip, bad_tcp; /* malformed headers */
     uint64_t fragments, reassembled;
@@ -50,13 +54,22 @@ typedef struct capture_stats {
 typedef struct capture capture;
 
 /* Opens the source. Live capture needs privileges only here. Returns NULL and writes a clear
- * message to err on failure (unknown link type, truncated file header, no such device). */
+ * message to err on failure (unknown link type, truncated file header, no such device).
+ * libnids is process-global: only one capture can be open at a time. */
 capture *capture_open(const capture_opts *o, char *err, size_t errlen);
 /* Reads packets and feeds the sink until end of file, *stop becomes non-zero, or an error.
  * Returns 0 at end of input or stop, -1 on a read error (message in err). */
 int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *stop, char *err,
                 size_t errlen);
-/* Ends every open flow through the sink (OW_CLOSE_END), then frees. */
+/* Live loop: handles the packets that are ready now, without waiting (at most max_packets,
+ * <= 0: no limit), then calls on_tick. Returns the number of packets handled (0 if none was
+ * ready), -1 on error (message in err), -2 at the end of a file. Usable for files too. */
+int capture_poll(capture *c, const ow_flow_sink *sink, int max_packets, char *err, size_t errlen);
+/* A descriptor that becomes readable when capture_poll has packets to handle (poll/select);
+ * -1 for files (always ready) or where libpcap has none. */
+int capture_get_fd(capture *c);
+/* Ends every open flow through the sink (OW_CLOSE_END; OW_CLOSE_FIN when both FINs were seen,
+ * OW_CLOSE_RST after a reset), then frees. */
 void capture_close(capture *c, const ow_flow_sink *sink);
 const capture_stats *capture_get_stats(const capture *c);
 /* Updates kernel drop counters (live); harmless for files. */

@@ -12,8 +12,9 @@ static const struct {
     {NULL, NULL},
     {"pmtu_blackhole", "large server segments vanish on the path while small packets pass "
                        "(path-MTU black hole): the page or its scripts never arrived"},
-    {"slow_pmtu_recovery", "the page connected, but only after the server's TCP fell back to "
-                           "smaller segments following a stall (PMTU black hole recovered by MTU probing)"},
+    {"slow_pmtu_recovery",
+     "the page connected, but only after the server's TCP fell back to "
+     "smaller segments following a stall (PMTU black hole recovered by MTU probing)"},
     {"script_stalled", "a required script download stopped part-way (cut short or stalled)"},
     {"script_failed", "a required script was answered with an error status or reset"},
     {"ws_refused", "the websocket upgrade was answered with an error status"},
@@ -46,15 +47,13 @@ const char *ow_verdict_meaning(ow_verdict v)
 int ow_outcome_from_name(const char *s)
 {
     for (int i = 0; s && i < OW_OUTCOME_COUNT; i++)
-        if (strcmp(s, outcome_names[i]) == 0)
-            return i;
+        if (strcmp(s, outcome_names[i]) == 0) return i;
     return -1;
 }
 
 int ow_verdict_from_name(const char *s)
 {
     for (int i = 1; s && i < OW_VERDICT_COUNT; i++)
-        if (strcmp(s, verdicts[i].name) == 0)
-            return i;
+        if (strcmp(s, verdicts[i].name) == 0) return i;
     return -1;
 }

@@ -33,10 +33,10 @@ typedef enum ow_verdict {
     OW_VERDICT_COUNT
 } ow_verdict;
 
-const char *ow_outcome_name(ow_outcome o);   /* "connected", "orphan", ... ; "pending" */
-const char *ow_verdict_name(ow_verdict v);   /* "pmtu_blackhole", ... ; NULL for NONE */
-int ow_outcome_from_name(const char *s);     /* -1 if unknown */
-int ow_verdict_from_name(const char *s);     /* -1 if unknown */
+const char *ow_outcome_name(ow_outcome o); /* "connected", "orphan", ... ; "pending" */
+const char *ow_verdict_name(ow_verdict v); /* "pmtu_blackhole", ... ; NULL for NONE */
+int ow_outcome_from_name(const char *s);   /* -1 if unknown */
+int ow_verdict_from_name(const char *s);   /* -1 if unknown */
 /* One sentence: what the verdict means, for reports and the dashboard's help. */
 const char *ow_verdict_meaning(ow_verdict v);
 #endif

@@ -16,7 +16,7 @@ typedef struct ow_capture_rec {
     bool live;
     const char *filter;
     const char *server_ports;
-    const char *end_reason;   /* running, eof, signal, error */
+    const char *end_reason; /* running, eof, signal, error */
     const char *linktypes;
     double grace;
     bool store_secrets;
@@ -25,10 +25,10 @@ typedef struct ow_capture_rec {
 } ow_capture_rec;
 
 typedef struct ow_conn_rec {
-    int64_t id;               /* == flow id */
-    const ow_flow *flow;      /* addresses, times, health, gaps */
-    const char *close;        /* open, fin, rst, timeout, end */
-    const char *kind;         /* http, websocket, other */
+    int64_t id;          /* == flow id */
+    const ow_flow *flow; /* addresses, times, health, gaps */
+    const char *close;   /* open, fin, rst, timeout, end */
+    const char *kind;    /* http, websocket, other */
     uint64_t bytes[2];
     uint32_t requests;
 } ow_conn_rec;
@@ -36,19 +36,19 @@ typedef struct ow_conn_rec {
 typedef struct ow_http_rec {
     int64_t id, conn_id;
     uint32_t seq;
-    const char *kind;         /* page, static, websocket, autoload, favicon, other */
+    const char *kind; /* page, static, websocket, autoload, favicon, other */
     double req_ts;
     const char *method, *target, *host, *user_agent, *referer, *origin;
     uint64_t req_body_bytes;
     double resp_ts, resp_end_ts; /* 0 when none */
-    int status;               /* 0 when no response */
+    int status;                  /* 0 when no response */
     const char *reason, *content_type, *content_encoding;
-    int64_t content_length;   /* -1 none */
+    int64_t content_length; /* -1 none */
     uint64_t resp_body_bytes;
     bool complete;
-    int last_byte_acked;      /* 1, 0, -1 unknown */
-    int64_t page_load_id;     /* 0 none */
-    const char *session_id;   /* may be NULL */
+    int last_byte_acked;    /* 1, 0, -1 unknown */
+    int64_t page_load_id;   /* 0 none */
+    const char *session_id; /* may be NULL */
 } ow_http_rec;
 
 typedef struct ow_ws_rec {
@@ -58,13 +58,14 @@ typedef struct ow_ws_rec {
     int status;
     const char *reason, *origin, *path;
     bool subprotocol_ok;
-    int64_t token_expiry;     /* 0 unknown */
+    int64_t token_expiry; /* 0 unknown */
     bool deflate;
     uint64_t frames[2], bytes[2], messages[2];
     const char *msg_counts_json;
-    double ack_ts, pull_doc_ts; /* 0 none */
+    const char *opcode_counts_json; /* {"1": n, "8": n, ...} frames by opcode, both ways */
+    double ack_ts, pull_doc_ts;     /* 0 none */
     uint32_t client_patch_docs, pings, pongs;
-    int close_code[2];        /* -1 none, 0 close without code */
+    int close_code[2]; /* -1 none, 0 close without code */
     const char *close_reason;
     double close_ts, end_ts;
     bool midstream;
@@ -94,12 +95,12 @@ typedef struct ow_page_rec {
     double started;
     int status;
     uint64_t resp_bytes;
-    double ttfb, ttlb;        /* -1 unknown */
+    double ttfb, ttlb; /* -1 unknown */
     int64_t token_expiry;
     uint32_t static_count, static_failed;
     uint64_t static_bytes;
     uint32_t websockets;
-    double first_ws_ts;       /* 0 none */
+    double first_ws_ts; /* 0 none */
     ow_outcome outcome;
     ow_verdict verdict;
     double confidence;

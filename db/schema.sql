@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS websockets (
     frames_c2s INTEGER, frames_s2c INTEGER, bytes_c2s INTEGER, bytes_s2c INTEGER,
     messages_c2s INTEGER, messages_s2c INTEGER,
     msg_counts TEXT,               -- JSON object msgtype -> count, both directions
+    opcode_counts TEXT,            -- JSON object websocket opcode -> frames, both directions
     ack_ts REAL, pull_doc_ts REAL, -- first ACK, first PULL-DOC-REPLY
     client_patch_docs INTEGER,
     pings INTEGER, pongs INTEGER,
@@ -157,6 +158,8 @@ CREATE INDEX IF NOT EXISTS page_loads_outcome ON page_loads(outcome, started);
 CREATE INDEX IF NOT EXISTS page_loads_client ON page_loads(client, started);
 CREATE INDEX IF NOT EXISTS page_loads_session ON page_loads(session_id);
 CREATE INDEX IF NOT EXISTS page_loads_verdict ON page_loads(verdict, started);
+CREATE INDEX IF NOT EXISTS page_loads_app ON page_loads(app, started);
+CREATE INDEX IF NOT EXISTS sessions_first ON sessions(first_ts);
 CREATE INDEX IF NOT EXISTS http_page ON http_exchanges(page_load_id);
 CREATE INDEX IF NOT EXISTS http_conn ON http_exchanges(connection_id);
 CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);

@@ -5,7 +5,8 @@
  *
  * Two levels:
  *  - http_parse_request_head / http_parse_response_head: picohttpparser-style, parse a head
- *    from the start of a buffer; return its length, HTTP_NEED_MORE or HTTP_ERROR.
+ *    from the start of a buffer; return its length, HTTP_NEED_MORE or HTTP_ERROR (empty lines
+ *    before the start line are skipped and counted in the length).
  *  - http_conn: both directions of one connection: pairs responses with requests (pipelining,
  *    HEAD, 1xx/100-continue, 204/304, CONNECT), frames bodies (Content-Length, chunked with
  *    trailers, until close), reports body bytes only when asked to, and stops at a 101. */
@@ -64,9 +65,10 @@ typedef struct http_callbacks {
      * response has no request: picked up mid-stream). Interim 1xx responses other than 101
      * go to on_interim. Return true to receive its body through on_body. */
     bool (*on_response)(void *ctx, const http_head *resp, const http_request_info *req);
-    void (*on_interim)(void *ctx, const http_head *resp);
+    void (*on_interim)(void *ctx, const http_head *resp); /* no on_message_end follows */
     void (*on_body)(void *ctx, int dir, const uint8_t *data, size_t len);
-    /* End of a message's body. complete=false when cut short (EOF, gap, error inside it). */
+    /* End of a message's body. complete=false when cut short (EOF, gap, error inside it).
+     * body_bytes is the body length as framed: bytes skipped in a gap are counted. */
     void (*on_message_end)(void *ctx, int dir, uint64_t body_bytes, bool complete);
     /* A 101 response ended: every later byte in both directions belongs to the new protocol. */
     void (*on_upgrade)(void *ctx, const http_request_info *req);
@@ -78,7 +80,10 @@ typedef struct http_dir_state {
     int state;             /* internal: head, body kinds, chunk states, tunnel, resync */
     uint64_t remaining;    /* body or chunk bytes left */
     uint64_t body_bytes;   /* de-chunked body bytes so far in the current message */
+    uint64_t scan;         /* internal: head bytes already searched for the blank line, or
+                              bytes of the current chunk-size line / trailer section */
     bool want_body;
+    bool lost;             /* internal: bytes of the current message were lost in a gap */
     bool eof;
 } http_dir_state;
 
@@ -97,9 +102,10 @@ void http_conn_init(http_conn *c, const http_callbacks *cb);
  * After an upgrade it returns 0. */
 size_t http_conn_feed(http_conn *c, int dir, const uint8_t *buf, size_t len);
 /* The direction ended (FIN/RST/end of capture): ends an until-close body, reports a message
- * cut short. */
+ * cut short. A second eof for the same direction does nothing. */
 void http_conn_eof(http_conn *c, int dir);
 /* len bytes are missing in dir: skipped inside a body if it lies within it, else the
- * direction resynchronises on the next request line / status line. */
+ * direction resynchronises on the next request line / status line. The caller first drops the
+ * bytes of dir it holds unconsumed (they precede the hole). */
 void http_conn_gap(http_conn *c, int dir, uint64_t len);
 #endif

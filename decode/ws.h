@@ -50,6 +50,8 @@ size_t ws_find_frame_start(const uint8_t *buf, size_t len, bool from_client);
 
 typedef struct ws_parser_stats {
     uint64_t frames, by_opcode[16], bytes, messages, errors, inflate_errors, truncated_messages;
+    uint64_t gap_bytes;    /* bytes reported missing through ws_parser_gap */
+    uint64_t resync_bytes; /* bytes skipped while looking for a frame start after an error */
 } ws_parser_stats;
 const ws_parser_stats *ws_parser_get_stats(const ws_parser *p);
 

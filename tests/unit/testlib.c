@@ -14,8 +14,7 @@ void tl_fail(const char *file, int line, const char *expr)
 char *tl_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -27,8 +26,7 @@ char *tl_read_file(const char *path, size_t *len)
     fclose(f);
     if (buf) {
         buf[n] = 0;
-        if (len)
-            *len = (size_t)n;
+        if (len) *len = (size_t)n;
     }
     return buf;
 }
@@ -38,7 +36,8 @@ const char *tl_captures_dir(void)
     const char *d = getenv("ORPHANWATCH_CAPTURES");
     struct stat st;
     if (!d || !*d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "note: ORPHANWATCH_CAPTURES not set or missing: capture-based checks not run\n");
+        fprintf(stderr,
+                "note: ORPHANWATCH_CAPTURES not set or missing: capture-based checks not run\n");
         return NULL;
     }
     return d;

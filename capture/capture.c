@@ -1,0 +1,457 @@
+/* capture: the packet loop. Each packet goes link layer -> IP (fragments reassembled) -> TCP
+ * -> its flow (created on the first packet) -> TCP health -> libnids (nids_glue.c), and is
+ * counted in exactly one outcome. Flows end by FIN/RST (through libnids), by timeouts and
+ * eviction (here), or at capture_close; the sink sees each open and close exactly once. */
+#include "capture/capture_priv.h"
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define RUN_BATCH         4096 /* packets between two looks at *stop */
+#define LIVE_IDLE_WAIT_MS 200  /* live: longest wait for a packet before the clock advances */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void apply_defaults(capture_opts *o)
+{
+    if (o->n_server_ports <= 0) {
+        o->n_server_ports = 1;
+        o->server_ports[0] = OW_DEFAULT_SERVER_PORT;
+    }
+    if (o->n_server_ports > OW_MAX_SERVER_PORTS) o->n_server_ports = OW_MAX_SERVER_PORTS;
+    if (o->snaplen <= 0) o->snaplen = OW_DEFAULT_SNAPLEN;
+    if (o->buffer_mb <= 0) o->buffer_mb = OW_DEFAULT_BUFFER_MB;
+    if (o->max_streams <= 0) o->max_streams = OW_DEFAULT_MAX_STREAMS;
+    if (o->max_streams > OW_MAX_STREAMS_LIMIT) o->max_streams = OW_MAX_STREAMS_LIMIT;
+    if (o->max_stream_buffer == 0) o->max_stream_buffer = OW_DEFAULT_MAX_STREAM_BUFFER;
+}
+
+capture *capture_open(const capture_opts *o, char *err, size_t errlen)
+{
+    if (!o || (!o->file && !o->iface)) {
+        snprintf(err, errlen, "no capture source: give a file or an interface");
+        return NULL;
+    }
+    capture *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->opts = *o;
+    apply_defaults(&c->opts);
+    c->file_copy = dup_or_null(o->file);
+    c->iface_copy = dup_or_null(o->iface);
+    c->bpf_copy = dup_or_null(o->bpf);
+    c->opts.file = c->file_copy;
+    c->opts.iface = c->iface_copy;
+    c->opts.bpf = c->bpf_copy;
+    c->name = strdup(o->file ? o->file : o->iface);
+    if (!c->name || !ft_init(&c->flows, (uint32_t)c->opts.max_streams) || !frag_init(&c->frags)) {
+        snprintf(err, errlen, "out of memory for %d flows", c->opts.max_streams);
+        capture_close(c, NULL);
+        return NULL;
+    }
+    int rc = o->file ? src_open_file(&c->src, o->file, err, errlen)
+                     : src_open_live(&c->src, &c->opts, err, errlen);
+    if (rc < 0 || !nids_glue_init(c, err, errlen)) {
+        capture_close(c, NULL);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- flow life cycle ---- */
+
+static bool worth_telling(const ow_flow_int *f)
+{
+    /* Established, or at least a connection attempt; a lone stray packet is not a connection. */
+    return f->sink_opened || f->pub.syn_seen || f->pub.health.synack_seen;
+}
+
+void capture_flow_opened(capture *c, ow_flow_int *f)
+{
+    if (f->sink_opened) return;
+    f->sink_opened = true;
+    if (c->sink && c->sink->on_open)
+        c->sink->on_open(c->sink->ctx, &f->pub, c->pkt_ts > 0 ? c->pkt_ts : f->pub.first_ts);
+}
+
+void capture_flow_closed(capture *c, ow_flow_int *f, int how)
+{
+    if (f->state == FLOW_CLOSED) return;
+    f->state = FLOW_CLOSED;
+    tcp_track_finish(&f->track, &f->pub.health, f->pub.last_ts);
+    if (!worth_telling(f)) return;
+    capture_flow_opened(c, f);
+    if (c->sink && c->sink->on_close)
+        c->sink->on_close(c->sink->ctx, &f->pub, how, c->now > 0 ? c->now : f->pub.last_ts);
+}
+
+/* capture/ ends a flow itself (timeout, eviction, reset, end of capture). */
+static void end_flow(capture *c, ow_flow_int *f, int how)
+{
+    if (f->state == FLOW_CLOSED) return;
+    nids_glue_release(c, f); /* may close it through libnids (a queued FIN delivered) */
+    capture_flow_closed(c, f, how);
+}
+
+static int ending_how(const ow_flow_int *f, int otherwise)
+{
+    const tcp_health *h = &f->pub.health;
+    if (h->dir[0].rst || h->dir[1].rst) return OW_CLOSE_RST;
+    if (h->dir[0].fin && h->dir[1].fin) return OW_CLOSE_FIN;
+    return otherwise;
+}
+
+static void evict_oldest(capture *c)
+{
+    ow_flow_int *o = ft_oldest(&c->flows);
+    if (!o) return;
+    if (o->state == FLOW_ACTIVE) {
+        c->stats.streams_evicted++;
+        end_flow(c, o, OW_CLOSE_TIMEOUT);
+    }
+    ft_remove(&c->flows, o);
+}
+
+/* Timeouts, oldest flows first; stops at the first flow too recent for any of them. */
+static void expire_flows(capture *c)
+{
+    double now = c->now;
+    ow_flow_int *f = ft_oldest(&c->flows), *prev;
+    for (; f; f = prev) {
+        prev = f->lprev;
+        double idle = now - f->pub.last_ts;
+        if (idle < OW_FIN_LINGER) break;
+        if (f->state == FLOW_CLOSED) {
+            if (idle >= OW_CLOSED_LINGER) ft_remove(&c->flows, f);
+            continue;
+        }
+        const tcp_health *h = &f->pub.health;
+        bool fin_both = h->dir[0].fin && h->dir[1].fin, fin_one = h->dir[0].fin || h->dir[1].fin;
+        if (fin_both || (fin_one && idle >= OW_HALF_CLOSED_IDLE))
+            end_flow(c, f, OW_CLOSE_FIN);
+        else if (h->dir[0].rst || h->dir[1].rst)
+            end_flow(c, f, OW_CLOSE_RST);
+        else if (idle >= OW_FLOW_IDLE_TIMEOUT || (!f->sink_opened && idle >= OW_HANDSHAKE_IDLE))
+            end_flow(c, f, OW_CLOSE_TIMEOUT);
+    }
+}
+
+static void tick(capture *c)
+{
+    expire_flows(c);
+    c->last_tick = c->now;
+    if (c->sink && c->sink->on_tick) c->sink->on_tick(c->sink->ctx, c->now);
+}
+
+/* ---- one TCP segment ---- */
+
+static bool is_server_port(const capture *c, uint16_t port)
+{
+    for (int i = 0; i < c->opts.n_server_ports; i++)
+        if (c->opts.server_ports[i] == port) return true;
+    return false;
+}
+
+static bool is_syn(const ow_tcp_seg *s)
+{
+    return (s->flags & (OW_TH_SYN | OW_TH_ACK)) == OW_TH_SYN;
+}
+
+/* Client = SYN sender; without a SYN, the side not on a server port. */
+static bool source_is_client(const capture *c, const ow_tcp_seg *s)
+{
+    if (s->flags & OW_TH_SYN) return !(s->flags & OW_TH_ACK);
+    return !is_server_port(c, s->sport) || is_server_port(c, s->dport);
+}
+
+/* A SYN on a known 4-tuple: a retry (same initial sequence number), or a new connection
+ * reusing the ports. */
+static bool starts_new_connection(const ow_flow_int *f, int dir, const ow_tcp_seg *s)
+{
+    if (f->state == FLOW_CLOSED) return true;
+    if (dir != OW_DIR_C2S) return false;
+    return !f->pub.syn_seen || s->seq != f->syn_seq;
+}
+
+static ow_flow_int *flow_for(capture *c, const ow_ip *ip, const ow_tcp_seg *s, int *dir)
+{
+    ow_flow_int *f = ft_lookup(&c->flows, &ip->src, s->sport, &ip->dst, s->dport, dir);
+    if (f && is_syn(s) && starts_new_connection(f, *dir, s)) {
+        end_flow(c, f, ending_how(f, OW_CLOSE_TIMEOUT));
+        ft_remove(&c->flows, f);
+        f = NULL;
+    }
+    if (f) return f;
+    if (ft_full(&c->flows)) evict_oldest(c);
+    bool client = source_is_client(c, s);
+    f = client ? ft_insert(&c->flows, &ip->src, s->sport, &ip->dst, s->dport)
+               : ft_insert(&c->flows, &ip->dst, s->dport, &ip->src, s->sport);
+    if (!f) return NULL;
+    *dir = client ? OW_DIR_C2S : OW_DIR_S2C;
+    f->pub.id = ++c->next_flow_id;
+    f->pub.first_ts = f->pub.last_ts = c->pkt_ts;
+    tcp_track_init(&f->track, &f->pub.health);
+    c->stats.streams++;
+    if (!is_syn(s)) c->stats.streams_without_syn++;
+    return f;
+}
+
+static void handle_tcp(capture *c, const ow_ip *ip, const ow_tcp_seg *s)
+{
+    int dir;
+    ow_flow_int *f = flow_for(c, ip, s, &dir);
+    if (!f) return;
+    ft_touch(&c->flows, f);
+    if (c->pkt_ts > f->pub.last_ts) f->pub.last_ts = c->pkt_ts;
+    if (is_syn(s) && dir == OW_DIR_C2S && !f->pub.syn_seen) {
+        f->pub.syn_seen = true;
+        f->syn_seq = s->seq;
+    }
+    tcp_track_segment(&f->track, &f->pub.health, dir, s, c->pkt_ts);
+    if (f->state == FLOW_CLOSED) return; /* a late packet of a finished connection */
+    nids_glue_packet(c, f, dir, s);
+    if ((s->flags & OW_TH_RST) && f->state == FLOW_ACTIVE) end_flow(c, f, OW_CLOSE_RST);
+}
+
+/* ---- one packet ---- */
+
+static void count_verdict(capture_stats *st, enum ow_pkt_verdict v)
+{
+    switch (v) {
+    case OW_PKT_NON_IP:
+        st->non_ip++;
+        break;
+    case OW_PKT_TRUNCATED:
+        st->truncated++;
+        break;
+    case OW_PKT_BAD_IP:
+        st->bad_ip++;
+        break;
+    case OW_PKT_NON_TCP:
+        st->non_tcp++;
+        break;
+    case OW_PKT_BAD_TCP:
+        st->bad_tcp++;
+        break;
+    case OW_PKT_FRAGMENT:
+        st->fragments++;
+        break;
+    case OW_PKT_OK:
+        break;
+    }
+}
+
+static void handle_ip(capture *c, const ow_ip *ip, bool counted)
+{
+    ow_tcp_seg s;
+    enum ow_pkt_verdict v = ip->proto == 6 ? ow_tcp_decode(ip, &s) : OW_PKT_NON_TCP;
+    if (v != OW_PKT_OK) {
+        if (!counted) count_verdict(&c->stats, v);
+        return;
+    }
+    if (!is_server_port(c, s.sport) && !is_server_port(c, s.dport)) {
+        if (!counted) c->stats.not_server_port++;
+        return;
+    }
+    if (!counted) {
+        if (s.payload_caplen < s.payload_wirelen)
+            c->stats.truncated++;
+        else
+            c->stats.tcp_packets++;
+    }
+    handle_tcp(c, ip, &s);
+}
+
+/* A fragment completes a datagram: it goes on, already counted as a fragment. */
+static void handle_fragment(capture *c, const ow_ip *frag, int version)
+{
+    ow_ip whole;
+    if (frag_add(&c->frags, frag, c->pkt_ts, &whole) != FRAG_DONE) return;
+    c->stats.reassembled++;
+    if (version == 6) {
+        ow_ip inner = whole;
+        if (ow_ipv6_walk(whole.proto, whole.l4, whole.l4_caplen, whole.l4_wirelen, &inner) !=
+            OW_PKT_OK)
+            return;
+        handle_ip(c, &inner, true);
+    } else {
+        handle_ip(c, &whole, true);
+    }
+}
+
+static void note_linktype(capture_stats *st, int dlt)
+{
+    for (int i = 0; i < st->n_linktypes; i++)
+        if (st->linktypes[i] == dlt) return;
+    if (st->n_linktypes < (int)(sizeof st->linktypes / sizeof st->linktypes[0]))
+        st->linktypes[st->n_linktypes++] = dlt;
+}
+
+static void handle_packet(capture *c, const raw_packet *p)
+{
+    capture_stats *st = &c->stats;
+    st->packets++;
+    st->bytes += p->wirelen;
+    if (st->first_ts == 0 || p->ts < st->first_ts) st->first_ts = p->ts;
+    if (p->ts > st->last_ts) st->last_ts = p->ts;
+    note_linktype(st, p->dlt);
+    c->pkt_ts = p->ts;
+    c->pkt_tv = p->tv;
+    if (p->ts > c->now) c->now = p->ts;
+    if (c->now >= c->last_tick + OW_TICK_INTERVAL) tick(c);
+
+    ow_l3 l3;
+    enum ow_pkt_verdict v = ow_link_decode(p->dlt, p->data, p->caplen, p->wirelen, &l3);
+    if (v != OW_PKT_OK) {
+        count_verdict(st, v);
+        return;
+    }
+    ow_ip ip;
+    if (l3.version == 4) {
+        st->ipv4++;
+        v = ow_ipv4_decode(&l3, &ip);
+    } else {
+        st->ipv6++;
+        v = ow_ipv6_decode(&l3, &ip);
+    }
+    if (v == OW_PKT_FRAGMENT) {
+        st->fragments++;
+        handle_fragment(c, &ip, l3.version);
+        return;
+    }
+    if (v != OW_PKT_OK && v != OW_PKT_NON_TCP) {
+        count_verdict(st, v);
+        return;
+    }
+    handle_ip(c, &ip, false);
+}
+
+/* ---- running ---- */
+
+static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, char *err,
+                     size_t errlen)
+{
+    int handled = 0;
+    while (max_packets <= 0 || handled < max_packets) {
+        if (stop && *stop) return handled;
+        raw_packet p;
+        int rc = src_next(&c->src, &p, err, errlen);
+        if (rc == SRC_PACKET) {
+            handle_packet(c, &p);
+            handled++;
+            continue;
+        }
+        if (rc == SRC_NONE) return handled;
+        if (rc == SRC_TRUNCATED) {
+            c->stats.truncated++;
+            fprintf(stderr, "orphanwatch: %s: the file ends inside a packet (%s); stopping there\n",
+                    c->name, err);
+            return handled > 0 ? handled : SRC_EOF;
+        }
+        if (rc == SRC_EOF) return handled > 0 ? handled : SRC_EOF;
+        return SRC_ERROR;
+    }
+    return handled;
+}
+
+/* Live: capture time also advances while nothing arrives (grace timers must fire). */
+static void live_clock(capture *c)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    double wall = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+    if (wall > c->now) {
+        c->now = wall;
+        c->pkt_ts = wall;
+        c->pkt_tv = tv;
+    }
+}
+
+static void wait_for_packets(capture *c)
+{
+    int fd = capture_get_fd(c);
+    if (fd < 0) {
+        struct timespec ts = {0, LIVE_IDLE_WAIT_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        return;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    poll(&pfd, 1, LIVE_IDLE_WAIT_MS);
+}
+
+int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *stop, char *err,
+                size_t errlen)
+{
+    c->sink = sink;
+    for (;;) {
+        if (stop && *stop) break;
+        int rc = read_some(c, RUN_BATCH, stop, err, errlen);
+        if (rc == SRC_ERROR) return -1;
+        if (rc == SRC_EOF || (rc == 0 && !c->src.live)) break;
+        if (c->src.live) {
+            if (rc == 0) wait_for_packets(c);
+            live_clock(c);
+            if (c->now >= c->last_tick + OW_TICK_INTERVAL) tick(c);
+        }
+    }
+    tick(c);
+    return 0;
+}
+
+int capture_poll(capture *c, const ow_flow_sink *sink, int max_packets, char *err, size_t errlen)
+{
+    c->sink = sink;
+    int rc = read_some(c, max_packets, NULL, err, errlen);
+    if (rc == SRC_ERROR) return -1;
+    if (c->src.live) live_clock(c);
+    if (c->now > 0) tick(c);
+    return rc == SRC_EOF ? -2 : rc;
+}
+
+int capture_get_fd(capture *c)
+{
+    if (!c->src.live || !c->src.pcap) return -1;
+    return pcap_get_selectable_fd(c->src.pcap);
+}
+
+void capture_close(capture *c, const ow_flow_sink *sink)
+{
+    if (!c) return;
+    c->sink = sink;
+    if (c->nids_buf) {
+        /* Oldest first, so the sink sees connections end in the order they went quiet. */
+        for (ow_flow_int *f = ft_oldest(&c->flows); f; f = f->lprev)
+            if (f->state == FLOW_ACTIVE) end_flow(c, f, ending_how(f, OW_CLOSE_END));
+    }
+    nids_glue_exit(c);
+    ft_destroy(&c->flows);
+    frag_destroy(&c->frags);
+    src_close(&c->src);
+    free(c->file_copy);
+    free(c->iface_copy);
+    free(c->bpf_copy);
+    free(c->name);
+    free(c);
+}
+
+const capture_stats *capture_get_stats(const capture *c)
+{
+    return &c->stats;
+}
+
+const char *capture_source_name(const capture *c)
+{
+    return c->name;
+}
+
+bool capture_is_live(const capture *c)
+{
+    return c->src.live;
+}

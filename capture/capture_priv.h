@@ -1,0 +1,51 @@
+/* capture_priv: the capture object shared by capture/'s files (capture.c drives, nids_glue.c
+ * reassembles, live.c and pcap_source.c read), and the flow life-cycle calls between them.
+ * Internal to capture/. */
+#ifndef OW_CAPTURE_PRIV_H
+#define OW_CAPTURE_PRIV_H
+#include "capture/capture.h"
+#include "capture/flow_table.h"
+#include "capture/ip_frag.h"
+#include "capture/pcap_source.h"
+
+/* Flow time limits, in capture seconds. */
+#define OW_FIN_LINGER        10.0   /* both FINs seen, final ACK missing: closed after this */
+#define OW_HALF_CLOSED_IDLE  60.0   /* one FIN, then silence this long: closed */
+#define OW_HANDSHAKE_IDLE    130.0  /* never established (SYN retries give up after ~127 s) */
+#define OW_FLOW_IDLE_TIMEOUT 1800.0 /* an open connection silent this long is timed out */
+#define OW_CLOSED_LINGER     30.0   /* a closed flow stays to absorb late packets this long */
+#define OW_TICK_INTERVAL     1.0
+#define OW_MAX_STREAMS_LIMIT (1 << 24) /* stand-in addresses are numbered per flow slot */
+
+struct capture {
+    capture_opts opts;
+    char *name;
+    char *file_copy, *iface_copy, *bpf_copy;
+    pkt_source src;
+    capture_stats stats;
+    flow_table flows;
+    frag_table frags;
+    const ow_flow_sink *sink;
+    double now, last_tick;
+    double pkt_ts;         /* time of the packet being handled */
+    struct timeval pkt_tv; /* the same, for libnids */
+    uint64_t next_flow_id;
+    /* libnids */
+    void *nids_pcap;   /* pcap_open_dead(DLT_RAW) handed to libnids */
+    uint8_t *nids_buf; /* the IPv4 packet being built for libnids */
+    int nids_warnings_logged;
+};
+
+/* nids_glue.c */
+bool nids_glue_init(capture *c, char *err, size_t errlen);
+void nids_glue_exit(capture *c);
+/* Hands one segment of flow f to libnids (synthesizing a handshake, filling capture gaps). */
+void nids_glue_packet(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s);
+/* Delivers what libnids still holds out of order, then makes it forget the flow. */
+void nids_glue_release(capture *c, ow_flow_int *f);
+
+/* capture.c: the sink sees a flow open (once) and close (once). */
+void capture_flow_opened(capture *c, ow_flow_int *f);
+void capture_flow_closed(capture *c, ow_flow_int *f, int how);
+
+#endif

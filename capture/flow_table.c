@@ -1,0 +1,155 @@
+/* flow_table: hash table of TCP connections by real 4-tuple, slots, LRU (see flow_table.h). */
+#include "capture/flow_table.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint32_t endpoint_hash(const ow_addr *a, uint16_t port, uint32_t seed)
+{
+    uint32_t h = 2166136261u ^ seed;
+    size_t n = a->family == 6 ? 16 : 4;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ a->bytes[i]) * 16777619u;
+    h = (h ^ (port & 0xFF)) * 16777619u;
+    h = (h ^ (port >> 8)) * 16777619u;
+    return h;
+}
+
+/* Symmetric: both directions of a connection land in the same bucket. */
+static uint32_t pair_hash(const flow_table *t, const ow_addr *a, uint16_t pa, const ow_addr *b,
+                          uint16_t pb)
+{
+    uint32_t h = endpoint_hash(a, pa, t->seed) + endpoint_hash(b, pb, t->seed);
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    return h;
+}
+
+bool ft_init(flow_table *t, uint32_t max_flows)
+{
+    memset(t, 0, sizeof *t);
+    if (max_flows == 0) max_flows = 1;
+    t->nbuckets = 1024;
+    while (t->nbuckets < max_flows && t->nbuckets < (1u << 30))
+        t->nbuckets <<= 1;
+    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    t->slots = calloc(max_flows, sizeof *t->slots);
+    t->free_slots = malloc(max_flows * sizeof *t->free_slots);
+    if (!t->buckets || !t->slots || !t->free_slots) {
+        ft_destroy(t);
+        return false;
+    }
+    t->nslots = t->nfree = max_flows;
+    for (uint32_t i = 0; i < max_flows; i++)
+        t->free_slots[i] = max_flows - 1 - i; /* slot 0 handed out first */
+    t->seed = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)t;
+    return true;
+}
+
+void ft_destroy(flow_table *t)
+{
+    while (t->lru_head)
+        ft_remove(t, t->lru_head);
+    free(t->buckets);
+    free(t->slots);
+    free(t->free_slots);
+    memset(t, 0, sizeof *t);
+}
+
+static bool endpoint_eq(const ow_addr *a, uint16_t pa, const ow_addr *b, uint16_t pb)
+{
+    return pa == pb && ow_addr_eq(a, b);
+}
+
+ow_flow_int *ft_lookup(flow_table *t, const ow_addr *src, uint16_t sport, const ow_addr *dst,
+                       uint16_t dport, int *dir)
+{
+    uint32_t h = pair_hash(t, src, sport, dst, dport);
+    for (ow_flow_int *f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext) {
+        if (f->hash != h) continue;
+        const ow_flow *p = &f->pub;
+        if (endpoint_eq(&p->client, p->client_port, src, sport) &&
+            endpoint_eq(&p->server, p->server_port, dst, dport)) {
+            *dir = OW_DIR_C2S;
+            return f;
+        }
+        if (endpoint_eq(&p->server, p->server_port, src, sport) &&
+            endpoint_eq(&p->client, p->client_port, dst, dport)) {
+            *dir = OW_DIR_S2C;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+bool ft_full(const flow_table *t)
+{
+    return t->nfree == 0;
+}
+
+static void lru_unlink(flow_table *t, ow_flow_int *f)
+{
+    if (f->lprev)
+        f->lprev->lnext = f->lnext;
+    else
+        t->lru_head = f->lnext;
+    if (f->lnext)
+        f->lnext->lprev = f->lprev;
+    else
+        t->lru_tail = f->lprev;
+    f->lprev = f->lnext = NULL;
+}
+
+static void lru_push_head(flow_table *t, ow_flow_int *f)
+{
+    f->lprev = NULL;
+    f->lnext = t->lru_head;
+    if (t->lru_head) t->lru_head->lprev = f;
+    t->lru_head = f;
+    if (!t->lru_tail) t->lru_tail = f;
+}
+
+ow_flow_int *ft_insert(flow_table *t, const ow_addr *client, uint16_t cport, const ow_addr *server,
+                       uint16_t sport)
+{
+    if (t->nfree == 0) return NULL;
+    ow_flow_int *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->pub.client = *client;
+    f->pub.server = *server;
+    f->pub.client_port = cport;
+    f->pub.server_port = sport;
+    f->hash = pair_hash(t, client, cport, server, sport);
+    uint32_t b = f->hash & (t->nbuckets - 1);
+    f->hnext = t->buckets[b];
+    t->buckets[b] = f;
+    f->slot = t->free_slots[--t->nfree];
+    t->slots[f->slot] = f;
+    lru_push_head(t, f);
+    return f;
+}
+
+void ft_remove(flow_table *t, ow_flow_int *f)
+{
+    ow_flow_int **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hnext;
+    if (*pp) *pp = f->hnext;
+    lru_unlink(t, f);
+    t->slots[f->slot] = NULL;
+    t->free_slots[t->nfree++] = f->slot;
+    free(f);
+}
+
+void ft_touch(flow_table *t, ow_flow_int *f)
+{
+    if (t->lru_head == f) return;
+    lru_unlink(t, f);
+    lru_push_head(t, f);
+}
+
+ow_flow_int *ft_by_slot(const flow_table *t, uint32_t slot)
+{
+    return slot < t->nslots ? t->slots[slot] : NULL;
+}

@@ -1,0 +1,112 @@
+/* pcap_source: reading packets from a pcap/pcapng file (libpcap, microsecond timestamps), or
+ * from a pcapng file with mixed link types (own reader). See pcap_source.h. */
+#include "capture/pcap_source.h"
+#include "capture/packet.h"
+#include <string.h>
+
+#define MAX_FILE_LINKTYPES 8
+
+void src_describe_dlt(int dlt, char *out, size_t outlen)
+{
+    const char *name = pcap_datalink_val_to_name(dlt);
+    const char *desc = pcap_datalink_val_to_description(dlt);
+    snprintf(out, outlen, "link type %d (%s: %s)", dlt, name ? name : "unknown",
+             desc ? desc : "no description");
+}
+
+static int refuse_dlt(int dlt, const char *path, char *err, size_t errlen)
+{
+    char d[160];
+    src_describe_dlt(dlt, d, sizeof d);
+    snprintf(err, errlen,
+             "%s: unsupported %s; orphanwatch reads RAW, Ethernet (802.1Q/QinQ), Linux SLL/SLL2, "
+             "NULL/LOOP, IPv4 and IPv6 link types",
+             path, d);
+    return -1;
+}
+
+/* A pcapng file whose interfaces have different link types goes to the own reader. */
+static int open_mixed_pcapng(pkt_source *s, const char *path, bool *used, char *err, size_t errlen)
+{
+    *used = false;
+    if (strcmp(path, "-") == 0 || !pcapng_is_pcapng(path)) return 0;
+    int types[MAX_FILE_LINKTYPES];
+    int n = pcapng_link_types(path, types, MAX_FILE_LINKTYPES, err, errlen);
+    if (n <= 1) return 0; /* libpcap handles it (and reports its own errors) */
+    bool any = false;
+    for (int i = 0; i < n; i++)
+        any |= ow_link_supported(types[i]);
+    if (!any) return refuse_dlt(types[0], path, err, errlen);
+    s->ng = pcapng_open(path, err, errlen);
+    if (!s->ng) return -1;
+    s->dlt = types[0];
+    *used = true;
+    return 0;
+}
+
+int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    bool mixed;
+    if (open_mixed_pcapng(s, path, &mixed, err, errlen) < 0) return -1;
+    if (mixed) return 0;
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    if (!s->pcap) {
+        snprintf(err, errlen, "cannot read %s: %s", path, ebuf);
+        return -1;
+    }
+    s->dlt = pcap_datalink(s->pcap);
+    if (!ow_link_supported(s->dlt)) {
+        refuse_dlt(s->dlt, path, err, errlen);
+        src_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errlen)
+{
+    pcapng_packet q;
+    int rc = pcapng_next(s->ng, &q, err, errlen);
+    if (rc == 0) return SRC_EOF;
+    if (rc == -3) return SRC_TRUNCATED;
+    if (rc < 0) return SRC_ERROR;
+    p->ts = q.ts;
+    p->tv.tv_sec = (time_t)q.ts;
+    p->tv.tv_usec = (suseconds_t)((q.ts - (double)p->tv.tv_sec) * 1e6);
+    p->caplen = q.caplen;
+    p->wirelen = q.wirelen;
+    p->data = q.data;
+    p->dlt = q.linktype;
+    return SRC_PACKET;
+}
+
+int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
+{
+    if (s->ng) return next_own_pcapng(s, p, err, errlen);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int rc = pcap_next_ex(s->pcap, &h, &data);
+    if (rc == 1) {
+        p->tv = h->ts;
+        p->ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e6;
+        p->caplen = h->caplen;
+        p->wirelen = h->len < h->caplen ? h->caplen : h->len;
+        p->data = data;
+        p->dlt = s->dlt;
+        return SRC_PACKET;
+    }
+    if (rc == 0) return SRC_NONE;
+    if (rc == PCAP_ERROR_BREAK) return SRC_EOF;
+    const char *msg = pcap_geterr(s->pcap);
+    snprintf(err, errlen, "%s", msg);
+    return !s->live && strstr(msg, "truncated") ? SRC_TRUNCATED : SRC_ERROR;
+}
+
+void src_close(pkt_source *s)
+{
+    if (s->pcap) pcap_close(s->pcap);
+    pcapng_close(s->ng);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,41 @@
+/* pcap_source: where packets come from. A pcap or pcapng file through libpcap, a pcapng file
+ * whose interfaces have different link types through capture/'s own pcapng reader (libpcap
+ * refuses those), or a live interface (live.c). Each packet comes with its link type.
+ * Internal to capture/. */
+#ifndef OW_CAPTURE_PCAP_SOURCE_H
+#define OW_CAPTURE_PCAP_SOURCE_H
+#include "capture/capture.h"
+#include "capture/pcapng.h"
+#include <pcap/pcap.h>
+
+typedef struct pkt_source {
+    pcap_t *pcap;      /* libpcap: file or live */
+    pcapng_reader *ng; /* own pcapng reader */
+    int dlt;           /* libpcap's link type */
+    bool live;
+} pkt_source;
+
+typedef struct raw_packet {
+    double ts;
+    struct timeval tv;
+    uint32_t caplen, wirelen;
+    const uint8_t *data;
+    int dlt;
+} raw_packet;
+
+enum {
+    SRC_PACKET = 1,
+    SRC_NONE = 0, /* live: nothing ready */
+    SRC_ERROR = -1,
+    SRC_EOF = -2,
+    SRC_TRUNCATED = -3, /* the file ends inside a record: treated as its end */
+};
+
+int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen);
+int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen);
+int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen);
+void src_close(pkt_source *s);
+/* Writes "link type N (NAME: description)" for messages. */
+void src_describe_dlt(int dlt, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,274 @@
+/* tcp_health: measures what the packets say about one connection's transport (tcp_health.h)
+ * from every segment, retransmissions included, before reassembly. This is what tells a
+ * path-MTU black hole (full-size segments retransmitted with back-off and never acknowledged
+ * while small ones pass) from a healthy or a slowly recovering transfer. State per direction
+ * is bounded: see tcp_track.h. */
+#include "capture/tcp_track.h"
+#include <string.h>
+
+static uint32_t u32max(uint32_t a, uint32_t b)
+{
+    return a > b ? a : b;
+}
+
+void tcp_track_init(tcp_track *t, tcp_health *h)
+{
+    memset(t, 0, sizeof *t);
+    memset(h, 0, sizeof *h);
+    h->dir[0].wscale = h->dir[1].wscale = -1;
+}
+
+/* Data end as far as acknowledgement counts it: a FIN's sequence number is not data. */
+static uint32_t data_clamp(const track_dir *t, uint32_t seq)
+{
+    return t->fin_sent && ow_seq_lt(t->fin_seq, seq) ? t->fin_seq : seq;
+}
+
+static uint32_t outstanding(const track_dir *t)
+{
+    if (!t->seq_known) return 0;
+    uint32_t una = data_clamp(t, t->snd_una), max = data_clamp(t, t->snd_max);
+    return ow_seq_lt(una, max) ? max - una : 0;
+}
+
+static void update_stall(const track_dir *t, tcp_dir_health *dh, double ts)
+{
+    if (t->stall_ref_ts <= 0 || outstanding(t) == 0) return;
+    double stall = ts - t->stall_ref_ts;
+    if (stall > dh->longest_stall) {
+        dh->longest_stall = stall;
+        dh->stall_start_ts = t->stall_ref_ts;
+    }
+}
+
+static void note_options(tcp_dir_health *dh, const ow_tcp_seg *s)
+{
+    if (s->mss) dh->mss = s->mss;
+    if (s->wscale >= 0) dh->wscale = s->wscale;
+    if (s->sack_permitted) dh->sack_permitted = true;
+}
+
+static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
+{
+    track_dir *td = &t->d[dir];
+    note_options(&h->dir[dir], s);
+    if (!(s->flags & OW_TH_ACK)) {
+        if (dir == OW_DIR_C2S) {
+            h->syn_count++;
+            if (h->syn_ts == 0) h->syn_ts = ts;
+            t->last_syn_ts = ts;
+        }
+    } else if (!h->synack_seen) {
+        h->synack_seen = true;
+        h->synack_ts = ts;
+    }
+    /* The SYN takes one sequence number; data starts after it. */
+    td->seq_known = true;
+    td->snd_una = td->snd_max = s->seq + 1;
+}
+
+static void note_handshake_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
+{
+    if (dir != OW_DIR_C2S || !h->synack_seen || h->ack_ts != 0 || (s->flags & OW_TH_SYN)) return;
+    h->ack_ts = ts;
+    if (t->last_syn_ts > 0 && h->synack_ts >= t->last_syn_ts && ts >= h->synack_ts)
+        h->rtt = (h->synack_ts - t->last_syn_ts) + (ts - h->synack_ts);
+}
+
+static void drop_seg(track_dir *td, int i)
+{
+    memmove(&td->seg[i], &td->seg[i + 1], (size_t)(td->nseg - i - 1) * sizeof td->seg[0]);
+    td->nseg--;
+}
+
+/* Segments whose end the peer acknowledged leave the list; what they say is recorded. */
+static void segments_acked(track_dir *td, tcp_dir_health *dh, uint32_t ack)
+{
+    for (int i = 0; i < td->nseg;) {
+        track_seg *g = &td->seg[i];
+        if (!ow_seq_le(g->seq + g->len, ack)) {
+            i++;
+            continue;
+        }
+        bool once = g->sends == 1 && !g->retrans;
+        if (g->smaller_resend) dh->recovered_smaller = true;
+        if (once) dh->max_seg_acked = u32max(dh->max_seg_acked, g->len);
+        if (dh->recovered_smaller && (once || g->smaller_resend))
+            dh->seg_after_recovery = u32max(dh->seg_after_recovery, g->len);
+        drop_seg(td, i);
+    }
+}
+
+/* The window the receiver of direction dir advertises is scaled by its own shift, which only
+ * applies when both SYNs announced window scaling (RFC 7323). */
+static int receiver_wscale(const tcp_health *h, int dir)
+{
+    return h->dir[0].wscale >= 0 && h->dir[1].wscale >= 0 ? h->dir[!dir].wscale : -1;
+}
+
+static void window_state(track_dir *td, tcp_dir_health *dh, int peer_wscale)
+{
+    if (!td->peer_win_known || peer_wscale < 0) return;
+    uint64_t window = (uint64_t)td->peer_win << peer_wscale;
+    uint32_t inflight = outstanding(td);
+    bool full = window > 0 && inflight >= window;
+    if (full && !td->window_full_now) dh->window_full++;
+    td->window_full_now = full;
+}
+
+/* The peer (sending direction !dir) acknowledged ack for the data of direction dir. */
+static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
+{
+    track_dir *td = &t->d[dir];
+    tcp_dir_health *dh = &h->dir[dir];
+    dh->sack_blocks += s->n_sack;
+    if (!(s->flags & OW_TH_RST)) {
+        bool zero = s->win == 0;
+        if (zero && !td->zero_window_now) dh->zero_windows++;
+        td->zero_window_now = zero;
+    }
+    if (!td->seq_known) { /* nothing seen from this direction yet (mid-stream pick-up) */
+        td->seq_known = true;
+        td->snd_una = td->snd_max = s->ack;
+    }
+    bool pure = s->payload_wirelen == 0 && !(s->flags & (OW_TH_SYN | OW_TH_FIN | OW_TH_RST));
+    if (ow_seq_lt(td->snd_una, s->ack)) {
+        if (ow_seq_lt(td->snd_max, s->ack)) /* acknowledges bytes the capture never saw */
+            td->snd_max = s->ack;
+        uint32_t from = data_clamp(td, td->snd_una), to = data_clamp(td, s->ack);
+        if (ow_seq_lt(from, to)) dh->acked_bytes += to - from;
+        td->snd_una = s->ack;
+        segments_acked(td, dh, s->ack);
+        update_stall(td, dh, ts);
+        td->stall_ref_ts = outstanding(td) ? ts : 0;
+        td->last_progress_ts = ts;
+    } else if (pure && s->ack == td->snd_una && td->peer_win_known && s->win == td->peer_win &&
+               outstanding(td) > 0) {
+        dh->dup_acks++;
+    }
+    td->last_ack_rx_ts = ts;
+    if (!(s->flags & OW_TH_SYN)) {
+        td->peer_win = s->win;
+        td->peer_win_known = true;
+    }
+    window_state(td, dh, receiver_wscale(h, dir));
+}
+
+static int find_seg(const track_dir *td, uint32_t seq, uint32_t len)
+{
+    for (int i = 0; i < td->nseg; i++)
+        if (td->seg[i].seq == seq && td->seg[i].len == len) return i;
+    return -1;
+}
+
+/* A retransmission of part of a range earlier sent in a larger segment that was itself
+ * retransmitted and is still unacknowledged: the sender is trying smaller segments. */
+static bool resends_smaller(const track_dir *td, uint32_t seq, uint32_t len)
+{
+    for (int i = 0; i < td->nseg; i++) {
+        const track_seg *g = &td->seg[i];
+        if (g->len > len && g->sends >= 2 && ow_seq_le(g->seq, seq) &&
+            ow_seq_le(seq + len, g->seq + g->len))
+            return true;
+    }
+    return false;
+}
+
+static void add_seg(track_dir *td, uint32_t seq, uint32_t len, bool retrans, double ts)
+{
+    /* Full: keep the oldest (they decide retransmissions and losses) and replace the newest. */
+    if (td->nseg == OW_TRACK_SEGS) td->nseg--;
+    td->seg[td->nseg++] = (track_seg){.seq = seq,
+                                      .len = len,
+                                      .sends = retrans ? 2 : 1,
+                                      .retrans = retrans,
+                                      .smaller_resend = retrans && resends_smaller(td, seq, len),
+                                      .last_ts = ts};
+}
+
+static void note_timeout(track_dir *td, tcp_dir_health *dh, uint32_t seq, uint32_t len, double ts)
+{
+    bool oldest = ow_seq_le(seq, td->snd_una) && ow_seq_lt(td->snd_una, seq + len);
+    double quiet_since =
+        td->last_data_ts > td->last_ack_rx_ts ? td->last_data_ts : td->last_ack_rx_ts;
+    double silence = ts - quiet_since;
+    if (!oldest || quiet_since <= 0 || silence < OW_RTO_MIN_SILENCE) return;
+    if (dh->rto_count < OW_RTO_SERIES_MAX) dh->rto_series[dh->rto_count] = silence;
+    dh->rto_count++;
+    td->last_rto_ts = ts;
+}
+
+static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
+{
+    track_dir *td = &t->d[dir];
+    tcp_dir_health *dh = &h->dir[dir];
+    uint32_t len = s->payload_wirelen;
+    dh->segments++;
+    dh->bytes += len;
+    dh->max_seg = u32max(dh->max_seg, len);
+    if (!td->seq_known) {
+        td->seq_known = true;
+        td->snd_una = td->snd_max = s->seq;
+    }
+    bool retrans = ow_seq_lt(s->seq, td->snd_max);
+    if (retrans) {
+        dh->retrans_segments++;
+        dh->retrans_bytes += len;
+        if (len > dh->max_seg_acked) dh->lost_retrans++;
+        note_timeout(td, dh, s->seq, len, ts);
+        int i = find_seg(td, s->seq, len);
+        if (i >= 0) {
+            track_seg *g = &td->seg[i];
+            if (g->sends < UINT16_MAX) g->sends++;
+            g->last_ts = ts;
+            if (g->sends >= 3) /* sent, then retransmitted twice, never acknowledged */
+                dh->max_seg_lost = u32max(dh->max_seg_lost, g->len);
+        } else if (ow_seq_lt(td->snd_una, s->seq + len)) {
+            add_seg(td, s->seq, len, true, ts);
+        }
+    } else {
+        add_seg(td, s->seq, len, false, ts);
+    }
+    if (outstanding(td) == 0) td->stall_ref_ts = ts;
+    if (ow_seq_lt(td->snd_max, s->seq + len)) td->snd_max = s->seq + len;
+    td->last_data_ts = ts;
+    dh->max_in_flight = u32max(dh->max_in_flight, outstanding(td));
+    window_state(td, dh, receiver_wscale(h, dir));
+}
+
+static void endings(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
+{
+    tcp_dir_health *dh = &h->dir[dir];
+    if ((s->flags & OW_TH_FIN) && !dh->fin) {
+        dh->fin = true;
+        dh->fin_ts = ts;
+        t->d[dir].fin_sent = true;
+        t->d[dir].fin_seq = s->seq + s->payload_wirelen;
+    }
+    if ((s->flags & OW_TH_RST) && !dh->rst) {
+        dh->rst = true;
+        dh->rst_ts = ts;
+    }
+}
+
+void tcp_track_finish(tcp_track *t, tcp_health *h, double ts)
+{
+    for (int d = 0; d < 2; d++) {
+        update_stall(&t->d[d], &h->dir[d], ts);
+        h->dir[d].unacked_bytes = outstanding(&t->d[d]);
+    }
+}
+
+void tcp_track_segment(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
+{
+    if (h->last_ts > 0 && ts - h->last_ts > h->max_idle) h->max_idle = ts - h->last_ts;
+    if (ts > h->last_ts) h->last_ts = ts;
+    if (s->flags & OW_TH_SYN) handshake(t, h, dir, s, ts);
+    if (s->flags & OW_TH_ACK) {
+        note_handshake_ack(t, h, dir, s, ts);
+        receive_ack(t, h, !dir, s, ts);
+    }
+    if (s->payload_wirelen > 0 && !(s->flags & OW_TH_SYN)) send_data(t, h, dir, s, ts);
+    endings(t, h, dir, s, ts);
+    tcp_track_finish(t, h, ts);
+}

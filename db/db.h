@@ -1,0 +1,75 @@
+/* db: the orphanwatch SQLite database. The writer is a record sink (correlate/records.h) that
+ * stores every record as a row of db/schema.sql; readers open the file read-only with the
+ * schema version checked. Ids of a re-opened database continue after the rows already there,
+ * so every capture run appended to one file keeps unique ids. */
+#ifndef OW_DB_H
+#define OW_DB_H
+#include "correlate/records.h"
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OWDB_DEFAULT_COMMIT_INTERVAL_MS 1000
+#define OWDB_DEFAULT_MAX_BOKEH_MSGS     64
+#define OWDB_DEFAULT_BUSY_TIMEOUT_MS    2000
+
+/* The schema text compiled in from db/schema.sql. */
+extern const char ow_schema_sql[];
+
+typedef struct ow_db ow_db;
+
+typedef struct owdb_options {
+    int commit_interval_ms;       /* <= 0: OWDB_DEFAULT_COMMIT_INTERVAL_MS (wall-clock time) */
+    uid_t owner;                  /* with chown_to_owner, when running as root */
+    gid_t group;
+    bool chown_to_owner;          /* give the db and its -wal/-shm files to owner/group */
+    size_t max_bokeh_msgs_per_ws; /* 0: OWDB_DEFAULT_MAX_BOKEH_MSGS; beyond: counted only */
+    int busy_timeout_ms;          /* <= 0: OWDB_DEFAULT_BUSY_TIMEOUT_MS; then a clear error */
+} owdb_options;
+
+typedef struct owdb_stats {
+    uint64_t rows_written;   /* rows committed */
+    uint64_t rows_failed;    /* rows lost: failed inserts and rolled-back transactions */
+    uint64_t commits, commit_failures;
+    uint64_t bokeh_skipped;  /* Bokeh messages beyond max_bokeh_msgs_per_ws (not stored) */
+    char last_error[256];    /* the last failure, "" when none */
+} owdb_stats;
+
+/* The schema version of this build (PRAGMA user_version in db/schema.sql). */
+int owdb_schema_version(void);
+
+/* Creates the file (mode 0600) or re-opens an orphanwatch database of this schema version and
+ * starts a new capture row in it. Refuses symlinks, non-regular files, a file planted by
+ * another user in a directory others can write, another orphanwatch writing the same file,
+ * and other schema versions. NULL options: defaults. Returns NULL with a message in err. */
+ow_db *owdb_create(const char *path, const owdb_options *o, char *err, size_t errlen);
+/* The record sink that writes into db (valid until owdb_close). */
+const ow_record_sink *owdb_sink(ow_db *db);
+/* Commits the open transaction now. 0 on success (or nothing to commit), -1 on failure. */
+int owdb_commit(ow_db *db);
+/* The id of the captures row this writer fills. */
+int64_t owdb_capture_id(const ow_db *db);
+const owdb_stats *owdb_get_stats(const ow_db *db);
+/* Final commit, checkpoint (the file is left in rollback-journal mode, self-contained),
+ * close. NULL is ignored. */
+void owdb_close(ow_db *db);
+
+/* Opens an orphanwatch database read-only (SQLITE_OPEN_READONLY and PRAGMA query_only),
+ * checking the schema version: a database of an older or newer schema gets a message naming
+ * both versions. Returns NULL with a message in err. Close with sqlite3_close. */
+sqlite3 *owdb_open_readonly(const char *path, char *err, size_t errlen);
+
+/* Merges the orphanwatch databases inputs[0..n-1] into out (created, mode 0600; it must not
+ * exist): every row is copied with its ids shifted so they stay unique, then page loads that
+ * are orphans in one input while a websocket carrying their session exists in another are
+ * given the verdict ws_elsewhere with evidence. Summary counts go to the optional result. */
+typedef struct owdb_merge_result {
+    int64_t captures, page_loads, connections, websockets;
+    int64_t ws_elsewhere; /* orphan page loads re-labelled ws_elsewhere */
+} owdb_merge_result;
+int owdb_merge(const char *out, const char *const *inputs, int n, owdb_merge_result *res,
+               char *err, size_t errlen);
+
+#endif

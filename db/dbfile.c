@@ -1,0 +1,361 @@
+/* dbfile: opening the database file safely and checking its schema version (see dbfile.h).
+ * The file is created by us (O_EXCL, O_NOFOLLOW, 0600) before sqlite opens it, so neither a
+ * symlink nor a file planted in a world-writable directory can redirect the writes. */
+#include "db/dbfile.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COMPANION_SUFFIXES {"-wal", "-shm", "-journal"}
+
+int owdb_schema_version(void)
+{
+    static int version = -1;
+    if (version < 0) {
+        const char *p = strstr(ow_schema_sql, "PRAGMA user_version");
+        version = 0;
+        if (p && (p = strchr(p, '=')))
+            version = atoi(p + 1);
+    }
+    return version;
+}
+
+int owdb_exec(sqlite3 *db, const char *sql, const char *what, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    snprintf(err, errlen, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+int64_t owdb_query_int(sqlite3 *db, const char *sql, int64_t fallback)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = fallback;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* user_version and whether the captures table exists; -1 when the file is not readable as
+ * an SQLite database. */
+static int read_schema_facts(sqlite3 *db, const char *name, int *version, int *tables,
+                             bool *has_captures)
+{
+    char sql[256];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "PRAGMA \"%s\".user_version", name);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*), COALESCE(SUM(name = 'captures'), 0) FROM \"%s\".sqlite_master "
+             "WHERE type = 'table'",
+             name);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *tables = sqlite3_column_int(st, 0);
+    *has_captures = sqlite3_column_int(st, 1) > 0;
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int owdb_check_schema(sqlite3 *db, const char *name, const char *label, char *err,
+                      size_t errlen)
+{
+    int version = 0, tables = 0, want = owdb_schema_version();
+    bool has_captures = false;
+    if (read_schema_facts(db, name, &version, &tables, &has_captures) < 0) {
+        snprintf(err, errlen, "%s: cannot read it as an SQLite database: %s", label,
+                 sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version == want && has_captures)
+        return 0;
+    if (version == 0 && !has_captures) {
+        snprintf(err, errlen, "%s: not an orphanwatch database (%s)", label,
+                 tables ? "it has other tables" : "it is empty");
+        return -1;
+    }
+    if (version == want) {
+        snprintf(err, errlen, "%s: not an orphanwatch database (no captures table)", label);
+        return -1;
+    }
+    snprintf(err, errlen,
+             "%s: database schema version %d is %s than this orphanwatch's schema version %d; %s",
+             label, version, version < want ? "older" : "newer", want,
+             version < want ? "read it with the orphanwatch that wrote it, or capture again"
+                            : "use a newer orphanwatch to read it");
+    return -1;
+}
+
+/* Refuses a path that is a symlink or not a regular file, or a file owned by someone else in
+ * a directory others may write to (where they could have planted it). */
+static int check_existing(const char *path, bool must_exist, char *err, size_t errlen)
+{
+    struct stat st, dst;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT && !must_exist)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, errlen, "%s: refusing to write through a symbolic link", path);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: refusing to write: not a regular file", path);
+        return -1;
+    }
+    char *copy = strdup(path);
+    int rc = copy ? stat(dirname(copy), &dst) : -1;
+    free(copy);
+    if (rc == 0 && (dst.st_mode & S_IWOTH) && st.st_uid != geteuid()) {
+        snprintf(err, errlen,
+                 "%s: refusing to write: the file belongs to uid %u, not to us, and its "
+                 "directory is writable by others (it may have been planted there)",
+                 path, (unsigned)st.st_uid);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_companions(const char *path, char *err, size_t errlen)
+{
+    static const char *const suffixes[] = COMPANION_SUFFIXES;
+    char name[4096];
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        if (snprintf(name, sizeof name, "%s%s", path, suffixes[i]) >= (int)sizeof name) {
+            snprintf(err, errlen, "%s: path too long", path);
+            return -1;
+        }
+        if (check_existing(name, false, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Creates the file (0600) or opens the existing one after the checks. Returns the fd. */
+static int open_db_fd(const char *path, bool must_create, bool *created, char *err,
+                      size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    *created = fd >= 0;
+    if (fd >= 0) {
+        if (fchmod(fd, 0600) != 0) { /* the umask may only have narrowed it; be exact */
+            snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        return fd;
+    }
+    if (errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    if (must_create) {
+        snprintf(err, errlen, "%s: already exists (choose a new file)", path);
+        return -1;
+    }
+    if (check_existing(path, true, err, errlen) < 0)
+        return -1;
+    fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return fd;
+}
+
+/* The path still names the inode we checked (nobody swapped it before sqlite opened it). */
+static bool same_inode(const char *path, int fd)
+{
+    struct stat a, b;
+    return lstat(path, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino && S_ISREG(a.st_mode);
+}
+
+static bool want_chown(const owdb_options *o)
+{
+    return o && o->chown_to_owner && geteuid() == 0;
+}
+
+void owdb_file_chown_companions(const char *path, const owdb_options *o)
+{
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    char name[4096];
+    if (!want_chown(o))
+        return;
+    /* by path with AT_SYMLINK_NOFOLLOW: opening them would drop sqlite's POSIX locks */
+    for (size_t i = 0; i < 2; i++)
+        if (snprintf(name, sizeof name, "%s%s", path, suffixes[i]) < (int)sizeof name)
+            (void)fchownat(AT_FDCWD, name, o->owner, o->group, AT_SYMLINK_NOFOLLOW);
+}
+
+/* An empty new file is fine; anything else must be an orphanwatch db of our version. */
+static int check_before_writing(owdb_file *f, const char *path, char *err, size_t errlen)
+{
+    int version = 0, tables = 0;
+    bool has_captures = false;
+    if (read_schema_facts(f->db, "main", &version, &tables, &has_captures) < 0) {
+        snprintf(err, errlen, "%s: cannot read it as an SQLite database: %s", path,
+                 sqlite3_errmsg(f->db));
+        return -1;
+    }
+    if (version == 0 && tables == 0)
+        return 0;
+    return owdb_check_schema(f->db, "main", path, err, errlen);
+}
+
+static int configure(owdb_file *f, const char *path, const owdb_options *o, char *err,
+                     size_t errlen)
+{
+    int busy = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms : OWDB_DEFAULT_BUSY_TIMEOUT_MS;
+    sqlite3_busy_timeout(f->db, busy);
+    sqlite3_extended_result_codes(f->db, 1);
+    if (check_before_writing(f, path, err, errlen) < 0 ||
+        owdb_exec(f->db, "PRAGMA journal_mode=WAL", path, err, errlen) < 0 ||
+        owdb_exec(f->db, "PRAGMA synchronous=NORMAL", path, err, errlen) < 0)
+        return -1;
+    /* IF NOT EXISTS throughout: on an existing file this only adds what is missing */
+    return owdb_exec(f->db, ow_schema_sql, path, err, errlen);
+}
+
+static int open_sqlite(owdb_file *f, const char *path, unsigned flags, char *err,
+                       size_t errlen)
+{
+    char uri[4200];
+    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW;
+    if (flags & OWDB_FILE_ATTACH_URI) {
+        /* the main file is still opened by its plain path, through a URI naming it exactly */
+        if (owdb_file_uri(path, "", uri, sizeof uri) < 0) {
+            snprintf(err, errlen, "%s: path too long", path);
+            return -1;
+        }
+        path = uri;
+        oflags |= SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(path, &f->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, f->db ? sqlite3_errmsg(f->db) : "out of memory");
+        return -1;
+    }
+    if (!same_inode(f->path, f->fd)) {
+        snprintf(err, errlen, "%s: the file was replaced while it was being opened", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Undoes a creation that failed half-way: the file and whatever sqlite made beside it. */
+static void remove_created(const char *path)
+{
+    static const char *const suffixes[] = COMPANION_SUFFIXES;
+    char name[4096];
+    unlink(path);
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
+        if (snprintf(name, sizeof name, "%s%s", path, suffixes[i]) < (int)sizeof name)
+            unlink(name);
+}
+
+int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb_file *f,
+                   char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->path = path;
+    if (!path || !*path) {
+        snprintf(err, errlen, "no database path given");
+        return -1;
+    }
+    if (check_companions(path, err, errlen) < 0)
+        return -1;
+    f->fd = open_db_fd(path, flags & OWDB_FILE_MUST_CREATE, &f->created, err, errlen);
+    if (f->fd < 0)
+        return -1;
+    if (want_chown(o) && f->created && fchown(f->fd, o->owner, o->group) != 0) {
+        snprintf(err, errlen, "%s: chown: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "%s: another orphanwatch is writing to this database", path);
+        goto fail;
+    }
+    if (open_sqlite(f, path, flags, err, errlen) < 0 || configure(f, path, o, err, errlen) < 0)
+        goto fail;
+    owdb_file_chown_companions(path, o);
+    return 0;
+fail:
+    owdb_file_close(f);
+    if (f->created)
+        remove_created(path);
+    return -1;
+}
+
+int owdb_file_uri(const char *path, const char *query, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t)snprintf(out, outlen, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < outlen; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' || *p >= 0x7f) {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    int w = snprintf(out + n, outlen - n, "%s", query);
+    return n + 4 < outlen && w >= 0 && (size_t)w < outlen - n ? 0 : -1;
+}
+
+void owdb_file_close(owdb_file *f)
+{
+    if (f->db)
+        sqlite3_close_v2(f->db);
+    f->db = NULL;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+}
+
+sqlite3 *owdb_open_readonly(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    sqlite3 *db = NULL;
+    if (!path || stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path ? path : "(null)", strerror(path ? errno : EINVAL));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, OWDB_DEFAULT_BUSY_TIMEOUT_MS);
+    if (owdb_check_schema(db, "main", path, err, errlen) < 0 ||
+        owdb_exec(db, "PRAGMA query_only=1", path, err, errlen) < 0) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}

@@ -1,0 +1,356 @@
+/* query: the canned queries (see query.h and docs/query.md). Each builds one SELECT whose
+ * filtered part runs on an index (page_loads by started, client, outcome, verdict or app;
+ * sessions by first_ts; connections by client) and whose LIMIT keeps the most recent rows. */
+#include "db/query.h"
+#include "capture/addr.h"
+#include "correlate/outcome.h"
+#include "db/query_build.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char *const kind_names[QUERY_COUNT] = {
+    "orphans", "sessions", "pageloads", "clients", "verdicts", "stats", "timeline", "connections",
+};
+
+int query_kind_from_name(const char *name)
+{
+    for (int i = 0; name && i < QUERY_COUNT; i++)
+        if (strcmp(name, kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *query_kind_name(query_kind k)
+{
+    return (unsigned)k < QUERY_COUNT ? kind_names[k] : "?";
+}
+
+int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *err,
+                       size_t errlen)
+{
+    ow_addr a;
+    if (f->client) {
+        if (!ow_addr_parse(f->client, &a)) {
+            snprintf(err, errlen, "--client '%s' is not an IPv4 or IPv6 address", f->client);
+            return -1;
+        }
+        f->client = ow_addr_str(&a, client_buf, buflen);
+    }
+    if (f->verdict && strcmp(f->verdict, "none") != 0 && ow_verdict_from_name(f->verdict) < 0) {
+        snprintf(err, errlen, "--verdict '%s' is not a verdict (see docs/query.md; 'none' "
+                              "selects page loads without one)", f->verdict);
+        return -1;
+    }
+    if (f->outcome && strcmp(f->outcome, "websocket_only") != 0 &&
+        ow_outcome_from_name(f->outcome) < 0) {
+        snprintf(err, errlen, "--outcome '%s' is not an outcome (pending, connected, ws_refused, "
+                              "ws_no_doc, orphan, undecided)", f->outcome);
+        return -1;
+    }
+    if (f->limit < 0) {
+        snprintf(err, errlen, "--limit must be 0 (no limit) or more");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- page loads, orphans ---- */
+
+/* "SELECT p.* FROM page_loads p WHERE <filter> ORDER BY started DESC LIMIT n": the rows. */
+static void inner_page_loads(qbuild *q, const query_filter *f, const char *extra)
+{
+    qb_sql(q, "SELECT p.* FROM page_loads p WHERE 1%s", extra);
+    qb_page_filter(q, f, "p", true);
+    if (f->limit > 0)
+        qb_sql(q, " ORDER BY p.started DESC, p.id DESC");
+    qb_limit(q, f);
+}
+
+int query_prepare_page_loads(sqlite3 *db, const char *columns, const query_filter *f,
+                             sqlite3_stmt **out, char *err, size_t errlen)
+{
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "SELECT %s FROM (", columns);
+    inner_page_loads(&q, f, "");
+    qb_sql(&q, ") AS p ORDER BY p.started, p.id");
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
+static const char page_load_columns[] =
+    "p.id, ow_time(p.started) AS started, p.client, p.client_port, p.server, p.server_port, "
+    "p.app, p.path, p.status, p.outcome, p.verdict, round(p.confidence, 2) AS confidence, "
+    "p.websockets, p.static_count, p.static_bytes, p.static_failed, round(p.ttfb, 3) AS ttfb, "
+    "p.session_id, p.summary";
+
+static int prepare_page_list(sqlite3 *db, const query_filter *f, bool orphans_only,
+                             sqlite3_stmt **out, char *err, size_t errlen)
+{
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "SELECT %s FROM (", page_load_columns);
+    inner_page_loads(&q, f, orphans_only ? " AND p.outcome = 'orphan'" : "");
+    qb_sql(&q, ") AS p ORDER BY p.started, p.id");
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
+/* ---- sessions ---- */
+
+static int prepare_sessions(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
+                            size_t errlen)
+{
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "SELECT s.session_id, ow_time(s.first_ts) AS first_seen, "
+               "ow_time(s.last_ts) AS last_seen, s.page_loads, s.websockets, s.outcome, "
+               "l.client, l.app, l.verdict, ow_time(s.token_expiry) AS token_expiry "
+               "FROM (SELECT s.* FROM sessions s WHERE 1");
+    if (f->has_since) {
+        qb_sql(&q, " AND s.first_ts >= ");
+        qb_real(&q, f->since);
+    }
+    if (f->has_until) {
+        qb_sql(&q, " AND s.first_ts < ");
+        qb_real(&q, f->until);
+    }
+    if (f->outcome) {
+        qb_sql(&q, " AND s.outcome = ");
+        qb_text(&q, f->outcome);
+    }
+    if (f->client || f->app || f->verdict) {
+        query_filter pf = *f;
+        pf.outcome = NULL;
+        qb_sql(&q, " AND s.session_id IN (SELECT p.session_id FROM page_loads p WHERE 1");
+        qb_page_filter(&q, &pf, "p", false);
+        qb_sql(&q, ")");
+    }
+    if (f->limit > 0)
+        qb_sql(&q, " ORDER BY s.first_ts DESC, s.session_id DESC");
+    qb_limit(&q, f);
+    qb_sql(&q, ") AS s LEFT JOIN page_loads l ON l.id = (SELECT id FROM page_loads "
+               "WHERE session_id = s.session_id ORDER BY started DESC LIMIT 1) "
+               "ORDER BY s.first_ts, s.session_id");
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
+/* ---- clients ---- */
+
+static int prepare_clients(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
+                           size_t errlen)
+{
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "WITH f AS (SELECT p.client, p.outcome, p.verdict, p.started FROM page_loads p "
+               "WHERE 1");
+    qb_page_filter(&q, f, "p", true);
+    qb_sql(&q, "), agg AS (SELECT client, COUNT(*) AS page_loads, "
+               "SUM(outcome = 'orphan') AS orphans, SUM(verdict IS NOT NULL) AS with_verdict, "
+               "MIN(started) AS first, MAX(started) AS last FROM f GROUP BY client), "
+               "dv AS (SELECT client, verdict, n, ROW_NUMBER() OVER (PARTITION BY client "
+               "ORDER BY n DESC, verdict) AS rk FROM (SELECT client, verdict, COUNT(*) AS n "
+               "FROM f WHERE verdict IS NOT NULL GROUP BY client, verdict)) "
+               "SELECT a.client, a.page_loads, a.orphans, "
+               "round(1.0 * a.orphans / a.page_loads, 3) AS orphan_rate, a.with_verdict, "
+               "dv.verdict AS dominant_verdict, COALESCE(dv.n, 0) AS dominant_count, "
+               "ow_time(a.first) AS first_seen, ow_time(a.last) AS last_seen "
+               "FROM agg a LEFT JOIN dv ON dv.client = a.client AND dv.rk = 1 "
+               "ORDER BY a.orphans DESC, a.page_loads DESC, a.client");
+    qb_limit(&q, f);
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
+/* ---- verdicts ---- */
+
+/* How "N of M page loads from CLIENT ... RESOURCE" reads for each verdict. */
+static const struct {
+    const char *verdict, *verb;
+} verdict_verbs[] = {
+    {"pmtu_blackhole", "lost large segments (path-MTU black hole) on"},
+    {"slow_pmtu_recovery", "recovered slowly from a path-MTU stall on"},
+    {"script_stalled", "stalled on"},
+    {"script_failed", "failed on"},
+    {"ws_refused", "were refused the websocket at"},
+    {"token_expired", "had an expired session token at"},
+    {"render_failed", "pulled the document but never rendered after"},
+    {"ws_never_attempted", "never opened a websocket after"},
+    {"no_scripts_fetched", "fetched no scripts after"},
+    {"ws_elsewhere", "opened their websocket on another server, after"},
+    {"client_gone", "were abandoned by the client on"},
+    {"unknown", "were orphaned with no visible cause after"},
+};
+
+static void verb_case(qbuild *q)
+{
+    qb_sql(q, "CASE r.verdict");
+    for (size_t i = 0; i < sizeof verdict_verbs / sizeof *verdict_verbs; i++)
+        qb_sql(q, " WHEN %Q THEN %Q", verdict_verbs[i].verdict, verdict_verbs[i].verb);
+    qb_sql(q, " ELSE 'had verdict ' || r.verdict || ' on' END");
+}
+
+static void meaning_case(qbuild *q)
+{
+    qb_sql(q, "CASE v.verdict");
+    for (int v = 1; v < OW_VERDICT_COUNT; v++)
+        qb_sql(q, " WHEN %Q THEN %Q", ow_verdict_name(v), ow_verdict_meaning(v));
+    qb_sql(q, " END");
+}
+
+/* The resource a verdict points at: the target of its first evidence row tied to an HTTP
+ * exchange, else the page's own path; without the query string. */
+static const char resource_expr[] =
+    "ow_path(COALESCE((SELECT h.target FROM evidence e JOIN http_exchanges h ON h.id = e.http_id "
+    "WHERE e.page_load_id = f.id ORDER BY e.seq LIMIT 1), f.path))";
+
+static int prepare_verdicts(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
+                            size_t errlen)
+{
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "WITH f AS (SELECT p.id, p.client, p.verdict, p.path FROM page_loads p WHERE 1");
+    qb_page_filter(&q, f, "p", true);
+    qb_sql(&q, "), tot AS (SELECT COUNT(*) AS n FROM f), "
+               "ct AS (SELECT client, COUNT(*) AS n FROM f GROUP BY client), "
+               "v AS (SELECT verdict, COUNT(*) AS n FROM f WHERE verdict IS NOT NULL "
+               "GROUP BY verdict), "
+               "r AS (SELECT verdict, client, resource, COUNT(*) AS n FROM (SELECT f.verdict, "
+               "f.client, %s AS resource FROM f WHERE f.verdict IS NOT NULL) "
+               "GROUP BY verdict, client, resource) "
+               "SELECT * FROM (SELECT 'verdict' AS level, v.verdict, NULL AS client, "
+               "NULL AS resource, v.n AS page_loads, tot.n AS of_page_loads, "
+               "round(1.0 * v.n / tot.n, 3) AS share, ",
+           resource_expr);
+    meaning_case(&q);
+    qb_sql(&q, " AS description FROM v, tot UNION ALL SELECT 'resource', r.verdict, r.client, "
+               "r.resource, r.n, ct.n, round(1.0 * r.n / ct.n, 3), "
+               "printf('%%d of %%d page loads from %%s %%s %%s', r.n, ct.n, r.client, ");
+    verb_case(&q);
+    qb_sql(&q, ", r.resource) FROM r JOIN ct ON ct.client = r.client) "
+               "ORDER BY level = 'resource', page_loads DESC, verdict, client, resource");
+    qb_limit(&q, f);
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
+/* ---- stats ---- */
+
+static const struct {
+    const char *name, *expr;
+} capture_fields[] = {
+    {"source", "source"},
+    {"live", "live"},
+    {"filter", "filter"},
+    {"server_ports", "server_ports"},
+    {"started", "ow_time(started)"},
+    {"ended", "ow_time(ended)"},
+    {"duration_s", "round(ended - started, 3)"},
+    {"end_reason", "end_reason"},
+    {"packets", "packets"},
+    {"bytes", "bytes"},
+    {"kernel_drops", "kernel_drops"},
+    {"if_drops", "if_drops"},
+    {"linktypes", "linktypes"},
+    {"grace_s", "grace"},
+    {"store_secrets", "store_secrets"},
+    {"tool_version", "tool_version"},
+};
+
+static void stats_captures(qbuild *q)
+{
+    for (size_t i = 0; i < sizeof capture_fields / sizeof *capture_fields; i++)
+        qb_sql(q, "SELECT 0 AS o1, id AS capture_id, %d AS o2, 'capture' AS section, %Q AS name, "
+                  "%s AS value FROM captures UNION ALL ",
+               (int)i, capture_fields[i].name, capture_fields[i].expr);
+    qb_sql(q, "SELECT 0, c.id, 100 + j.id, 'counter', j.key, j.value FROM captures c, "
+              "json_each(CASE WHEN json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
+              "UNION ALL ");
+}
+
+/* Page loads in the filter: total, by outcome, by verdict. */
+static void stats_page_loads(qbuild *q, const query_filter *f)
+{
+    static const char *const groups[][2] = {{"outcome", "outcome"},
+                                            {"verdict", "COALESCE(verdict, 'none')"}};
+    qb_sql(q, "SELECT 1, NULL, 0, 'page_loads', 'total', COUNT(*) FROM page_loads p WHERE 1");
+    qb_page_filter(q, f, "p", true);
+    for (int g = 0; g < 2; g++) {
+        qb_sql(q, " UNION ALL SELECT %d, NULL, -COUNT(*), %Q, %s, COUNT(*) FROM page_loads p "
+                  "WHERE 1",
+               2 + g, groups[g][0], groups[g][1]);
+        qb_page_filter(q, f, "p", true);
+        qb_sql(q, " GROUP BY %s", groups[g][1]);
+    }
+}
+
+static int prepare_stats(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
+                         size_t errlen)
+{
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "SELECT capture_id, section, name, value FROM (");
+    stats_captures(&q);
+    stats_page_loads(&q, f);
+    qb_sql(&q, ") ORDER BY o1, capture_id, o2, name");
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
+/* ---- connections ---- */
+
+static int prepare_connections(sqlite3 *db, const query_filter *f, sqlite3_stmt **out,
+                               char *err, size_t errlen)
+{
+    if (!f->client || f->app || f->verdict || f->outcome) {
+        snprintf(err, errlen, "connections takes --client ADDR (required), --since, --until "
+                              "and --limit only");
+        return -1;
+    }
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "SELECT c.id, ow_time(c.first_ts) AS first_seen, ow_time(c.last_ts) AS last_seen, "
+               "c.client, c.client_port, c.server, c.server_port, c.kind, c.close, c.requests, "
+               "c.bytes_c2s, c.bytes_s2c, round(c.rtt, 4) AS rtt, c.syn_count, c.retrans_s2c, "
+               "c.rto_s2c, c.rto_series_s2c, round(c.longest_stall_s2c, 3) AS longest_stall_s2c, "
+               "c.max_seg_s2c, c.max_seg_acked_s2c, c.max_seg_lost_s2c, c.recovered_smaller_s2c, "
+               "c.gaps_c2s + c.gaps_s2c AS gaps, c.capture_id FROM (SELECT c.* FROM connections c "
+               "WHERE c.client = ");
+    qb_text(&q, f->client);
+    if (f->has_since) {
+        qb_sql(&q, " AND c.first_ts >= ");
+        qb_real(&q, f->since);
+    }
+    if (f->has_until) {
+        qb_sql(&q, " AND c.first_ts < ");
+        qb_real(&q, f->until);
+    }
+    qb_sql(&q, " ORDER BY c.first_ts DESC, c.id DESC");
+    qb_limit(&q, f);
+    qb_sql(&q, ") AS c ORDER BY c.first_ts, c.id");
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
+int query_prepare(sqlite3 *db, query_kind k, const query_filter *f, const char *arg,
+                  sqlite3_stmt **out, char *err, size_t errlen)
+{
+    int64_t page_id = 0;
+    *out = NULL;
+    switch (k) {
+    case QUERY_ORPHANS:
+    case QUERY_PAGELOADS:
+        return prepare_page_list(db, f, k == QUERY_ORPHANS, out, err, errlen);
+    case QUERY_SESSIONS:
+        return prepare_sessions(db, f, out, err, errlen);
+    case QUERY_CLIENTS:
+        return prepare_clients(db, f, out, err, errlen);
+    case QUERY_VERDICTS:
+        return prepare_verdicts(db, f, out, err, errlen);
+    case QUERY_STATS:
+        return prepare_stats(db, f, out, err, errlen);
+    case QUERY_CONNECTIONS:
+        return prepare_connections(db, f, out, err, errlen);
+    case QUERY_TIMELINE:
+        if (query_find_page_load(db, arg, &page_id, err, errlen) < 0)
+            return -1;
+        return query_prepare_timeline(db, page_id, out, err, errlen);
+    default:
+        snprintf(err, errlen, "unknown query");
+        return -1;
+    }
+}

@@ -1,0 +1,785 @@
+/* writer: the SQLite record sink. Every record becomes one row (INSERT OR REPLACE keyed by its
+ * id, shifted past the rows an earlier capture left in the file), written through prepared
+ * statements inside one open transaction that is committed every commit interval of wall-clock
+ * time and at close. A failure (disk full, another writer, I/O error) rolls the transaction
+ * back, is counted and remembered, and writing goes on with the next record. */
+#include "db/db.h"
+#include "db/dbfile.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef OW_VERSION
+#define OW_VERSION "unknown"
+#endif
+
+enum stmt_id {
+    ST_CAPTURE,
+    ST_CONN,
+    ST_HTTP,
+    ST_WS,
+    ST_BOKEH,
+    ST_BOKEH_ROOM,
+    ST_PAGE,
+    ST_EVIDENCE_DEL,
+    ST_EVIDENCE,
+    ST_SESSION,
+    ST_COUNT
+};
+
+/* id offsets: a record's id plus the largest id the table held when the file was opened */
+typedef struct id_offsets {
+    int64_t conn, http, ws, bokeh, page;
+} id_offsets;
+
+struct ow_db {
+    owdb_file file;
+    char *path;
+    owdb_options opt;
+    ow_record_sink sink;
+    sqlite3_stmt *st[ST_COUNT];
+    int64_t capture_id;
+    id_offsets off;
+    bool in_txn;
+    uint64_t pending_rows;    /* rows in the open transaction */
+    double last_commit;       /* monotonic seconds */
+    double blocked_until;     /* after "locked by another writer": fail fast until then */
+    owdb_stats stats;
+};
+
+/* Binds by parameter name (":column"); a name the statement lacks is remembered as an error. */
+typedef struct binder {
+    sqlite3_stmt *st;
+    const char *bad;
+} binder;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int param(binder *b, const char *name)
+{
+    int i = sqlite3_bind_parameter_index(b->st, name);
+    if (i == 0 && !b->bad)
+        b->bad = name;
+    return i;
+}
+
+static void b_int(binder *b, const char *name, int64_t v)
+{
+    sqlite3_bind_int64(b->st, param(b, name), v);
+}
+
+static void b_uint(binder *b, const char *name, uint64_t v)
+{
+    sqlite3_bind_int64(b->st, param(b, name), v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+static void b_real(binder *b, const char *name, double v)
+{
+    sqlite3_bind_double(b->st, param(b, name), v);
+}
+
+static void b_text(binder *b, const char *name, const char *s)
+{
+    int i = param(b, name);
+    if (s)
+        sqlite3_bind_text(b->st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(b->st, i);
+}
+
+/* Optional values: NULL unless present. */
+static void b_int_if(binder *b, const char *name, int64_t v, bool present)
+{
+    if (present)
+        b_int(b, name, v);
+    else
+        sqlite3_bind_null(b->st, param(b, name));
+}
+
+static void b_real_if(binder *b, const char *name, double v, bool present)
+{
+    if (present)
+        b_real(b, name, v);
+    else
+        sqlite3_bind_null(b->st, param(b, name));
+}
+
+static void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
+{
+    b_int_if(b, name, rec_id + offset, rec_id > 0);
+}
+
+static binder bind_start(ow_db *db, enum stmt_id id)
+{
+    binder b = {db->st[id], NULL};
+    sqlite3_reset(b.st);
+    sqlite3_clear_bindings(b.st);
+    return b;
+}
+
+/* ---- failures and transactions ---- */
+
+static void note_error(ow_db *db, const char *what, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(db->stats.last_error, sizeof db->stats.last_error, "%s: %s", what, msg);
+}
+
+static bool is_lock_error(int rc)
+{
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+/* Errors after which the transaction cannot be trusted: roll it back. */
+static bool is_fatal_to_txn(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CORRUPT:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void describe_rc(ow_db *db, const char *what, int rc)
+{
+    if (is_lock_error(rc))
+        note_error(db, what,
+                   "the database is locked by another writer (gave up after %d ms): %s",
+                   db->opt.busy_timeout_ms, sqlite3_errmsg(db->file.db));
+    else if ((rc & 0xff) == SQLITE_FULL)
+        note_error(db, what, "the disk is full: %s", sqlite3_errmsg(db->file.db));
+    else
+        note_error(db, what, "%s", sqlite3_errmsg(db->file.db));
+}
+
+/* The open transaction is lost: its rows count as failed. */
+static void drop_txn(ow_db *db)
+{
+    if (!sqlite3_get_autocommit(db->file.db))
+        sqlite3_exec(db->file.db, "ROLLBACK", NULL, NULL, NULL);
+    db->stats.rows_failed += db->pending_rows;
+    db->pending_rows = 0;
+    db->in_txn = false;
+}
+
+static bool begin_txn(ow_db *db)
+{
+    if (db->in_txn)
+        return true;
+    double now = mono_now();
+    if (now < db->blocked_until)
+        return false; /* last_error still says why */
+    int rc = sqlite3_exec(db->file.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        describe_rc(db, "begin", rc);
+        if (is_lock_error(rc))
+            db->blocked_until = now + db->opt.commit_interval_ms / 1000.0;
+        return false;
+    }
+    db->in_txn = true;
+    db->pending_rows = 0;
+    return true;
+}
+
+int owdb_commit(ow_db *db)
+{
+    if (!db->in_txn)
+        return 0;
+    int rc = sqlite3_exec(db->file.db, "COMMIT", NULL, NULL, NULL);
+    db->last_commit = mono_now();
+    if (rc == SQLITE_OK) {
+        db->stats.rows_written += db->pending_rows;
+        db->stats.commits++;
+        db->pending_rows = 0;
+        db->in_txn = false;
+        return 0;
+    }
+    db->stats.commit_failures++;
+    describe_rc(db, "commit", rc);
+    if (is_lock_error(rc))
+        db->blocked_until = db->last_commit + db->opt.commit_interval_ms / 1000.0;
+    drop_txn(db);
+    return -1;
+}
+
+/* Steps a bound statement inside the open transaction. A failure is remembered, and a
+ * failure the transaction cannot survive rolls it back. */
+static bool step_ok(ow_db *db, binder *b, const char *what)
+{
+    if (b->bad) {
+        note_error(db, what, "internal: the statement has no parameter %s", b->bad);
+        return false;
+    }
+    int rc = sqlite3_step(b->st);
+    sqlite3_reset(b->st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return true;
+    describe_rc(db, what, rc);
+    if (is_fatal_to_txn(rc) || sqlite3_get_autocommit(db->file.db))
+        drop_txn(db);
+    if (is_lock_error(rc))
+        db->blocked_until = mono_now() + db->opt.commit_interval_ms / 1000.0;
+    return false;
+}
+
+/* Steps a bound insert; counts the row as pending (committed later) or failed. */
+static bool run_row(ow_db *db, binder *b, const char *what)
+{
+    if (step_ok(db, b, what)) {
+        db->pending_rows++;
+        return true;
+    }
+    db->stats.rows_failed++;
+    return false;
+}
+
+/* Starts a row: the transaction must be open, else the row is lost (counted). */
+static bool row_begin(ow_db *db)
+{
+    if (begin_txn(db))
+        return true;
+    db->stats.rows_failed++;
+    return false;
+}
+
+/* ---- records ---- */
+
+static void on_capture(void *ctx, const ow_capture_rec *r)
+{
+    ow_db *db = ctx;
+    if (!row_begin(db))
+        return;
+    const capture_stats *s = r->stats;
+    binder b = bind_start(db, ST_CAPTURE);
+    b_int(&b, ":id", db->capture_id);
+    b_text(&b, ":source", r->source ? r->source : "");
+    b_int(&b, ":live", r->live);
+    b_text(&b, ":filter", r->filter);
+    b_text(&b, ":server_ports", r->server_ports);
+    b_real_if(&b, ":started", s ? s->first_ts : 0, s && s->first_ts > 0);
+    b_real_if(&b, ":ended", s ? s->last_ts : 0, s && s->last_ts > 0);
+    b_text(&b, ":end_reason", r->end_reason);
+    b_int_if(&b, ":packets", s ? (int64_t)s->packets : 0, s != NULL);
+    b_int_if(&b, ":bytes", s ? (int64_t)s->bytes : 0, s != NULL);
+    b_int_if(&b, ":kernel_drops", s ? (int64_t)s->kernel_drops : 0, s != NULL);
+    b_int_if(&b, ":if_drops", s ? (int64_t)s->if_drops : 0, s != NULL);
+    b_text(&b, ":linktypes", r->linktypes);
+    b_real(&b, ":grace", r->grace);
+    b_int(&b, ":store_secrets", r->store_secrets);
+    b_text(&b, ":counters", r->counters_json);
+    b_text(&b, ":tool_version", OW_VERSION);
+    run_row(db, &b, "capture");
+}
+
+/* JSON array of the back-off gaps between timeouts (trailing unused slots dropped). */
+static void rto_series_json(const tcp_dir_health *h, char *out, size_t outlen)
+{
+    size_t n = h->rto_count < OW_RTO_SERIES_MAX ? h->rto_count : OW_RTO_SERIES_MAX;
+    while (n > 0 && h->rto_series[n - 1] <= 0)
+        n--;
+    size_t len = (size_t)snprintf(out, outlen, "[");
+    for (size_t i = 0; i < n && len < outlen; i++)
+        len += (size_t)snprintf(out + len, outlen - len, "%s%.6g", i ? "," : "", h->rto_series[i]);
+    if (len < outlen)
+        snprintf(out + len, outlen - len, "]");
+}
+
+static void bind_conn_endpoints(binder *b, const ow_flow *f)
+{
+    char a[OW_ADDR_STRLEN];
+    b_text(b, ":client", ow_addr_str(&f->client, a, sizeof a));
+    b_int(b, ":client_port", f->client_port);
+    b_text(b, ":server", ow_addr_str(&f->server, a, sizeof a));
+    b_int(b, ":server_port", f->server_port);
+    b_int(b, ":family", f->client.family == 6 ? 6 : 4);
+    b_real(b, ":first_ts", f->first_ts);
+    b_real(b, ":last_ts", f->last_ts);
+    b_int(b, ":syn_seen", f->syn_seen);
+    b_uint(b, ":gaps_c2s", f->gaps[OW_DIR_C2S]);
+    b_uint(b, ":gaps_s2c", f->gaps[OW_DIR_S2C]);
+    b_uint(b, ":gap_bytes_c2s", f->gap_bytes[OW_DIR_C2S]);
+    b_uint(b, ":gap_bytes_s2c", f->gap_bytes[OW_DIR_S2C]);
+}
+
+static void bind_conn_options(binder *b, const tcp_health *h)
+{
+    const tcp_dir_health *c = &h->dir[OW_DIR_C2S], *s = &h->dir[OW_DIR_S2C];
+    b_uint(b, ":syn_count", h->syn_count);
+    b_real_if(b, ":rtt", h->rtt, h->rtt > 0);
+    b_real(b, ":max_idle", h->max_idle);
+    b_int_if(b, ":mss_c", c->mss, c->mss > 0);
+    b_int_if(b, ":mss_s", s->mss, s->mss > 0);
+    b_int_if(b, ":wscale_c", c->wscale, c->wscale >= 0);
+    b_int_if(b, ":wscale_s", s->wscale, s->wscale >= 0);
+}
+
+static void bind_conn_loss(binder *b, const tcp_health *h)
+{
+    const tcp_dir_health *c = &h->dir[OW_DIR_C2S], *s = &h->dir[OW_DIR_S2C];
+    char rto[OW_RTO_SERIES_MAX * 16 + 4];
+    b_uint(b, ":max_seg_c2s", c->max_seg);
+    b_uint(b, ":max_seg_s2c", s->max_seg);
+    b_uint(b, ":max_seg_acked_s2c", s->max_seg_acked);
+    b_uint(b, ":max_seg_lost_s2c", s->max_seg_lost);
+    b_uint(b, ":lost_retrans_s2c", s->lost_retrans);
+    b_uint(b, ":retrans_c2s", c->retrans_segments);
+    b_uint(b, ":retrans_s2c", s->retrans_segments);
+    b_uint(b, ":retrans_bytes_c2s", c->retrans_bytes);
+    b_uint(b, ":retrans_bytes_s2c", s->retrans_bytes);
+    b_uint(b, ":rto_s2c", s->rto_count);
+    rto_series_json(s, rto, sizeof rto);
+    b_text(b, ":rto_series_s2c", rto);
+    b_real(b, ":longest_stall_s2c", s->longest_stall);
+    b_real_if(b, ":stall_start_s2c", s->stall_start_ts, s->stall_start_ts > 0);
+    b_int(b, ":recovered_smaller_s2c", s->recovered_smaller);
+    b_uint(b, ":seg_after_recovery_s2c", s->seg_after_recovery);
+}
+
+static void bind_conn_window(binder *b, const tcp_health *h)
+{
+    const tcp_dir_health *c = &h->dir[OW_DIR_C2S], *s = &h->dir[OW_DIR_S2C];
+    b_uint(b, ":dup_acks_c2s", c->dup_acks);
+    b_uint(b, ":dup_acks_s2c", s->dup_acks);
+    b_uint(b, ":sack_blocks", (uint64_t)c->sack_blocks + s->sack_blocks);
+    b_uint(b, ":zero_windows_c2s", c->zero_windows);
+    b_uint(b, ":zero_windows_s2c", s->zero_windows);
+    b_uint(b, ":window_full_s2c", s->window_full);
+    b_uint(b, ":max_in_flight_s2c", s->max_in_flight);
+    b_uint(b, ":unacked_s2c", s->unacked_bytes);
+    b_real_if(b, ":fin_c2s", c->fin_ts, c->fin);
+    b_real_if(b, ":fin_s2c", s->fin_ts, s->fin);
+    b_real_if(b, ":rst_c2s", c->rst_ts, c->rst);
+    b_real_if(b, ":rst_s2c", s->rst_ts, s->rst);
+}
+
+static void on_conn(void *ctx, const ow_conn_rec *r)
+{
+    ow_db *db = ctx;
+    if (!r->flow || !row_begin(db)) {
+        if (!r->flow)
+            db->stats.rows_failed++;
+        return;
+    }
+    binder b = bind_start(db, ST_CONN);
+    b_int(&b, ":id", r->id + db->off.conn);
+    b_int(&b, ":capture_id", db->capture_id);
+    b_text(&b, ":close", r->close);
+    b_text(&b, ":kind", r->kind);
+    b_uint(&b, ":bytes_c2s", r->bytes[OW_DIR_C2S]);
+    b_uint(&b, ":bytes_s2c", r->bytes[OW_DIR_S2C]);
+    b_uint(&b, ":requests", r->requests);
+    bind_conn_endpoints(&b, r->flow);
+    bind_conn_options(&b, &r->flow->health);
+    bind_conn_loss(&b, &r->flow->health);
+    bind_conn_window(&b, &r->flow->health);
+    run_row(db, &b, "connection");
+}
+
+static void on_http(void *ctx, const ow_http_rec *r)
+{
+    ow_db *db = ctx;
+    if (!row_begin(db))
+        return;
+    binder b = bind_start(db, ST_HTTP);
+    b_int(&b, ":id", r->id + db->off.http);
+    b_ref(&b, ":connection_id", r->conn_id, db->off.conn);
+    b_int(&b, ":seq", r->seq);
+    b_text(&b, ":kind", r->kind);
+    b_real(&b, ":req_ts", r->req_ts);
+    b_text(&b, ":method", r->method);
+    b_text(&b, ":target", r->target);
+    b_text(&b, ":host", r->host);
+    b_text(&b, ":user_agent", r->user_agent);
+    b_text(&b, ":referer", r->referer);
+    b_text(&b, ":origin", r->origin);
+    b_uint(&b, ":req_body_bytes", r->req_body_bytes);
+    b_real_if(&b, ":resp_ts", r->resp_ts, r->resp_ts > 0);
+    b_real_if(&b, ":resp_end_ts", r->resp_end_ts, r->resp_end_ts > 0);
+    b_int_if(&b, ":status", r->status, r->status > 0);
+    b_text(&b, ":reason", r->reason);
+    b_text(&b, ":content_type", r->content_type);
+    b_int_if(&b, ":content_length", r->content_length, r->content_length >= 0);
+    b_text(&b, ":content_encoding", r->content_encoding);
+    b_uint(&b, ":resp_body_bytes", r->resp_body_bytes);
+    b_int(&b, ":complete", r->complete);
+    b_int_if(&b, ":last_byte_acked", r->last_byte_acked, r->last_byte_acked >= 0);
+    b_ref(&b, ":page_load_id", r->page_load_id, db->off.page);
+    b_text(&b, ":session_id", r->session_id);
+    run_row(db, &b, "http exchange");
+}
+
+static void bind_ws_counts(binder *b, const ow_ws_rec *r)
+{
+    b_uint(b, ":frames_c2s", r->frames[OW_DIR_C2S]);
+    b_uint(b, ":frames_s2c", r->frames[OW_DIR_S2C]);
+    b_uint(b, ":bytes_c2s", r->bytes[OW_DIR_C2S]);
+    b_uint(b, ":bytes_s2c", r->bytes[OW_DIR_S2C]);
+    b_uint(b, ":messages_c2s", r->messages[OW_DIR_C2S]);
+    b_uint(b, ":messages_s2c", r->messages[OW_DIR_S2C]);
+    b_text(b, ":msg_counts", r->msg_counts_json);
+    b_text(b, ":opcode_counts", r->opcode_counts_json);
+    b_real_if(b, ":ack_ts", r->ack_ts, r->ack_ts > 0);
+    b_real_if(b, ":pull_doc_ts", r->pull_doc_ts, r->pull_doc_ts > 0);
+    b_uint(b, ":client_patch_docs", r->client_patch_docs);
+    b_uint(b, ":pings", r->pings);
+    b_uint(b, ":pongs", r->pongs);
+}
+
+static void on_ws(void *ctx, const ow_ws_rec *r)
+{
+    ow_db *db = ctx;
+    if (!row_begin(db))
+        return;
+    binder b = bind_start(db, ST_WS);
+    b_int(&b, ":id", r->id + db->off.ws);
+    b_ref(&b, ":connection_id", r->conn_id, db->off.conn);
+    b_ref(&b, ":http_id", r->http_id, db->off.http);
+    b_ref(&b, ":page_load_id", r->page_load_id, db->off.page);
+    b_text(&b, ":session_id", r->session_id);
+    b_real(&b, ":upgrade_ts", r->upgrade_ts);
+    b_int_if(&b, ":status", r->status, r->status > 0);
+    b_text(&b, ":reason", r->reason);
+    b_text(&b, ":origin", r->origin);
+    b_text(&b, ":path", r->path);
+    b_int(&b, ":subprotocol_ok", r->subprotocol_ok);
+    b_int_if(&b, ":token_expiry", r->token_expiry, r->token_expiry > 0);
+    b_int(&b, ":deflate", r->deflate);
+    bind_ws_counts(&b, r);
+    b_int_if(&b, ":close_code_c2s", r->close_code[OW_DIR_C2S], r->close_code[OW_DIR_C2S] >= 0);
+    b_int_if(&b, ":close_code_s2c", r->close_code[OW_DIR_S2C], r->close_code[OW_DIR_S2C] >= 0);
+    b_text(&b, ":close_reason", r->close_reason);
+    b_real_if(&b, ":close_ts", r->close_ts, r->close_ts > 0);
+    b_real_if(&b, ":end_ts", r->end_ts, r->end_ts > 0);
+    b_int(&b, ":midstream", r->midstream);
+    b_uint(&b, ":errors", r->errors);
+    run_row(db, &b, "websocket");
+}
+
+/* Room for one more stored message on this websocket (a re-emitted one always fits). */
+static bool bokeh_has_room(ow_db *db, int64_t ws_id, int64_t msg_id)
+{
+    sqlite3_stmt *st = db->st[ST_BOKEH_ROOM];
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int64(st, 2, msg_id);
+    sqlite3_bind_int64(st, 3, (int64_t)db->opt.max_bokeh_msgs_per_ws);
+    bool room = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return room;
+}
+
+static void on_bokeh(void *ctx, const ow_bokeh_rec *r)
+{
+    ow_db *db = ctx;
+    if (!row_begin(db))
+        return;
+    int64_t ws_id = r->ws_id + db->off.ws, id = r->id + db->off.bokeh;
+    if (!bokeh_has_room(db, ws_id, id)) {
+        db->stats.bokeh_skipped++;
+        return;
+    }
+    binder b = bind_start(db, ST_BOKEH);
+    b_int(&b, ":id", id);
+    b_int(&b, ":websocket_id", ws_id);
+    b_real(&b, ":ts", r->ts);
+    b_int(&b, ":dir", r->dir);
+    b_text(&b, ":msgtype", r->msgtype);
+    b_text(&b, ":msgid", r->msgid);
+    b_text(&b, ":reqid", r->reqid);
+    b_uint(&b, ":size", r->size);
+    b_uint(&b, ":num_buffers", r->num_buffers);
+    run_row(db, &b, "bokeh message");
+}
+
+static void bind_page_who(binder *b, const ow_page_rec *r)
+{
+    char a[OW_ADDR_STRLEN];
+    b_text(b, ":session_id", r->session_id);
+    b_text(b, ":client", r->client ? ow_addr_str(r->client, a, sizeof a) : NULL);
+    b_int(b, ":client_port", r->client_port);
+    b_text(b, ":server", r->server ? ow_addr_str(r->server, a, sizeof a) : NULL);
+    b_int(b, ":server_port", r->server_port);
+    b_text(b, ":host", r->host);
+    b_text(b, ":path", r->path);
+    b_text(b, ":app", r->app);
+    b_text(b, ":user_agent", r->user_agent);
+}
+
+static void bind_page_result(binder *b, const ow_page_rec *r)
+{
+    b_real(b, ":started", r->started);
+    b_int_if(b, ":status", r->status, r->status > 0);
+    b_uint(b, ":resp_bytes", r->resp_bytes);
+    b_real_if(b, ":ttfb", r->ttfb, r->ttfb >= 0);
+    b_real_if(b, ":ttlb", r->ttlb, r->ttlb >= 0);
+    b_int_if(b, ":token_expiry", r->token_expiry, r->token_expiry > 0);
+    b_uint(b, ":static_count", r->static_count);
+    b_uint(b, ":static_bytes", r->static_bytes);
+    b_uint(b, ":static_failed", r->static_failed);
+    b_uint(b, ":websockets", r->websockets);
+    b_real_if(b, ":first_ws_ts", r->first_ws_ts, r->first_ws_ts > 0);
+    b_text(b, ":outcome", ow_outcome_name(r->outcome));
+    b_text(b, ":verdict", ow_verdict_name(r->verdict));
+    b_real_if(b, ":confidence", r->confidence, r->verdict != OW_VERDICT_NONE);
+    b_text(b, ":summary", r->summary);
+    b_text(b, ":advice", r->advice);
+    b_real_if(b, ":decided_ts", r->decided_ts, r->decided_ts > 0);
+}
+
+static void write_evidence(ow_db *db, int64_t page_id, const ow_page_rec *r)
+{
+    binder b = bind_start(db, ST_EVIDENCE_DEL);
+    b_int(&b, ":page_load_id", page_id);
+    if (!step_ok(db, &b, "evidence"))
+        return;
+    for (size_t i = 0; i < r->n_evidence && db->in_txn; i++) {
+        const ow_evidence *e = &r->evidence[i];
+        b = bind_start(db, ST_EVIDENCE);
+        b_int(&b, ":page_load_id", page_id);
+        b_int(&b, ":seq", (int64_t)i);
+        b_ref(&b, ":connection_id", e->conn_id, db->off.conn);
+        b_ref(&b, ":http_id", e->http_id, db->off.http);
+        b_text(&b, ":text", e->text ? e->text : "");
+        run_row(db, &b, "evidence");
+    }
+}
+
+static void on_page(void *ctx, const ow_page_rec *r)
+{
+    ow_db *db = ctx;
+    if (!row_begin(db))
+        return;
+    int64_t id = r->id + db->off.page;
+    binder b = bind_start(db, ST_PAGE);
+    b_int(&b, ":id", id);
+    b_int(&b, ":capture_id", db->capture_id);
+    b_ref(&b, ":http_id", r->http_id, db->off.http);
+    b_ref(&b, ":connection_id", r->conn_id, db->off.conn);
+    bind_page_who(&b, r);
+    bind_page_result(&b, r);
+    if (run_row(db, &b, "page load") && db->in_txn)
+        write_evidence(db, id, r);
+}
+
+static void on_session(void *ctx, const ow_session_rec *r)
+{
+    ow_db *db = ctx;
+    if (!r->session_id || !row_begin(db)) {
+        if (!r->session_id)
+            db->stats.rows_failed++;
+        return;
+    }
+    binder b = bind_start(db, ST_SESSION);
+    b_text(&b, ":session_id", r->session_id);
+    b_real(&b, ":first_ts", r->first_ts);
+    b_real(&b, ":last_ts", r->last_ts);
+    b_uint(&b, ":page_loads", r->page_loads);
+    b_uint(&b, ":websockets", r->websockets);
+    b_int_if(&b, ":token_expiry", r->token_expiry, r->token_expiry > 0);
+    b_text(&b, ":outcome", r->outcome);
+    run_row(db, &b, "session");
+}
+
+static void on_tick(void *ctx, double now)
+{
+    ow_db *db = ctx;
+    (void)now; /* capture time; commits follow wall-clock time */
+    if (db->in_txn && (mono_now() - db->last_commit) * 1000.0 >= db->opt.commit_interval_ms)
+        owdb_commit(db);
+}
+
+/* ---- setup ---- */
+
+/* "INSERT OR REPLACE INTO t(c1, ...) VALUES(:c1, ...)" over every column of the table. */
+static char *insert_sql(sqlite3 *db, const char *table)
+{
+    char sql[128];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "PRAGMA main.table_info(\"%s\")", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_str *cols = sqlite3_str_new(db), *vals = sqlite3_str_new(db);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        sqlite3_str_appendf(cols, "%s\"%w\"", sqlite3_str_length(cols) ? ", " : "", name);
+        sqlite3_str_appendf(vals, "%s:%s", sqlite3_str_length(vals) ? ", " : "", name);
+    }
+    sqlite3_finalize(st);
+    char *c = sqlite3_str_finish(cols), *v = sqlite3_str_finish(vals);
+    char *out = c && v ? sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(%s) VALUES(%s)", table, c, v)
+                       : NULL;
+    sqlite3_free(c);
+    sqlite3_free(v);
+    return out;
+}
+
+static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *err,
+                          size_t errlen)
+{
+    char *sql = insert_sql(db->file.db, table);
+    int rc = sql ? sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                      &db->st[id], NULL)
+                 : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "%s: preparing the %s insert: %s", db->path, table,
+                 sqlite3_errmsg(db->file.db));
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int prepare_sql(ow_db *db, enum stmt_id id, const char *sql, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL) ==
+        SQLITE_OK)
+        return 0;
+    snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->file.db));
+    return -1;
+}
+
+static int prepare_all(ow_db *db, char *err, size_t errlen)
+{
+    static const struct {
+        enum stmt_id id;
+        const char *table;
+    } inserts[] = {{ST_CAPTURE, "captures"},        {ST_CONN, "connections"},
+                   {ST_HTTP, "http_exchanges"},     {ST_WS, "websockets"},
+                   {ST_BOKEH, "bokeh_messages"},    {ST_PAGE, "page_loads"},
+                   {ST_EVIDENCE, "evidence"},       {ST_SESSION, "sessions"}};
+    for (size_t i = 0; i < sizeof inserts / sizeof *inserts; i++)
+        if (prepare_insert(db, inserts[i].id, inserts[i].table, err, errlen) < 0)
+            return -1;
+    if (prepare_sql(db, ST_EVIDENCE_DEL, "DELETE FROM evidence WHERE page_load_id = :page_load_id",
+                    err, errlen) < 0)
+        return -1;
+    return prepare_sql(db, ST_BOKEH_ROOM,
+                       "SELECT EXISTS(SELECT 1 FROM bokeh_messages WHERE id = ?2) OR "
+                       "(SELECT COUNT(*) FROM (SELECT 1 FROM bokeh_messages WHERE websocket_id = ?1 "
+                       "LIMIT ?3)) < ?3",
+                       err, errlen);
+}
+
+static int64_t max_id(sqlite3 *db, const char *table)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT MAX(id) FROM %s", table);
+    return owdb_query_int(db, sql, 0);
+}
+
+/* The new capture's row, committed at once so readers see the run from its start. */
+static int start_capture(ow_db *db, char *err, size_t errlen)
+{
+    sqlite3 *s = db->file.db;
+    db->capture_id = max_id(s, "captures") + 1;
+    db->off = (id_offsets){max_id(s, "connections"), max_id(s, "http_exchanges"),
+                           max_id(s, "websockets"), max_id(s, "bokeh_messages"),
+                           max_id(s, "page_loads")};
+    char *sql = sqlite3_mprintf("INSERT INTO captures(id, source, live, end_reason, tool_version) "
+                                "VALUES(%lld, '', 0, 'running', %Q)",
+                                (long long)db->capture_id, OW_VERSION);
+    int rc = owdb_exec(s, sql, db->path, err, errlen);
+    sqlite3_free(sql);
+    return rc;
+}
+
+static void apply_defaults(owdb_options *o, const owdb_options *in)
+{
+    memset(o, 0, sizeof *o);
+    if (in)
+        *o = *in;
+    if (o->commit_interval_ms <= 0)
+        o->commit_interval_ms = OWDB_DEFAULT_COMMIT_INTERVAL_MS;
+    if (o->max_bokeh_msgs_per_ws == 0)
+        o->max_bokeh_msgs_per_ws = OWDB_DEFAULT_MAX_BOKEH_MSGS;
+    if ((uint64_t)o->max_bokeh_msgs_per_ws > (uint64_t)INT64_MAX)
+        o->max_bokeh_msgs_per_ws = (size_t)INT64_MAX;
+    if (o->busy_timeout_ms <= 0)
+        o->busy_timeout_ms = OWDB_DEFAULT_BUSY_TIMEOUT_MS;
+}
+
+static void init_sink(ow_db *db)
+{
+    db->sink = (ow_record_sink){.ctx = db,
+                                .capture = on_capture,
+                                .conn = on_conn,
+                                .http = on_http,
+                                .ws = on_ws,
+                                .bokeh = on_bokeh,
+                                .page = on_page,
+                                .session = on_session,
+                                .tick = on_tick};
+}
+
+ow_db *owdb_create(const char *path, const owdb_options *o, char *err, size_t errlen)
+{
+    ow_db *db = calloc(1, sizeof *db);
+    if (!db || !(db->path = strdup(path ? path : ""))) {
+        snprintf(err, errlen, "out of memory");
+        free(db);
+        return NULL;
+    }
+    apply_defaults(&db->opt, o);
+    if (owdb_file_open(path, 0, &db->opt, &db->file, err, errlen) < 0) {
+        free(db->path);
+        free(db);
+        return NULL;
+    }
+    if (start_capture(db, err, errlen) < 0 || prepare_all(db, err, errlen) < 0) {
+        owdb_close(db);
+        return NULL;
+    }
+    init_sink(db);
+    db->last_commit = mono_now();
+    return db;
+}
+
+const ow_record_sink *owdb_sink(ow_db *db)
+{
+    return &db->sink;
+}
+
+int64_t owdb_capture_id(const ow_db *db)
+{
+    return db->capture_id;
+}
+
+const owdb_stats *owdb_get_stats(const ow_db *db)
+{
+    return &db->stats;
+}
+
+void owdb_close(ow_db *db)
+{
+    if (!db)
+        return;
+    if (db->file.db) {
+        owdb_commit(db);
+        for (int i = 0; i < ST_COUNT; i++)
+            sqlite3_finalize(db->st[i]);
+        /* leave one self-contained file; harmless failures when a reader still has it open */
+        sqlite3_exec(db->file.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        sqlite3_exec(db->file.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    }
+    owdb_file_close(&db->file);
+    free(db->path);
+    free(db);
+}

@@ -1,0 +1,160 @@
+/* fuzz_ws: libFuzzer target for decode/ws.h. Input: a flags byte (direction, permessage-deflate,
+ * no_context_takeover, message cap, gaps), a seed byte for the splits, then the stream. The
+ * stream is parsed twice, whole and cut into pseudo-random pieces (gaps at the same stream
+ * offsets in both runs). Checked: callback invariants (kept <= cap, kept <= total, a message
+ * is truncated exactly when bytes are missing, control payloads <= 125), and, when the stream
+ * needed no resynchronisation, that both runs report identical events (split invariance). */
+#include "decode/ws.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FNV_PRIME 1099511628211ull
+#define FNV_BASIS 1469598103934665603ull
+
+typedef struct fz {
+    uint64_t hash;
+    size_t max_message;
+    uint64_t messages;
+    bool gaps;
+} fz;
+
+static void mix(fz *r, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        r->hash = (r->hash ^ ((v >> (8 * i)) & 0xff)) * FNV_PRIME;
+}
+
+static void mix_bytes(fz *r, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        r->hash = (r->hash ^ b[i]) * FNV_PRIME;
+    mix(r, n);
+}
+
+static void on_frame(void *ctx, const ws_frame_info *f)
+{
+    fz *r = ctx;
+    mix(r, 1);
+    mix(r, (uint64_t)f->opcode | (uint64_t)f->fin << 8 | (uint64_t)f->rsv1 << 9 |
+               (uint64_t)f->masked << 10);
+    mix(r, f->len);
+}
+
+static void on_message(void *ctx, int opcode, const uint8_t *data, size_t kept, uint64_t total,
+                       bool compressed, bool truncated)
+{
+    fz *r = ctx;
+    if (!data || kept > r->max_message || kept > total || (!truncated && kept != total)) abort();
+    if (!r->gaps && total > kept && kept < r->max_message)
+        abort(); /* bytes dropped below the cap: only a gap may do that */
+    r->messages++;
+    mix(r, 2);
+    mix(r, (uint64_t)opcode | (uint64_t)compressed << 8 | (uint64_t)truncated << 9);
+    mix(r, total);
+    mix_bytes(r, data, kept);
+}
+
+static void on_control(void *ctx, int opcode, const uint8_t *payload, size_t len)
+{
+    fz *r = ctx;
+    if (len > 125 || opcode < 8) abort();
+    mix(r, 3);
+    mix(r, (uint64_t)opcode);
+    mix_bytes(r, payload, len);
+    int code;
+    const uint8_t *reason;
+    size_t rlen;
+    ws_parse_close(payload, len, &code, &reason, &rlen);
+    if (code < 0 || code > 65535 || (len >= 2 && rlen != len - 2)) abort();
+}
+
+static void on_error(void *ctx, const char *why)
+{
+    fz *r = ctx;
+    mix(r, 4);
+    mix_bytes(r, (const uint8_t *)why, strlen(why));
+}
+
+static uint32_t next_rand(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+typedef struct run_cfg {
+    bool from_client, deflate, nct, gaps;
+    size_t max_message;
+    uint8_t seed;
+} run_cfg;
+
+/* Gap positions come from the data only, so both runs put them at the same offsets. */
+static bool gap_at(const run_cfg *c, const uint8_t *d, size_t i, uint64_t *len)
+{
+    if (!c->gaps || i == 0 || d[i - 1] != 0xee) return false;
+    *len = d[i] == 0xee ? (1ull << 40) : d[i] % 64;
+    return true;
+}
+
+static uint64_t run(const run_cfg *c, const uint8_t *d, size_t n, bool split, ws_parser_stats *st)
+{
+    fz r = {FNV_BASIS, c->max_message ? c->max_message : WS_DEFAULT_MAX_MESSAGE, 0, c->gaps};
+    ws_callbacks cb = {&r, on_frame, on_message, on_control, on_error};
+    ws_parser *p = ws_parser_new(&cb, c->from_client, c->deflate, c->nct, c->max_message);
+    if (!p) return 0;
+    uint32_t rnd = 0x9e3779b9u ^ c->seed ^ (uint32_t)n << 8;
+    size_t i = 0;
+    while (i < n) {
+        size_t end = n;
+        for (size_t k = i + 1; k < n; k++) { /* stop before the next gap */
+            uint64_t g;
+            if (gap_at(c, d, k, &g)) {
+                end = k;
+                break;
+            }
+        }
+        while (i < end) {
+            size_t piece = end - i;
+            if (split) {
+                uint32_t x = next_rand(&rnd);
+                size_t want = (x & 3) == 0 ? 1 : (x >> 2) % 64 + 1;
+                piece = want < piece ? want : piece;
+            }
+            if (ws_parser_feed(p, d + i, piece) != piece) abort();
+            i += piece;
+        }
+        uint64_t g;
+        if (i < n && gap_at(c, d, i, &g)) {
+            ws_parser_gap(p, g);
+            mix(&r, 5);
+        }
+    }
+    *st = *ws_parser_get_stats(p);
+    if (st->bytes != n || st->messages != r.messages) abort();
+    ws_parser_free(p);
+    return r.hash;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2) return 0;
+    static const size_t caps[4] = {16, 1000, 65536, 0};
+    run_cfg c = {.from_client = data[0] & 1,
+                 .deflate = data[0] & 2,
+                 .nct = data[0] & 4,
+                 .max_message = caps[(data[0] >> 3) & 3],
+                 .gaps = data[0] & 0x20,
+                 .seed = data[1]};
+    const uint8_t *d = data + 2;
+    size_t n = size - 2;
+    if (ws_find_frame_start(d, n, c.from_client) > n) abort();
+    ws_parser_stats whole, cut;
+    uint64_t h1 = run(&c, d, n, false, &whole);
+    uint64_t h2 = run(&c, d, n, true, &cut);
+    bool clean = whole.resync_bytes == 0 && cut.resync_bytes == 0 && whole.errors == 0 &&
+                 cut.errors == 0 && whole.inflate_errors == 0 && cut.inflate_errors == 0;
+    if (clean && h1 != h2) abort();
+    return 0;
+}

@@ -1,0 +1,52 @@
+"""owtest: small helpers shared by the Python integration tests (finding the binary and the
+captures, running `orphanwatch read` into a database, reading jsonl)."""
+import json
+import os
+import subprocess
+import sys
+
+SKIP = 77
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+
+def binary():
+    b = os.environ.get("ORPHANWATCH_BIN")
+    if not b or not os.path.exists(b):
+        here = os.path.dirname(os.path.abspath(__file__))
+        b = os.path.join(here, "..", "..", "build", "orphanwatch")
+    if not os.path.exists(b):
+        print("orphanwatch binary not found (set ORPHANWATCH_BIN)")
+        sys.exit(1)
+    return b
+
+
+def captures_or_skip():
+    d = os.environ.get("ORPHANWATCH_CAPTURES", "")
+    if not d or not os.path.isdir(d):
+        skip("ORPHANWATCH_CAPTURES is not set or missing: the shared captures are not here")
+    return d
+
+
+def run(args, check=True, **kw):
+    p = subprocess.run([binary()] + args, capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"orphanwatch {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def read_db(pcap, tmp, extra=()):
+    db = os.path.join(tmp, os.path.basename(pcap) + ".db")
+    if os.path.exists(db):
+        os.unlink(db)
+    run(["read", pcap, "-w", db, "-q"] + list(extra))
+    return db
+
+
+def read_jsonl(pcap, tmp, extra=()):
+    db = read_db(pcap, tmp, extra)
+    out = run(["report", db, "--format", "jsonl"]).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]

@@ -1,0 +1,275 @@
+/* Correlator unit test: synthetic connections fed through the flow sink the way capture/
+ * would, checking the page-load rows: a healthy load (page, statics linked by Referer,
+ * websocket with ACK + PULL-DOC), an orphan after the grace time, an undecided load at the
+ * end of the capture, a refused websocket, and a health check that fetched nothing. */
+#include "correlate/correlator.h"
+#include "tests/unit/testlib.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PAGES 32
+
+typedef struct seen_page {
+    int64_t id;
+    char session[128], verdict[32], outcome[16];
+    uint32_t statics, websockets;
+    char path[128];
+} seen_page;
+
+static seen_page pages[MAX_PAGES];
+static int n_pages;
+static int ws_rows, http_rows, bokeh_rows;
+
+static void rec_page(void *ctx, const ow_page_rec *r)
+{
+    int i;
+    for (i = 0; i < n_pages && pages[i].id != r->id; i++)
+        ;
+    if (i == n_pages && n_pages < MAX_PAGES) n_pages++;
+    seen_page *p = &pages[i];
+    p->id = r->id;
+    snprintf(p->session, sizeof p->session, "%s", r->session_id);
+    snprintf(p->outcome, sizeof p->outcome, "%s", ow_outcome_name(r->outcome));
+    snprintf(p->verdict, sizeof p->verdict, "%s",
+             ow_verdict_name(r->verdict) ? ow_verdict_name(r->verdict) : "");
+    snprintf(p->path, sizeof p->path, "%s", r->path);
+    p->statics = r->static_count;
+    p->websockets = r->websockets;
+}
+static void rec_ws(void *ctx, const ow_ws_rec *r)
+{
+    ws_rows++;
+}
+static void rec_http(void *ctx, const ow_http_rec *r)
+{
+    http_rows++;
+}
+static void rec_bokeh(void *ctx, const ow_bokeh_rec *r)
+{
+    bokeh_rows++;
+}
+
+static const seen_page *find_page(const char *session)
+{
+    for (int i = 0; i < n_pages; i++)
+        if (!strcmp(pages[i].session, session)) return &pages[i];
+    return NULL;
+}
+
+/* ---- building blocks: tokens, frames, flows ---- */
+
+static void b64url(const char *in, char *out)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)in[i + 2];
+        out[o++] = al[(v >> 18) & 63];
+        out[o++] = al[(v >> 12) & 63];
+        if (i + 1 < n) out[o++] = al[(v >> 6) & 63];
+        if (i + 2 < n) out[o++] = al[v & 63];
+    }
+    out[o] = 0;
+}
+
+static void make_token(const char *sid, long expiry, char *out)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"session_id\": \"%s\", \"session_expiry\": %ld}", sid, expiry);
+    b64url(json, out);
+}
+
+static size_t ws_frame(uint8_t *out, int opcode, const char *payload, size_t len, bool mask)
+{
+    size_t o = 0;
+    out[o++] = (uint8_t)(0x80 | opcode);
+    out[o++] = (uint8_t)((mask ? 0x80 : 0) | len); /* payloads here are < 126 bytes */
+    const uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
+    if (mask) memcpy(out + o, key, 4), o += 4;
+    for (size_t i = 0; i < len; i++)
+        out[o + i] = (uint8_t)payload[i] ^ (mask ? key[i % 4] : 0);
+    return o + len;
+}
+
+static size_t ws_text(uint8_t *out, const char *s, bool mask)
+{
+    return ws_frame(out, 1, s, strlen(s), mask);
+}
+
+static ow_flow *new_flow(uint64_t id, uint16_t cport)
+{
+    ow_flow *f = calloc(1, sizeof *f);
+    f->id = id;
+    ow_addr_parse("100.64.0.2", &f->client);
+    ow_addr_parse("100.64.0.1", &f->server);
+    f->client_port = cport;
+    f->server_port = 5006;
+    f->syn_seen = true;
+    return f;
+}
+
+static void feed(const ow_flow_sink *s, ow_flow *f, int dir, const void *data, size_t len,
+                 double ts)
+{
+    size_t used = s->on_data(s->ctx, f, dir, data, len, ts);
+    CHECK_EQ_INT(used, len);
+}
+
+static void feed_str(const ow_flow_sink *s, ow_flow *f, int dir, const char *str, double ts)
+{
+    feed(s, f, dir, str, strlen(str), ts);
+}
+
+static void page_load(const ow_flow_sink *s, uint64_t id, const char *sid, double t, const char *ua,
+                      int visit)
+{
+    char token[512], resp[2048], body[1024], req[512];
+    make_token(sid, (long)t + 300, token);
+    snprintf(body, sizeof body,
+             "<html><head><script src=\"/static/js/bokeh.min.js?v=1\"></script></head><body>"
+             "<script>const render_items = [{\"token\":\"%s\",\"roots\":{\"p1050\":\"x\"}}];"
+             "</script></body></html>",
+             token);
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 200 OK\r\nServer: TornadoServer/6.2\r\nContent-Type: text/html\r\n"
+             "Content-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    snprintf(req, sizeof req,
+             "GET /app?visit=%d HTTP/1.1\r\nHost: 100.64.0.1:5006\r\nUser-Agent: %s\r\n\r\n", visit,
+             ua);
+    ow_flow *f = new_flow(id, (uint16_t)(40000 + id));
+    s->on_open(s->ctx, f, t);
+    feed_str(s, f, 0, req, t);
+    feed_str(s, f, 1, resp, t + 0.5);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, t + 0.6);
+    free(f);
+}
+
+static void static_fetch(const ow_flow_sink *s, uint64_t id, double t, int visit)
+{
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET /static/js/bokeh.min.js?v=1 HTTP/1.1\r\nHost: 100.64.0.1:5006\r\n"
+             "Referer: http://100.64.0.1:5006/app?visit=%d\r\n\r\n",
+             visit);
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\n"
+                       "Content-Length: 10\r\n\r\n0123456789";
+    ow_flow *f = new_flow(id, (uint16_t)(40000 + id));
+    s->on_open(s->ctx, f, t);
+    feed_str(s, f, 0, req, t);
+    feed_str(s, f, 1, resp, t + 0.1);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, t + 0.2);
+    free(f);
+}
+
+static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, double t, int status,
+                      int visit)
+{
+    char token[512], req[1024];
+    uint8_t buf[1024];
+    size_t n = 0;
+    make_token(sid, (long)t + 300, token);
+    snprintf(req, sizeof req,
+             "GET /app/ws?visit=%d HTTP/1.1\r\nHost: 100.64.0.1:5006\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n"
+             "Origin: http://100.64.0.1:5006\r\nSec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
+             visit, token);
+    ow_flow *f = new_flow(id, (uint16_t)(40000 + id));
+    s->on_open(s->ctx, f, t);
+    feed_str(s, f, 0, req, t);
+    if (status != 101) {
+        feed_str(s, f, 1,
+                 "HTTP/1.1 403 Forbidden\r\nContent-Length: 35\r\n\r\n"
+                 "Cross origin websockets not allowed",
+                 t + 0.01);
+        s->on_close(s->ctx, f, OW_CLOSE_FIN, t + 0.02);
+        free(f);
+        return;
+    }
+    n += (size_t)snprintf((char *)buf, sizeof buf,
+                          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-Websocket-Protocol: bokeh\r\n\r\n");
+    n += ws_text(buf + n, "{\"msgid\": \"p1051\", \"msgtype\": \"ACK\"}", false);
+    n += ws_text(buf + n, "{}", false);
+    n += ws_text(buf + n, "{}", false);
+    feed(s, f, 1, buf, n, t + 0.01);
+    n = ws_text(buf, "{\"msgid\":\"6E4B\",\"msgtype\":\"PULL-DOC-REQ\"}", true);
+    n += ws_text(buf + n, "{}", true);
+    n += ws_text(buf + n, "{}", true);
+    feed(s, f, 0, buf, n, t + 0.02);
+    n = ws_text(buf, "{\"msgid\": \"p1052\", \"msgtype\": \"PULL-DOC-REPLY\", \"reqid\": \"6E4B\"}",
+                false);
+    n += ws_text(buf + n, "{}", false);
+    n += ws_text(buf + n, "{\"doc\":{}}", false);
+    feed(s, f, 1, buf, n, t + 0.03);
+    n = ws_text(buf, "{\"msgid\":\"7A\",\"msgtype\":\"PATCH-DOC\"}", true);
+    n += ws_text(buf + n, "{}", true);
+    n += ws_text(buf + n, "{\"events\":[]}", true);
+    feed(s, f, 0, buf, n, t + 0.1);
+    n = ws_frame(buf, 8, "\x03\xe9", 2, true);
+    feed(s, f, 0, buf, n, t + 5);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, t + 5.1);
+    free(f);
+}
+
+int main(void)
+{
+    ow_record_sink out = {.page = rec_page, .ws = rec_ws, .http = rec_http, .bokeh = rec_bokeh};
+    correlator_opts o;
+    correlator_default_opts(&o);
+    correlator *c = correlator_new(&o, &out);
+    const ow_flow_sink *s = correlator_flow_sink(c);
+    const char *chrome = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0";
+    double t = 1795636846.0;
+
+    /* 1: healthy */
+    page_load(s, 1, "HealthySessionAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t, chrome, 1);
+    static_fetch(s, 2, t + 0.7, 1);
+    websocket(s, 3, "HealthySessionAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t + 1.0, 101, 1);
+    /* 2: refused */
+    page_load(s, 4, "RefusedSessionBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", t + 10, chrome, 2);
+    static_fetch(s, 5, t + 10.7, 2);
+    websocket(s, 6, "RefusedSessionBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", t + 11, 403, 2);
+    /* 3: health check, nothing after the page */
+    page_load(s, 7, "ProbeSessionCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", t + 20, "kube-probe/1.29", 3);
+    /* 4: scripts fetched, never a websocket */
+    page_load(s, 8, "NoWebsocketDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD", t + 21, chrome, 4);
+    static_fetch(s, 9, t + 21.7, 4);
+    s->on_tick(s->ctx, t + 30);
+    const seen_page *p = find_page("ProbeSessionCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC");
+    CHECK(p && !strcmp(p->outcome, "pending")); /* grace not over yet */
+    s->on_tick(s->ctx, t + 40);
+    CHECK(p && !strcmp(p->outcome, "orphan")); /* decided by time, not by the end */
+    /* 5: served just before the end: undecided */
+    page_load(s, 10, "LateSessionEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE", t + 45, chrome, 5);
+    correlator_finish(c, t + 50);
+
+    CHECK_EQ_INT(n_pages, 5);
+    p = find_page("HealthySessionAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    CHECK(p != NULL);
+    if (p) {
+        CHECK_EQ_STR(p->outcome, "connected");
+        CHECK_EQ_STR(p->verdict, "");
+        CHECK_EQ_INT(p->statics, 1);
+        CHECK_EQ_INT(p->websockets, 1);
+        CHECK_EQ_STR(p->path, "/app?visit=1");
+    }
+    p = find_page("RefusedSessionBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
+    CHECK(p && !strcmp(p->outcome, "ws_refused") && !strcmp(p->verdict, "ws_refused"));
+    p = find_page("ProbeSessionCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC");
+    CHECK(p && !strcmp(p->outcome, "orphan") && !strcmp(p->verdict, "no_scripts_fetched"));
+    p = find_page("NoWebsocketDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD");
+    CHECK(p && !strcmp(p->outcome, "orphan") && !strcmp(p->verdict, "ws_never_attempted"));
+    p = find_page("LateSessionEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE");
+    CHECK(p && !strcmp(p->outcome, "undecided"));
+    CHECK_EQ_INT(ws_rows > 0, 1);
+    CHECK(bokeh_rows >= 4); /* ACK, PULL-DOC-REQ, PULL-DOC-REPLY, PATCH-DOC */
+    CHECK(http_rows >= 9);
+    const correlator_stats *st = correlator_get_stats(c);
+    CHECK_EQ_INT(st->page_loads, 5);
+    CHECK_EQ_INT(st->ws_upgrades, 2);
+    correlator_free(c);
+    TEST_MAIN_END("test_correlate_pageload");
+}

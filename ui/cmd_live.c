@@ -1,0 +1,144 @@
+/* cmd_live: `sudo orphanwatch live -i IFACE [-w DB] [options] [EXPRESSION]`. Opens the
+ * interface (the only step that needs root), drops privileges for good, then runs a short
+ * loop: packets in, verdicts out, the capture row refreshed every second, and either the
+ * dashboard or one line per verdict on stdout. SIGINT/SIGTERM/SIGHUP end it cleanly. */
+#include "ui/commands.h"
+#include "ui/dashboard.h"
+#include "ui/options.h"
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIVE_POLL_MS 100
+#define LIVE_BATCH   4096
+#define CHECKPOINT_S 1.0
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sudo orphanwatch live -i IFACE [-w DB] [options] [EXPRESSION]\n"
+            "Captures on IFACE (tailscale0, any, an Ethernet device), shows orphaned Bokeh\n"
+            "sessions as they happen, and writes everything to DB (default\n"
+            "orphanwatch-IFACE-DATE.db, owned by the invoking user, mode 0600). Root is used\n"
+            "only to open the interface; then it drops to --user, the sudo user, or nobody.\n\n"
+            "  -i, --interface IFACE     interface to capture on (required)\n"
+            "  -u, --user USER           user to run as after opening the capture\n"
+            "  -B, --buffer-size MB      kernel capture buffer (32)\n"
+            "  -s, --snaplen BYTES       snap length (262144: whole packets)\n"
+            "      --no-ui               no dashboard: one line per decided page load\n"
+            "                            (automatic when stdout is not a terminal)\n"
+            "      --ascii               dashboard without UTF-8 drawing characters\n"
+            "      --no-promiscuous-mode\n");
+    fputs(run_options_help(), out);
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void default_db_path(const char *iface, char *buf, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    localtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, cap, "orphanwatch-%s-%s.db", iface, stamp);
+    for (char *p = buf; *p; p++)
+        if (*p == '/') *p = '_';
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int live_loop(pipeline *p, dashboard *d, char *err, size_t errlen)
+{
+    double last_checkpoint = 0;
+    while (!stop_signal) {
+        struct pollfd fds[2] = {{.fd = pipeline_fd(p), .events = POLLIN},
+                                {.fd = d ? dashboard_input_fd(d) : -1, .events = POLLIN}};
+        poll(fds, 2, LIVE_POLL_MS);
+        if (pipeline_poll(p, LIVE_BATCH, err, errlen) < 0) return -1;
+        double now = wall_now();
+        if (now - last_checkpoint >= CHECKPOINT_S) {
+            pipeline_checkpoint(p, "running");
+            last_checkpoint = now;
+        }
+        if (d && (fds[1].revents & POLLIN) && dashboard_handle_input(d)) break;
+        if (d) dashboard_refresh(d, false);
+    }
+    return 0;
+}
+
+int cmd_live(int argc, char **argv)
+{
+    run_options r;
+    run_options_init(&r);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, RUN_SHORT_OPTIONS "h", run_long_options, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (run_options_handle(&r, opt, optarg) <= 0) {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!r.p.cap.iface || r.p.cap.file) {
+        usage(stderr);
+        return 2;
+    }
+    run_options_trailing_bpf(&r, argc, argv, optind);
+    char dbpath[512];
+    if (!r.p.db_path) {
+        default_db_path(r.p.cap.iface, dbpath, sizeof dbpath);
+        r.p.db_path = dbpath;
+    }
+    bool ui = !r.no_ui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+    if (!ui) r.p.verdict_out = stdout;
+    install_signals();
+    char err[1024];
+    pipeline *p = pipeline_open(&r.p, err, sizeof err);
+    if (!p) {
+        fprintf(stderr, "orphanwatch: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "orphanwatch: capturing on %s into %s%s\n", r.p.cap.iface, r.p.db_path,
+            ui ? "" : " (Ctrl-C to stop)");
+    dashboard *d = NULL;
+    if (ui) {
+        dashboard_source src = {.title = r.p.cap.iface, .live = true, .ascii = r.ascii};
+        pipeline_checkpoint(p, "running");
+        d = dashboard_open(r.p.db_path, &src, err, sizeof err);
+        if (!d) fprintf(stderr, "orphanwatch: dashboard: %s (continuing without it)\n", err);
+    }
+    int rc = live_loop(p, d, err, sizeof err);
+    if (d) dashboard_close(d); /* the terminal is back before anything is printed */
+    if (rc < 0) fprintf(stderr, "orphanwatch: %s\n", err);
+    const char *how = rc < 0 ? "error" : stop_signal ? "signal" : "quit";
+    if (pipeline_close(p, how) != 0) rc = -1;
+    fprintf(stderr, "orphanwatch: stopped (%s); results in %s\n", how, r.p.db_path);
+    return rc < 0 ? 1 : 0;
+}

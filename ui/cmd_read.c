@@ -1,0 +1,99 @@
+/* cmd_read: `orphanwatch read FILE [-w DB] [options] [EXPRESSION]` — a pcap or pcapng file
+ * through the whole pipeline into a database; without -w the report is printed directly
+ * (the database then lives in a private temporary directory and is removed). */
+#include "ui/commands.h"
+#include "ui/options.h"
+#include "ui/report.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: orphanwatch read FILE [-w DB] [options] [EXPRESSION]\n"
+                 "Reads a pcap or pcapng file (- for stdin) and finds what happened to every\n"
+                 "Bokeh page load. With -w the results go to a database (see `orphanwatch\n"
+                 "report`, `query`, `dashboard`); without it the report is printed.\n\n"
+                 "      --format text|jsonl   report format when printing (text)\n"
+                 "  -q, --quiet               no summary line after writing a database\n");
+    fputs(run_options_help(), out);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static int run_to_database(run_options *r)
+{
+    char err[1024];
+    pipeline *p = pipeline_open(&r->p, err, sizeof err);
+    if (!p) {
+        fprintf(stderr, "orphanwatch: %s\n", err);
+        return 1;
+    }
+    install_signals();
+    int rc = pipeline_run(p, &stop_requested, err, sizeof err);
+    if (rc < 0) fprintf(stderr, "orphanwatch: %s\n", err);
+    const char *how = rc < 0 ? "error" : stop_requested ? "signal" : "eof";
+    if (pipeline_close(p, how) != 0) rc = -1;
+    return rc < 0 ? 1 : 0;
+}
+
+int cmd_read(int argc, char **argv)
+{
+    run_options r;
+    run_options_init(&r);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, RUN_SHORT_OPTIONS "h", run_long_options, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        int handled = run_options_handle(&r, opt, optarg);
+        if (handled <= 0) {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!r.p.cap.file && optind < argc) r.p.cap.file = argv[optind++];
+    if (!r.p.cap.file || r.p.cap.iface) {
+        usage(stderr);
+        return 2;
+    }
+    run_options_trailing_bpf(&r, argc, argv, optind);
+    if (r.p.db_path) {
+        int rc = run_to_database(&r);
+        if (rc == 0 && !r.p.quiet)
+            fprintf(stderr, "orphanwatch: wrote %s (see `orphanwatch report %s`)\n", r.p.db_path,
+                    r.p.db_path);
+        return rc;
+    }
+    char dir[] = "/tmp/orphanwatch-XXXXXX", path[64];
+    if (!mkdtemp(dir)) {
+        perror("orphanwatch: temporary directory");
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/report.db", dir);
+    r.p.db_path = path;
+    int rc = run_to_database(&r);
+    if (rc == 0) rc = report_file(path, r.format, stdout);
+    unlink(path);
+    rmdir(dir);
+    return rc;
+}

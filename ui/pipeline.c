@@ -1,0 +1,234 @@
+/* pipeline: one capture run from packets to rows (see pipeline.h). Also the verdict-line
+ * printer used by `live --no-ui`: a record sink in front of the writer that prints a page
+ * load when its outcome or verdict is decided or changes. */
+#include "ui/pipeline.h"
+#include "capture/privileges.h"
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PRINTED_SLOTS 4096 /* recent page loads whose verdict line was printed */
+
+struct pipeline {
+    pipeline_opts o;
+    capture *cap;
+    correlator *cor;
+    ow_db *db;
+    const ow_record_sink *db_sink;
+    ow_record_sink tee;
+    struct {
+        int64_t id;
+        int outcome, verdict;
+    } printed[PRINTED_SLOTS];
+    char source[512];
+    char ports[128];
+    bool live;
+    capture_stats final_stats; /* kept once the capture is closed */
+};
+
+/* ---------------------------------------------------------------- verdict lines */
+
+static void print_verdict_line(FILE *out, const ow_page_rec *r)
+{
+    char when[32], client[OW_ADDR_STRLEN];
+    time_t t = (time_t)r->started;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ow_addr_str(r->client, client, sizeof client);
+    const char *v = ow_verdict_name(r->verdict);
+    fprintf(out, "%s %-10s %-18s %s%s%s:%u %s session=%.12s%s%s\n", when,
+            ow_outcome_name(r->outcome), v ? v : "-", r->client->family == 6 ? "[" : "", client,
+            r->client->family == 6 ? "]" : "", r->client_port, r->path, r->session_id,
+            r->summary && r->summary[0] ? " — " : "", r->summary ? r->summary : "");
+    fflush(out);
+}
+
+static void tee_page(void *ctx, const ow_page_rec *r)
+{
+    pipeline *p = ctx;
+    if (p->db_sink->page) p->db_sink->page(p->db_sink->ctx, r);
+    if (!p->o.verdict_out || r->outcome == OW_OUTCOME_PENDING) return;
+    size_t slot = (size_t)r->id % PRINTED_SLOTS;
+    if (p->printed[slot].id == r->id && p->printed[slot].outcome == (int)r->outcome &&
+        p->printed[slot].verdict == (int)r->verdict)
+        return;
+    p->printed[slot].id = r->id;
+    p->printed[slot].outcome = (int)r->outcome;
+    p->printed[slot].verdict = (int)r->verdict;
+    print_verdict_line(p->o.verdict_out, r);
+}
+
+/* ---------------------------------------------------------------- capture row */
+
+static void linktype_names(const capture_stats *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < s->n_linktypes && n < cap; i++) {
+        const char *name = pcap_datalink_val_to_name(s->linktypes[i]);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", name ? name : "?");
+    }
+}
+
+static size_t capture_counters_json(const capture_stats *s, char *buf, size_t cap)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"ipv4", s->ipv4},
+        {"ipv6", s->ipv6},
+        {"non_ip", s->non_ip},
+        {"non_tcp", s->non_tcp},
+        {"not_server_port", s->not_server_port},
+        {"truncated", s->truncated},
+        {"bad_ip", s->bad_ip},
+        {"bad_tcp", s->bad_tcp},
+        {"fragments", s->fragments},
+        {"reassembled", s->reassembled},
+        {"streams", s->streams},
+        {"streams_without_syn", s->streams_without_syn},
+        {"midstream_recovered", s->midstream_recovered},
+        {"nids_refused", s->nids_refused},
+        {"streams_evicted", s->streams_evicted},
+        {"gaps", s->gaps},
+        {"gap_bytes", s->gap_bytes},
+        {"buffer_overflows", s->buffer_overflows},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof f / sizeof *f && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":%llu", i ? "," : "", f[i].name,
+                              (unsigned long long)f[i].v);
+    return n < cap ? n : cap;
+}
+
+void pipeline_checkpoint(pipeline *p, const char *end_reason)
+{
+    if (!p->db_sink->capture) return;
+    const capture_stats *s = p->cap ? capture_get_stats(p->cap) : &p->final_stats;
+    const owdb_stats *ds = owdb_get_stats(p->db);
+    char links[128], counters[4096];
+    linktype_names(s, links, sizeof links);
+    size_t n = (size_t)snprintf(counters, sizeof counters, "{");
+    n += capture_counters_json(s, counters + n, sizeof counters - n);
+    n += (size_t)snprintf(counters + n, sizeof counters - n, ",");
+    n += correlator_stats_json(p->cor, counters + n, sizeof counters - n);
+    if (n < sizeof counters)
+        snprintf(counters + n, sizeof counters - n,
+                 ",\"db_rows_failed\":%llu,\"db_bokeh_skipped\":%llu}",
+                 (unsigned long long)ds->rows_failed, (unsigned long long)ds->bokeh_skipped);
+    ow_capture_rec r = {.id = owdb_capture_id(p->db),
+                        .source = p->source,
+                        .live = p->live,
+                        .filter = p->o.cap.bpf,
+                        .server_ports = p->ports,
+                        .end_reason = end_reason,
+                        .linktypes = links,
+                        .grace = p->o.cor.grace,
+                        .store_secrets = p->o.cor.store_secrets,
+                        .counters_json = counters,
+                        .stats = s};
+    p->db_sink->capture(p->db_sink->ctx, &r);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static void describe_ports(pipeline *p)
+{
+    size_t n = 0;
+    int np = p->o.cap.n_server_ports;
+    if (!np) snprintf(p->ports, sizeof p->ports, "%d", OW_DEFAULT_SERVER_PORT);
+    for (int i = 0; i < np && n < sizeof p->ports; i++)
+        n += (size_t)snprintf(p->ports + n, sizeof p->ports - n, "%s%u", i ? "," : "",
+                              p->o.cap.server_ports[i]);
+}
+
+pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
+{
+    pipeline *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->o = *o;
+    p->cap = capture_open(&o->cap, err, errlen);
+    if (!p->cap) goto fail;
+    if (capture_is_live(p->cap)) {
+        uid_t uid;
+        gid_t gid;
+        if (ow_privileges_target(o->run_as, &uid, &gid) == 0 && geteuid() == 0) {
+            p->o.db.owner = uid; /* the database belongs to the invoking user */
+            p->o.db.group = gid;
+            p->o.db.chown_to_owner = true;
+        }
+    }
+    p->live = capture_is_live(p->cap);
+    snprintf(p->source, sizeof p->source, "%s", capture_source_name(p->cap));
+    describe_ports(p);
+    p->db = owdb_create(o->db_path, &p->o.db, err, errlen);
+    if (!p->db) goto fail;
+    if (capture_is_live(p->cap) && ow_drop_privileges(o->run_as, err, errlen) != 0) goto fail;
+    p->db_sink = owdb_sink(p->db);
+    p->tee = *p->db_sink;
+    p->tee.page = tee_page;
+    p->tee.ctx = p;
+    /* every other callback goes straight to the writer with its own context */
+    p->cor = correlator_new(&p->o.cor, &p->tee);
+    if (!p->cor) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    pipeline_checkpoint(p, "running");
+    return p;
+fail:
+    if (p->db) owdb_close(p->db);
+    if (p->cap) capture_close(p->cap, NULL);
+    free(p);
+    return NULL;
+}
+
+int pipeline_run(pipeline *p, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    return capture_run(p->cap, correlator_flow_sink(p->cor), stop, err, errlen);
+}
+
+int pipeline_poll(pipeline *p, int max_packets, char *err, size_t errlen)
+{
+    int n = capture_poll(p->cap, correlator_flow_sink(p->cor), max_packets, err, errlen);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const ow_flow_sink *s = correlator_flow_sink(p->cor);
+    s->on_tick(s->ctx, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+    return n;
+}
+
+int pipeline_fd(const pipeline *p)
+{
+    return capture_get_fd(p->cap);
+}
+
+const capture_stats *pipeline_capture_stats(const pipeline *p)
+{
+    return p->cap ? capture_get_stats(p->cap) : &p->final_stats;
+}
+
+int pipeline_close(pipeline *p, const char *end_reason)
+{
+    capture_refresh_stats(p->cap);
+    p->final_stats = *capture_get_stats(p->cap);
+    capture_close(p->cap, correlator_flow_sink(p->cor));
+    p->cap = NULL;
+    correlator_finish(p->cor, p->final_stats.last_ts);
+    pipeline_checkpoint(p, end_reason);
+    int failed = owdb_get_stats(p->db)->rows_failed ? -1 : 0;
+    if (failed)
+        fprintf(stderr, "orphanwatch: %llu rows could not be written: %s\n",
+                (unsigned long long)owdb_get_stats(p->db)->rows_failed,
+                owdb_get_stats(p->db)->last_error);
+    owdb_close(p->db);
+    correlator_free(p->cor);
+    free(p);
+    return failed;
+}

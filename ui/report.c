@@ -1,0 +1,293 @@
+/* report: the text report of a capture database (see report.h). Reads only through SQL. */
+#include "ui/report.h"
+#include "correlate/outcome.h"
+#include "db/db.h"
+#include "ui/format.h"
+#include <string.h>
+#include <time.h>
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
+static void fmt_time(double t, bool utc, char *buf, size_t cap)
+{
+    time_t sec = (time_t)t;
+    struct tm tm;
+    if (utc)
+        gmtime_r(&sec, &tm);
+    else
+        localtime_r(&sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03d%s", (int)((t - (double)sec) * 1000), utc ? "Z" : "");
+    if (!utc) {
+        n = strlen(buf);
+        strftime(buf + n, cap - n, "%z", &tm);
+    }
+}
+
+static void fmt_bytes(double b, char *buf, size_t cap)
+{
+    if (b >= 1e6)
+        snprintf(buf, cap, "%.1f MB", b / 1e6);
+    else if (b >= 1e4)
+        snprintf(buf, cap, "%.0f KB", b / 1e3);
+    else
+        snprintf(buf, cap, "%.0f B", b);
+}
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        fprintf(stderr, "orphanwatch: report query failed: %s\n", sqlite3_errmsg(db));
+        return NULL;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- header */
+
+static void print_captures(sqlite3 *db, FILE *out, const report_opts *o)
+{
+    sqlite3_stmt *s = prep(db, "SELECT source, live, started, ended, end_reason, packets, "
+                               "kernel_drops, linktypes, grace, counters, server_ports "
+                               "FROM captures ORDER BY id");
+    if (!s) return;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char a[48] = "-", b[48] = "-";
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+            fmt_time(sqlite3_column_double(s, 2), o->utc, a, sizeof a);
+        if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+            fmt_time(sqlite3_column_double(s, 3), o->utc, b, sizeof b);
+        fprintf(out, "capture  %s (%s, link %s, port %s)\n", col_text(s, 0),
+                sqlite3_column_int(s, 1) ? "live" : "file", col_text(s, 7), col_text(s, 10));
+        fprintf(out, "         %s -> %s (%.1f s), ended: %s\n", a, b,
+                sqlite3_column_double(s, 3) - sqlite3_column_double(s, 2), col_text(s, 4));
+        fprintf(out, "         %lld packets, %lld kernel drops, grace %.0f s\n",
+                sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 6),
+                sqlite3_column_double(s, 8));
+        fprintf(out, "         counters %s\n", col_text(s, 9));
+    }
+    sqlite3_finalize(s);
+}
+
+static void print_totals(sqlite3 *db, FILE *out)
+{
+    sqlite3_stmt *s = prep(db, "SELECT (SELECT COUNT(*) FROM connections), "
+                               "(SELECT COUNT(*) FROM http_exchanges), "
+                               "(SELECT COUNT(*) FROM websockets), "
+                               "(SELECT COUNT(*) FROM page_loads)");
+    if (s && sqlite3_step(s) == SQLITE_ROW)
+        fprintf(out,
+                "\n%lld TCP connections, %lld HTTP exchanges, %lld websocket upgrades, "
+                "%lld page loads\n",
+                sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                sqlite3_column_int64(s, 3));
+    sqlite3_finalize(s);
+    s = prep(db, "SELECT outcome, COUNT(*) FROM page_loads GROUP BY outcome "
+                 "ORDER BY COUNT(*) DESC");
+    if (!s) return;
+    fprintf(out, "outcomes:");
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fprintf(out, "  %s %lld", col_text(s, 0), sqlite3_column_int64(s, 1));
+    sqlite3_finalize(s);
+    s = prep(db, "SELECT verdict, COUNT(*) FROM page_loads WHERE verdict IS NOT NULL "
+                 "GROUP BY verdict ORDER BY COUNT(*) DESC");
+    if (!s) return;
+    fprintf(out, "\nverdicts:");
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fprintf(out, "  %s %lld", col_text(s, 0), sqlite3_column_int64(s, 1)), n++;
+    fprintf(out, "%s\n", n ? "" : "  none");
+    sqlite3_finalize(s);
+}
+
+/* ---------------------------------------------------------------- one page load */
+
+static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double t0)
+{
+    sqlite3_stmt *s =
+        prep(db, "SELECT h.req_ts, h.method, h.target, h.status, h.resp_body_bytes, h.complete, "
+                 "h.resp_end_ts, c.client_port, c.retrans_s2c, c.longest_stall_s2c, c.close, "
+                 "h.kind, h.content_length, h.last_byte_acked "
+                 "FROM http_exchanges h JOIN connections c ON c.id = h.connection_id "
+                 "WHERE h.page_load_id = ? ORDER BY h.req_ts, h.id");
+    if (!s) return;
+    sqlite3_bind_int64(s, 1, page_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char bytes[32];
+        fmt_bytes(sqlite3_column_double(s, 4), bytes, sizeof bytes);
+        const char *target = col_text(s, 2);
+        int tl = (int)strcspn(target, strcmp(col_text(s, 11), "page") ? "?" : "");
+        fprintf(out, "    +%7.3f  %-4s %.*s", sqlite3_column_double(s, 0) - t0, col_text(s, 1),
+                tl > 70 ? 70 : tl, target);
+        if (sqlite3_column_int(s, 3))
+            fprintf(out, "  -> %d, %s%s", sqlite3_column_int(s, 3), bytes,
+                    sqlite3_column_int(s, 5) ? "" : " (cut short)");
+        else
+            fprintf(out, "  -> no response");
+        if (sqlite3_column_type(s, 6) != SQLITE_NULL && sqlite3_column_double(s, 6) > 0)
+            fprintf(out, " in %.3f s", sqlite3_column_double(s, 6) - sqlite3_column_double(s, 0));
+        fprintf(out, "  [port %d", sqlite3_column_int(s, 7));
+        if (sqlite3_column_int(s, 8))
+            fprintf(out, ", %d retransmissions", sqlite3_column_int(s, 8));
+        if (sqlite3_column_double(s, 9) >= 1.0)
+            fprintf(out, ", stalled %.1f s", sqlite3_column_double(s, 9));
+        fprintf(out, ", %s]\n", col_text(s, 10));
+    }
+    sqlite3_finalize(s);
+    s = prep(db, "SELECT w.upgrade_ts, w.path, w.status, w.msg_counts, w.close_code_c2s, "
+                 "w.close_code_s2c, w.end_ts, c.server, c.server_port, c.client_port "
+                 "FROM websockets w JOIN connections c ON c.id = w.connection_id "
+                 "WHERE w.session_id = (SELECT session_id FROM page_loads WHERE id = ?) "
+                 "ORDER BY w.upgrade_ts");
+    if (!s) return;
+    sqlite3_bind_int64(s, 1, page_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        fprintf(out, "    +%7.3f  WS   %s -> %d  [%s port %d from %d]",
+                sqlite3_column_double(s, 0) - t0, col_text(s, 1), sqlite3_column_int(s, 2),
+                col_text(s, 7), sqlite3_column_int(s, 8), sqlite3_column_int(s, 9));
+        if (sqlite3_column_int(s, 2) == 101)
+            fprintf(out, " messages %s, close client %s server %s, lasted %.1f s", col_text(s, 3),
+                    sqlite3_column_type(s, 4) == SQLITE_NULL ? "-" : col_text(s, 4),
+                    sqlite3_column_type(s, 5) == SQLITE_NULL ? "-" : col_text(s, 5),
+                    sqlite3_column_double(s, 6) - sqlite3_column_double(s, 0));
+        fprintf(out, "\n");
+    }
+    sqlite3_finalize(s);
+}
+
+static void print_evidence(sqlite3 *db, FILE *out, sqlite3_int64 page_id)
+{
+    sqlite3_stmt *s = prep(db, "SELECT text FROM evidence WHERE page_load_id = ? ORDER BY seq");
+    if (!s) return;
+    sqlite3_bind_int64(s, 1, page_id);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fprintf(out, "%s    - %s\n", n++ ? "" : "  evidence:\n", col_text(s, 0));
+    sqlite3_finalize(s);
+}
+
+static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
+{
+    sqlite3_stmt *s = prep(
+        db, "SELECT id, outcome, verdict, confidence, session_id, client, client_port, server, "
+            "server_port, path, user_agent, started, status, ttfb, summary, advice, "
+            "static_count, websockets FROM page_loads "
+            "WHERE outcome <> 'connected' OR verdict IS NOT NULL ORDER BY "
+            "CASE outcome WHEN 'orphan' THEN 0 WHEN 'ws_refused' THEN 1 WHEN 'ws_no_doc' THEN 2 "
+            "WHEN 'undecided' THEN 3 WHEN 'pending' THEN 4 ELSE 5 END, started");
+    if (!s) return;
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char when[48];
+        const char *client = col_text(s, 5), *server = col_text(s, 7);
+        bool v6c = strchr(client, ':') != NULL, v6s = strchr(server, ':') != NULL;
+        fmt_time(sqlite3_column_double(s, 11), o->utc, when, sizeof when);
+        if (!n++) fprintf(out, "\nPAGE LOADS THAT DID NOT END WELL (orphans first)\n");
+        fprintf(out, "\n[%s] %s", col_text(s, 1),
+                sqlite3_column_type(s, 2) == SQLITE_NULL ? "(no verdict yet)" : col_text(s, 2));
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+            fprintf(out, " (confidence %.2f)", sqlite3_column_double(s, 3));
+        fprintf(out, "  session %s\n", col_text(s, 4));
+        fprintf(out, "  %s%s%s:%d -> %s%s%s:%d  GET %s  at %s\n", v6c ? "[" : "", client,
+                v6c ? "]" : "", sqlite3_column_int(s, 6), v6s ? "[" : "", server, v6s ? "]" : "",
+                sqlite3_column_int(s, 8), col_text(s, 9), when);
+        fprintf(out, "  User-Agent: %s\n", col_text(s, 10));
+        if (*col_text(s, 14)) fprintf(out, "  %s\n", col_text(s, 14));
+        fprintf(out, "  timeline:\n");
+        print_timeline(db, out, sqlite3_column_int64(s, 0), sqlite3_column_double(s, 11));
+        print_evidence(db, out, sqlite3_column_int64(s, 0));
+        if (*col_text(s, 15)) fprintf(out, "  advice: %s\n", col_text(s, 15));
+    }
+    if (!n) fprintf(out, "\nEvery page load connected and no verdict was raised.\n");
+    sqlite3_finalize(s);
+}
+
+/* ---------------------------------------------------------------- patterns */
+
+static void print_patterns(sqlite3 *db, FILE *out)
+{
+    sqlite3_stmt *s = prep(
+        db, "SELECT client, COUNT(*), SUM(outcome <> 'connected'), "
+            "(SELECT verdict FROM page_loads q WHERE q.client = p.client AND verdict IS NOT NULL "
+            " GROUP BY verdict ORDER BY COUNT(*) DESC LIMIT 1) "
+            "FROM page_loads p GROUP BY client ORDER BY SUM(outcome <> 'connected') DESC, "
+            "COUNT(*) DESC LIMIT 20");
+    if (!s) return;
+    fprintf(out, "\nBY CLIENT\n");
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fprintf(out, "  %-40s %4lld page loads, %4lld not connected (%3.0f%%)%s%s\n",
+                col_text(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                100.0 * (double)sqlite3_column_int64(s, 2) / (double)sqlite3_column_int64(s, 1),
+                sqlite3_column_type(s, 3) == SQLITE_NULL ? "" : ", mostly ", col_text(s, 3));
+    sqlite3_finalize(s);
+    /* which resource the failures stalled on, per client */
+    s = prep(db, "SELECT p.client, p.verdict, h.target, COUNT(DISTINCT p.id), "
+                 "(SELECT COUNT(*) FROM page_loads a WHERE a.client = p.client) "
+                 "FROM page_loads p JOIN evidence e ON e.page_load_id = p.id "
+                 "JOIN http_exchanges h ON h.id = e.http_id "
+                 "WHERE p.verdict IN ('pmtu_blackhole','slow_pmtu_recovery','script_stalled',"
+                 "'script_failed') "
+                 "GROUP BY p.client, p.verdict, CASE WHEN instr(h.target,'?') > 0 THEN "
+                 "substr(h.target, 1, instr(h.target,'?') - 1) ELSE h.target END "
+                 "ORDER BY COUNT(DISTINCT p.id) DESC LIMIT 20");
+    if (!s) return;
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *t = col_text(s, 2);
+        if (!n++) fprintf(out, "\nBY RESOURCE\n");
+        fprintf(out, "  %lld of %lld page loads from %s: %s on %.*s\n", sqlite3_column_int64(s, 3),
+                sqlite3_column_int64(s, 4), col_text(s, 0), col_text(s, 1), (int)strcspn(t, "?"),
+                t);
+    }
+    sqlite3_finalize(s);
+}
+
+static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
+{
+    sqlite3_stmt *s = prep(db, "SELECT started, client, path, session_id, static_count, "
+                               "first_ws_ts - started FROM page_loads "
+                               "WHERE outcome = 'connected' AND verdict IS NULL ORDER BY started");
+    if (!s) return;
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (!n) fprintf(out, "\nCONNECTED\n");
+        if (n++ >= o->max_healthy) continue;
+        char when[48];
+        fmt_time(sqlite3_column_double(s, 0), o->utc, when, sizeof when);
+        fprintf(out, "  %s  %-24s %-32.32s session %.12s  %d scripts, websocket after %.2f s\n",
+                when, col_text(s, 1), col_text(s, 2), col_text(s, 3), sqlite3_column_int(s, 4),
+                sqlite3_column_double(s, 5));
+    }
+    if (n > o->max_healthy) fprintf(out, "  ... and %d more\n", n - o->max_healthy);
+    sqlite3_finalize(s);
+}
+
+int report_text(sqlite3 *db, FILE *out, const report_opts *o)
+{
+    fprintf(out, "orphanwatch report\n\n");
+    print_captures(db, out, o);
+    print_totals(db, out);
+    print_failed(db, out, o);
+    print_patterns(db, out);
+    print_healthy(db, out, o);
+    return 0;
+}
+
+int report_file(const char *path, const char *format, FILE *out)
+{
+    char err[512];
+    sqlite3 *db = owdb_open_readonly(path, err, sizeof err);
+    if (!db) {
+        fprintf(stderr, "orphanwatch: %s\n", err);
+        return 1;
+    }
+    report_opts o = {.utc = true, .max_healthy = 50};
+    int rc = strcmp(format, "jsonl") == 0 ? report_jsonl(db, out, NULL) : report_text(db, out, &o);
+    sqlite3_close(db);
+    return rc ? 1 : 0;
+}
