@@ -26,9 +26,9 @@ static void usage(FILE *f)
             "  --page-loads N        number of page loads (default 100, or the plan's length)\n"
             "  --target-bytes SIZE   keep starting page loads until the file reaches SIZE\n"
             "                        (K/M/G suffixes, powers of 1024; e.g. 10M, 1G, 4G)\n"
-            "  --clients N           distinct clients (default 200)\n"
+            "  --clients N           distinct clients (default 40: ~10,000 page loads per GB)\n"
             "  --v6-share F          share of IPv6 clients (default 0.25)\n"
-            "  --fail-share F        share of failing page loads (default 0.1)\n"
+            "  --fail-share F        share of failing page loads (default 0.05)\n"
             "  --cold-share F        chance that a returning browser has an empty cache "
             "(default 0)\n"
             "  --stream-seconds S    websocket streaming time per page load (default 10)\n"
@@ -50,8 +50,7 @@ static void usage(FILE *f)
 /* ------------------------------------------------------------------ heap of connections */
 static int conn_before(const conn *a, const conn *b)
 {
-    if (a->pending.t != b->pending.t)
-        return a->pending.t < b->pending.t;
+    if (a->pending.t != b->pending.t) return a->pending.t < b->pending.t;
     return a->serial < b->serial;
 }
 
@@ -66,8 +65,7 @@ static void sift_up(gen *g, int i)
     conn *c = g->heap[i];
     while (i > 0) {
         int parent = (i - 1) / 2;
-        if (!conn_before(c, g->heap[parent]))
-            break;
+        if (!conn_before(c, g->heap[parent])) break;
         heap_set(g, i, g->heap[parent]);
         i = parent;
     }
@@ -80,12 +78,9 @@ static void sift_down(gen *g, int i)
     for (;;) {
         int l = 2 * i + 1, best = i;
         conn *bc = c;
-        if (l < g->heap_n && conn_before(g->heap[l], bc))
-            best = l, bc = g->heap[l];
-        if (l + 1 < g->heap_n && conn_before(g->heap[l + 1], bc))
-            best = l + 1, bc = g->heap[l + 1];
-        if (best == i)
-            break;
+        if (l < g->heap_n && conn_before(g->heap[l], bc)) best = l, bc = g->heap[l];
+        if (l + 1 < g->heap_n && conn_before(g->heap[l + 1], bc)) best = l + 1, bc = g->heap[l + 1];
+        if (best == i) break;
         heap_set(g, i, bc);
         i = best;
     }
@@ -111,8 +106,7 @@ void heap_remove(gen *g, conn *c)
     int i = c->heap_pos;
     c->heap_pos = -1;
     conn *last = g->heap[--g->heap_n];
-    if (i == g->heap_n)
-        return;
+    if (i == g->heap_n) return;
     heap_set(g, i, last);
     sift_up(g, i);
     sift_down(g, last->heap_pos);
@@ -129,10 +123,21 @@ void gen_conn_ready(gen *g, conn *c)
         }
         return;
     }
-    if (c->heap_pos >= 0)
-        heap_remove(g, c);
-    if (c->done)
-        page_conn_done(c->pg, c);
+    if (c->heap_pos >= 0) heap_remove(g, c);
+    if (c->done) page_conn_done(c->pg, c);
+}
+
+void gen_conn_killed(gen *g, conn *c)
+{
+    if (c->heap_pos < 0 || c->done) return;
+    if (conn_apply_kill(c)) {
+        c->t = c->pending.t;
+        sift_up(g, c->heap_pos);
+        sift_down(g, c->heap_pos);
+        return;
+    }
+    heap_remove(g, c);
+    page_conn_done(c->pg, c);
 }
 
 /* ------------------------------------------------------------------ ground truth */
@@ -142,15 +147,12 @@ static const char *role_name(int role)
     return role >= 0 && role <= ROLE_TAIL ? names[role] : "?";
 }
 
-static void write_truth_page(gen *g, page *pg)
+static void write_truth_page(page *pg, FILE *f)
 {
-    FILE *f = g->truth;
     int c = pg->cause;
     int rendered = c == CAUSE_HEALTHY || c == CAUSE_SLOW_PMTU;
     int ws_opened = rendered || c == CAUSE_TOKEN_EXPIRED;
     static const char *const kinds[] = {"chromium", "curl", "curl"};
-    fprintf(f, "%s\n  {\n", g->truth_first ? "" : ",");
-    g->truth_first = 0;
     fprintf(f, "   \"visit\": %d,\n   \"client\": \"%s\",\n   \"client_kind\": \"%s\",\n",
             pg->visit, pg->cl->text, kinds[pg->kind]);
     fprintf(f, "   \"cache\": \"%s\",\n   \"url\": \"%s\",\n", pg->cold ? "cold" : "warm", pg->url);
@@ -169,14 +171,13 @@ static void write_truth_page(gen *g, page *pg)
     int first = 1;
     for (int i = 0; i < pg->nconns; i++) {
         conn *k = pg->conns[i];
-        if (k->c_nxt == 0)
-            continue; /* never opened (the client was gone before) */
-        const char *fault = k->stuck        ? "\"blackhole\""
+        if (k->c_nxt == 0) continue; /* never opened (the client was gone before) */
+        const char *fault = k->stuck       ? "\"blackhole\""
                             : k->recovered ? "\"slow_recovery\""
                             : k->killed    ? "\"reset\""
                                            : "null";
-        fprintf(f, "%s{\"port\": %u, \"role\": \"%s\", \"fault\": %s}", first ? "" : ", ",
-                k->cport, role_name(k->role), fault);
+        fprintf(f, "%s{\"port\": %u, \"role\": \"%s\", \"fault\": %s}", first ? "" : ", ", k->cport,
+                role_name(k->role), fault);
         first = 0;
     }
     fprintf(f, "],\n   \"notes\": \"owgen: cause=%s rtt_ms=%.1f bw_mbps=%lld; pcap connections:",
@@ -184,25 +185,43 @@ static void write_truth_page(gen *g, page *pg)
             (long long)(pg->bw_bps / 1000000));
     for (int i = 0; i < pg->nconns; i++) {
         conn *k = pg->conns[i];
-        if (k->c_nxt == 0)
-            continue;
+        if (k->c_nxt == 0) continue;
         fprintf(f, " port %u: %s;", k->cport, k->note);
     }
     fprintf(f, "\"\n  }");
 }
 
+/* The page's record is rendered as soon as it is done and its connections are freed; the
+ * text waits in the FIFO until all earlier page loads are done (truth is in visit order). */
+static void render_truth(page *pg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        perror("owgen: open_memstream");
+        exit(1);
+    }
+    write_truth_page(pg, f);
+    fclose(f);
+    pg->truth_text = text;
+}
+
 static void write_truth_head(gen *g)
 {
     FILE *f = g->truth;
-    fprintf(f, "{\n \"capture\": \"%s\",\n", g->out_path);
-    fprintf(f, " \"description\": \"Synthetic capture made by owgen (bench/owgen.c), seed %llu: "
-               "Bokeh 3.6 server traffic on tailscale0 from many interleaved page loads; each "
-               "page load's expected outcome and cause are below.\",\n",
+    const char *base = strrchr(g->out_path, '/');
+    fprintf(f, "{\n \"capture\": \"%s\",\n", base ? base + 1 : g->out_path);
+    fprintf(f,
+            " \"description\": \"Synthetic capture made by owgen (bench/owgen.c), seed %llu: "
+            "Bokeh 3.6 server traffic on tailscale0 from many interleaved page loads; each "
+            "page load's expected outcome and cause are below.\",\n",
             (unsigned long long)g->seed);
     fprintf(f, " \"link_type\": \"%s\",\n", g->linktype == LT_RAW ? "RAW" : "EN10MB");
-    fprintf(f, " \"server\": {\n  \"ipv4\": \"100.64.0.1\",\n  \"ipv6\": \"fd7a:115c:a1e0::1\",\n"
-               "  \"port\": 5006,\n  \"bokeh_version\": \"3.6.0\",\n  \"args\": \"%s.py --port "
-               "5006 --allow-websocket-origin=*\"\n },\n",
+    fprintf(f,
+            " \"server\": {\n  \"ipv4\": \"100.64.0.1\",\n  \"ipv6\": \"fd7a:115c:a1e0::1\",\n"
+            "  \"port\": 5006,\n  \"bokeh_version\": \"3.6.0\",\n  \"args\": \"%s.py --port "
+            "5006 --allow-websocket-origin=*\"\n },\n",
             g->app);
     fprintf(f, " \"network\": {\n  \"tsfwd_flags\": \"synthetic: --blackhole-over 1200 on "
                "pmtu_blackhole and slow_pmtu_recovery page loads\",\n"
@@ -210,31 +229,37 @@ static void write_truth_head(gen *g)
     g->truth_first = 1;
 }
 
-static void write_truth_tail(gen *g, double secs)
+static void write_truth_tail(gen *g)
 {
     FILE *f = g->truth;
     counts *n = &g->n;
-    fprintf(f, "\n ],\n \"generator\": {\n  \"seed\": %llu,\n  \"superpackets\": %s,\n"
-               "  \"offload\": %s,\n  \"small_static\": %s,\n  \"stream_seconds\": %.3f,\n",
+    fprintf(f,
+            "\n ],\n \"generator\": {\n  \"seed\": %llu,\n  \"superpackets\": %s,\n"
+            "  \"offload\": %s,\n  \"small_static\": %s,\n  \"stream_seconds\": %.3f,\n",
             (unsigned long long)g->seed, g->superpackets ? "true" : "false",
             g->offload ? "true" : "false", g->small_static ? "true" : "false",
             (double)g->stream_ns / NS_PER_S);
-    fprintf(f, "  \"counts\": {\n   \"packets\": %llu,\n   \"bytes\": %llu,\n"
-               "   \"tcp_connections\": %llu,\n   \"page_loads\": %llu,\n",
+    fprintf(f,
+            "  \"counts\": {\n   \"packets\": %llu,\n   \"bytes\": %llu,\n"
+            "   \"tcp_connections\": %llu,\n   \"page_loads\": %llu,\n",
             (unsigned long long)g->out.packets, (unsigned long long)g->out.bytes,
             (unsigned long long)n->conns, (unsigned long long)n->pages);
-    fprintf(f, "   \"http_requests\": %llu,\n   \"http_responses\": %llu,\n"
-               "   \"http_101\": %llu,\n   \"http_200\": %llu,\n   \"http_403\": %llu,\n"
-               "   \"http_404\": %llu,\n",
+    fprintf(f,
+            "   \"http_requests\": %llu,\n   \"http_responses\": %llu,\n"
+            "   \"http_101\": %llu,\n   \"http_200\": %llu,\n   \"http_403\": %llu,\n"
+            "   \"http_404\": %llu,\n",
             (unsigned long long)n->http_requests, (unsigned long long)n->http_responses,
             (unsigned long long)n->http_101, (unsigned long long)n->http_200,
             (unsigned long long)n->http_403, (unsigned long long)n->http_404);
-    fprintf(f, "   \"ws_frames\": {\"text\": %llu, \"binary\": %llu, \"close\": %llu, "
-               "\"ping\": %llu, \"pong\": %llu}\n  },\n",
+    fprintf(f,
+            "   \"ws_frames\": {\"text\": %llu, \"binary\": %llu, \"close\": %llu, "
+            "\"ping\": %llu, \"pong\": %llu}\n  },\n",
             (unsigned long long)n->ws_frames[WS_TEXT], (unsigned long long)n->ws_frames[WS_BINARY],
             (unsigned long long)n->ws_frames[WS_CLOSE], (unsigned long long)n->ws_frames[WS_PING],
             (unsigned long long)n->ws_frames[WS_PONG]);
-    fprintf(f, "  \"generation_seconds\": %.3f\n }\n}\n", secs);
+    fprintf(f, "  \"note\": \"counts are what the capture holds: HTTP messages and websocket "
+               "frames whose last byte was sent at least once (a black-holed response that fit in "
+               "the first window counts), to compare with a decoder such as tshark\"\n }\n}\n");
 }
 
 void gen_page_done(gen *g, page *pg)
@@ -244,13 +269,20 @@ void gen_page_done(gen *g, page *pg)
         return;
     }
     pg->done = 1;
+    if (g->truth) render_truth(pg);
+    for (int i = 0; i < pg->nconns; i++) {
+        conn_free(pg->conns[i]);
+        free(pg->conns[i]);
+    }
+    pg->nconns = 0;
     for (int guard = 0; g->fifo_head && g->fifo_head->done && guard < 1000000; guard++) {
         page *h = g->fifo_head;
         g->fifo_head = h->next;
-        if (!g->fifo_head)
-            g->fifo_tail = NULL;
-        if (g->truth)
-            write_truth_page(g, h);
+        if (!g->fifo_head) g->fifo_tail = NULL;
+        if (g->truth && h->truth_text) {
+            fprintf(g->truth, "%s\n  {\n%s", g->truth_first ? "" : ",", h->truth_text);
+            g->truth_first = 0;
+        }
         page_free(h);
     }
 }
@@ -275,8 +307,7 @@ static uint64_t parse_size(const char *s)
 static int cause_from_name(const char *s, size_t n)
 {
     for (int i = 0; i < CAUSE_COUNT; i++)
-        if (strlen(cause_names[i]) == n && strncmp(cause_names[i], s, n) == 0)
-            return i;
+        if (strlen(cause_names[i]) == n && strncmp(cause_names[i], s, n) == 0) return i;
     return -1;
 }
 
@@ -284,20 +315,17 @@ static int parse_plan(gen *g, const char *spec)
 {
     const char *p = spec;
     for (int guard = 0; *p && guard < 256; guard++) {
-        if (g->plan_n >= 256)
-            return -1;
+        if (g->plan_n >= 256) return -1;
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         char item[64];
-        if (len >= sizeof item)
-            return -1;
+        if (len >= sizeof item) return -1;
         memcpy(item, p, len);
         item[len] = 0;
         char *colon = strchr(item, ':');
         size_t clen = colon ? (size_t)(colon - item) : len;
         int cause = cause_from_name(item, clen);
-        if (cause < 0)
-            return -1;
+        if (cause < 0) return -1;
         int cache = -1, family = -1;
         for (char *q = colon; q && *q;) {
             q++;
@@ -327,9 +355,9 @@ static int parse_plan(gen *g, const char *spec)
 static int parse_args(gen *g, int argc, char **argv)
 {
     g->seed = 1;
-    g->nclients = 200;
+    g->nclients = 40;
     g->v6_share = 0.25;
-    g->fail_share = 0.1;
+    g->fail_share = 0.05;
     g->stream_ns = 10 * NS_PER_S;
     g->interval_s = 0.5;
     g->start_epoch = DEFAULT_START_EPOCH;
@@ -473,8 +501,7 @@ static int64_t next_gap(gen *g)
 {
     double u = rng_unit(&g->r);
     double gap = -ln_approx(1.0 - u) * g->interval_s;
-    if (gap > 20 * g->interval_s)
-        gap = 20 * g->interval_s;
+    if (gap > 20 * g->interval_s) gap = 20 * g->interval_s;
     return (int64_t)(gap * NS_PER_S) + NS_PER_MS;
 }
 
@@ -490,16 +517,13 @@ static void choose_page(gen *g, int visit, int *cause, int *cache, int *family)
     *cache = -1;
     *family = -1;
     *cause = CAUSE_HEALTHY;
-    if (rng_unit(&g->r) < g->fail_share)
-        *cause = 1 + (int)rng_below(&g->r, CAUSE_COUNT - 1);
+    if (rng_unit(&g->r) < g->fail_share) *cause = 1 + (int)rng_below(&g->r, CAUSE_COUNT - 1);
 }
 
 static int may_start_page(gen *g, int started)
 {
-    if (g->page_loads > 0 && started >= g->page_loads)
-        return 0;
-    if (g->target_bytes && g->out.bytes >= g->target_bytes)
-        return 0;
+    if (g->page_loads > 0 && started >= g->page_loads) return 0;
+    if (g->target_bytes && g->out.bytes >= g->target_bytes) return 0;
     return 1;
 }
 
@@ -519,8 +543,7 @@ static void run(gen *g)
             continue;
         }
         if (g->heap_n == 0) {
-            if (tail_done)
-                break;
+            if (tail_done) break;
             page_start_tail(g, g->last_t + TAIL_GAP_NS);
             tail_done = 1;
             continue;
@@ -564,7 +587,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (g.truth) {
-        write_truth_tail(&g, secs);
+        write_truth_tail(&g);
         if (fclose(g.truth) != 0) {
             perror(g.truth_path);
             return 1;
@@ -582,16 +605,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "owgen: causes:");
         for (int i = 0; i < CAUSE_COUNT; i++)
             fprintf(stderr, " %s=%llu", cause_names[i], (unsigned long long)n->pages_by_cause[i]);
-        fprintf(stderr,
-                "\nowgen: http requests=%llu responses=%llu (101=%llu 403=%llu 404=%llu); ws "
-                "frames text=%llu binary=%llu close=%llu ping=%llu pong=%llu\n",
-                (unsigned long long)n->http_requests, (unsigned long long)n->http_responses,
-                (unsigned long long)n->http_101, (unsigned long long)n->http_403,
-                (unsigned long long)n->http_404, (unsigned long long)n->ws_frames[WS_TEXT],
-                (unsigned long long)n->ws_frames[WS_BINARY],
-                (unsigned long long)n->ws_frames[WS_CLOSE],
-                (unsigned long long)n->ws_frames[WS_PING],
-                (unsigned long long)n->ws_frames[WS_PONG]);
+        fprintf(
+            stderr,
+            "\nowgen: http requests=%llu responses=%llu (101=%llu 403=%llu 404=%llu); ws "
+            "frames text=%llu binary=%llu close=%llu ping=%llu pong=%llu\n",
+            (unsigned long long)n->http_requests, (unsigned long long)n->http_responses,
+            (unsigned long long)n->http_101, (unsigned long long)n->http_403,
+            (unsigned long long)n->http_404, (unsigned long long)n->ws_frames[WS_TEXT],
+            (unsigned long long)n->ws_frames[WS_BINARY], (unsigned long long)n->ws_frames[WS_CLOSE],
+            (unsigned long long)n->ws_frames[WS_PING], (unsigned long long)n->ws_frames[WS_PONG]);
     }
     content_free();
     free(g.clients);

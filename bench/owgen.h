@@ -23,9 +23,9 @@ typedef struct ow_rng {
 } ow_rng;
 void rng_seed(ow_rng *r, uint64_t seed);
 uint64_t rng_next(ow_rng *r);
-uint32_t rng_below(ow_rng *r, uint32_t n);             /* 0 .. n-1 */
+uint32_t rng_below(ow_rng *r, uint32_t n);            /* 0 .. n-1 */
 int64_t rng_range(ow_rng *r, int64_t lo, int64_t hi); /* lo .. hi inclusive */
-double rng_unit(ow_rng *r);                            /* [0, 1) */
+double rng_unit(ow_rng *r);                           /* [0, 1) */
 
 /* ------------------------------------------------------------------ byte buffers */
 typedef struct gbuf {
@@ -39,9 +39,9 @@ void gb_printf(gbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void gb_free(gbuf *b);
 
 /* ------------------------------------------------------------------ content (owgen_content.c) */
-#define N_STATIC       5
-#define FAVICON_SIZE   15086
-#define NOT_FOUND_BODY "<html><title>404: Not Found</title><body>404: Not Found</body></html>"
+#define N_STATIC        5
+#define FAVICON_SIZE    15086
+#define NOT_FOUND_BODY  "<html><title>404: Not Found</title><body>404: Not Found</body></html>"
 #define WS_REFUSED_BODY "Cross origin websockets not allowed"
 
 enum ws_opcode { WS_TEXT = 1, WS_BINARY = 2, WS_CLOSE = 8, WS_PING = 9, WS_PONG = 10 };
@@ -117,12 +117,12 @@ typedef struct span {
 } span;
 
 typedef struct step {
-    uint8_t kind, tag, noack;
-    uint16_t status; /* TAG_RESP: HTTP status */
-    int event;       /* ST_NOTIFY */
-    int64_t delay;   /* ns after the previous step's last packet */
-    int64_t dur;     /* ST_STREAM: duration */
-    span a, b;       /* payload: a then b */
+    uint8_t kind, tag, noack, counted;
+    uint16_t status;  /* TAG_RESP: HTTP status */
+    int event;        /* ST_NOTIFY */
+    int64_t delay;    /* ns after the previous step's last packet */
+    int64_t dur;      /* ST_STREAM: duration */
+    span a, b;        /* payload: a then b */
     uint16_t wsf[11]; /* websocket frames by opcode carried by this step */
 } step;
 
@@ -133,15 +133,16 @@ typedef struct pkt {
     int64_t t;
     uint8_t dir, flags;
     uint8_t seq_explicit, ack_explicit, sack;
-    uint32_t seq, ack;    /* relative to the sender's/receiver's ISN when explicit */
-    uint32_t sle, sre;    /* SACK block, relative */
+    uint8_t completes; /* 1 + index of the step whose last payload byte this packet carries */
+    uint32_t seq, ack; /* relative to the sender's/receiver's ISN when explicit */
+    uint32_t sle, sre; /* SACK block, relative */
     const uint8_t *p1, *p2;
     uint32_t l1, l2;
 } pkt;
 
 #define CONN_MAX_STEPS 48
 #define CONN_QMAX      64
-#define ACK_RING       1024
+#define ACK_RING       256
 
 /* Lazy bulk transfer: server segments at the path rate, client ACKs one RTT later. */
 typedef struct bulk {
@@ -164,11 +165,11 @@ enum conn_role { ROLE_PAGE, ROLE_STATIC, ROLE_WS, ROLE_PRECONNECT, ROLE_TAIL };
 struct conn {
     gen *g;
     page *pg;
-    int role, index;   /* index in the page's conns[] */
-    uint64_t serial;   /* tie-break for equal times: deterministic order */
-    int heap_pos;      /* -1 when not in the heap */
-    int64_t t;         /* time of the last packet made (ns) */
-    pkt pending;       /* next packet, ordered in the heap by pending.t */
+    int role, index; /* index in the page's conns[] */
+    uint64_t serial; /* tie-break for equal times: deterministic order */
+    int heap_pos;    /* -1 when not in the heap */
+    int64_t t;       /* time of the last packet made (ns) */
+    pkt pending;     /* next packet, ordered in the heap by pending.t */
     step steps[CONN_MAX_STEPS];
     int nsteps, si, close_si, step_open, step_open_idx, phase;
     pkt q[CONN_QMAX];
@@ -184,13 +185,13 @@ struct conn {
     uint32_t c_tsbase, s_tsbase, c_tsval, s_tsval;
     uint16_t c_ipid, s_ipid;
     uint32_t c_flow, s_flow;
-    uint32_t mss;      /* current server segment payload */
-    uint32_t s_rcvd;   /* server bytes the client acknowledged (for the window) */
+    uint32_t mss;    /* current server segment payload */
+    uint32_t s_rcvd; /* server bytes the client acknowledged (for the window) */
     int path, recovered, parked, done, killed, stuck;
-    int64_t wake_t;    /* a wake that came before the connection parked */
-    uint32_t hdr_len;  /* IP + TCP(with timestamps) header bytes */
-    gbuf data;         /* this connection's payloads */
-    char note[160];    /* requests carried, for the ground-truth notes */
+    int64_t wake_t;   /* a wake that came before the connection parked */
+    uint32_t hdr_len; /* IP + TCP(with timestamps) header bytes */
+    gbuf data;        /* this connection's payloads */
+    char note[160];   /* requests carried, for the ground-truth notes */
 };
 
 void conn_init(conn *c, gen *g, page *pg, int role, int64_t t0);
@@ -206,8 +207,9 @@ void st_park(conn *c);
 void st_cfin(conn *c, int64_t delay);
 void st_sfin(conn *c, int64_t delay);
 void st_stream(conn *c, int64_t delay, int64_t dur);
-int conn_next(conn *c);        /* 1: pending packet set; 0: parked or done */
-void conn_emit(conn *c);       /* write the pending packet */
+int conn_next(conn *c);  /* 1: pending packet set; 0: parked or done */
+int conn_apply_kill(conn *c); /* client gone: pending becomes a RST; 0 if never opened */
+void conn_emit(conn *c); /* write the pending packet */
 void conn_free(conn *c);
 
 /* ------------------------------------------------------------------ pages (owgen_page.c) */
@@ -252,8 +254,9 @@ struct page {
     conn *conns[PAGE_MAX_CONNS];
     conn *fav; /* the connection that will carry the favicon request */
     int nconns, live, statics_done, statics_expected, bh_index, ws_spawned;
-    int failed_static;
-    int done, truth_written;
+    int failed_static, kill_armed;
+    int done;
+    char *truth_text; /* rendered ground-truth record, once done */
     char note[256];
     page *next; /* completion FIFO */
 };
@@ -261,6 +264,7 @@ struct page {
 void page_start(gen *g, int64_t t0, int visit, int cause, int cache, int family);
 void page_start_tail(gen *g, int64_t t0);
 void page_event(page *pg, int event, int64_t t, conn *from);
+void page_server_sends(page *pg, conn *c, uint32_t len, int64_t t);
 void page_conn_done(page *pg, conn *c);
 void page_free(page *pg);
 conn *page_spawn(page *pg, int role, int64_t t0, int path);
@@ -278,8 +282,8 @@ typedef struct counts {
 struct gen {
     /* options */
     uint64_t seed;
-    int page_loads;          /* 0: unlimited (until target bytes) */
-    uint64_t target_bytes;   /* 0: none */
+    int page_loads;        /* 0: unlimited (until target bytes) */
+    uint64_t target_bytes; /* 0: none */
     int nclients;
     double v6_share, fail_share, cold_share, interval_s;
     int64_t stream_ns;
@@ -307,7 +311,8 @@ struct gen {
 
 void heap_push(gen *g, conn *c);
 void heap_remove(gen *g, conn *c);
-void gen_conn_ready(gen *g, conn *c); /* compute the next packet and (re)insert in the heap */
+void gen_conn_ready(gen *g, conn *c);  /* compute the next packet and (re)insert in the heap */
+void gen_conn_killed(gen *g, conn *c); /* its client is gone: its queued packet becomes a RST */
 void gen_page_done(gen *g, page *pg);
 
 #endif

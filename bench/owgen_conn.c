@@ -10,17 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLACKHOLE_LIMIT  1200 /* packets larger than this vanish on a faulty path */
-#define INIT_CWND_SEGS   11   /* what Linux sends before the first ACK (seen: 13508 bytes) */
-#define BH_RETRANSMITS   8    /* RTO retransmissions shown for a black-holed connection */
-#define RTO_MIN_NS       (200 * NS_PER_MS)
-#define SERVER_ACK_NS    (20 * NS_PER_US)
-#define TICK_NS          (200 * NS_PER_MS)
-#define PING_PERIOD_NS   (37 * NS_PER_S)
-#define SYN_WIN_CLIENT   64480
-#define SYN_WIN_SERVER   65084
-#define WSCALE           10
-#define MAX_IP_PAYLOAD   65535
+#define BLACKHOLE_LIMIT 1200 /* packets larger than this vanish on a faulty path */
+#define INIT_CWND_SEGS  11   /* what Linux sends before the first ACK (seen: 13508 bytes) */
+#define BH_RETRANSMITS  8    /* RTO retransmissions shown for a black-holed connection */
+#define RTO_MIN_NS      (200 * NS_PER_MS)
+#define SERVER_ACK_NS   (20 * NS_PER_US)
+#define TICK_NS         (200 * NS_PER_MS)
+#define PING_PERIOD_NS  (37 * NS_PER_S)
+#define SYN_WIN_CLIENT  64480
+#define SYN_WIN_SERVER  65084
+#define WSCALE          10
+#define MAX_IP_PAYLOAD  65535
 
 /* ------------------------------------------------------------------ construction */
 void conn_init(conn *c, gen *g, page *pg, int role, int64_t t0)
@@ -36,8 +36,7 @@ void conn_init(conn *c, gen *g, page *pg, int role, int64_t t0)
     client *cl = pg->cl;
     c->cport = (uint16_t)cl->next_port;
     cl->next_port += 2 + 2 * rng_below(&pg->r, 8);
-    if (cl->next_port > 60999)
-        cl->next_port = 32768 + (cl->next_port - 61000);
+    if (cl->next_port > 60999) cl->next_port = 32768 + (cl->next_port - 61000);
     c->c_isn = (uint32_t)rng_next(&pg->r);
     c->s_isn = (uint32_t)rng_next(&pg->r);
     c->c_tsbase = (uint32_t)rng_next(&pg->r);
@@ -231,16 +230,14 @@ static int bulk_next(conn *c, pkt *out)
 {
     bulk *k = &c->bk;
     int have_seg = k->off < k->len;
-    if (!have_seg && k->ack_n == 0)
-        return 0;
+    if (!have_seg && k->ack_n == 0) return 0;
     if (have_seg && k->ack_n == ACK_RING && k->seg_t < k->ack_t[k->ack_head])
         k->seg_t = k->ack_t[k->ack_head]; /* receive window full: wait for an ACK */
     int take_seg = have_seg && (k->ack_n == 0 || k->seg_t <= k->ack_t[k->ack_head]);
     memset(out, 0, sizeof *out);
     if (take_seg) {
         uint32_t mss = k->off < k->boundary ? k->mss1 : k->mss2;
-        if (k->off < k->boundary && k->off + mss > k->boundary)
-            mss = k->boundary - k->off;
+        if (k->off < k->boundary && k->off + mss > k->boundary) mss = k->boundary - k->off;
         uint32_t n = k->len - k->off < mss ? k->len - k->off : mss;
         out->t = k->seg_t;
         out->dir = DIR_S2C;
@@ -248,6 +245,7 @@ static int bulk_next(conn *c, pkt *out)
         out->seq_explicit = 1;
         out->seq = k->seq0 + k->off;
         pkt_payload(out, k->a, k->alen, k->b, k->blen, k->off, n);
+        if (k->off + n == k->len) out->completes = (uint8_t)(c->step_open_idx + 1);
         k->off += n;
         k->nseg++;
         int every = c->g->superpackets ? 1 : 2;
@@ -285,13 +283,14 @@ static flight lossy_flight(conn *c, const uint8_t *a, uint32_t alen, const uint8
     uint32_t nsegs = 0;
     for (uint32_t off = 0; off < len && nsegs < INIT_CWND_SEGS; nsegs++) {
         uint32_t mss = c->mss;
-        if (c->g->superpackets && nsegs == 0)
-            mss = c->mss * (INIT_CWND_SEGS - 1);
+        if (c->g->superpackets && nsegs == 0) mss = c->mss * (INIT_CWND_SEGS - 1);
         uint32_t n = len - off < mss ? len - off : mss;
         pkt *p = qpush(c, t, DIR_S2C, F_ACK | (off + n == len ? F_PSH : 0));
         p->seq_explicit = 1;
         p->seq = seq0 + off;
         pkt_payload(p, a, alen, b, blen, off, n);
+        if (off + n == len) /* all of it is in the capture, though maybe never delivered */
+            p->completes = (uint8_t)(c->step_open_idx + 1);
         if (n + c->hdr_len <= BLACKHOLE_LIMIT) {
             pkt *d = qpush(c, t + c->pg->rtt, DIR_C2S, F_ACK);
             d->ack_explicit = 1;
@@ -308,18 +307,17 @@ static flight lossy_flight(conn *c, const uint8_t *a, uint32_t alen, const uint8
     return f;
 }
 
-static void lossy_retransmits(conn *c, const uint8_t *a, uint32_t alen, uint32_t seq0,
-                              int64_t first_t, int count)
+static void lossy_retransmits(conn *c, const uint8_t *a, uint32_t alen, const uint8_t *b,
+                              uint32_t blen, uint32_t seq0, int64_t first_t, int count)
 {
     int64_t rto = RTO_MIN_NS + c->pg->rtt;
-    uint32_t n = alen < c->mss ? alen : c->mss; /* first segment: always in span a (headers) */
+    uint32_t n = alen + blen < c->mss ? alen + blen : c->mss; /* the first unacked segment */
     for (int k = 0; k < count; k++) {
         int64_t t = first_t + rto * ((2LL << k) - 1);
         pkt *p = qpush(c, t, DIR_S2C, F_ACK);
         p->seq_explicit = 1;
         p->seq = seq0;
-        p->p1 = a;
-        p->l1 = n;
+        pkt_payload(p, a, alen, b, blen, 0, n);
     }
 }
 
@@ -328,7 +326,7 @@ static void blackhole_begin(conn *c, const uint8_t *a, uint32_t alen, const uint
 {
     uint32_t seq0 = c->s_nxt;
     flight f = lossy_flight(c, a, alen, b, blen, seq0, t);
-    lossy_retransmits(c, a, alen, seq0, f.first_t, BH_RETRANSMITS);
+    lossy_retransmits(c, a, alen, b, blen, seq0, f.first_t, BH_RETRANSMITS);
     /* the user gives up: the browser closes the connection; the server ACKs the FIN but keeps
      * retransmitting its unacknowledged data */
     int64_t fin_t = c->pg->close_t > f.last_t ? c->pg->close_t : f.last_t + NS_PER_MS;
@@ -338,8 +336,6 @@ static void blackhole_begin(conn *c, const uint8_t *a, uint32_t alen, const uint
     qpush(c, fin_t + SERVER_ACK_NS, DIR_S2C, F_ACK);
     c->stuck = 1;
     c->si = c->nsteps; /* nothing after this: the transfer never completes */
-    if (f.bytes == alen + blen) /* the whole message is in the capture, though never delivered */
-        count_step(c, &c->steps[c->step_open_idx]);
     snprintf(c->note + strlen(c->note), sizeof c->note - strlen(c->note), " BLACK-HOLED");
 }
 
@@ -349,7 +345,7 @@ static void slow_begin(conn *c, step *s, int64_t t)
     uint32_t seq0 = c->s_nxt;
     flight f = lossy_flight(c, a, s->a.len, b, s->b.len, seq0, t);
     int nrto = 3 + (int)rng_below(&c->pg->r, 2); /* stall of 3.0 or 6.2 s (3 or 4 RTOs) */
-    lossy_retransmits(c, a, s->a.len, seq0, f.first_t, nrto);
+    lossy_retransmits(c, a, s->a.len, b, s->b.len, seq0, f.first_t, nrto);
     int64_t rto = RTO_MIN_NS + c->pg->rtt;
     c->bk.seq0 = seq0;
     c->bk.noack = 0;
@@ -378,6 +374,7 @@ static void put_u(gbuf *b, uint64_t v)
     gb_reserve(b, (size_t)n);
     for (int i = n - 1; i >= 0; i--)
         b->p[b->len++] = (uint8_t)s[i];
+    b->p[b->len] = 0;
 }
 
 static void put_fixed(gbuf *b, int64_t milli)
@@ -402,7 +399,8 @@ static void server_text(conn *c, gbuf *frames, const gbuf *json)
  * and a text PATCH-DOC (ModelChanged). Returns the frames in c->tick_data. */
 static void stream_server_patch(conn *c, gbuf *out)
 {
-    gbuf j = {0};
+    static gbuf j; /* scratch, reused (single-threaded) */
+    j.len = 0;
     uint32_t id = c->msgid;
     c->msgid += 4;
     gb_puts(&j, "{\"msgid\": \"p");
@@ -450,13 +448,13 @@ static void stream_server_patch(conn *c, gbuf *out)
     put_u(&j, c->tick + 1);
     gb_puts(&j, "\"}]}");
     server_text(c, out, &j);
-    gb_free(&j);
 }
 
 /* BokehJS syncing an auto-ranged axis back to the server, and the server's OK. */
 static void stream_client_patch(conn *c, gbuf *cl, gbuf *sv)
 {
-    gbuf j = {0};
+    static gbuf j; /* scratch, reused (single-threaded) */
+    j.len = 0;
     char msgid[33];
     random_msgid(&c->pg->r, msgid);
     gb_printf(&j, "{\"msgid\":\"%s\",\"msgtype\":\"PATCH-DOC\"}", msgid);
@@ -481,10 +479,9 @@ static void stream_client_patch(conn *c, gbuf *cl, gbuf *sv)
     ws_server_frame(sv, WS_TEXT, "{}", 2);
     ws_server_frame(sv, WS_TEXT, "{}", 2);
     c->g->n.ws_frames[WS_TEXT] += 3;
-    gb_free(&j);
 }
 
-static void q_data(conn *c, int64_t t, int dir, const uint8_t *p, uint32_t n)
+static void q_data(conn *c, int64_t t, int dir, const uint8_t *p, uint32_t n, int completes)
 {
     uint32_t off = 0;
     for (int guard = 0; off < n && guard < 64; guard++) {
@@ -493,14 +490,14 @@ static void q_data(conn *c, int64_t t, int dir, const uint8_t *p, uint32_t n)
         d->p1 = p + off;
         d->l1 = m;
         off += m;
+        if (off == n) d->completes = (uint8_t)completes;
         t += wire_ns(c, m + c->hdr_len);
     }
 }
 
 static int stream_tick(conn *c)
 {
-    if (c->tick_t >= c->stream_end)
-        return 0;
+    if (c->tick_t >= c->stream_end) return 0;
     int64_t t = c->tick_t > c->t ? c->tick_t : c->t;
     int64_t rtt = c->pg->rtt;
     gbuf *d = &c->tick_data;
@@ -525,7 +522,8 @@ static int stream_tick(conn *c)
     size_t cl_off = 0, cl_len = 0, ok_off = 0, ok_len = 0;
     int client_patch = c->tick % 2 == 1;
     if (client_patch) {
-        gbuf cl = {0}, ok = {0};
+        static gbuf cl, ok; /* scratch, reused (single-threaded) */
+        cl.len = ok.len = 0;
         stream_client_patch(c, &cl, &ok);
         cl_off = d->len;
         gb_put(d, cl.p, cl.len);
@@ -533,21 +531,19 @@ static int stream_tick(conn *c)
         ok_off = d->len;
         gb_put(d, ok.p, ok.len);
         ok_len = ok.len;
-        gb_free(&cl);
-        gb_free(&ok);
     }
     /* all payload is in place: now the packets may point into it */
     if (ping_len) {
-        q_data(c, t, DIR_S2C, d->p + ping_off, (uint32_t)ping_len);
-        q_data(c, t + rtt, DIR_C2S, d->p + pong_off, (uint32_t)pong_len);
+        q_data(c, t, DIR_S2C, d->p + ping_off, (uint32_t)ping_len, 0);
+        q_data(c, t + rtt, DIR_C2S, d->p + pong_off, (uint32_t)pong_len, 0);
         t += NS_PER_MS;
     }
-    q_data(c, t, DIR_S2C, d->p + sv_off, (uint32_t)sv_len);
+    q_data(c, t, DIR_S2C, d->p + sv_off, (uint32_t)sv_len, 0);
     qpush(c, t + rtt, DIR_C2S, F_ACK);
     if (client_patch) {
         int64_t tc = t + rtt + 2 * NS_PER_MS;
-        q_data(c, tc, DIR_C2S, d->p + cl_off, (uint32_t)cl_len);
-        q_data(c, tc + 2 * NS_PER_MS, DIR_S2C, d->p + ok_off, (uint32_t)ok_len);
+        q_data(c, tc, DIR_C2S, d->p + cl_off, (uint32_t)cl_len, 0);
+        q_data(c, tc + 2 * NS_PER_MS, DIR_S2C, d->p + ok_off, (uint32_t)ok_len, 0);
         qpush(c, tc + 2 * NS_PER_MS + rtt, DIR_C2S, F_ACK);
     }
     c->tick++;
@@ -559,8 +555,7 @@ static int stream_tick(conn *c)
 static void count_step(conn *c, step *s)
 {
     counts *n = &c->g->n;
-    if (s->tag == TAG_REQ)
-        n->http_requests++;
+    if (s->tag == TAG_REQ) n->http_requests++;
     if (s->tag == TAG_RESP) {
         n->http_responses++;
         if (s->status == 101)
@@ -587,6 +582,7 @@ static void begin_sdata(conn *c, step *s, int64_t t)
 {
     const uint8_t *a = span_ptr(c, s->a), *b = s->b.len ? span_ptr(c, s->b) : NULL;
     int big = server_data_is_big(c, s);
+    page_server_sends(c->pg, c, s->a.len + s->b.len, t);
     if (c->path == PATH_BLACKHOLE && big && !c->stuck) {
         page_event(c->pg, EV_STUCK, t, c);
         blackhole_begin(c, a, s->a.len, b, s->b.len, t);
@@ -614,7 +610,7 @@ static void begin_step(conn *c, step *s)
         qpush(c, t + SERVER_ACK_NS + rtt, DIR_C2S, F_ACK);
         break;
     case ST_CDATA:
-        q_data(c, t, DIR_C2S, span_ptr(c, s->a), s->a.len);
+        q_data(c, t, DIR_C2S, span_ptr(c, s->a), s->a.len, c->step_open_idx + 1);
         if (!s->noack)
             qpush(c, t + wire_ns(c, s->a.len + c->hdr_len) + SERVER_ACK_NS, DIR_S2C, F_ACK);
         break;
@@ -655,32 +651,38 @@ static int continue_step(conn *c, step *s)
         c->phase = 2;
         return 1;
     }
-    if (s->kind == ST_STREAM)
-        return stream_tick(c);
+    if (s->kind == ST_STREAM) return stream_tick(c);
     return 0;
+}
+
+/* If the page's client is gone by the time of the pending packet, replace it by the client's
+ * reset. Returns 0 if the connection never existed (no SYN yet) and simply ends. */
+int conn_apply_kill(conn *c)
+{
+    page *pg = c->pg;
+    if (pg->kill_t == 0 || c->killed || c->pending.t < pg->kill_t) return 1;
+    c->killed = 1;
+    c->qn = 0;
+    c->bk.active = 0;
+    c->step_open = 0;
+    c->si = c->nsteps;
+    c->parked = 0;
+    if (c->c_nxt == 0) {
+        c->done = 1;
+        return 0;
+    }
+    int64_t t = pg->kill_t > c->t ? pg->kill_t : c->t;
+    memset(&c->pending, 0, sizeof c->pending);
+    c->pending.t = t;
+    c->pending.dir = DIR_C2S;
+    c->pending.flags = F_RST;
+    snprintf(c->note + strlen(c->note), sizeof c->note - strlen(c->note), " RESET");
+    return 1;
 }
 
 static int take_pending(conn *c)
 {
-    page *pg = c->pg;
-    if (pg->kill_t > 0 && !c->killed && c->pending.t >= pg->kill_t) {
-        /* the client vanished (tab killed): reset instead of whatever came next */
-        c->killed = 1;
-        c->qn = 0;
-        c->bk.active = 0;
-        c->step_open = 0;
-        c->si = c->nsteps;
-        if (c->c_nxt == 0) { /* not even a SYN yet: this connection never existed */
-            c->done = 1;
-            return 0;
-        }
-        int64_t t = pg->kill_t > c->t ? pg->kill_t : c->t;
-        memset(&c->pending, 0, sizeof c->pending);
-        c->pending.t = t;
-        c->pending.dir = DIR_C2S;
-        c->pending.flags = F_RST;
-        snprintf(c->note + strlen(c->note), sizeof c->note - strlen(c->note), " RESET");
-    }
+    if (!conn_apply_kill(c)) return 0;
     c->t = c->pending.t;
     return 1;
 }
@@ -691,25 +693,19 @@ int conn_next(conn *c)
         if (c->qn > 0) {
             c->pending = c->q[c->qh++];
             c->qn--;
-            if (c->qn == 0)
-                c->qh = 0;
+            if (c->qn == 0) c->qh = 0;
             return take_pending(c);
         }
         if (c->bk.active) {
-            if (bulk_next(c, &c->pending))
-                return take_pending(c);
+            if (bulk_next(c, &c->pending)) return take_pending(c);
             c->bk.active = 0;
         }
         if (c->step_open) {
             step *s = &c->steps[c->step_open - 1];
-            if (continue_step(c, s))
-                continue;
-            if (!c->stuck)
-                count_step(c, s);
+            if (continue_step(c, s)) continue;
             c->step_open = 0;
         }
-        if (c->done)
-            return 0;
+        if (c->done) return 0;
         if (c->si >= c->nsteps) {
             c->done = 1;
             return 0;
@@ -724,15 +720,13 @@ int conn_next(conn *c)
         }
         if (s->kind == ST_PARK) {
             if (c->wake_t > 0) { /* woken before it got here */
-                if (c->wake_t > c->t)
-                    c->t = c->wake_t;
+                if (c->wake_t > c->t) c->t = c->wake_t;
                 c->wake_t = 0;
                 continue;
             }
             if (c->pg->close_t > 0) { /* the page is being closed: go straight to the FIN */
                 c->si = c->close_si >= 0 ? c->close_si : c->nsteps;
-                if (c->pg->close_t > c->t)
-                    c->t = c->pg->close_t;
+                if (c->pg->close_t > c->t) c->t = c->pg->close_t;
                 continue;
             }
             c->parked = 1;
@@ -806,8 +800,8 @@ void conn_emit(conn *c)
     const uint8_t *caddr = c->pg->cl->addr;
     if (l2) {
         uint8_t smac[6] = {0x02, 0, 0, 0, 0, 0x01};
-        uint8_t cmac[6] = {0x02, 0x42, 0, caddr[v6 ? 13 : 1], caddr[v6 ? 14 : 2],
-                           caddr[v6 ? 15 : 3]};
+        uint8_t cmac[6] = {
+            0x02, 0x42, 0, caddr[v6 ? 13 : 1], caddr[v6 ? 14 : 2], caddr[v6 ? 15 : 3]};
         memcpy(e, c2s ? smac : cmac, 6);
         memcpy(e + 6, c2s ? cmac : smac, 6);
         put16be(e + 12, v6 ? 0x86dd : 0x0800);
@@ -863,8 +857,7 @@ void conn_emit(conn *c)
     tcp[16] = tcp[17] = tcp[18] = tcp[19] = 0;
     uint32_t tsval = (c2s ? c->c_tsbase : c->s_tsbase) + (uint32_t)(p->t / NS_PER_MS);
     uint32_t tsecr = c2s ? c->s_tsval : c->c_tsval;
-    if (p->flags == F_SYN)
-        tsecr = 0;
+    if (p->flags == F_SYN) tsecr = 0;
     uint8_t *o = tcp + 20;
     if (p->flags & F_SYN) {
         uint8_t syn[20] = {2, 4, 0, 0, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, WSCALE};
@@ -889,10 +882,8 @@ void conn_emit(conn *c)
             c->s_tsval = tsval;
     }
     uint8_t *pl = tcp + 20 + optlen;
-    if (p->l1)
-        memcpy(pl, p->p1, p->l1);
-    if (p->l2)
-        memcpy(pl + p->l1, p->p2, p->l2);
+    if (p->l1) memcpy(pl, p->p1, p->l1);
+    if (p->l2) memcpy(pl + p->l1, p->p2, p->l2);
     if (!g->out.offload) {
         uint8_t ph[40];
         uint32_t sum;
@@ -912,6 +903,12 @@ void conn_emit(conn *c)
         memcpy(tcp + 16, &tcs, 2);
     }
     pcap_commit(&g->out, 16 + caplen);
-    if (p->t > g->last_t)
-        g->last_t = p->t;
+    if (p->completes) {
+        step *s = &c->steps[p->completes - 1];
+        if (!s->counted) {
+            s->counted = 1;
+            count_step(c, s);
+        }
+    }
+    if (p->t > g->last_t) g->last_t = p->t;
 }

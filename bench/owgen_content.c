@@ -51,8 +51,7 @@ uint32_t rng_below(ow_rng *r, uint32_t n)
 
 int64_t rng_range(ow_rng *r, int64_t lo, int64_t hi)
 {
-    if (hi <= lo)
-        return lo;
+    if (hi <= lo) return lo;
     return lo + (int64_t)(rng_next(r) % (uint64_t)(hi - lo + 1));
 }
 
@@ -62,12 +61,12 @@ double rng_unit(ow_rng *r)
 }
 
 /* ------------------------------------------------------------------ buffers */
+/* Room for extra bytes plus the NUL that always follows the contents. */
 void gb_reserve(gbuf *b, size_t extra)
 {
-    if (b->len + extra <= b->cap)
-        return;
+    if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra)
+    while (cap < b->len + extra + 1)
         cap *= 2;
     uint8_t *p = realloc(b->p, cap);
     if (!p) {
@@ -83,6 +82,7 @@ void gb_put(gbuf *b, const void *p, size_t n)
     gb_reserve(b, n);
     memcpy(b->p + b->len, p, n);
     b->len += n;
+    b->p[b->len] = 0;
 }
 
 void gb_puts(gbuf *b, const char *s)
@@ -92,16 +92,18 @@ void gb_puts(gbuf *b, const char *s)
 
 void gb_printf(gbuf *b, const char *fmt, ...)
 {
+    gb_reserve(b, 256);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf((char *)b->p + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    gb_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n >= b->cap - b->len) { /* did not fit: once more with room */
+        gb_reserve(b, (size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
 }
 
@@ -138,10 +140,10 @@ static void b64_any(gbuf *out, const uint8_t *p, size_t n, const char *alpha, in
         o[k++] = alpha[v >> 18];
         o[k++] = alpha[(v >> 12) & 63];
         o[k++] = alpha[(v >> 6) & 63];
-        if (pad)
-            o[k++] = '=';
+        if (pad) o[k++] = '=';
     }
     out->len += k;
+    out->p[out->len] = 0;
 }
 
 void b64url(gbuf *out, const uint8_t *p, size_t n)
@@ -212,8 +214,7 @@ void sha1(const uint8_t *p, size_t n, uint8_t out[20])
     for (int k = 0; k < 8; k++)
         tail[tlen - 1 - k] = (uint8_t)(bits >> (8 * k));
     sha1_block(h, tail);
-    if (tlen == 128)
-        sha1_block(h, tail + 64);
+    if (tlen == 128) sha1_block(h, tail + 64);
     for (int k = 0; k < 5; k++) {
         out[4 * k] = (uint8_t)(h[k] >> 24);
         out[4 * k + 1] = (uint8_t)(h[k] >> 16);
@@ -257,13 +258,10 @@ void random_uuid4(ow_rng *r, char out[37])
     static const char hx[] = "0123456789abcdef";
     int k = 0;
     for (int i = 0; i < 32; i++) {
-        if (i == 8 || i == 12 || i == 16 || i == 20)
-            out[k++] = '-';
+        if (i == 8 || i == 12 || i == 16 || i == 20) out[k++] = '-';
         uint32_t v = rng_below(r, 16);
-        if (i == 12)
-            v = 4;
-        if (i == 16)
-            v = 8 + (v & 3);
+        if (i == 12) v = 4;
+        if (i == 16) v = 8 + (v & 3);
         out[k++] = hx[v];
     }
     out[k] = 0;
@@ -274,10 +272,8 @@ void random_msgid(ow_rng *r, char out[33])
     static const char hx[] = "0123456789ABCDEF";
     for (int i = 0; i < 32; i++) {
         uint32_t v = rng_below(r, 16);
-        if (i == 12)
-            v = 4;
-        if (i == 16)
-            v = 8 + (v & 3);
+        if (i == 12) v = 4;
+        if (i == 16) v = 8 + (v & 3);
         out[i] = hx[v];
     }
     out[32] = 0;
@@ -339,10 +335,10 @@ static void make_favicon(void)
 {
     gbuf ico = {0};
     /* ICONDIR + 3 entries, then pixel filler */
-    static const uint8_t dir[] = {0, 0, 1, 0, 3, 0, 48, 48, 0, 0, 1, 0, 32, 0, 0xa8, 0x25, 0, 0,
-                                  54, 0, 0, 0, 32, 32, 0, 0, 1, 0, 32, 0, 0xa8, 0x10, 0, 0, 0xde,
-                                  0x25, 0, 0, 16, 16, 0, 0, 1, 0, 32, 0, 0x68, 4, 0, 0, 0x86, 0x36,
-                                  0, 0};
+    static const uint8_t dir[] = {0, 0, 1,    0,    3, 0, 48, 48, 0, 0, 1, 0, 32, 0, 0xa8, 0x25,
+                                  0, 0, 54,   0,    0, 0, 32, 32, 0, 0, 1, 0, 32, 0, 0xa8, 0x10,
+                                  0, 0, 0xde, 0x25, 0, 0, 16, 16, 0, 0, 1, 0, 32, 0, 0x68, 4,
+                                  0, 0, 0x86, 0x36, 0, 0};
     gb_put(&ico, dir, sizeof dir);
     for (uint32_t i = 0; ico.len < FAVICON_SIZE; i++) {
         uint8_t px[4] = {(uint8_t)(0x55 + (i % 7)), (uint8_t)(0x80 + (i % 13)), 0xe6,
@@ -450,8 +446,7 @@ void content_free(void)
         free(C.body[i]);
     gb_free(&C.favicon);
     gb_free(&C.doc);
-    if (C.z_ready)
-        deflateEnd(&C.z);
+    if (C.z_ready) deflateEnd(&C.z);
 }
 
 const uint8_t *static_body(int i, uint32_t *len)
@@ -501,6 +496,7 @@ static void zlib9(gbuf *out, const uint8_t *p, size_t n)
         exit(1);
     }
     out->len += bound - C.z.avail_out;
+    out->p[out->len] = 0;
 }
 
 void make_token(gbuf *out, const char *session_id, int64_t expiry, const char *headers_json,
@@ -565,4 +561,5 @@ void ws_client_frame(gbuf *b, int opcode, const void *p, size_t n, ow_rng *r)
     for (size_t i = 0; i < n; i++)
         b->p[b->len + i] = src[i] ^ key[i & 3];
     b->len += n;
+    b->p[b->len] = 0;
 }

@@ -9,8 +9,8 @@
 #include <string.h>
 
 const char *const cause_names[CAUSE_COUNT] = {
-    "healthy",            "pmtu_blackhole", "slow_pmtu_recovery", "ws_refused",
-    "no_scripts_fetched", "script_failed",  "client_gone",        "token_expired"};
+    "healthy",       "pmtu_blackhole", "slow_pmtu_recovery", "ws_refused", "no_scripts_fetched",
+    "script_failed", "client_gone",    "token_expired"};
 const char *const cause_outcomes[CAUSE_COUNT] = {"connected", "orphan", "connected", "ws_refused",
                                                  "orphan",    "orphan", "orphan",    "ws_no_doc"};
 
@@ -30,13 +30,13 @@ static const char *const user_agents[] = {
 static const char *const languages[] = {"en-US,en;q=0.9", "de-DE,de;q=0.9,en;q=0.8",
                                         "fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7", "en-GB,en;q=0.9"};
 #define N_LANG (sizeof languages / sizeof languages[0])
-#define HTML_ACCEPT                                                                              \
-    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;" \
+#define HTML_ACCEPT                                                                                \
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;"  \
     "q=0.8,application/signed-exchange;v=b3;q=0.7"
-#define WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define TORNADO       "Server: TornadoServer/6.2\r\n"
-#define TOKEN_EXPIRY  300
-#define MAX_HEADERS   12
+#define WS_GUID      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define TORNADO      "Server: TornadoServer/6.2\r\n"
+#define TOKEN_EXPIRY 300
+#define MAX_HEADERS  12
 
 static int64_t ms(int64_t v)
 {
@@ -76,8 +76,7 @@ static void json_str(gbuf *out, const char *s)
 {
     gb_puts(out, "\"");
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            gb_put(out, "\\", 1);
+        if (*s == '"' || *s == '\\') gb_put(out, "\\", 1);
         gb_put(out, s, 1);
     }
     gb_puts(out, "\"");
@@ -88,8 +87,7 @@ static void hdrs_json(gbuf *out, const hdrs *h)
 {
     gb_puts(out, "{");
     for (int i = 0; i < h->n; i++) {
-        if (i)
-            gb_puts(out, ", ");
+        if (i) gb_puts(out, ", ");
         json_str(out, h->name[i]);
         gb_puts(out, ": ");
         json_str(out, h->val[i]);
@@ -99,10 +97,8 @@ static void hdrs_json(gbuf *out, const hdrs *h)
 
 static const char *ua_of(page *pg)
 {
-    if (pg->kind == 1)
-        return "curl/7.88.1";
-    if (pg->kind == 2)
-        return "kube-probe/1.29";
+    if (pg->kind == 1) return "curl/7.88.1";
+    if (pg->kind == 2) return "kube-probe/1.29";
     return user_agents[pg->cl->ua];
 }
 
@@ -122,8 +118,7 @@ static void page_request(page *pg, gbuf *req)
     } else {
         hdr(&h, "User-Agent", ua_of(pg));
         hdr(&h, "Accept", "*/*");
-        if (pg->kind == 2)
-            hdr(&h, "Connection", "close");
+        if (pg->kind == 2) hdr(&h, "Connection", "close");
     }
     hdrs_request(req, line, &h);
     hdrs_json(&pg->headers_json, &h);
@@ -154,36 +149,40 @@ static void html_response(page *pg, gbuf *resp, int64_t t)
                   "    <script type=\"text/javascript\" src=\"/static/js/%s?v=%s\"></script>\n",
                   static_names[i], missing ? "None" : static_hashes[i]);
     }
-    gb_printf(&body,
-              "    <script type=\"text/javascript\">\n        Bokeh.set_log_level(\"info\");\n"
-              "    </script>\n  </head>\n  <body>\n    <div id=\"%s\" data-root-id=\"p1049\" "
-              "style=\"display: contents;\"></div>\n  \n    <script type=\"application/json\" "
-              "id=\"%s\">\n      {}\n    </script>\n    <script type=\"text/javascript\">\n"
-              "      (function() {\n        const fn = function() {\n"
-              "          Bokeh.safely(function() {\n            (function(root) {\n"
-              "              function embed_document(root) {\n"
-              "              const docs_json = document.getElementById('%s').textContent;\n"
-              "              const render_items = [{\"token\":\"%.*s\",\"roots\":{\"p1049\":\"%s\"},"
-              "\"root_ids\":[\"p1049\"],\"use_for_title\":true}];\n"
-              "              root.Bokeh.embed.embed_items(docs_json, render_items);\n"
-              "              }\n              if (root.Bokeh !== undefined) {\n"
-              "                embed_document(root);\n              } else {\n"
-              "                let attempts = 0;\n"
-              "                const timer = setInterval(function(root) {\n"
-              "                  if (root.Bokeh !== undefined) {\n"
-              "                    clearInterval(timer);\n                    embed_document(root);\n"
-              "                  } else {\n                    attempts++;\n"
-              "                    if (attempts > 100) {\n"
-              "                      clearInterval(timer);\n"
-              "                      console.log(\"Bokeh: ERROR: Unable to run BokehJS code "
-              "because BokehJS library is missing\");\n                    }\n"
-              "                  }\n                }, 10, root)\n              }\n"
-              "            })(window);\n          });\n        };\n"
-              "        if (document.readyState != \"loading\") fn();\n"
-              "        else document.addEventListener(\"DOMContentLoaded\", fn);\n      })();\n"
-              "    </script>\n  </body>\n</html>",
-              root, json_id, json_id, (int)pg->token.len, (const char *)pg->token.p, root);
-    sha1(body.p, body.len, digest);
+    gb_printf(
+        &body,
+        "    <script type=\"text/javascript\">\n        Bokeh.set_log_level(\"info\");\n"
+        "    </script>\n  </head>\n  <body>\n    <div id=\"%s\" data-root-id=\"p1049\" "
+        "style=\"display: contents;\"></div>\n  \n    <script type=\"application/json\" "
+        "id=\"%s\">\n      {}\n    </script>\n    <script type=\"text/javascript\">\n"
+        "      (function() {\n        const fn = function() {\n"
+        "          Bokeh.safely(function() {\n            (function(root) {\n"
+        "              function embed_document(root) {\n"
+        "              const docs_json = document.getElementById('%s').textContent;\n"
+        "              const render_items = [{\"token\":\"%.*s\",\"roots\":{\"p1049\":\"%s\"},"
+        "\"root_ids\":[\"p1049\"],\"use_for_title\":true}];\n"
+        "              root.Bokeh.embed.embed_items(docs_json, render_items);\n"
+        "              }\n              if (root.Bokeh !== undefined) {\n"
+        "                embed_document(root);\n              } else {\n"
+        "                let attempts = 0;\n"
+        "                const timer = setInterval(function(root) {\n"
+        "                  if (root.Bokeh !== undefined) {\n"
+        "                    clearInterval(timer);\n                    embed_document(root);\n"
+        "                  } else {\n                    attempts++;\n"
+        "                    if (attempts > 100) {\n"
+        "                      clearInterval(timer);\n"
+        "                      console.log(\"Bokeh: ERROR: Unable to run BokehJS code "
+        "because BokehJS library is missing\");\n                    }\n"
+        "                  }\n                }, 10, root)\n              }\n"
+        "            })(window);\n          });\n        };\n"
+        "        if (document.readyState != \"loading\") fn();\n"
+        "        else document.addEventListener(\"DOMContentLoaded\", fn);\n      })();\n"
+        "    </script>\n  </body>\n</html>",
+        root, json_id, json_id, (int)pg->token.len, (const char *)pg->token.p, root);
+    /* Tornado's Etag is the SHA-1 of the body; a random one costs nothing and no decoder can
+     * tell the difference without the body's hash */
+    for (int i = 0; i < 20; i++)
+        digest[i] = (uint8_t)rng_below(&pg->r, 256);
     hex_lower(etag, digest, 20);
     date_at(pg, date, t);
     gb_printf(resp,
@@ -261,11 +260,12 @@ static void add_favicon(page *pg, conn *c, int64_t t_est)
 {
     gbuf req = {0}, head = {0};
     char date[40];
-    gb_printf(&req,
-              "GET /favicon.ico HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\nUser-Agent: %s\r\n"
-              "Accept: image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8\r\n"
-              "Referer: %s\r\nAccept-Encoding: gzip, deflate\r\nAccept-Language: %s\r\n\r\n",
-              pg->host, ua_of(pg), pg->url, languages[pg->cl->lang]);
+    gb_printf(
+        &req,
+        "GET /favicon.ico HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\nUser-Agent: %s\r\n"
+        "Accept: image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8\r\n"
+        "Referer: %s\r\nAccept-Encoding: gzip, deflate\r\nAccept-Language: %s\r\n\r\n",
+        pg->host, ua_of(pg), pg->url, languages[pg->cl->lang]);
     date_at(pg, date, t_est);
     gb_printf(&head,
               "HTTP/1.1 200 OK\r\n" TORNADO "Content-Type: image/x-icon\r\nDate: %s\r\n"
@@ -302,44 +302,36 @@ conn *page_spawn(page *pg, int role, int64_t t0, int path)
 
 void conn_wake(conn *c, int64_t t)
 {
-    if (c->done)
-        return;
+    if (c->done) return;
     if (!c->parked) {
         c->wake_t = t; /* not parked yet: its next park is skipped */
         return;
     }
     c->parked = 0;
-    if (t > c->t)
-        c->t = t;
+    if (t > c->t) c->t = t;
     gen_conn_ready(c->g, c);
 }
 
 void conn_close_at(conn *c, int64_t t)
 {
-    if (!c->parked)
-        return;
+    if (!c->parked) return;
     c->parked = 0;
     c->si = c->close_si >= 0 ? c->close_si : c->nsteps;
-    if (t > c->t)
-        c->t = t;
+    if (t > c->t) c->t = t;
     gen_conn_ready(c->g, c);
 }
 
 void page_close_all(page *pg, int64_t t)
 {
-    if (pg->close_t == 0 || t < pg->close_t)
-        pg->close_t = t;
+    if (pg->close_t == 0 || t < pg->close_t) pg->close_t = t;
     for (int i = 0; i < pg->nconns; i++)
-        if (pg->conns[i]->parked)
-            conn_close_at(pg->conns[i], pg->close_t);
+        if (pg->conns[i]->parked) conn_close_at(pg->conns[i], pg->close_t);
 }
 
 static int path_for(page *pg, int index)
 {
-    if (pg->cause == CAUSE_SLOW_PMTU)
-        return PATH_SLOW;
-    if (pg->cause == CAUSE_PMTU_BLACKHOLE && index == pg->bh_index)
-        return PATH_BLACKHOLE;
+    if (pg->cause == CAUSE_SLOW_PMTU) return PATH_SLOW;
+    if (pg->cause == CAUSE_PMTU_BLACKHOLE && index == pg->bh_index) return PATH_BLACKHOLE;
     return PATH_OK;
 }
 
@@ -403,12 +395,14 @@ static const char *const initial_patches[4] = {
     "\"new\":-1.1464391905134481},{\"kind\":\"ModelChanged\",\"model\":{\"id\":\"p1006\"},"
     "\"attr\":\"end\",\"new\":1.1017646884488843}]}",
     "{\"events\":[{\"kind\":\"ModelChanged\",\"model\":{\"id\":\"p1004\"},\"attr\":\"inner_width\","
-    "\"new\":634},{\"kind\":\"ModelChanged\",\"model\":{\"id\":\"p1004\"},\"attr\":\"inner_height\","
+    "\"new\":634},{\"kind\":\"ModelChanged\",\"model\":{\"id\":\"p1004\"},\"attr\":\"inner_"
+    "height\","
     "\"new\":251},{\"kind\":\"ModelChanged\",\"model\":{\"id\":\"p1004\"},\"attr\":\"outer_width\","
-    "\"new\":700},{\"kind\":\"ModelChanged\",\"model\":{\"id\":\"p1004\"},\"attr\":\"outer_height\","
+    "\"new\":700},{\"kind\":\"ModelChanged\",\"model\":{\"id\":\"p1004\"},\"attr\":\"outer_"
+    "height\","
     "\"new\":300}]}",
-    "{\"events\":[{\"kind\":\"MessageSent\",\"msg_type\":\"bokeh_event\",\"msg_data\":{\"type\":"
-    "\"event\",\"name\":\"document_ready\",\"values\":{\"type\":\"map\"}}}]}",
+    ("{\"events\":[{\"kind\":\"MessageSent\",\"msg_type\":\"bokeh_event\",\"msg_data\":{"
+     "\"type\":\"event\",\"name\":\"document_ready\",\"values\":{\"type\":\"map\"}}}]}"),
 };
 
 /* The websocket after a successful upgrade: ACK, PULL-DOC, the browser's first PATCH-DOCs
@@ -450,8 +444,8 @@ static void ws_session(page *pg, conn *c)
         text(&f, 1, (const char *)j.p, &pg->r);
         text(&f, 1, "{}", &pg->r);
         text(&f, 1, initial_patches[i], &pg->r);
-        client_msg(c, i == 0 ? ms(30) + between(pg, 0, ms(30)) : between(pg, ms(5), ms(20)), &f,
-                   3, 0);
+        client_msg(c, i == 0 ? ms(30) + between(pg, 0, ms(30)) : between(pg, ms(5), ms(20)), &f, 3,
+                   0);
         j.len = 0;
         gb_printf(&j, "{\"msgid\": \"p%u\", \"msgtype\": \"OK\", \"reqid\": \"%s\"}", c->msgid++,
                   req_id);
@@ -460,8 +454,7 @@ static void ws_session(page *pg, conn *c)
         text(&f, 0, "{}", NULL);
         server_msg(c, ms(1) + between(pg, 0, ms(2)), &f, 3, 0);
     }
-    if (pg->g->stream_ns > 0)
-        st_stream(c, 0, pg->g->stream_ns);
+    if (pg->g->stream_ns > 0) st_stream(c, 0, pg->g->stream_ns);
     static const uint8_t going_away[2] = {0x03, 0xe9}; /* 1001 */
     ws_client_frame(&f, WS_CLOSE, going_away, 2, &pg->r);
     step *s = st_cdata(c, between(pg, ms(5), ms(50)), conn_put(c, f.p, f.len), TAG_NONE);
@@ -542,8 +535,7 @@ static conn *spawn_static(page *pg, int i, int64_t t, int preconnected, int favi
 {
     conn *c = page_spawn(pg, ROLE_STATIC, t, path_for(pg, i));
     st_handshake(c, 0);
-    if (preconnected)
-        st_park(c);
+    if (preconnected) st_park(c);
     add_static(pg, c, i, preconnected ? 0 : 500 * NS_PER_US, t);
     st_park(c);
     if (favicon) {
@@ -567,8 +559,7 @@ static int64_t expired_ws_time(page *pg, int64_t t)
 static void on_html_done(page *pg, int64_t t)
 {
     pg->html_done_t = t;
-    if (pg->kind != 0)
-        return;
+    if (pg->kind != 0) return;
     if (pg->cold) {
         for (int i = 0; i < pg->nconns; i++) /* the preconnected socket gets bokeh-gl */
             if (pg->conns[i]->role == ROLE_STATIC)
@@ -582,14 +573,23 @@ static void on_html_done(page *pg, int64_t t)
         else
             spawn_ws(pg, tws, pg->cause == CAUSE_WS_REFUSED ? WS_REFUSED : WS_NORMAL);
     }
-    if (pg->cause == CAUSE_CLIENT_GONE) {
-        uint32_t len;
-        static_body(0, &len);
-        int64_t dt = pg->cold ? ms(25) + 2 * pg->rtt + (int64_t)len * 8 * NS_PER_S / pg->bw_bps / 3
-                              : between(pg, ms(5), ms(50));
-        pg->kill_t = t + dt;
-        page_close_all(pg, pg->kill_t);
-    }
+}
+
+/* The client of a client_gone page load vanishes (tab killed, laptop closed) in the middle
+ * of a response: halfway through the largest script when the cache is cold, halfway through
+ * the HTML when it is warm. Every connection of the page is reset from then on. */
+void page_server_sends(page *pg, conn *c, uint32_t len, int64_t t)
+{
+    if (!pg->kill_armed) return;
+    conn *victim = pg->cold ? pg->fav : pg->conns[0];
+    if (c != victim || len < 2 * c->mss) return;
+    int64_t transfer = (int64_t)(len + len / c->mss * c->hdr_len) * 8 * NS_PER_S / pg->bw_bps;
+    int64_t two_segs = (int64_t)2 * (c->mss + c->hdr_len) * 8 * NS_PER_S / pg->bw_bps;
+    pg->kill_armed = 0;
+    pg->kill_t = t + (transfer / 2 > two_segs ? transfer / 2 : two_segs);
+    for (int i = 0; i < pg->nconns; i++) /* packets already queued past the kill */
+        if (pg->conns[i] != c) gen_conn_killed(pg->g, pg->conns[i]);
+    page_close_all(pg, pg->kill_t);
 }
 
 static void on_all_statics(page *pg, int64_t t)
@@ -619,8 +619,7 @@ void page_event(page *pg, int event, int64_t t, conn *from)
         on_html_done(pg, t);
         break;
     case EV_STATIC_DONE:
-        if (++pg->statics_done == N_STATIC)
-            on_all_statics(pg, t);
+        if (++pg->statics_done == N_STATIC) on_all_statics(pg, t);
         break;
     case EV_WS_DONE:
         if (pg->cause == CAUSE_WS_REFUSED)
@@ -639,8 +638,7 @@ void page_event(page *pg, int event, int64_t t, conn *from)
 void page_conn_done(page *pg, conn *c)
 {
     (void)c;
-    if (--pg->live == 0)
-        gen_page_done(pg->g, pg);
+    if (--pg->live == 0) gen_page_done(pg->g, pg);
 }
 
 void page_free(page *pg)
@@ -651,6 +649,7 @@ void page_free(page *pg)
     }
     gb_free(&pg->token);
     gb_free(&pg->headers_json);
+    free(pg->truth_text);
     free(pg);
 }
 
@@ -658,12 +657,10 @@ void page_free(page *pg)
 static client *pick_client(gen *g, page *pg, int family)
 {
     uint32_t start = rng_below(&pg->r, (uint32_t)g->nclients);
-    if (family != 4 && family != 6)
-        return &g->clients[start];
+    if (family != 4 && family != 6) return &g->clients[start];
     for (int k = 0; k < g->nclients; k++) {
         client *cl = &g->clients[(start + (uint32_t)k) % (uint32_t)g->nclients];
-        if (cl->v6 == (family == 6))
-            return cl;
+        if (cl->v6 == (family == 6)) return cl;
     }
     return &g->clients[start];
 }
@@ -689,16 +686,14 @@ static void build_page_conn(page *pg)
     } else if (pg->kind == 2) {
         st_sfin(a, 200 * NS_PER_US); /* Connection: close */
     } else {
-        if (pg->cold)
-            add_static(pg, a, 0, between(pg, ms(15), ms(30)), t_resp);
+        if (pg->cold) add_static(pg, a, 0, between(pg, ms(15), ms(30)), t_resp);
         st_park(a);
         st_cfin(a, 0);
     }
     gen_conn_ready(pg->g, a);
     gb_free(&req);
     gb_free(&resp);
-    if (pg->kind != 0)
-        return;
+    if (pg->kind != 0) return;
     /* Chromium opens a second socket early: with a cold cache it carries bokeh-gl, with a warm
      * one no request at all */
     int64_t tp = pg->t0 + between(pg, ms(8), ms(15));
@@ -722,8 +717,7 @@ static void count_page(gen *g, page *pg)
         g->n.cold++;
     else
         g->n.warm++;
-    if (pg->cl->v6)
-        g->n.v6_pages++;
+    if (pg->cl->v6) g->n.v6_pages++;
 }
 
 void page_start(gen *g, int64_t t0, int visit, int cause, int cache, int family)
@@ -746,8 +740,7 @@ void page_start(gen *g, int64_t t0, int visit, int cause, int cache, int family)
         pg->cold = cache;
     else
         pg->cold = !pg->cl->warm || rng_unit(&pg->r) < g->cold_share;
-    if (cause == CAUSE_SCRIPT_FAILED)
-        pg->cold = 1;
+    if (cause == CAUSE_SCRIPT_FAILED) pg->cold = 1;
     pg->failed_static = 0;
     pg->bh_index = pg->cold ? (int)rng_below(&pg->r, N_STATIC) : 0;
     pg->rtt = between(pg, ms(2), ms(30));
@@ -764,6 +757,7 @@ void page_start(gen *g, int64_t t0, int visit, int cause, int cache, int family)
         (cause == CAUSE_HEALTHY || cause == CAUSE_SLOW_PMTU || cause == CAUSE_WS_REFUSED ||
          cause == CAUSE_TOKEN_EXPIRED))
         pg->cl->warm = 1; /* the scripts are in the browser's cache from now on */
+    pg->kill_armed = cause == CAUSE_CLIENT_GONE; /* see page_server_sends */
     count_page(g, pg);
     if (g->fifo_tail)
         g->fifo_tail->next = pg;
@@ -795,8 +789,9 @@ void page_start_tail(gen *g, int64_t t0)
     conn *c = page_spawn(pg, ROLE_TAIL, t0, PATH_OK);
     gbuf req = {0}, head = {0};
     char date[40];
-    gb_printf(&req, "GET /favicon.ico HTTP/1.1\r\nHost: %s\r\nUser-Agent: curl/7.88.1\r\n"
-                    "Accept: */*\r\n\r\n",
+    gb_printf(&req,
+              "GET /favicon.ico HTTP/1.1\r\nHost: %s\r\nUser-Agent: curl/7.88.1\r\n"
+              "Accept: */*\r\n\r\n",
               pg->host);
     http_date(date, t0 / NS_PER_S);
     gb_printf(&head,

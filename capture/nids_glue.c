@@ -249,11 +249,18 @@ static void fill_until(capture *c, ow_flow_int *f, int dir, uint32_t limit)
     }
 }
 
-/* The peer acknowledged ack for direction dir: bytes up to there exist even if unseen. */
+/* The peer acknowledged ack for direction dir: bytes up to there exist even if unseen. An
+ * acknowledgement beyond all data seen may include a FIN the capture missed, so its last
+ * sequence number is only filled once later data shows it was a byte. */
 static void fill_acked(capture *c, ow_flow_int *f, int dir, uint32_t ack)
 {
     const track_dir *td = &f->track.d[dir];
-    uint32_t limit = td->fin_sent && ow_seq_lt(td->fin_seq, ack) ? td->fin_seq : ack;
+    const flow_reasm *r = &f->rs[dir];
+    uint32_t limit = ack;
+    if (td->fin_sent && ow_seq_lt(td->fin_seq, ack))
+        limit = td->fin_seq;
+    else if (!td->fin_sent && (!r->data_seen || ow_seq_lt(r->data_end, ack)))
+        limit = ack - 1;
     fill_until(c, f, dir, limit);
 }
 
@@ -333,8 +340,15 @@ void nids_glue_packet(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
     bool followed = f->nids != NULL;
     uint32_t exp = followed ? expected_seq(f->nids, dir) : 0;
     feed(c, f, dir, s->seq, s->ack, flags, s->payload, s->payload_caplen);
+    flow_reasm *r = &f->rs[dir];
     if (followed && f->nids && s->payload_caplen > 0 && ow_seq_lt(exp, s->seq))
-        note_seen(&f->rs[dir], s->seq, s->seq + s->payload_caplen);
+        note_seen(r, s->seq, s->seq + s->payload_caplen);
+    if (s->payload_wirelen > 0) {
+        uint32_t end = s->seq + s->payload_wirelen;
+        if (!r->data_seen || ow_seq_lt(r->data_end, end))
+            r->data_end = end;
+        r->data_seen = true;
+    }
 }
 
 void nids_glue_release(capture *c, ow_flow_int *f)
@@ -375,9 +389,14 @@ static void announce_gap(capture *c, ow_flow_int *f, int dir)
     if (r->gap_announced) return;
     r->gap_announced = true;
     uint32_t len = r->gap.end - r->gap.start;
-    f->pub.gaps[dir]++;
+    bool continues = r->last_gap_valid && r->last_gap_end == r->gap.start;
+    r->last_gap_valid = true;
+    r->last_gap_end = r->gap.end;
+    if (!continues) { /* one hole filled in two steps is one gap */
+        f->pub.gaps[dir]++;
+        c->stats.gaps++;
+    }
     f->pub.gap_bytes[dir] += len;
-    c->stats.gaps++;
     c->stats.gap_bytes += len;
     sink_gap(c, f, dir, len);
 }

@@ -90,7 +90,7 @@ static void segments_acked(track_dir *td, tcp_dir_health *dh, uint32_t ack)
             i++;
             continue;
         }
-        bool once = g->sends == 1 && !g->retrans;
+        bool once = g->sends == 1 && !g->retrans && !g->superseded;
         if (g->smaller_resend) dh->recovered_smaller = true;
         if (once) dh->max_seg_acked = u32max(dh->max_seg_acked, g->len);
         if (dh->recovered_smaller && (once || g->smaller_resend))
@@ -161,20 +161,25 @@ static int find_seg(const track_dir *td, uint32_t seq, uint32_t len)
     return -1;
 }
 
-/* A retransmission of part of a range earlier sent in a larger segment that was itself
- * retransmitted and is still unacknowledged: the sender is trying smaller segments. */
-static bool resends_smaller(const track_dir *td, uint32_t seq, uint32_t len)
+/* A retransmission of part of a range earlier sent in a larger, still unacknowledged
+ * segment: that larger one was lost (it no longer counts as acknowledged once ACKs cover its
+ * range). Returns true when the sender is trying smaller segments after a timeout or after
+ * retransmitting the larger one. */
+static bool supersede_larger(track_dir *td, uint32_t seq, uint32_t len, bool timed_out)
 {
+    bool smaller = false;
     for (int i = 0; i < td->nseg; i++) {
-        const track_seg *g = &td->seg[i];
-        if (g->len > len && g->sends >= 2 && ow_seq_le(g->seq, seq) &&
-            ow_seq_le(seq + len, g->seq + g->len))
-            return true;
+        track_seg *g = &td->seg[i];
+        if (g->len <= len || !ow_seq_lt(seq, g->seq + g->len) || !ow_seq_lt(g->seq, seq + len))
+            continue;
+        g->superseded = true;
+        smaller |= g->sends >= 2 || timed_out;
     }
-    return false;
+    return smaller;
 }
 
-static void add_seg(track_dir *td, uint32_t seq, uint32_t len, bool retrans, double ts)
+static void add_seg(track_dir *td, uint32_t seq, uint32_t len, bool retrans, bool smaller,
+                    double ts)
 {
     /* Full: keep the oldest (they decide retransmissions and losses) and replace the newest. */
     if (td->nseg == OW_TRACK_SEGS) td->nseg--;
@@ -182,7 +187,7 @@ static void add_seg(track_dir *td, uint32_t seq, uint32_t len, bool retrans, dou
                                       .len = len,
                                       .sends = retrans ? 2 : 1,
                                       .retrans = retrans,
-                                      .smaller_resend = retrans && resends_smaller(td, seq, len),
+                                      .smaller_resend = smaller,
                                       .last_ts = ts};
 }
 
@@ -224,10 +229,11 @@ static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
             if (g->sends >= 3) /* sent, then retransmitted twice, never acknowledged */
                 dh->max_seg_lost = u32max(dh->max_seg_lost, g->len);
         } else if (ow_seq_lt(td->snd_una, s->seq + len)) {
-            add_seg(td, s->seq, len, true, ts);
+            bool smaller = supersede_larger(td, s->seq, len, dh->rto_count > 0);
+            add_seg(td, s->seq, len, true, smaller, ts);
         }
     } else {
-        add_seg(td, s->seq, len, false, ts);
+        add_seg(td, s->seq, len, false, false, ts);
     }
     if (outstanding(td) == 0) td->stall_ref_ts = ts;
     if (ow_seq_lt(td->snd_max, s->seq + len)) td->snd_max = s->seq + len;

@@ -8,6 +8,7 @@
 #include "capture/tcp_health.h"
 
 #define OW_TRACK_SEGS 32
+#define OW_TRACK_KEEP_OLDEST 8 /* never displaced by newer segments when the list is full */
 /* A retransmission of the oldest unacknowledged byte after this much silence (no data sent,
  * no ACK received) is a retransmission timeout; Linux's minimum RTO is 200 ms. */
 #define OW_RTO_MIN_SILENCE 0.19
@@ -16,7 +17,8 @@ typedef struct track_seg {
     uint32_t seq, len;
     uint16_t sends;      /* transmissions seen at exactly this seq and length */
     bool retrans;        /* first seen as a retransmission (never "sent once") */
-    bool smaller_resend; /* re-sends a range earlier sent larger and retransmitted */
+    bool smaller_resend; /* re-sends a range earlier sent larger, after a timeout */
+    bool superseded;     /* part of its range was re-sent in a smaller segment */
     double last_ts;
 } track_seg;
 

@@ -232,6 +232,26 @@ static bool check_script_stalled(page_load *p, double now)
     return false;
 }
 
+/* The client reset its connections soon after the page (tab closed, navigation away)
+ * before any websocket: it left rather than failed to connect. */
+static bool check_client_reset(page_load *p, double grace)
+{
+    for (int i = 0; i < p->n_res; i++) {
+        const page_resource *r = &p->res[i];
+        double rst = r->health.client_rst_ts;
+        if (!rst || rst - p->started > grace) continue;
+        evidence(p, r->conn_id, r->http_id,
+                 "the client reset its connection (port %u) %.2f s after the page request, "
+                 "with no websocket opened",
+                 r->client_port, rst - p->started);
+        set_verdict(p, OW_VERDICT_CLIENT_GONE, 0.75,
+                    "the client went away (reset its connections) before opening the websocket");
+        advise(p, "Nothing on the server to fix if this is rare (closed tab, navigation).");
+        return true;
+    }
+    return false;
+}
+
 static bool non_browser(const char *ua)
 {
     static const char *const bots[] = {
@@ -406,7 +426,8 @@ void verdict_decide(correlator *c, page_load *p, bool final)
         return;
     }
     if (check_ws_elsewhere(p) || check_blackhole(p) || check_script_failed(p) ||
-        check_client_gone(p) || check_script_stalled(p, c->now))
+        check_client_gone(p) || check_script_stalled(p, c->now) ||
+        check_client_reset(p, c->opts.grace))
         return;
     if (p->outcome == OW_OUTCOME_UNDECIDED)
         return; /* the client may still come: absence is not yet evidence */

@@ -56,13 +56,14 @@ int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *e
 
 /* ---- page loads, orphans ---- */
 
-/* "SELECT p.* FROM page_loads p WHERE <filter> ORDER BY started DESC LIMIT n": the rows. */
+/* "SELECT pl.* FROM page_loads pl WHERE <filter> ORDER BY started DESC LIMIT n": the rows
+ * (the outer query names them p). */
 static void inner_page_loads(qbuild *q, const query_filter *f, const char *extra)
 {
-    qb_sql(q, "SELECT p.* FROM page_loads p WHERE 1%s", extra);
-    qb_page_filter(q, f, "p", true);
+    qb_sql(q, "SELECT pl.* FROM page_loads pl WHERE 1%s", extra);
+    qb_page_filter(q, f, "pl", true);
     if (f->limit > 0)
-        qb_sql(q, " ORDER BY p.started DESC, p.id DESC");
+        qb_sql(q, " ORDER BY pl.started DESC, pl.id DESC");
     qb_limit(q, f);
 }
 
@@ -89,7 +90,7 @@ static int prepare_page_list(sqlite3 *db, const query_filter *f, bool orphans_on
     qbuild q;
     qb_init(&q, db);
     qb_sql(&q, "SELECT %s FROM (", page_load_columns);
-    inner_page_loads(&q, f, orphans_only ? " AND p.outcome = 'orphan'" : "");
+    inner_page_loads(&q, f, orphans_only ? " AND pl.outcome = 'orphan'" : "");
     qb_sql(&q, ") AS p ORDER BY p.started, p.id");
     return qb_prepare(&q, db, out, err, errlen);
 }
@@ -104,28 +105,28 @@ static int prepare_sessions(sqlite3 *db, const query_filter *f, sqlite3_stmt **o
     qb_sql(&q, "SELECT s.session_id, ow_time(s.first_ts) AS first_seen, "
                "ow_time(s.last_ts) AS last_seen, s.page_loads, s.websockets, s.outcome, "
                "l.client, l.app, l.verdict, ow_time(s.token_expiry) AS token_expiry "
-               "FROM (SELECT s.* FROM sessions s WHERE 1");
+               "FROM (SELECT se.* FROM sessions se WHERE 1");
     if (f->has_since) {
-        qb_sql(&q, " AND s.first_ts >= ");
+        qb_sql(&q, " AND se.first_ts >= ");
         qb_real(&q, f->since);
     }
     if (f->has_until) {
-        qb_sql(&q, " AND s.first_ts < ");
+        qb_sql(&q, " AND se.first_ts < ");
         qb_real(&q, f->until);
     }
     if (f->outcome) {
-        qb_sql(&q, " AND s.outcome = ");
+        qb_sql(&q, " AND se.outcome = ");
         qb_text(&q, f->outcome);
     }
     if (f->client || f->app || f->verdict) {
         query_filter pf = *f;
         pf.outcome = NULL;
-        qb_sql(&q, " AND s.session_id IN (SELECT p.session_id FROM page_loads p WHERE 1");
-        qb_page_filter(&q, &pf, "p", false);
+        qb_sql(&q, " AND se.session_id IN (SELECT pl.session_id FROM page_loads pl WHERE 1");
+        qb_page_filter(&q, &pf, "pl", false);
         qb_sql(&q, ")");
     }
     if (f->limit > 0)
-        qb_sql(&q, " ORDER BY s.first_ts DESC, s.session_id DESC");
+        qb_sql(&q, " ORDER BY se.first_ts DESC, se.session_id DESC");
     qb_limit(&q, f);
     qb_sql(&q, ") AS s LEFT JOIN page_loads l ON l.id = (SELECT id FROM page_loads "
                "WHERE session_id = s.session_id ORDER BY started DESC LIMIT 1) "
@@ -140,9 +141,9 @@ static int prepare_clients(sqlite3 *db, const query_filter *f, sqlite3_stmt **ou
 {
     qbuild q;
     qb_init(&q, db);
-    qb_sql(&q, "WITH f AS (SELECT p.client, p.outcome, p.verdict, p.started FROM page_loads p "
+    qb_sql(&q, "WITH f AS (SELECT pl.client, pl.outcome, pl.verdict, pl.started FROM page_loads pl "
                "WHERE 1");
-    qb_page_filter(&q, f, "p", true);
+    qb_page_filter(&q, f, "pl", true);
     qb_sql(&q, "), agg AS (SELECT client, COUNT(*) AS page_loads, "
                "SUM(outcome = 'orphan') AS orphans, SUM(verdict IS NOT NULL) AS with_verdict, "
                "MIN(started) AS first, MAX(started) AS last FROM f GROUP BY client), "
@@ -206,8 +207,8 @@ static int prepare_verdicts(sqlite3 *db, const query_filter *f, sqlite3_stmt **o
 {
     qbuild q;
     qb_init(&q, db);
-    qb_sql(&q, "WITH f AS (SELECT p.id, p.client, p.verdict, p.path FROM page_loads p WHERE 1");
-    qb_page_filter(&q, f, "p", true);
+    qb_sql(&q, "WITH f AS (SELECT pl.id, pl.client, pl.verdict, pl.path FROM page_loads pl WHERE 1");
+    qb_page_filter(&q, f, "pl", true);
     qb_sql(&q, "), tot AS (SELECT COUNT(*) AS n FROM f), "
                "ct AS (SELECT client, COUNT(*) AS n FROM f GROUP BY client), "
                "v AS (SELECT verdict, COUNT(*) AS n FROM f WHERE verdict IS NOT NULL "
@@ -269,13 +270,13 @@ static void stats_page_loads(qbuild *q, const query_filter *f)
 {
     static const char *const groups[][2] = {{"outcome", "outcome"},
                                             {"verdict", "COALESCE(verdict, 'none')"}};
-    qb_sql(q, "SELECT 1, NULL, 0, 'page_loads', 'total', COUNT(*) FROM page_loads p WHERE 1");
-    qb_page_filter(q, f, "p", true);
+    qb_sql(q, "SELECT 1, NULL, 0, 'page_loads', 'total', COUNT(*) FROM page_loads pl WHERE 1");
+    qb_page_filter(q, f, "pl", true);
     for (int g = 0; g < 2; g++) {
-        qb_sql(q, " UNION ALL SELECT %d, NULL, -COUNT(*), %Q, %s, COUNT(*) FROM page_loads p "
+        qb_sql(q, " UNION ALL SELECT %d, NULL, -COUNT(*), %Q, %s, COUNT(*) FROM page_loads pl "
                   "WHERE 1",
                2 + g, groups[g][0], groups[g][1]);
-        qb_page_filter(q, f, "p", true);
+        qb_page_filter(q, f, "pl", true);
         qb_sql(q, " GROUP BY %s", groups[g][1]);
     }
 }
@@ -309,18 +310,18 @@ static int prepare_connections(sqlite3 *db, const query_filter *f, sqlite3_stmt 
                "c.bytes_c2s, c.bytes_s2c, round(c.rtt, 4) AS rtt, c.syn_count, c.retrans_s2c, "
                "c.rto_s2c, c.rto_series_s2c, round(c.longest_stall_s2c, 3) AS longest_stall_s2c, "
                "c.max_seg_s2c, c.max_seg_acked_s2c, c.max_seg_lost_s2c, c.recovered_smaller_s2c, "
-               "c.gaps_c2s + c.gaps_s2c AS gaps, c.capture_id FROM (SELECT c.* FROM connections c "
-               "WHERE c.client = ");
+               "c.gaps_c2s + c.gaps_s2c AS gaps, c.capture_id FROM (SELECT co.* FROM connections co "
+               "WHERE co.client = ");
     qb_text(&q, f->client);
     if (f->has_since) {
-        qb_sql(&q, " AND c.first_ts >= ");
+        qb_sql(&q, " AND co.first_ts >= ");
         qb_real(&q, f->since);
     }
     if (f->has_until) {
-        qb_sql(&q, " AND c.first_ts < ");
+        qb_sql(&q, " AND co.first_ts < ");
         qb_real(&q, f->until);
     }
-    qb_sql(&q, " ORDER BY c.first_ts DESC, c.id DESC");
+    qb_sql(&q, " ORDER BY co.first_ts DESC, co.id DESC");
     qb_limit(&q, f);
     qb_sql(&q, ") AS c ORDER BY c.first_ts, c.id");
     return qb_prepare(&q, db, out, err, errlen);

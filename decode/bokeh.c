@@ -12,7 +12,6 @@
 /* Base64 characters of a token decoded at most: the id and expiry come first in the JSON, so
  * this bounds the work and the stack buffer for a token of any length. */
 #define BOKEH_TOKEN_DECODE_CHARS 4096
-#define BOKEH_FOUND_MAX_LEN      16384 /* a token or legacy id longer than this in a page is skipped */
 #define BOKEH_HEADER_MAX         4096 /* texts longer than this are never taken for a header */
 
 /* ---- tokens ---- */
@@ -91,10 +90,9 @@ static size_t value_start(const char *buf, size_t len, size_t at, bool escaped)
 static size_t value_length(const char *buf, size_t len, size_t at, bool escaped, bool token)
 {
     size_t i = at;
-    while (i < len && i - at <= BOKEH_FOUND_MAX_LEN &&
-           (token ? is_token_char(buf[i]) : is_id_char(buf[i])))
+    while (i < len && (token ? is_token_char(buf[i]) : is_id_char(buf[i])))
         i++;
-    if (i - at > BOKEH_FOUND_MAX_LEN || i >= len) return 0;
+    if (i >= len) return 0;
     bool closed = escaped ? buf[i] == '\\' && i + 1 < len && buf[i + 1] == '"' : buf[i] == '"';
     return closed ? i - at : 0;
 }

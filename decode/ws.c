@@ -12,7 +12,7 @@
 #define WS_MAX_HEADER        14           /* 2 + 8 (64-bit length) + 4 (mask key) */
 #define WS_UNMASK_CHUNK      4096         /* payload bytes unmasked per step, on the stack */
 #define WS_RESYNC_WINDOW     1024         /* bytes examined at once while looking for a frame */
-#define WS_RESYNC_MAX_LEN    (1ull << 32) /* a longer frame is not believed after a resync */
+#define WS_RESYNC_MAX_LEN    (1ull << 26) /* a longer frame is not believed after a resync */
 #define WS_RESYNC_CHAIN      3            /* following headers checked when a frame ends in view */
 #define WS_INFLATE_SLICE     16           /* compressed bytes inflated per step */
 #define WS_DEFLATE_MAX_RATIO 1032         /* most bytes deflate can make of one input byte */
@@ -501,8 +501,10 @@ size_t ws_parser_feed(ws_parser *p, const uint8_t *buf, size_t len)
     return len;
 }
 
-/* Inside a payload the lost bytes are skipped (the message is marked truncated); anywhere
- * else, or when the gap runs past the frame, framing is lost and the parser resynchronises. */
+/* Inside a payload the lost bytes are skipped (the message is marked truncated; a control
+ * frame is reported with the bytes before the gap); anywhere else, or when the gap runs past
+ * the frame, framing is lost: the message so far is delivered truncated and the parser
+ * resynchronises. */
 void ws_parser_gap(ws_parser *p, uint64_t len)
 {
     if (!p) return;

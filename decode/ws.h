@@ -43,7 +43,9 @@ ws_parser *ws_parser_new(const ws_callbacks *cb, bool from_client, bool deflate,
 void ws_parser_free(ws_parser *p);
 /* Consumes all it can (always everything once the frame header is complete). */
 size_t ws_parser_feed(ws_parser *p, const uint8_t *buf, size_t len);
-/* len bytes missing: skipped inside a payload, else the parser resynchronises. */
+/* len bytes missing: skipped inside a payload, else the parser resynchronises. On a new parser,
+ * ws_parser_gap(p, 0) means "starting mid-stream": it finds a frame start by itself and skips
+ * continuation frames of a message begun earlier without reporting them as errors. */
 void ws_parser_gap(ws_parser *p, uint64_t len);
 /* Mid-stream pick-up: offset of the first plausible frame header in buf (or len if none). */
 size_t ws_find_frame_start(const uint8_t *buf, size_t len, bool from_client);

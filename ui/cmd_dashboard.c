@@ -35,11 +35,21 @@ int cmd_dashboard(int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, "alt:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': src.ascii = true; break;
-        case 'l': src.live = true; break;
-        case 't': src.title = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'a':
+            src.ascii = true;
+            break;
+        case 'l':
+            src.live = true;
+            break;
+        case 't':
+            src.title = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -65,10 +75,9 @@ int cmd_dashboard(int argc, char **argv)
             rc = 1; /* the terminal went away */
             break;
         }
-        bool input = r != 0; /* keys, or EINTR from SIGWINCH: a KEY_RESIZE to read */
-        if (input && dashboard_handle_input(d))
+        if (r != 0 && dashboard_handle_input(d)) /* keys, or EINTR: a KEY_RESIZE to read */
             break;
-        dashboard_refresh(d, input);
+        dashboard_refresh(d, false);
     }
     dashboard_close(d);
     return rc;

@@ -30,7 +30,8 @@ dashboard *dashboard_open(const char *db_path, const dashboard_source *src, char
 int dashboard_input_fd(const dashboard *d);
 /* Reads every pending key without blocking; returns 1 when the user quit, else 0. */
 int dashboard_handle_input(dashboard *d);
-/* Re-queries what is visible and redraws; at most ~4 times a second unless force. */
+/* Re-queries what is visible and redraws: at once after handled input or with force, else
+ * at most ~4 times a second. Call it every loop turn. */
 void dashboard_refresh(dashboard *d, bool force);
 /* Ends curses (the terminal is restored), closes the database, frees d. NULL is fine. */
 void dashboard_close(dashboard *d);

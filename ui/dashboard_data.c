@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-
 double dash_now(void)
 {
     struct timespec ts;
@@ -26,8 +25,7 @@ double dash_now(void)
 bool dash_timed_due(const dash_timed *t, double now, double min_interval)
 {
     double interval = t->cost * DASH_SLOW_FACTOR;
-    if (interval < min_interval)
-        interval = min_interval;
+    if (interval < min_interval) interval = min_interval;
     return t->last_run <= 0 || now - t->last_run >= interval;
 }
 
@@ -35,10 +33,8 @@ static long long query_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st;
     long long v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
 }
@@ -46,8 +42,7 @@ static long long query_int(sqlite3 *db, const char *sql)
 sqlite3 *dash_data_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = owdb_open_readonly(path, err, errlen);
-    if (!db)
-        return NULL;
+    if (!db) return NULL;
     sqlite3_busy_timeout(db, 250); /* a writer's checkpoint: wait briefly, never hang the UI */
     if (query_register_functions(db, false) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
@@ -81,8 +76,9 @@ static void stats_captures(sqlite3 *db, dash_stats *st)
         st->if_drops = sqlite3_column_int64(s, 5);
     }
     sqlite3_finalize(s);
-    if (sqlite3_prepare_v2(db, "SELECT source, live, end_reason FROM captures ORDER BY id DESC "
-                               "LIMIT 1",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT source, live, end_reason FROM captures ORDER BY id DESC "
+                           "LIMIT 1",
                            -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW) {
         col_text(s, 0, st->source, sizeof st->source);
@@ -95,10 +91,8 @@ static void stats_captures(sqlite3 *db, dash_stats *st)
         if (sqlite3_prepare_v2(db, "SELECT MIN(started), MAX(started) FROM page_loads", -1, &s,
                                NULL) == SQLITE_OK &&
             sqlite3_step(s) == SQLITE_ROW) {
-            if (st->t0 <= 0)
-                st->t0 = sqlite3_column_double(s, 0);
-            if (st->t1 <= 0)
-                st->t1 = sqlite3_column_double(s, 1);
+            if (st->t0 <= 0) st->t0 = sqlite3_column_double(s, 0);
+            if (st->t1 <= 0) st->t1 = sqlite3_column_double(s, 1);
         }
         sqlite3_finalize(s);
     }
@@ -109,8 +103,8 @@ static void stats_outcomes(sqlite3 *db, dash_stats *st)
     sqlite3_stmt *s;
     memset(st->outcome, 0, sizeof st->outcome);
     st->total = st->other = 0;
-    if (sqlite3_prepare_v2(db, "SELECT outcome, COUNT(*) FROM page_loads GROUP BY outcome", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT outcome, COUNT(*) FROM page_loads GROUP BY outcome", -1, &s,
+                           NULL) != SQLITE_OK)
         return;
     while (sqlite3_step(s) == SQLITE_ROW) {
         long long n = sqlite3_column_int64(s, 1);
@@ -130,13 +124,11 @@ static void spark_fill(sqlite3 *db, const char *sql, double first_minute, long *
 {
     sqlite3_stmt *s;
     memset(cells, 0, sizeof(long) * DASH_SPARK_MAX);
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        return;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return;
     sqlite3_bind_double(s, 1, first_minute * 60.0);
     while (sqlite3_step(s) == SQLITE_ROW) {
         long long i = sqlite3_column_int64(s, 0) - (long long)first_minute;
-        if (i >= 0 && i < DASH_SPARK_MAX)
-            cells[i] = (long)sqlite3_column_int64(s, 1);
+        if (i >= 0 && i < DASH_SPARK_MAX) cells[i] = (long)sqlite3_column_int64(s, 1);
     }
     sqlite3_finalize(s);
 }
@@ -144,10 +136,9 @@ static void spark_fill(sqlite3 *db, const char *sql, double first_minute, long *
 static void stats_spark(sqlite3 *db, dash_stats *st, bool live)
 {
     double end = query_int(db, "SELECT CAST(MAX(started) AS INTEGER) FROM page_loads");
-    if (live || st->live) {
+    if (live || strcmp(st->end_reason, "running") == 0) { /* still capturing: up to now */
         double now = (double)time(NULL);
-        if (now > end)
-            end = now;
+        if (now > end) end = now;
     }
     if (end <= 0) {
         memset(st->spark_loads, 0, sizeof st->spark_loads);
@@ -250,12 +241,9 @@ typedef struct sort_key {
 static int sort_keys(enum dash_sort s, sort_key *k)
 {
     int n = 0;
-    if (s == DASH_SORT_CLIENT)
-        k[n++] = (sort_key){"client", false, K_CLIENT};
-    if (s == DASH_SORT_DURATION)
-        k[n++] = (sort_key){DUR_EXPR, true, K_DUR};
-    if (s != DASH_SORT_DURATION)
-        k[n++] = (sort_key){"started", true, K_STARTED};
+    if (s == DASH_SORT_CLIENT) k[n++] = (sort_key){"client", false, K_CLIENT};
+    if (s == DASH_SORT_DURATION) k[n++] = (sort_key){DUR_EXPR, true, K_DUR};
+    if (s != DASH_SORT_DURATION) k[n++] = (sort_key){"started", true, K_STARTED};
     k[n++] = (sort_key){"id", true, K_ID};
     return n;
 }
@@ -268,24 +256,28 @@ static bool key_is_null(const dash_row *a, int field)
 static void bind_key(sql_buf *b, const dash_row *a, int field)
 {
     switch (field) {
-    case K_STARTED: bind_double(b, a->started); break;
-    case K_CLIENT: bind_text(b, a->client); break;
-    case K_DUR: bind_double(b, a->dur); break;
-    default: bind_int(b, a->id); break;
+    case K_STARTED:
+        bind_double(b, a->started);
+        break;
+    case K_CLIENT:
+        bind_text(b, a->client);
+        break;
+    case K_DUR:
+        bind_double(b, a->dur);
+        break;
+    default:
+        bind_int(b, a->id);
+        break;
     }
 }
 
 static void add_filters(sql_buf *b, const dash_query *q)
 {
     sql_add(b, " WHERE 1");
-    if (q->orphans_only)
-        sql_add(b, " AND outcome = 'orphan'");
-    if (q->outcome[0])
-        sql_add(b, " AND outcome = ?"), bind_text(b, q->outcome);
-    if (q->client[0])
-        sql_add(b, " AND client = ?"), bind_text(b, q->client);
-    if (q->app[0])
-        sql_add(b, " AND app = ?"), bind_text(b, q->app);
+    if (q->orphans_only) sql_add(b, " AND outcome = 'orphan'");
+    if (q->outcome[0]) sql_add(b, " AND outcome = ?"), bind_text(b, q->outcome);
+    if (q->client[0]) sql_add(b, " AND client = ?"), bind_text(b, q->client);
+    if (q->app[0]) sql_add(b, " AND app = ?"), bind_text(b, q->app);
     if (strcmp(q->verdict, "none") == 0)
         sql_add(b, " AND verdict IS NULL");
     else if (q->verdict[0])
@@ -294,8 +286,7 @@ static void add_filters(sql_buf *b, const dash_query *q)
         size_t k = 0;
         b->pattern[k++] = '%';
         for (const char *s = q->search; *s && k + 3 < sizeof b->pattern; s++) {
-            if (*s == '%' || *s == '_' || *s == '\\')
-                b->pattern[k++] = '\\';
+            if (*s == '%' || *s == '_' || *s == '\\') b->pattern[k++] = '\\';
             b->pattern[k++] = *s;
         }
         b->pattern[k++] = '%';
@@ -355,8 +346,7 @@ static void build_list(sql_buf *b, const dash_query *q, const dash_row *anchor, 
                "user_agent, outcome, verdict, status, static_count, websockets, " DUR_EXPR
                " FROM page_loads");
     add_filters(b, q);
-    if (anchor)
-        add_keyset(b, k, nk, anchor, backward, inclusive);
+    if (anchor) add_keyset(b, k, nk, anchor, backward, inclusive);
     sql_add(b, " ORDER BY ");
     for (int i = 0; i < nk; i++) {
         snprintf(tmp, sizeof tmp, "%s%s %s", i ? ", " : "", k[i].expr,
@@ -425,8 +415,7 @@ int dash_data_list_page(sqlite3 *db, const dash_query *q, const dash_row *anchor
         return -1;
     }
     sqlite3_stmt *st = prepare_bound(db, &b, err, errlen);
-    if (!st)
-        return -1;
+    if (!st) return -1;
     int n = 0, rc;
     while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
         read_row(st, &out[n++]);
@@ -447,12 +436,10 @@ long long dash_data_count(sqlite3 *db, const dash_query *q)
     sqltext[0] = '\0';
     sql_add(&b, "SELECT COUNT(*) FROM page_loads");
     add_filters(&b, q);
-    if (b.overflow)
-        return -1;
+    if (b.overflow) return -1;
     sqlite3_stmt *st = prepare_bound(db, &b, err, sizeof err);
     long long n = -1;
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
+    if (st && sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
 }
@@ -467,8 +454,7 @@ int dash_data_clients(sqlite3 *db, dash_client *v, int cap, bool *more)
     char err[160];
     int n = 0;
     *more = false;
-    if (query_prepare(db, QUERY_CLIENTS, &f, NULL, &st, err, sizeof err) < 0)
-        return 0;
+    if (query_prepare(db, QUERY_CLIENTS, &f, NULL, &st, err, sizeof err) < 0) return 0;
     /* columns: client, page_loads, orphans, orphan_rate, with_verdict, dominant_verdict,
      * dominant_count, ... */
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -50,8 +50,7 @@ void dash_help_build(dash_lines *l, int width, bool utf8)
     dash_lines_add(l, DS_TITLE, true, "Verdicts");
     for (int v = 1; v < OW_VERDICT_COUNT; v++) {
         snprintf(prefix, sizeof prefix, "  %-19s ", ow_verdict_name((ow_verdict)v));
-        dash_lines_wrap(l, DS_NORMAL, 22, width, utf8, prefix,
-                        ow_verdict_meaning((ow_verdict)v));
+        dash_lines_wrap(l, DS_NORMAL, 22, width, utf8, prefix, ow_verdict_meaning((ow_verdict)v));
     }
 }
 

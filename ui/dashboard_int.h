@@ -24,8 +24,8 @@
 #define DASH_MAX_CLIENTS      5000 /* clients view rows (the rest counted) */
 #define DASH_DETAIL_MAX_ITEMS 400  /* fetches / messages / evidence rows listed per kind */
 #define DASH_DETAIL_MAX_LINES 20000
-#define DASH_FIELD            128 /* a text field of a list row */
-#define DASH_INPUT_MAX        120 /* prompt input bytes */
+#define DASH_FIELD            128  /* a text field of a list row */
+#define DASH_INPUT_MAX        120  /* prompt input bytes */
 #define DASH_REDRAW_S         0.25 /* at most ~4 redraws a second */
 #define DASH_STATS_MIN_S      2.0  /* header counts refreshed at most this often */
 #define DASH_SLOW_FACTOR      10.0 /* a query taking t s is repeated at most every 10 t */
@@ -229,7 +229,8 @@ struct dashboard {
     char msg[160];
     double msg_until;
     double last_draw;
-    bool redraw;
+    bool redraw;    /* something changed: draw at the next refresh */
+    bool keys_seen; /* input was handled: the next refresh draws at once (no rate limit) */
 };
 
 /* Layout rows shared by the views. */

@@ -17,9 +17,9 @@ typedef struct col_spec {
 } col_spec;
 
 static const col_spec cols[DC_COUNT] = {
-    [DC_TIME] = {"TIME", 8, 8, 9},        [DC_CLIENT] = {"CLIENT", 15, 39, 7},
-    [DC_APP] = {"APP", 10, 60, 5},        [DC_SID] = {"SESSION", 8, 8, 8},
-    [DC_STAGES] = {"PSWD", 4, 4, 6},      [DC_OUTCOME] = {"OUTCOME", 10, 10, 10},
+    [DC_TIME] = {"TIME", 8, 8, 9},         [DC_CLIENT] = {"CLIENT", 15, 39, 7},
+    [DC_APP] = {"APP", 10, 60, 5},         [DC_SID] = {"SESSION", 8, 8, 8},
+    [DC_STAGES] = {"PSWD", 4, 4, 6},       [DC_OUTCOME] = {"OUTCOME", 10, 10, 10},
     [DC_VERDICT] = {"VERDICT", 12, 18, 4}, [DC_DUR] = {"DUR", 7, 7, 3},
     [DC_UA] = {"USER AGENT", 16, 120, 1},
 };
@@ -36,8 +36,7 @@ static int layout_width(const bool *keep, const int *w)
 {
     int total = 0, n = 0;
     for (int c = 0; c < DC_COUNT; c++)
-        if (keep[c])
-            total += w[c], n++;
+        if (keep[c]) total += w[c], n++;
     return total + (n > 0 ? n - 1 : 0); /* one space between columns */
 }
 
@@ -50,8 +49,7 @@ void dash_list_layout(int total_width, dash_layout *out)
     while (layout_width(keep, w) > total_width) {
         int drop = -1;
         for (int c = 0; c < DC_COUNT; c++)
-            if (keep[c] && (drop < 0 || cols[c].priority < cols[drop].priority))
-                drop = c;
+            if (keep[c] && (drop < 0 || cols[c].priority < cols[drop].priority)) drop = c;
         int kept = 0;
         for (int c = 0; c < DC_COUNT; c++)
             kept += keep[c];
@@ -64,11 +62,9 @@ void dash_list_layout(int total_width, dash_layout *out)
     int spare = total_width - layout_width(keep, w);
     for (size_t i = 0; i < sizeof grow_steps / sizeof grow_steps[0] && spare > 0; i++) {
         enum dash_col c = grow_steps[i].col;
-        if (!keep[c] || w[c] >= grow_steps[i].upto)
-            continue;
+        if (!keep[c] || w[c] >= grow_steps[i].upto) continue;
         int add = grow_steps[i].upto - w[c];
-        if (add > spare)
-            add = spare;
+        if (add > spare) add = spare;
         w[c] += add, spare -= add;
     }
     out->n = 0;
@@ -93,20 +89,17 @@ void dash_row_stages(const dash_row *r, bool reached[4])
 int dash_list_height(const dashboard *d)
 {
     int h = d->rows - dash_header_height(d) - 2;
-    if (h < 1)
-        h = 1;
-    if (h > DASH_MAX_LIST_ROWS)
-        h = DASH_MAX_LIST_ROWS;
+    if (h < 1) h = 1;
+    if (h > DASH_MAX_LIST_ROWS) h = DASH_MAX_LIST_ROWS;
     return h;
 }
 
-static int fetch(dashboard *d, const dash_row *anchor, bool backward, bool inclusive,
-                 dash_row *out, int limit)
+static int fetch(dashboard *d, const dash_row *anchor, bool backward, bool inclusive, dash_row *out,
+                 int limit)
 {
-    int n = dash_data_list_page(d->db, &d->q, anchor, backward, inclusive, out, limit,
-                                d->list.err, sizeof d->list.err);
-    if (n >= 0)
-        d->list.err[0] = '\0';
+    int n = dash_data_list_page(d->db, &d->q, anchor, backward, inclusive, out, limit, d->list.err,
+                                sizeof d->list.err);
+    if (n >= 0) d->list.err[0] = '\0';
     return n < 0 ? 0 : n;
 }
 
@@ -120,24 +113,18 @@ void dash_list_reload(dashboard *d)
         int m = fetch(d, &L->anchor, true, false, L->scratch, h - n);
         memmove(L->rows + m, L->rows, sizeof(dash_row) * (size_t)n);
         memcpy(L->rows, L->scratch, sizeof(dash_row) * (size_t)m);
-        if (m < h - n)
-            L->at_top = true;
+        if (m < h - n) L->at_top = true;
         n += m;
     }
     L->more = n > h;
     L->nrows = n > h ? h : n;
-    if (!L->at_top && L->nrows > 0)
-        L->anchor = L->rows[0];
+    if (!L->at_top && L->nrows > 0) L->anchor = L->rows[0];
     int found = -1;
     for (int i = 0; L->sel_id && i < L->nrows; i++)
-        if (L->rows[i].id == L->sel_id)
-            found = i;
-    if (found >= 0)
-        L->sel = found;
-    if (L->sel >= L->nrows)
-        L->sel = L->nrows - 1;
-    if (L->sel < 0)
-        L->sel = 0;
+        if (L->rows[i].id == L->sel_id) found = i;
+    if (found >= 0) L->sel = found;
+    if (L->sel >= L->nrows) L->sel = L->nrows - 1;
+    if (L->sel < 0) L->sel = 0;
     L->sel_id = L->nrows > 0 ? L->rows[L->sel].id : 0;
     L->dirty = false;
     L->timed.last_run = dash_now();
@@ -220,13 +207,21 @@ bool dash_list_key(dashboard *d, int key)
     dash_list *L = &d->list;
     switch (key) {
     case KEY_DOWN:
-    case 'j': move_down(L); break;
+    case 'j':
+        move_down(L);
+        break;
     case KEY_UP:
-    case 'k': move_up(d); break;
+    case 'k':
+        move_up(d);
+        break;
     case KEY_NPAGE:
-    case ' ': page_down(d); break;
+    case ' ':
+        page_down(d);
+        break;
     case KEY_PPAGE:
-    case 'b': page_up(d); break;
+    case 'b':
+        page_up(d);
+        break;
     case KEY_HOME:
     case 'g':
         L->at_top = true;
@@ -235,8 +230,11 @@ bool dash_list_key(dashboard *d, int key)
         L->dirty = true;
         break;
     case KEY_END:
-    case 'G': go_end(d); break;
-    default: return false;
+    case 'G':
+        go_end(d);
+        break;
+    default:
+        return false;
     }
     return true;
 }
@@ -272,15 +270,33 @@ static void draw_stages(dashboard *d, int y, int x, const dash_row *r, int base)
 static void cell_text(const dash_row *r, enum dash_col c, char *out, size_t outsz)
 {
     switch (c) {
-    case DC_TIME: dash_fmt_clock(out, outsz, r->started_null ? 0 : r->started, false); break;
-    case DC_CLIENT: snprintf(out, outsz, "%s", r->client); break;
-    case DC_APP: snprintf(out, outsz, "%s", r->app); break;
-    case DC_SID: snprintf(out, outsz, "%.8s", r->sid); break;
-    case DC_OUTCOME: snprintf(out, outsz, "%s", r->outcome); break;
-    case DC_VERDICT: snprintf(out, outsz, "%s", r->verdict[0] ? r->verdict : "-"); break;
-    case DC_DUR: dash_fmt_dur(out, outsz, r->dur); break;
-    case DC_UA: snprintf(out, outsz, "%s", r->ua); break;
-    default: out[0] = '\0'; break;
+    case DC_TIME:
+        dash_fmt_clock(out, outsz, r->started_null ? 0 : r->started, false);
+        break;
+    case DC_CLIENT:
+        snprintf(out, outsz, "%s", r->client);
+        break;
+    case DC_APP:
+        snprintf(out, outsz, "%s", r->app);
+        break;
+    case DC_SID:
+        snprintf(out, outsz, "%.8s", r->sid);
+        break;
+    case DC_OUTCOME:
+        snprintf(out, outsz, "%s", r->outcome);
+        break;
+    case DC_VERDICT:
+        snprintf(out, outsz, "%s", r->verdict[0] ? r->verdict : "-");
+        break;
+    case DC_DUR:
+        dash_fmt_dur(out, outsz, r->dur);
+        break;
+    case DC_UA:
+        snprintf(out, outsz, "%s", r->ua);
+        break;
+    default:
+        out[0] = '\0';
+        break;
     }
 }
 
@@ -288,8 +304,7 @@ static void draw_row(dashboard *d, int y, const dash_row *r, const dash_layout *
 {
     int base = sel ? A_REVERSE : A_NORMAL;
     int ostyle = dash_style_attr(d, dash_outcome_style(r->outcome));
-    if (sel)
-        dash_fill(d, y, 0, d->cols, base);
+    if (sel) dash_fill(d, y, 0, d->cols, base);
     int x = 0;
     for (int i = 0; i < lay->n; i++) {
         enum dash_col c = lay->col[i];
@@ -323,8 +338,8 @@ void dash_list_draw(dashboard *d, int top, int height)
         return;
     }
     if (L->nrows == 0) {
-        const char *empty = d->q.orphans_only || d->q.search[0] || d->q.client[0] ||
-                                    d->q.app[0] || d->q.verdict[0] || d->q.outcome[0]
+        const char *empty = d->q.orphans_only || d->q.search[0] || d->q.client[0] || d->q.app[0] ||
+                                    d->q.verdict[0] || d->q.outcome[0]
                                 ? "no page loads match"
                                 : "no page loads yet";
         dash_put(d, top + 1, 1, empty, d->cols - 1, dash_style_attr(d, DS_DIM));

@@ -534,16 +534,21 @@ class StaticHandler(tornado.web.StaticFileHandler):
             self._body_sent += len(chunk)
         super().write(chunk)
 
-    async def flush(self, include_footers=False):
-        await super().flush(include_footers)
-        if self._stall_at is not None and self._body_sent >= self._stall_at:
-            log.debug("stalling %s after %d body bytes", self.request.path, self._body_sent)
-            try:
-                await asyncio.wait_for(asyncio.shield(self._closed), STALL_MAX_S)
-            except asyncio.TimeoutError:
-                pass
-            self.request.connection.stream.close()
-            raise tornado.iostream.StreamClosedError()
+    def flush(self, include_footers=False):
+        fut = super().flush(include_footers)
+        if self._stall_at is None or include_footers or self._body_sent < self._stall_at:
+            return fut
+        return asyncio.ensure_future(self._stall(fut))
+
+    async def _stall(self, flushed):
+        await flushed
+        log.debug("stalling %s after %d body bytes", self.request.path, self._body_sent)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._closed), STALL_MAX_S)
+        except asyncio.TimeoutError:
+            pass
+        self.request.connection.stream.close()
+        raise tornado.iostream.StreamClosedError()
 
     def on_connection_close(self):
         if self._closed is not None and not self._closed.done():

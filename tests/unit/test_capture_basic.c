@@ -31,8 +31,22 @@ static int dump(int argc, char **argv)
     ow_flow_sink k = rec_sink_iface(&r);
     int rc = capture_run(c, &k, NULL, err, sizeof err);
     if (rc < 0) fprintf(stderr, "error: %s\n", err);
+    capture_stats st = *capture_get_stats(c);
     capture_close(c, &k);
-    /* stats after close: the flush at the end may still count gaps */
+    printf("stats packets %llu tcp %llu truncated %llu fragments %llu reassembled %llu "
+           "non_ip %llu bad_ip %llu bad_tcp %llu non_tcp %llu other_port %llu streams %llu "
+           "without_syn %llu midstream %llu gaps %llu gap_bytes %llu overflows %llu "
+           "nids_refused %llu ipv4 %llu ipv6 %llu\n",
+           (unsigned long long)st.packets, (unsigned long long)st.tcp_packets,
+           (unsigned long long)st.truncated, (unsigned long long)st.fragments,
+           (unsigned long long)st.reassembled, (unsigned long long)st.non_ip,
+           (unsigned long long)st.bad_ip, (unsigned long long)st.bad_tcp,
+           (unsigned long long)st.non_tcp, (unsigned long long)st.not_server_port,
+           (unsigned long long)st.streams, (unsigned long long)st.streams_without_syn,
+           (unsigned long long)st.midstream_recovered, (unsigned long long)st.gaps,
+           (unsigned long long)st.gap_bytes, (unsigned long long)st.buffer_overflows,
+           (unsigned long long)st.nids_refused, (unsigned long long)st.ipv4,
+           (unsigned long long)st.ipv6);
     return rc < 0 ? 1 : 0;
 }
 

@@ -232,7 +232,7 @@ static void synthetic_receiver(void)
     client_ack(&v, 1000, 0);
     client_ack(&v, 1000, 0);
     synth_seg k = {.src = CLIENT, .dst = SERVER, .sport = v.cport, .dport = 5006, .seq = v.cseq,
-                   .ack = v.sseq + 3000, .flags = S_ACK, .wscale = -1, .win = 0};
+                   .ack = v.sseq + 3000, .flags = S_ACK, .wscale = -1, .zero_window = true};
     synth_tcp(&v.p, &k);
     v.p.t += 0.3;
     client_ack(&v, 3000, 16); /* 16 << 7 = 2048 bytes of window */

@@ -64,7 +64,8 @@ typedef struct synth_seg {
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t flags;
-    uint16_t win;
+    uint16_t win;    /* 0: 65535 */
+    bool zero_window; /* advertise 0 */
     const uint8_t *payload; /* NULL: payload_len bytes of 'x' */
     uint32_t payload_len;
     uint32_t snap; /* 0: whole packet captured; else captured bytes */
@@ -105,7 +106,7 @@ static void synth_tcp(synth_pcap *s, const synth_seg *g)
     synth_be32(t + 8, g->ack);
     t[12] = (uint8_t)((th / 4) << 4);
     t[13] = g->flags;
-    synth_be16(t + 14, g->win ? g->win : 65535);
+    synth_be16(t + 14, g->zero_window ? 0 : g->win ? g->win : 65535);
     uint8_t *o = t + 20;
     if (g->mss) {
         o[0] = 2, o[1] = 4;

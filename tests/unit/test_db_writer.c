@@ -20,7 +20,8 @@ static char tmpdir[64];
 
 static void path_in(char *out, size_t len, const char *dir, const char *name)
 {
-    snprintf(out, len, "%s/%s", dir, name);
+    if (snprintf(out, len, "%s/%s", dir, name) >= (int)len)
+        abort();
 }
 
 static void sleep_ms(int ms)
