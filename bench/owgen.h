@@ -188,10 +188,11 @@ struct conn {
     uint32_t mss;    /* current server segment payload */
     uint32_t s_rcvd; /* server bytes the client acknowledged (for the window) */
     int path, recovered, parked, done, killed, stuck;
-    int64_t wake_t;   /* a wake that came before the connection parked */
-    uint32_t hdr_len; /* IP + TCP(with timestamps) header bytes */
-    gbuf data;        /* this connection's payloads */
-    char note[160];   /* requests carried, for the ground-truth notes */
+    int64_t last_emit_t; /* time of the last packet written */
+    int64_t wake_t;      /* a wake that came before the connection parked */
+    uint32_t hdr_len;    /* IP + TCP(with timestamps) header bytes */
+    gbuf data;           /* this connection's payloads */
+    char note[160];      /* requests carried, for the ground-truth notes */
 };
 
 void conn_init(conn *c, gen *g, page *pg, int role, int64_t t0);
@@ -207,9 +208,9 @@ void st_park(conn *c);
 void st_cfin(conn *c, int64_t delay);
 void st_sfin(conn *c, int64_t delay);
 void st_stream(conn *c, int64_t delay, int64_t dur);
-int conn_next(conn *c);  /* 1: pending packet set; 0: parked or done */
+int conn_next(conn *c);       /* 1: pending packet set; 0: parked or done */
 int conn_apply_kill(conn *c); /* client gone: pending becomes a RST; 0 if never opened */
-void conn_emit(conn *c); /* write the pending packet */
+void conn_emit(conn *c);      /* write the pending packet */
 void conn_free(conn *c);
 
 /* ------------------------------------------------------------------ pages (owgen_page.c) */

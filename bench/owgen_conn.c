@@ -671,7 +671,7 @@ int conn_apply_kill(conn *c)
         c->done = 1;
         return 0;
     }
-    int64_t t = pg->kill_t > c->t ? pg->kill_t : c->t;
+    int64_t t = pg->kill_t > c->last_emit_t ? pg->kill_t : c->last_emit_t;
     memset(&c->pending, 0, sizeof c->pending);
     c->pending.t = t;
     c->pending.dir = DIR_C2S;
@@ -910,5 +910,6 @@ void conn_emit(conn *c)
             count_step(c, s);
         }
     }
+    c->last_emit_t = p->t;
     if (p->t > g->last_t) g->last_t = p->t;
 }

@@ -34,6 +34,7 @@
 #define NIDS_QUEUE_LIMIT      65535 /* libnids prunes an out-of-order queue above this */
 #define NIDS_SKB_OVERHEAD     184   /* libnids' accounting per queued packet (16 + sk_buff 168) */
 #define GAP_FILL_STEPS        64    /* holes filled per acknowledgement at most */
+#define GAP_FILL_MAX          (1u << 20) /* a larger hole restarts libnids past it, unfilled */
 #define NIDS_WARN_LOG_MAX     5
 #define LIBNIDS_FIN_SENT      120 /* libnids' half_stream state once the FIN was delivered */
 #define LIBNIDS_FIN_CONFIRMED 121
@@ -217,6 +218,28 @@ static void note_seen(flow_reasm *r, uint32_t start, uint32_t end)
 
 /* ---- gap filling ---- */
 
+static void announce_gap(capture *c, ow_flow_int *f, int dir);
+
+/* A hole too large to fill: libnids forgets the stream and follows it again from the far side
+ * of the hole (a synthesized handshake at the current sequence numbers). The sink is told
+ * about the hole here; bytes it left unconsumed in either direction are dropped with it. */
+static void resync(capture *c, ow_flow_int *f, int dir, uint32_t from, uint32_t to)
+{
+    struct tcp_stream *s = f->nids;
+    uint32_t other = expected_seq(s, !dir);
+    flow_reasm *r = &f->rs[dir];
+    r->gap = (seq_range){from, to};
+    r->gap_announced = false;
+    announce_gap(c, f, dir);
+    s->user = NULL;
+    f->nids = NULL;
+    nids_free_tcp_stream(s);
+    f->rs[0].nseen = f->rs[1].nseen = 0;
+    uint32_t client_next = dir == OW_DIR_C2S ? to : other;
+    uint32_t server_next = dir == OW_DIR_C2S ? other : to;
+    synth_handshake(c, f, client_next - 1, server_next - 1);
+}
+
 static void fill_gap(capture *c, ow_flow_int *f, int dir, uint32_t start, uint32_t len)
 {
     flow_reasm *r = &f->rs[dir];
@@ -244,6 +267,10 @@ static void fill_until(capture *c, ow_flow_int *f, int dir, uint32_t limit)
         if (!ow_seq_lt(exp, end)) { /* libnids refused what was fed there: forget it */
             r->nseen = 0;
             end = limit;
+        }
+        if (end - exp > GAP_FILL_MAX) {
+            resync(c, f, dir, exp, end);
+            return;
         }
         fill_gap(c, f, dir, exp, end - exp);
     }
@@ -345,8 +372,7 @@ void nids_glue_packet(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
         note_seen(r, s->seq, s->seq + s->payload_caplen);
     if (s->payload_wirelen > 0) {
         uint32_t end = s->seq + s->payload_wirelen;
-        if (!r->data_seen || ow_seq_lt(r->data_end, end))
-            r->data_end = end;
+        if (!r->data_seen || ow_seq_lt(r->data_end, end)) r->data_end = end;
         r->data_seen = true;
     }
 }

@@ -1,81 +1,143 @@
-/* privileges: dropping root after the capture handle is open (see privileges.h). */
+/* privileges: dropping root after the live capture is open (see privileges.h). */
 #include "capture/privileges.h"
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static int parse_id(const char *s, unsigned long *out)
+#define FALLBACK_USER "nobody"
+
+static bool parse_id(const char *s, unsigned long *out)
 {
+    if (!s || !*s) return false;
     char *end;
-    if (!s || !*s) return -1;
     errno = 0;
-    *out = strtoul(s, &end, 10);
-    return errno || *end ? -1 : 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v > 0x7FFFFFFFul) return false;
+    *out = v;
+    return true;
+}
+
+static int lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(user);
+    unsigned long n;
+    if (!pw && parse_id(user, &n)) pw = getpwuid((uid_t)n);
+    if (pw) {
+        *uid = pw->pw_uid;
+        *gid = pw->pw_gid;
+        return 0;
+    }
+    if (parse_id(user, &n)) { /* a numeric uid without a passwd entry: its own group id */
+        *uid = (uid_t)n;
+        *gid = (gid_t)n;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown user \"%s\"", user);
+    return -1;
+}
+
+static int resolve(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+    unsigned long su, sg;
+    if (user && *user) {
+        if (lookup_user(user, uid, gid, err, errlen) < 0) return -1;
+    } else if (parse_id(getenv("SUDO_UID"), &su) && su != 0) {
+        *uid = (uid_t)su;
+        *gid = parse_id(getenv("SUDO_GID"), &sg) ? (gid_t)sg : (gid_t)su;
+    } else if (lookup_user(FALLBACK_USER, uid, gid, err, errlen) < 0) {
+        return -1;
+    }
+    if (*uid == 0 || *gid == 0) {
+        snprintf(err, errlen,
+                 "refusing to keep running as root (user \"%s\"): name another "
+                 "account with --user",
+                 user && *user ? user : "root");
+        return -1;
+    }
+    return 0;
 }
 
 int ow_privileges_target(const char *user, uid_t *uid, gid_t *gid)
 {
-    unsigned long id;
-    struct passwd *pw = NULL;
-    if (user) {
-        pw = parse_id(user, &id) == 0 ? getpwuid((uid_t)id) : getpwnam(user);
-        if (!pw) return -1;
-    } else if (parse_id(getenv("SUDO_UID"), &id) == 0 && id != 0) {
-        unsigned long g;
-        *uid = (uid_t)id;
-        *gid = parse_id(getenv("SUDO_GID"), &g) == 0 ? (gid_t)g : (gid_t)id;
-        return 0;
-    } else if (!(pw = getpwnam("nobody"))) {
+    char err[160];
+    return resolve(user, uid, gid, err, sizeof err);
+}
+
+static int set_groups(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwuid(uid);
+    bool nobody = pw && strcmp(pw->pw_name, FALLBACK_USER) == 0;
+    int rc = pw && !nobody ? initgroups(pw->pw_name, gid) : setgroups(0, NULL);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot set supplementary groups: %s", strerror(errno));
         return -1;
     }
-    *uid = pw->pw_uid;
-    *gid = pw->pw_gid;
     return 0;
 }
 
-static int capabilities_cleared(void)
+/* CapEff | CapPrm from /proc/self/status; -1 when they cannot be read. */
+static long long remaining_caps(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
     char line[256];
-    int ok = 1;
-    if (!f) return 1; /* no /proc: nothing to check against */
+    long long caps = 0;
+    int seen = 0;
     while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapPrm:", 7))
-            ok &= strspn(line + 7, " \t0") == strlen(line + 7) - 1;
+        if (strncmp(line, "CapEff:", 7) == 0 || strncmp(line, "CapPrm:", 7) == 0) {
+            caps |= strtoll(line + 7, NULL, 16);
+            seen++;
+        }
     fclose(f);
-    return ok;
+    return seen == 2 ? caps : -1;
+}
+
+static int verify_dropped(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    uid_t r, e, s;
+    gid_t rg, eg, sg;
+    if (getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0 || r != uid || e != uid ||
+        s != uid || rg != gid || eg != gid || sg != gid) {
+        snprintf(err, errlen, "user or group ids did not change as asked");
+        return -1;
+    }
+    if (setuid(0) == 0 || seteuid(0) == 0) {
+        snprintf(err, errlen, "root could be regained after dropping privileges");
+        return -1;
+    }
+    long long caps = remaining_caps();
+    if (caps != 0) {
+        snprintf(err, errlen, "capabilities remain after dropping privileges (%llx)", caps);
+        return -1;
+    }
+    return 0;
 }
 
 int ow_drop_privileges(const char *user, char *err, size_t errlen)
 {
+    if (geteuid() != 0) {
+        snprintf(err, errlen, "not running as root: privileges left as they are");
+        return 0;
+    }
     uid_t uid;
     gid_t gid;
-    if (geteuid() != 0) return 0;
-    if (ow_privileges_target(user, &uid, &gid) != 0) {
-        snprintf(err, errlen, "cannot drop privileges: no such user '%s'", user ? user : "nobody");
-        return -1;
-    }
-    struct passwd *pw = getpwuid(uid);
-    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-    int rc = pw ? initgroups(pw->pw_name, gid) : setgroups(1, &gid);
-    if (rc != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) {
-        snprintf(err, errlen, "cannot drop privileges to uid %u: %s", (unsigned)uid,
+    if (resolve(user, &uid, &gid, err, errlen) < 0) return -1;
+    if (set_groups(uid, gid, err, errlen) < 0) return -1;
+    if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+        snprintf(err, errlen, "cannot switch to uid %u gid %u: %s", (unsigned)uid, (unsigned)gid,
                  strerror(errno));
         return -1;
     }
-    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-        snprintf(err, errlen, "privileges could be regained after dropping them; refusing to run");
-        return -1;
-    }
-    if (uid != 0 && !capabilities_cleared()) {
-        snprintf(err, errlen, "capabilities remain after dropping privileges; refusing to run");
-        return -1;
-    }
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    return 0;
+    /* Capabilities go with the uid change (no KEEPCAPS); setuid programs cannot give any
+     * back. */
+    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core dumps of captured traffic */
+    return verify_dropped(uid, gid, err, errlen);
 }

@@ -686,6 +686,8 @@ static void maybe_midstream_ws(correlator *c, conn_state *cs, int dir, const uin
     }
     ws->midstream = true;
     ws->status = 101;
+    ws_parser_gap(ws->parser[0], 0); /* "starting mid-stream": find a frame start first */
+    ws_parser_gap(ws->parser[1], 0);
     ws->upgrade_ts = cs->now;
     cs->ws = ws;
     cs->any_ws = true;
@@ -705,14 +707,8 @@ size_t conn_data(correlator *c, ow_flow *f, int dir, const uint8_t *data, size_t
     if (!cs->ws) {
         used = http_conn_feed(&cs->http, dir, data, len);
     }
-    if (cs->ws && used < len) {
-        size_t skip = 0;
-        if (cs->ws->midstream && cs->ws->parser[dir] &&
-            !ws_parser_get_stats(cs->ws->parser[dir])->frames)
-            skip = ws_find_frame_start(data + used, len - used, dir == OW_DIR_C2S);
-        used += skip;
+    if (cs->ws && used < len)
         used += ws_feed(cs, dir, data + used, len - used);
-    }
     cs->offset[dir] += used;
     return used;
 }

@@ -203,9 +203,13 @@ static bool check_script_stalled(page_load *p, double now)
     for (int i = 0; i < p->n_res; i++) {
         const page_resource *r = &p->res[i];
         if (r->is_page || r->complete || !strstr(r->path, ".js")) continue;
-        double last = r->health.server_last_data_ts ? r->health.server_last_data_ts : r->req_ts;
+        double last = r->health.server_last_data_ts > r->req_ts ? r->health.server_last_data_ts
+                                                                 : r->req_ts;
         double end = r->end_ts ? r->end_ts : now;
-        if (end - last < CUT_STALL_S && r->has_response) continue;
+        double client_end =
+            r->health.client_rst_ts ? r->health.client_rst_ts : r->health.client_fin_ts;
+        if (client_end && client_end < end) end = client_end; /* how long the client waited */
+        if (end - last < CUT_STALL_S) continue;
         evidence(p, r->conn_id, r->http_id,
                  "GET %s: %llu of %lld bytes arrived, then nothing from the server for %.1f s",
                  r->path, (unsigned long long)r->body_bytes, (long long)r->content_length,
@@ -221,7 +225,7 @@ static bool check_script_stalled(page_load *p, double now)
     }
     for (int i = 0; i < p->n_res; i++) { /* cut short by the client while data flowed */
         const page_resource *r = &p->res[i];
-        if (r->is_page || r->complete || !r->has_response || !client_closed(&r->health)) continue;
+        if (r->is_page || r->complete || !client_closed(&r->health)) continue;
         evidence(p, r->conn_id, r->http_id, "the client %s the connection fetching %s",
                  r->health.client_rst_ts ? "reset" : "closed", r->path);
         set_verdict(p, OW_VERDICT_CLIENT_GONE, 0.7,

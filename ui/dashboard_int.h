@@ -287,8 +287,8 @@ void dash_query_changed(dashboard *d);
 /* Drawing helpers (dashboard.c). */
 int dash_style_attr(const dashboard *d, enum dash_style st);
 enum dash_style dash_outcome_style(const char *outcome);
-/* Draws raw (untrusted) text at y,x in at most maxcols, padded with spaces to pad cols when
- * pad > 0. Returns columns written. */
+/* Draws raw (untrusted) text at y,x, sanitised and cut to maxcols (and the screen's right
+ * edge). Returns the columns written. */
 int dash_put(dashboard *d, int y, int x, const char *raw, int maxcols, int attr);
 void dash_fill(dashboard *d, int y, int x, int ncols, int attr);
 void dash_message(dashboard *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -267,6 +267,33 @@ static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
     sqlite3_finalize(s);
 }
 
+/* Websockets with no page load of this capture: picked up mid-stream, Python clients, or
+ * pages served before the capture started. */
+static void print_unlinked_websockets(sqlite3 *db, FILE *out, const report_opts *o)
+{
+    sqlite3_stmt *s = prep(
+        db, "SELECT w.upgrade_ts, c.client, c.client_port, w.session_id, w.midstream, w.status, "
+            "w.msg_counts, w.frames_c2s + w.frames_s2c, w.end_ts - w.upgrade_ts "
+            "FROM websockets w JOIN connections c ON c.id = w.connection_id "
+            "WHERE w.page_load_id IS NULL ORDER BY w.upgrade_ts LIMIT 100");
+    if (!s)
+        return;
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char when[48];
+        if (!n++)
+            fprintf(out, "\nWEBSOCKETS WITHOUT A PAGE LOAD IN THIS CAPTURE\n");
+        fmt_time(sqlite3_column_double(s, 0), o->utc, when, sizeof when);
+        fprintf(out, "  %s  %s:%d  %s  session %s, %lld frames, %.1f s, messages %s\n", when,
+                col_text(s, 1), sqlite3_column_int(s, 2),
+                sqlite3_column_int(s, 4) ? "picked up mid-stream (no upgrade seen)"
+                                         : "upgrade seen",
+                *col_text(s, 3) ? col_text(s, 3) : "unknown", sqlite3_column_int64(s, 7),
+                sqlite3_column_double(s, 8), col_text(s, 6));
+    }
+    sqlite3_finalize(s);
+}
+
 int report_text(sqlite3 *db, FILE *out, const report_opts *o)
 {
     fprintf(out, "orphanwatch report\n\n");
@@ -274,6 +301,7 @@ int report_text(sqlite3 *db, FILE *out, const report_opts *o)
     print_totals(db, out);
     print_failed(db, out, o);
     print_patterns(db, out);
+    print_unlinked_websockets(db, out, o);
     print_healthy(db, out, o);
     return 0;
 }

@@ -630,9 +630,11 @@ def main(argv=None):
     pl = PageLoad(a)
     try:
         pl.rec["what"] = pl.run()
-    except (OSError, EOFError, ValueError, Timeout) as e:
+    except Timeout:
+        pl.rec["what"] = pl.rec["error"] = "timeout"
+    except (OSError, EOFError, ValueError) as e:
         pl.rec["what"] = "error"
-        pl.rec["error"] = repr(e) if not isinstance(e, Timeout) else "timeout"
+        pl.rec["error"] = repr(e)
     finally:
         pl.finish()
     pl.rec["ended_at"] = time.time()

@@ -102,7 +102,7 @@ def build(args):
         if c is None:
             problems.append("visit %d: no client record" % visit)
             continue
-        if not fnmatch.fnmatchcase(str(c.get("what")), exp["what"]):
+        if not any(fnmatch.fnmatchcase(str(c.get("what")), pat) for pat in exp["what"].split("|")):
             problems.append("visit %d: client did %r, the scenario wanted %r (%s)" % (
                 visit, c.get("what"), exp["what"], c.get("error")))
         srv = created.get((exp["instance"], visit))
@@ -117,7 +117,7 @@ def build(args):
             outcome, cause = ("connected", None) if c.get("rendered") else ("orphan", cause)
         loads.append({
             "visit": visit,
-            "client": c.get("client") or args.client_v4,
+            "client": c.get("client") or (args.client_v6 if "[" in (c.get("url") or "") else args.client_v4),
             "client_kind": exp["kind"],
             "cache": c.get("cache", "cold"),
             "url": c.get("url"),
@@ -151,6 +151,7 @@ def main():
     p.add_argument("--vnet", type=int, default=0)
     p.add_argument("--tail", type=float, default=20)
     p.add_argument("--client-v4", default="100.64.0.2")
+    p.add_argument("--client-v6", default="fd7a:115c:a1e0::2")
     p.add_argument("--midstream", action="store_true")
     p.add_argument("--capture-stats", default="")
     a = p.parse_args()

@@ -73,7 +73,8 @@ for name in healthcheck-curl healthy-v4; do
         dump "$f" "$tmp/v.txt" || { bad "$name $args: capture failed or stalled"; continue; }
         python3 "$cmp" --lossy "$tmp/v.txt" "$f" "$tmp/orig.txt" >"$tmp/cmp.txt" || { cat "$tmp/cmp.txt"; bad "$name $args: wrong bytes"; }
         tail -n 1 "$tmp/cmp.txt"
-        [ "$(stat_of "$tmp/v.txt" gaps)" -gt 0 ] || bad "$name $args: no gap counted"
+        # the small capture may lose only pure ACKs; the large one surely loses data
+        [ "$name" = healthcheck-curl ] || [ "$(stat_of "$tmp/v.txt" gaps)" -gt 0 ] || bad "$name $args: no gap counted"
         echo "ok $name $args"
     done
 done

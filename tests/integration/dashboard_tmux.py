@@ -334,11 +334,21 @@ def run_dashboard(tm, bin_, db, workdir, extra=""):
     tm.keys("Enter")
 
 
-def wait_exit(tm, workdir):
-    tm.wait_for(lambda s: "DONE-MARK" in s, "the dashboard to exit")
+def wait_exit(tm, workdir, timeout=10.0):
+    """Waits for the wrapper's record (and the shell prompt after it): (status, stty -a)."""
+    stty_file = os.path.join(workdir, "stty")
+    end = time.time() + timeout
+    while not os.path.exists(stty_file) and time.time() < end:
+        time.sleep(0.05)
+    if not os.path.exists(stty_file):
+        raise AssertionError("the dashboard did not exit; screen:\n" + tm.screen())
+    time.sleep(0.05)  # the wrapper writes the file, then prints its mark
+    try:
+        tm.wait_for(lambda s: "OWPROMPT$" in s.split("DONE-MARK")[-1], "the shell prompt", 3.0)
+    except AssertionError:
+        pass  # checked by the caller where it matters
     code = int(open(os.path.join(workdir, "exit")).read().strip())
-    stty = open(os.path.join(workdir, "stty")).read()
-    return code, stty
+    return code, open(stty_file).read()
 
 
 def tty_sane(stty):

@@ -64,8 +64,8 @@ typedef struct synth_seg {
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t flags;
-    uint16_t win;    /* 0: 65535 */
-    bool zero_window; /* advertise 0 */
+    uint16_t win;           /* 0: 65535 */
+    bool zero_window;       /* advertise 0 */
     const uint8_t *payload; /* NULL: payload_len bytes of 'x' */
     uint32_t payload_len;
     uint32_t snap; /* 0: whole packet captured; else captured bytes */
@@ -136,6 +136,8 @@ typedef struct rec_flow {
     ow_addr client, server;
     uint16_t cport, sport;
     uint64_t bytes[2], gaps[2], gap_bytes[2];
+    size_t max_offer[2];   /* largest len offered in one on_data */
+    uint64_t flow_gaps[2]; /* f->gaps at close */
     uint8_t head[2][REC_KEEP];
     uint32_t nhead[2];
     int opened, closed, close_how;
@@ -152,6 +154,7 @@ typedef struct rec_sink {
     double last_tick;
     bool dump;              /* print one line per flow at close */
     uint32_t consume_limit; /* 0: consume all; else consume at most this many per call */
+    bool consume_nothing;
 } rec_sink;
 
 static rec_flow *rec_find(rec_sink *r, const ow_flow *f)
@@ -188,7 +191,9 @@ static size_t rec_data(void *ctx, ow_flow *f, int dir, const uint8_t *d, size_t 
     (void)ts;
     rec_flow *x = rec_find(r, f);
     size_t use = r->consume_limit && len > r->consume_limit ? r->consume_limit : len;
+    if (r->consume_nothing) use = 0;
     if (!x) return use;
+    if (len > x->max_offer[dir]) x->max_offer[dir] = len;
     for (size_t i = 0; i < use && x->nhead[dir] < REC_KEEP; i++)
         x->head[dir][x->nhead[dir]++] = d[i];
     x->bytes[dir] += use;
@@ -234,6 +239,8 @@ static void rec_close(void *ctx, ow_flow *f, int how, double ts)
     x->midstream = f->midstream;
     x->syn_seen = f->syn_seen;
     x->health = f->health;
+    x->flow_gaps[0] = f->gaps[0];
+    x->flow_gaps[1] = f->gaps[1];
     if (r->dump) {
         char c[OW_ADDR_STRLEN], s[OW_ADDR_STRLEN];
         printf("flow %s %u %s %u c2s %llu s2c %llu gaps %llu %llu gap_bytes %llu %llu close %s%s\n",
@@ -264,18 +271,25 @@ static ow_flow_sink rec_sink_iface(rec_sink *r)
                           .on_tick = rec_tick};
 }
 
-/* Runs capture over a file with the recording sink; returns capture_run's result (-9 if the
- * file could not be opened) and copies the stats. */
-static int rec_run(const char *path, rec_sink *r, capture_stats *stats, char *err, size_t errlen)
+/* Runs capture with options o over its file with the recording sink; returns capture_run's
+ * result (-9 if the file could not be opened) and copies the stats. */
+static int rec_run_opts(const capture_opts *o, rec_sink *r, capture_stats *stats, char *err,
+                        size_t errlen)
 {
-    capture_opts o = {.file = path};
-    capture *c = capture_open(&o, err, errlen);
+    capture *c = capture_open(o, err, errlen);
     if (!c) return -9;
     ow_flow_sink k = rec_sink_iface(r);
     int rc = capture_run(c, &k, NULL, err, errlen);
     if (stats) *stats = *capture_get_stats(c);
     capture_close(c, &k);
     return rc;
+}
+
+static inline int rec_run(const char *path, rec_sink *r, capture_stats *stats, char *err,
+                          size_t errlen)
+{
+    capture_opts o = {.file = path};
+    return rec_run_opts(&o, r, stats, err, errlen);
 }
 
 #endif

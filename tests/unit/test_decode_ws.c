@@ -443,6 +443,33 @@ static void test_resync(void)
     ws_parser_free(p);
 }
 
+static void test_midstream_start(void)
+{
+    /* gap(0) on a new parser: mid-stream. The end of an earlier payload and a continuation
+     * frame of a message begun earlier are skipped without errors. */
+    static uint8_t b[256];
+    memcpy(b, "0.5,\"y\":1}}]}", 14);
+    size_t n = 14;
+    n += text(b + n, WS_OP_CONT, true, false, "end of an earlier message");
+    n += text(b + n, WS_OP_TEXT, true, false, "{\"msgid\":\"p9\",\"msgtype\":\"OK\"}");
+    rec r;
+    ws_parser *p = parser(&r, false, false, false, 0);
+    ws_parser_gap(p, 0);
+    feed_all(p, b, n);
+    CHECK_EQ_INT(r.errors, 0);
+    CHECK_EQ_INT(r.frames, 2);
+    CHECK_EQ_INT(r.messages, 1);
+    CHECK(r.last_kept == 29 && memcmp(r.last_msg, "{\"msgid\"", 8) == 0);
+    CHECK_EQ_INT(ws_parser_get_stats(p)->resync_bytes, 14);
+    ws_parser_free(p);
+    /* Without it, a leading continuation frame is a protocol error. */
+    p = parser(&r, false, false, false, 0);
+    feed_all(p, b + 14, n - 14);
+    CHECK_EQ_INT(r.errors, 1);
+    CHECK_EQ_INT(r.messages, 1);
+    ws_parser_free(p);
+}
+
 static void test_gap_in_payload(void)
 {
     rec r;
@@ -775,6 +802,7 @@ int main(void)
     test_huge_length();
     test_control_errors();
     test_resync();
+    test_midstream_start();
     test_gap_in_payload();
     test_deflate_context_takeover();
     test_deflate_no_context_takeover();
