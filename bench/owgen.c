@@ -50,7 +50,8 @@ static void usage(FILE *f)
 /* ------------------------------------------------------------------ heap of connections */
 static int conn_before(const conn *a, const conn *b)
 {
-    if (a->pending.t != b->pending.t) return a->pending.t < b->pending.t;
+    if (a->pending.t != b->pending.t)
+        return a->pending.t < b->pending.t;
     return a->serial < b->serial;
 }
 
@@ -65,7 +66,8 @@ static void sift_up(gen *g, int i)
     conn *c = g->heap[i];
     while (i > 0) {
         int parent = (i - 1) / 2;
-        if (!conn_before(c, g->heap[parent])) break;
+        if (!conn_before(c, g->heap[parent]))
+            break;
         heap_set(g, i, g->heap[parent]);
         i = parent;
     }
@@ -75,12 +77,15 @@ static void sift_up(gen *g, int i)
 static void sift_down(gen *g, int i)
 {
     conn *c = g->heap[i];
-    for (;;) {
+    for (int guard = 0; guard < 64; guard++) { /* depth of a binary heap */
         int l = 2 * i + 1, best = i;
         conn *bc = c;
-        if (l < g->heap_n && conn_before(g->heap[l], bc)) best = l, bc = g->heap[l];
-        if (l + 1 < g->heap_n && conn_before(g->heap[l + 1], bc)) best = l + 1, bc = g->heap[l + 1];
-        if (best == i) break;
+        if (l < g->heap_n && conn_before(g->heap[l], bc))
+            best = l, bc = g->heap[l];
+        if (l + 1 < g->heap_n && conn_before(g->heap[l + 1], bc))
+            best = l + 1, bc = g->heap[l + 1];
+        if (best == i)
+            break;
         heap_set(g, i, bc);
         i = best;
     }
@@ -106,7 +111,8 @@ void heap_remove(gen *g, conn *c)
     int i = c->heap_pos;
     c->heap_pos = -1;
     conn *last = g->heap[--g->heap_n];
-    if (i == g->heap_n) return;
+    if (i == g->heap_n)
+        return;
     heap_set(g, i, last);
     sift_up(g, i);
     sift_down(g, last->heap_pos);
@@ -123,13 +129,16 @@ void gen_conn_ready(gen *g, conn *c)
         }
         return;
     }
-    if (c->heap_pos >= 0) heap_remove(g, c);
-    if (c->done) page_conn_done(c->pg, c);
+    if (c->heap_pos >= 0)
+        heap_remove(g, c);
+    if (c->done)
+        page_conn_done(c->pg, c);
 }
 
 void gen_conn_killed(gen *g, conn *c)
 {
-    if (c->heap_pos < 0 || c->done) return;
+    if (c->heap_pos < 0 || c->done)
+        return;
     if (conn_apply_kill(c)) {
         c->t = c->pending.t;
         sift_up(g, c->heap_pos);
@@ -171,7 +180,8 @@ static void write_truth_page(page *pg, FILE *f)
     int first = 1;
     for (int i = 0; i < pg->nconns; i++) {
         conn *k = pg->conns[i];
-        if (k->c_nxt == 0) continue; /* never opened (the client was gone before) */
+        if (k->c_nxt == 0)
+            continue; /* never opened (the client was gone before) */
         const char *fault = k->stuck       ? "\"blackhole\""
                             : k->recovered ? "\"slow_recovery\""
                             : k->killed    ? "\"reset\""
@@ -185,7 +195,8 @@ static void write_truth_page(page *pg, FILE *f)
             (long long)(pg->bw_bps / 1000000));
     for (int i = 0; i < pg->nconns; i++) {
         conn *k = pg->conns[i];
-        if (k->c_nxt == 0) continue;
+        if (k->c_nxt == 0)
+            continue;
         fprintf(f, " port %u: %s;", k->cport, k->note);
     }
     fprintf(f, "\"\n  }");
@@ -269,7 +280,8 @@ void gen_page_done(gen *g, page *pg)
         return;
     }
     pg->done = 1;
-    if (g->truth) render_truth(pg);
+    if (g->truth)
+        render_truth(pg);
     for (int i = 0; i < pg->nconns; i++) {
         conn_free(pg->conns[i]);
         free(pg->conns[i]);
@@ -278,7 +290,8 @@ void gen_page_done(gen *g, page *pg)
     for (int guard = 0; g->fifo_head && g->fifo_head->done && guard < 1000000; guard++) {
         page *h = g->fifo_head;
         g->fifo_head = h->next;
-        if (!g->fifo_head) g->fifo_tail = NULL;
+        if (!g->fifo_head)
+            g->fifo_tail = NULL;
         if (g->truth && h->truth_text) {
             fprintf(g->truth, "%s\n  {\n%s", g->truth_first ? "" : ",", h->truth_text);
             g->truth_first = 0;
@@ -307,7 +320,8 @@ static uint64_t parse_size(const char *s)
 static int cause_from_name(const char *s, size_t n)
 {
     for (int i = 0; i < CAUSE_COUNT; i++)
-        if (strlen(cause_names[i]) == n && strncmp(cause_names[i], s, n) == 0) return i;
+        if (strlen(cause_names[i]) == n && strncmp(cause_names[i], s, n) == 0)
+            return i;
     return -1;
 }
 
@@ -315,17 +329,20 @@ static int parse_plan(gen *g, const char *spec)
 {
     const char *p = spec;
     for (int guard = 0; *p && guard < 256; guard++) {
-        if (g->plan_n >= 256) return -1;
+        if (g->plan_n >= 256)
+            return -1;
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         char item[64];
-        if (len >= sizeof item) return -1;
+        if (len >= sizeof item)
+            return -1;
         memcpy(item, p, len);
         item[len] = 0;
         char *colon = strchr(item, ':');
         size_t clen = colon ? (size_t)(colon - item) : len;
         int cause = cause_from_name(item, clen);
-        if (cause < 0) return -1;
+        if (cause < 0)
+            return -1;
         int cache = -1, family = -1;
         for (char *q = colon; q && *q;) {
             q++;
@@ -501,7 +518,8 @@ static int64_t next_gap(gen *g)
 {
     double u = rng_unit(&g->r);
     double gap = -ln_approx(1.0 - u) * g->interval_s;
-    if (gap > 20 * g->interval_s) gap = 20 * g->interval_s;
+    if (gap > 20 * g->interval_s)
+        gap = 20 * g->interval_s;
     return (int64_t)(gap * NS_PER_S) + NS_PER_MS;
 }
 
@@ -517,13 +535,16 @@ static void choose_page(gen *g, int visit, int *cause, int *cache, int *family)
     *cache = -1;
     *family = -1;
     *cause = CAUSE_HEALTHY;
-    if (rng_unit(&g->r) < g->fail_share) *cause = 1 + (int)rng_below(&g->r, CAUSE_COUNT - 1);
+    if (rng_unit(&g->r) < g->fail_share)
+        *cause = 1 + (int)rng_below(&g->r, CAUSE_COUNT - 1);
 }
 
 static int may_start_page(gen *g, int started)
 {
-    if (g->page_loads > 0 && started >= g->page_loads) return 0;
-    if (g->target_bytes && g->out.bytes >= g->target_bytes) return 0;
+    if (g->page_loads > 0 && started >= g->page_loads)
+        return 0;
+    if (g->target_bytes && g->out.bytes >= g->target_bytes)
+        return 0;
     return 1;
 }
 
@@ -543,7 +564,8 @@ static void run(gen *g)
             continue;
         }
         if (g->heap_n == 0) {
-            if (tail_done) break;
+            if (tail_done)
+                break;
             page_start_tail(g, g->last_t + TAIL_GAP_NS);
             tail_done = 1;
             continue;

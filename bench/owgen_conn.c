@@ -36,7 +36,8 @@ void conn_init(conn *c, gen *g, page *pg, int role, int64_t t0)
     client *cl = pg->cl;
     c->cport = (uint16_t)cl->next_port;
     cl->next_port += 2 + 2 * rng_below(&pg->r, 8);
-    if (cl->next_port > 60999) cl->next_port = 32768 + (cl->next_port - 61000);
+    if (cl->next_port > 60999)
+        cl->next_port = 32768 + (cl->next_port - 61000);
     c->c_isn = (uint32_t)rng_next(&pg->r);
     c->s_isn = (uint32_t)rng_next(&pg->r);
     c->c_tsbase = (uint32_t)rng_next(&pg->r);
@@ -230,14 +231,16 @@ static int bulk_next(conn *c, pkt *out)
 {
     bulk *k = &c->bk;
     int have_seg = k->off < k->len;
-    if (!have_seg && k->ack_n == 0) return 0;
+    if (!have_seg && k->ack_n == 0)
+        return 0;
     if (have_seg && k->ack_n == ACK_RING && k->seg_t < k->ack_t[k->ack_head])
         k->seg_t = k->ack_t[k->ack_head]; /* receive window full: wait for an ACK */
     int take_seg = have_seg && (k->ack_n == 0 || k->seg_t <= k->ack_t[k->ack_head]);
     memset(out, 0, sizeof *out);
     if (take_seg) {
         uint32_t mss = k->off < k->boundary ? k->mss1 : k->mss2;
-        if (k->off < k->boundary && k->off + mss > k->boundary) mss = k->boundary - k->off;
+        if (k->off < k->boundary && k->off + mss > k->boundary)
+            mss = k->boundary - k->off;
         uint32_t n = k->len - k->off < mss ? k->len - k->off : mss;
         out->t = k->seg_t;
         out->dir = DIR_S2C;
@@ -245,7 +248,8 @@ static int bulk_next(conn *c, pkt *out)
         out->seq_explicit = 1;
         out->seq = k->seq0 + k->off;
         pkt_payload(out, k->a, k->alen, k->b, k->blen, k->off, n);
-        if (k->off + n == k->len) out->completes = (uint8_t)(c->step_open_idx + 1);
+        if (k->off + n == k->len)
+            out->completes = (uint8_t)(c->step_open_idx + 1);
         k->off += n;
         k->nseg++;
         int every = c->g->superpackets ? 1 : 2;
@@ -283,7 +287,8 @@ static flight lossy_flight(conn *c, const uint8_t *a, uint32_t alen, const uint8
     uint32_t nsegs = 0;
     for (uint32_t off = 0; off < len && nsegs < INIT_CWND_SEGS; nsegs++) {
         uint32_t mss = c->mss;
-        if (c->g->superpackets && nsegs == 0) mss = c->mss * (INIT_CWND_SEGS - 1);
+        if (c->g->superpackets && nsegs == 0)
+            mss = c->mss * (INIT_CWND_SEGS - 1);
         uint32_t n = len - off < mss ? len - off : mss;
         pkt *p = qpush(c, t, DIR_S2C, F_ACK | (off + n == len ? F_PSH : 0));
         p->seq_explicit = 1;
@@ -490,14 +495,16 @@ static void q_data(conn *c, int64_t t, int dir, const uint8_t *p, uint32_t n, in
         d->p1 = p + off;
         d->l1 = m;
         off += m;
-        if (off == n) d->completes = (uint8_t)completes;
+        if (off == n)
+            d->completes = (uint8_t)completes;
         t += wire_ns(c, m + c->hdr_len);
     }
 }
 
 static int stream_tick(conn *c)
 {
-    if (c->tick_t >= c->stream_end) return 0;
+    if (c->tick_t >= c->stream_end)
+        return 0;
     int64_t t = c->tick_t > c->t ? c->tick_t : c->t;
     int64_t rtt = c->pg->rtt;
     gbuf *d = &c->tick_data;
@@ -555,7 +562,8 @@ static int stream_tick(conn *c)
 static void count_step(conn *c, step *s)
 {
     counts *n = &c->g->n;
-    if (s->tag == TAG_REQ) n->http_requests++;
+    if (s->tag == TAG_REQ)
+        n->http_requests++;
     if (s->tag == TAG_RESP) {
         n->http_responses++;
         if (s->status == 101)
@@ -651,7 +659,8 @@ static int continue_step(conn *c, step *s)
         c->phase = 2;
         return 1;
     }
-    if (s->kind == ST_STREAM) return stream_tick(c);
+    if (s->kind == ST_STREAM)
+        return stream_tick(c);
     return 0;
 }
 
@@ -660,7 +669,8 @@ static int continue_step(conn *c, step *s)
 int conn_apply_kill(conn *c)
 {
     page *pg = c->pg;
-    if (pg->kill_t == 0 || c->killed || c->pending.t < pg->kill_t) return 1;
+    if (pg->kill_t == 0 || c->killed || c->pending.t < pg->kill_t)
+        return 1;
     c->killed = 1;
     c->qn = 0;
     c->bk.active = 0;
@@ -682,7 +692,8 @@ int conn_apply_kill(conn *c)
 
 static int take_pending(conn *c)
 {
-    if (!conn_apply_kill(c)) return 0;
+    if (!conn_apply_kill(c))
+        return 0;
     c->t = c->pending.t;
     return 1;
 }
@@ -693,19 +704,23 @@ int conn_next(conn *c)
         if (c->qn > 0) {
             c->pending = c->q[c->qh++];
             c->qn--;
-            if (c->qn == 0) c->qh = 0;
+            if (c->qn == 0)
+                c->qh = 0;
             return take_pending(c);
         }
         if (c->bk.active) {
-            if (bulk_next(c, &c->pending)) return take_pending(c);
+            if (bulk_next(c, &c->pending))
+                return take_pending(c);
             c->bk.active = 0;
         }
         if (c->step_open) {
             step *s = &c->steps[c->step_open - 1];
-            if (continue_step(c, s)) continue;
+            if (continue_step(c, s))
+                continue;
             c->step_open = 0;
         }
-        if (c->done) return 0;
+        if (c->done)
+            return 0;
         if (c->si >= c->nsteps) {
             c->done = 1;
             return 0;
@@ -720,13 +735,15 @@ int conn_next(conn *c)
         }
         if (s->kind == ST_PARK) {
             if (c->wake_t > 0) { /* woken before it got here */
-                if (c->wake_t > c->t) c->t = c->wake_t;
+                if (c->wake_t > c->t)
+                    c->t = c->wake_t;
                 c->wake_t = 0;
                 continue;
             }
             if (c->pg->close_t > 0) { /* the page is being closed: go straight to the FIN */
                 c->si = c->close_si >= 0 ? c->close_si : c->nsteps;
-                if (c->pg->close_t > c->t) c->t = c->pg->close_t;
+                if (c->pg->close_t > c->t)
+                    c->t = c->pg->close_t;
                 continue;
             }
             c->parked = 1;
@@ -857,7 +874,8 @@ void conn_emit(conn *c)
     tcp[16] = tcp[17] = tcp[18] = tcp[19] = 0;
     uint32_t tsval = (c2s ? c->c_tsbase : c->s_tsbase) + (uint32_t)(p->t / NS_PER_MS);
     uint32_t tsecr = c2s ? c->s_tsval : c->c_tsval;
-    if (p->flags == F_SYN) tsecr = 0;
+    if (p->flags == F_SYN)
+        tsecr = 0;
     uint8_t *o = tcp + 20;
     if (p->flags & F_SYN) {
         uint8_t syn[20] = {2, 4, 0, 0, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, WSCALE};
@@ -882,8 +900,10 @@ void conn_emit(conn *c)
             c->s_tsval = tsval;
     }
     uint8_t *pl = tcp + 20 + optlen;
-    if (p->l1) memcpy(pl, p->p1, p->l1);
-    if (p->l2) memcpy(pl + p->l1, p->p2, p->l2);
+    if (p->l1)
+        memcpy(pl, p->p1, p->l1);
+    if (p->l2)
+        memcpy(pl + p->l1, p->p2, p->l2);
     if (!g->out.offload) {
         uint8_t ph[40];
         uint32_t sum;
@@ -911,5 +931,6 @@ void conn_emit(conn *c)
         }
     }
     c->last_emit_t = p->t;
-    if (p->t > g->last_t) g->last_t = p->t;
+    if (p->t > g->last_t)
+        g->last_t = p->t;
 }

@@ -51,7 +51,8 @@ uint32_t rng_below(ow_rng *r, uint32_t n)
 
 int64_t rng_range(ow_rng *r, int64_t lo, int64_t hi)
 {
-    if (hi <= lo) return lo;
+    if (hi <= lo)
+        return lo;
     return lo + (int64_t)(rng_next(r) % (uint64_t)(hi - lo + 1));
 }
 
@@ -64,7 +65,8 @@ double rng_unit(ow_rng *r)
 /* Room for extra bytes plus the NUL that always follows the contents. */
 void gb_reserve(gbuf *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap) return;
+    if (b->len + extra + 1 <= b->cap)
+        return;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1)
         cap *= 2;
@@ -97,7 +99,8 @@ void gb_printf(gbuf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf((char *)b->p + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
+    if (n < 0)
+        return;
     if ((size_t)n >= b->cap - b->len) { /* did not fit: once more with room */
         gb_reserve(b, (size_t)n + 1);
         va_start(ap, fmt);
@@ -140,7 +143,8 @@ static void b64_any(gbuf *out, const uint8_t *p, size_t n, const char *alpha, in
         o[k++] = alpha[v >> 18];
         o[k++] = alpha[(v >> 12) & 63];
         o[k++] = alpha[(v >> 6) & 63];
-        if (pad) o[k++] = '=';
+        if (pad)
+            o[k++] = '=';
     }
     out->len += k;
     out->p[out->len] = 0;
@@ -214,7 +218,8 @@ void sha1(const uint8_t *p, size_t n, uint8_t out[20])
     for (int k = 0; k < 8; k++)
         tail[tlen - 1 - k] = (uint8_t)(bits >> (8 * k));
     sha1_block(h, tail);
-    if (tlen == 128) sha1_block(h, tail + 64);
+    if (tlen == 128)
+        sha1_block(h, tail + 64);
     for (int k = 0; k < 5; k++) {
         out[4 * k] = (uint8_t)(h[k] >> 24);
         out[4 * k + 1] = (uint8_t)(h[k] >> 16);
@@ -258,10 +263,13 @@ void random_uuid4(ow_rng *r, char out[37])
     static const char hx[] = "0123456789abcdef";
     int k = 0;
     for (int i = 0; i < 32; i++) {
-        if (i == 8 || i == 12 || i == 16 || i == 20) out[k++] = '-';
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[k++] = '-';
         uint32_t v = rng_below(r, 16);
-        if (i == 12) v = 4;
-        if (i == 16) v = 8 + (v & 3);
+        if (i == 12)
+            v = 4;
+        if (i == 16)
+            v = 8 + (v & 3);
         out[k++] = hx[v];
     }
     out[k] = 0;
@@ -272,8 +280,10 @@ void random_msgid(ow_rng *r, char out[33])
     static const char hx[] = "0123456789ABCDEF";
     for (int i = 0; i < 32; i++) {
         uint32_t v = rng_below(r, 16);
-        if (i == 12) v = 4;
-        if (i == 16) v = 8 + (v & 3);
+        if (i == 12)
+            v = 4;
+        if (i == 16)
+            v = 8 + (v & 3);
         out[i] = hx[v];
     }
     out[32] = 0;
@@ -446,7 +456,8 @@ void content_free(void)
         free(C.body[i]);
     gb_free(&C.favicon);
     gb_free(&C.doc);
-    if (C.z_ready) deflateEnd(&C.z);
+    if (C.z_ready)
+        deflateEnd(&C.z);
 }
 
 const uint8_t *static_body(int i, uint32_t *len)

@@ -76,7 +76,8 @@ static void json_str(gbuf *out, const char *s)
 {
     gb_puts(out, "\"");
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') gb_put(out, "\\", 1);
+        if (*s == '"' || *s == '\\')
+            gb_put(out, "\\", 1);
         gb_put(out, s, 1);
     }
     gb_puts(out, "\"");
@@ -87,7 +88,8 @@ static void hdrs_json(gbuf *out, const hdrs *h)
 {
     gb_puts(out, "{");
     for (int i = 0; i < h->n; i++) {
-        if (i) gb_puts(out, ", ");
+        if (i)
+            gb_puts(out, ", ");
         json_str(out, h->name[i]);
         gb_puts(out, ": ");
         json_str(out, h->val[i]);
@@ -97,8 +99,10 @@ static void hdrs_json(gbuf *out, const hdrs *h)
 
 static const char *ua_of(page *pg)
 {
-    if (pg->kind == 1) return "curl/7.88.1";
-    if (pg->kind == 2) return "kube-probe/1.29";
+    if (pg->kind == 1)
+        return "curl/7.88.1";
+    if (pg->kind == 2)
+        return "kube-probe/1.29";
     return user_agents[pg->cl->ua];
 }
 
@@ -118,7 +122,8 @@ static void page_request(page *pg, gbuf *req)
     } else {
         hdr(&h, "User-Agent", ua_of(pg));
         hdr(&h, "Accept", "*/*");
-        if (pg->kind == 2) hdr(&h, "Connection", "close");
+        if (pg->kind == 2)
+            hdr(&h, "Connection", "close");
     }
     hdrs_request(req, line, &h);
     hdrs_json(&pg->headers_json, &h);
@@ -302,36 +307,44 @@ conn *page_spawn(page *pg, int role, int64_t t0, int path)
 
 void conn_wake(conn *c, int64_t t)
 {
-    if (c->done) return;
+    if (c->done)
+        return;
     if (!c->parked) {
         c->wake_t = t; /* not parked yet: its next park is skipped */
         return;
     }
     c->parked = 0;
-    if (t > c->t) c->t = t;
+    if (t > c->t)
+        c->t = t;
     gen_conn_ready(c->g, c);
 }
 
 void conn_close_at(conn *c, int64_t t)
 {
-    if (!c->parked) return;
+    if (!c->parked)
+        return;
     c->parked = 0;
     c->si = c->close_si >= 0 ? c->close_si : c->nsteps;
-    if (t > c->t) c->t = t;
+    if (t > c->t)
+        c->t = t;
     gen_conn_ready(c->g, c);
 }
 
 void page_close_all(page *pg, int64_t t)
 {
-    if (pg->close_t == 0 || t < pg->close_t) pg->close_t = t;
+    if (pg->close_t == 0 || t < pg->close_t)
+        pg->close_t = t;
     for (int i = 0; i < pg->nconns; i++)
-        if (pg->conns[i]->parked) conn_close_at(pg->conns[i], pg->close_t);
+        if (pg->conns[i]->parked)
+            conn_close_at(pg->conns[i], pg->close_t);
 }
 
 static int path_for(page *pg, int index)
 {
-    if (pg->cause == CAUSE_SLOW_PMTU) return PATH_SLOW;
-    if (pg->cause == CAUSE_PMTU_BLACKHOLE && index == pg->bh_index) return PATH_BLACKHOLE;
+    if (pg->cause == CAUSE_SLOW_PMTU)
+        return PATH_SLOW;
+    if (pg->cause == CAUSE_PMTU_BLACKHOLE && index == pg->bh_index)
+        return PATH_BLACKHOLE;
     return PATH_OK;
 }
 
@@ -454,7 +467,8 @@ static void ws_session(page *pg, conn *c)
         text(&f, 0, "{}", NULL);
         server_msg(c, ms(1) + between(pg, 0, ms(2)), &f, 3, 0);
     }
-    if (pg->g->stream_ns > 0) st_stream(c, 0, pg->g->stream_ns);
+    if (pg->g->stream_ns > 0)
+        st_stream(c, 0, pg->g->stream_ns);
     static const uint8_t going_away[2] = {0x03, 0xe9}; /* 1001 */
     ws_client_frame(&f, WS_CLOSE, going_away, 2, &pg->r);
     step *s = st_cdata(c, between(pg, ms(5), ms(50)), conn_put(c, f.p, f.len), TAG_NONE);
@@ -535,7 +549,8 @@ static conn *spawn_static(page *pg, int i, int64_t t, int preconnected, int favi
 {
     conn *c = page_spawn(pg, ROLE_STATIC, t, path_for(pg, i));
     st_handshake(c, 0);
-    if (preconnected) st_park(c);
+    if (preconnected)
+        st_park(c);
     add_static(pg, c, i, preconnected ? 0 : 500 * NS_PER_US, t);
     st_park(c);
     if (favicon) {
@@ -556,10 +571,24 @@ static int64_t expired_ws_time(page *pg, int64_t t)
     return late > t ? late : t;
 }
 
-static void on_html_done(page *pg, int64_t t)
+static void kill_page(page *pg, conn *from, int64_t t)
+{
+    pg->kill_t = t;
+    for (int i = 0; i < pg->nconns; i++) /* packets already queued past the kill */
+        if (pg->conns[i] != from)
+            gen_conn_killed(pg->g, pg->conns[i]);
+    page_close_all(pg, pg->kill_t);
+}
+
+static void on_html_done(page *pg, int64_t t, conn *from)
 {
     pg->html_done_t = t;
-    if (pg->kind != 0) return;
+    if (pg->kind != 0)
+        return;
+    if (pg->cause == CAUSE_CLIENT_GONE && !pg->cold) { /* gone before the websocket */
+        kill_page(pg, from, t + between(pg, ms(5), ms(50)));
+        return;
+    }
     if (pg->cold) {
         for (int i = 0; i < pg->nconns; i++) /* the preconnected socket gets bokeh-gl */
             if (pg->conns[i]->role == ROLE_STATIC)
@@ -575,21 +604,20 @@ static void on_html_done(page *pg, int64_t t)
     }
 }
 
-/* The client of a client_gone page load vanishes (tab killed, laptop closed) in the middle
- * of a response: halfway through the largest script when the cache is cold, halfway through
- * the HTML when it is warm. Every connection of the page is reset from then on. */
+/* The client of a cold client_gone page load vanishes (tab killed, laptop closed) halfway
+ * through the largest script; every connection of the page is reset from then on. (A warm one
+ * goes just after the HTML arrived: see on_html_done.) */
 void page_server_sends(page *pg, conn *c, uint32_t len, int64_t t)
 {
-    if (!pg->kill_armed) return;
-    conn *victim = pg->cold ? pg->fav : pg->conns[0];
-    if (c != victim || len < 2 * c->mss) return;
+    if (!pg->kill_armed)
+        return;
+    conn *victim = pg->fav;
+    if (c != victim || len < 2 * c->mss)
+        return;
     int64_t transfer = (int64_t)(len + len / c->mss * c->hdr_len) * 8 * NS_PER_S / pg->bw_bps;
     int64_t two_segs = (int64_t)2 * (c->mss + c->hdr_len) * 8 * NS_PER_S / pg->bw_bps;
     pg->kill_armed = 0;
-    pg->kill_t = t + (transfer / 2 > two_segs ? transfer / 2 : two_segs);
-    for (int i = 0; i < pg->nconns; i++) /* packets already queued past the kill */
-        if (pg->conns[i] != c) gen_conn_killed(pg->g, pg->conns[i]);
-    page_close_all(pg, pg->kill_t);
+    kill_page(pg, c, t + (transfer / 2 > two_segs ? transfer / 2 : two_segs));
 }
 
 static void on_all_statics(page *pg, int64_t t)
@@ -613,13 +641,13 @@ static void on_all_statics(page *pg, int64_t t)
 
 void page_event(page *pg, int event, int64_t t, conn *from)
 {
-    (void)from;
     switch (event) {
     case EV_HTML_DONE:
-        on_html_done(pg, t);
+        on_html_done(pg, t, from);
         break;
     case EV_STATIC_DONE:
-        if (++pg->statics_done == N_STATIC) on_all_statics(pg, t);
+        if (++pg->statics_done == N_STATIC)
+            on_all_statics(pg, t);
         break;
     case EV_WS_DONE:
         if (pg->cause == CAUSE_WS_REFUSED)
@@ -638,7 +666,8 @@ void page_event(page *pg, int event, int64_t t, conn *from)
 void page_conn_done(page *pg, conn *c)
 {
     (void)c;
-    if (--pg->live == 0) gen_page_done(pg->g, pg);
+    if (--pg->live == 0)
+        gen_page_done(pg->g, pg);
 }
 
 void page_free(page *pg)
@@ -657,10 +686,12 @@ void page_free(page *pg)
 static client *pick_client(gen *g, page *pg, int family)
 {
     uint32_t start = rng_below(&pg->r, (uint32_t)g->nclients);
-    if (family != 4 && family != 6) return &g->clients[start];
+    if (family != 4 && family != 6)
+        return &g->clients[start];
     for (int k = 0; k < g->nclients; k++) {
         client *cl = &g->clients[(start + (uint32_t)k) % (uint32_t)g->nclients];
-        if (cl->v6 == (family == 6)) return cl;
+        if (cl->v6 == (family == 6))
+            return cl;
     }
     return &g->clients[start];
 }
@@ -686,14 +717,16 @@ static void build_page_conn(page *pg)
     } else if (pg->kind == 2) {
         st_sfin(a, 200 * NS_PER_US); /* Connection: close */
     } else {
-        if (pg->cold) add_static(pg, a, 0, between(pg, ms(15), ms(30)), t_resp);
+        if (pg->cold)
+            add_static(pg, a, 0, between(pg, ms(15), ms(30)), t_resp);
         st_park(a);
         st_cfin(a, 0);
     }
     gen_conn_ready(pg->g, a);
     gb_free(&req);
     gb_free(&resp);
-    if (pg->kind != 0) return;
+    if (pg->kind != 0)
+        return;
     /* Chromium opens a second socket early: with a cold cache it carries bokeh-gl, with a warm
      * one no request at all */
     int64_t tp = pg->t0 + between(pg, ms(8), ms(15));
@@ -717,7 +750,8 @@ static void count_page(gen *g, page *pg)
         g->n.cold++;
     else
         g->n.warm++;
-    if (pg->cl->v6) g->n.v6_pages++;
+    if (pg->cl->v6)
+        g->n.v6_pages++;
 }
 
 void page_start(gen *g, int64_t t0, int visit, int cause, int cache, int family)
@@ -740,7 +774,8 @@ void page_start(gen *g, int64_t t0, int visit, int cause, int cache, int family)
         pg->cold = cache;
     else
         pg->cold = !pg->cl->warm || rng_unit(&pg->r) < g->cold_share;
-    if (cause == CAUSE_SCRIPT_FAILED) pg->cold = 1;
+    if (cause == CAUSE_SCRIPT_FAILED)
+        pg->cold = 1;
     pg->failed_static = 0;
     pg->bh_index = pg->cold ? (int)rng_below(&pg->r, N_STATIC) : 0;
     pg->rtt = between(pg, ms(2), ms(30));
@@ -757,7 +792,7 @@ void page_start(gen *g, int64_t t0, int visit, int cause, int cache, int family)
         (cause == CAUSE_HEALTHY || cause == CAUSE_SLOW_PMTU || cause == CAUSE_WS_REFUSED ||
          cause == CAUSE_TOKEN_EXPIRED))
         pg->cl->warm = 1; /* the scripts are in the browser's cache from now on */
-    pg->kill_armed = cause == CAUSE_CLIENT_GONE; /* see page_server_sends */
+    pg->kill_armed = cause == CAUSE_CLIENT_GONE && pg->cold; /* see page_server_sends */
     count_page(g, pg);
     if (g->fifo_tail)
         g->fifo_tail->next = pg;

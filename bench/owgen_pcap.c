@@ -26,7 +26,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     for (int guard = 0; n > 0 && guard < 1000000; guard++) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return -1;
         }
         p += w;
@@ -48,10 +49,12 @@ int pcap_open(pcap_out *o, const char *path, int linktype, int offload)
 {
     memset(o, 0, sizeof *o);
     o->fd = strcmp(path, "-") == 0 ? 1 : open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (o->fd < 0) return -1;
+    if (o->fd < 0)
+        return -1;
     o->cap = PCAP_BUF_BYTES;
     o->buf = malloc(o->cap);
-    if (!o->buf) return -1;
+    if (!o->buf)
+        return -1;
     o->linktype = linktype;
     o->offload = offload;
     uint8_t *h = o->buf;
@@ -72,13 +75,15 @@ int pcap_close(pcap_out *o)
     free(o->buf);
     o->buf = NULL;
     int rc = 0;
-    if (o->fd > 2) rc = close(o->fd);
+    if (o->fd > 2)
+        rc = close(o->fd);
     return rc;
 }
 
 uint8_t *pcap_reserve(pcap_out *o, size_t n)
 {
-    if (o->len + n > o->cap) pcap_flush(o);
+    if (o->len + n > o->cap)
+        pcap_flush(o);
     return o->buf + o->len;
 }
 

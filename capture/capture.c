@@ -349,7 +349,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
             continue;
         }
         if (rc == SRC_NONE) return handled;
-        if (rc == SRC_TRUNCATED) {
+        if (rc == SRC_TRUNCATED) { /* the cut record is a packet, counted as truncated */
+            c->stats.packets++;
             c->stats.truncated++;
             fprintf(stderr, "orphanwatch: %s: the file ends inside a packet (%s); stopping there\n",
                     c->name, err);

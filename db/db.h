@@ -21,8 +21,8 @@ extern const char ow_schema_sql[];
 typedef struct ow_db ow_db;
 
 typedef struct owdb_options {
-    int commit_interval_ms;       /* <= 0: OWDB_DEFAULT_COMMIT_INTERVAL_MS (wall-clock time) */
-    uid_t owner;                  /* with chown_to_owner, when running as root */
+    int commit_interval_ms; /* <= 0: OWDB_DEFAULT_COMMIT_INTERVAL_MS (wall-clock time) */
+    uid_t owner;            /* with chown_to_owner, when running as root */
     gid_t group;
     bool chown_to_owner;          /* give the db and its -wal/-shm files to owner/group */
     size_t max_bokeh_msgs_per_ws; /* 0: OWDB_DEFAULT_MAX_BOKEH_MSGS; beyond: counted only */
@@ -30,11 +30,11 @@ typedef struct owdb_options {
 } owdb_options;
 
 typedef struct owdb_stats {
-    uint64_t rows_written;   /* rows committed */
-    uint64_t rows_failed;    /* rows lost: failed inserts and rolled-back transactions */
+    uint64_t rows_written; /* rows committed */
+    uint64_t rows_failed;  /* rows lost: failed inserts and rolled-back transactions */
     uint64_t commits, commit_failures;
-    uint64_t bokeh_skipped;  /* Bokeh messages beyond max_bokeh_msgs_per_ws (not stored) */
-    char last_error[256];    /* the last failure, "" when none */
+    uint64_t bokeh_skipped; /* Bokeh messages beyond max_bokeh_msgs_per_ws (not stored) */
+    char last_error[256];   /* the last failure, "" when none */
 } owdb_stats;
 
 /* The schema version of this build (PRAGMA user_version in db/schema.sql). */
@@ -69,7 +69,7 @@ typedef struct owdb_merge_result {
     int64_t captures, page_loads, connections, websockets;
     int64_t ws_elsewhere; /* orphan page loads re-labelled ws_elsewhere */
 } owdb_merge_result;
-int owdb_merge(const char *out, const char *const *inputs, int n, owdb_merge_result *res,
-               char *err, size_t errlen);
+int owdb_merge(const char *out, const char *const *inputs, int n, owdb_merge_result *res, char *err,
+               size_t errlen);
 
 #endif

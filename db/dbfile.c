@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define COMPANION_SUFFIXES {"-wal", "-shm", "-journal"}
+#define COMPANION_SUFFIXES                                                                         \
+    {                                                                                              \
+        "-wal", "-shm", "-journal"                                                                 \
+    }
 
 int owdb_schema_version(void)
 {
@@ -75,8 +78,7 @@ static int read_schema_facts(sqlite3 *db, const char *name, int *version, int *t
     return 0;
 }
 
-int owdb_check_schema(sqlite3 *db, const char *name, const char *label, char *err,
-                      size_t errlen)
+int owdb_check_schema(sqlite3 *db, const char *name, const char *label, char *err, size_t errlen)
 {
     int version = 0, tables = 0, want = owdb_schema_version();
     bool has_captures = false;
@@ -104,11 +106,21 @@ int owdb_check_schema(sqlite3 *db, const char *name, const char *label, char *er
     return -1;
 }
 
+/* The directory of path is writable by others (a /tmp-like place where files get planted). */
+static bool dir_is_shared(const char *path)
+{
+    struct stat dst;
+    char *copy = strdup(path);
+    int rc = copy ? stat(dirname(copy), &dst) : -1;
+    free(copy);
+    return rc == 0 && (dst.st_mode & S_IWOTH);
+}
+
 /* Refuses a path that is a symlink or not a regular file, or a file owned by someone else in
  * a directory others may write to (where they could have planted it). */
 static int check_existing(const char *path, bool must_exist, char *err, size_t errlen)
 {
-    struct stat st, dst;
+    struct stat st;
     if (lstat(path, &st) != 0) {
         if (errno == ENOENT && !must_exist)
             return 0;
@@ -123,10 +135,7 @@ static int check_existing(const char *path, bool must_exist, char *err, size_t e
         snprintf(err, errlen, "%s: refusing to write: not a regular file", path);
         return -1;
     }
-    char *copy = strdup(path);
-    int rc = copy ? stat(dirname(copy), &dst) : -1;
-    free(copy);
-    if (rc == 0 && (dst.st_mode & S_IWOTH) && st.st_uid != geteuid()) {
+    if (dir_is_shared(path) && st.st_uid != geteuid()) {
         snprintf(err, errlen,
                  "%s: refusing to write: the file belongs to uid %u, not to us, and its "
                  "directory is writable by others (it may have been planted there)",
@@ -151,9 +160,39 @@ static int check_companions(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+static bool want_chown(const owdb_options *o)
+{
+    return o && o->chown_to_owner && geteuid() == 0;
+}
+
+/* In a directory others can write, creates the -wal and -shm files ourselves (0600, O_EXCL)
+ * so nobody can slip one in between our checks and sqlite's open. Existing ones were checked. */
+static int claim_companions(const char *path, const owdb_options *o, char *err, size_t errlen)
+{
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    char name[4096];
+    if (!dir_is_shared(path))
+        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
+        int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create: %s", name, strerror(errno));
+            return -1;
+        }
+        if (fd >= 0 && want_chown(o) && fchown(fd, o->owner, o->group) != 0) {
+            snprintf(err, errlen, "%s: chown: %s", name, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (fd >= 0)
+            close(fd); /* before sqlite opens it: no POSIX lock of its can be dropped */
+    }
+    return 0;
+}
+
 /* Creates the file (0600) or opens the existing one after the checks. Returns the fd. */
-static int open_db_fd(const char *path, bool must_create, bool *created, char *err,
-                      size_t errlen)
+static int open_db_fd(const char *path, bool must_create, bool *created, char *err, size_t errlen)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     *created = fd >= 0;
@@ -188,11 +227,6 @@ static bool same_inode(const char *path, int fd)
     struct stat a, b;
     return lstat(path, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev &&
            a.st_ino == b.st_ino && S_ISREG(a.st_mode);
-}
-
-static bool want_chown(const owdb_options *o)
-{
-    return o && o->chown_to_owner && geteuid() == 0;
 }
 
 void owdb_file_chown_companions(const char *path, const owdb_options *o)
@@ -236,8 +270,7 @@ static int configure(owdb_file *f, const char *path, const owdb_options *o, char
     return owdb_exec(f->db, ow_schema_sql, path, err, errlen);
 }
 
-static int open_sqlite(owdb_file *f, const char *path, unsigned flags, char *err,
-                       size_t errlen)
+static int open_sqlite(owdb_file *f, const char *path, unsigned flags, char *err, size_t errlen)
 {
     char uri[4200];
     int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW;
@@ -273,8 +306,8 @@ static void remove_created(const char *path)
             unlink(name);
 }
 
-int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb_file *f,
-                   char *err, size_t errlen)
+int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb_file *f, char *err,
+                   size_t errlen)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
@@ -296,7 +329,8 @@ int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb
         snprintf(err, errlen, "%s: another orphanwatch is writing to this database", path);
         goto fail;
     }
-    if (open_sqlite(f, path, flags, err, errlen) < 0 || configure(f, path, o, err, errlen) < 0)
+    if (claim_companions(path, o, err, errlen) < 0 ||
+        open_sqlite(f, path, flags, err, errlen) < 0 || configure(f, path, o, err, errlen) < 0)
         goto fail;
     owdb_file_chown_companions(path, o);
     return 0;

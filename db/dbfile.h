@@ -21,8 +21,8 @@ typedef struct owdb_file {
 /* Opens path read-write for writing (creating it when missing), takes the writer lock,
  * checks or installs the schema, sets WAL and synchronous=NORMAL. flags: OWDB_FILE_*.
  * Returns 0, or -1 with a message in err (nothing left open). */
-int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb_file *f,
-                   char *err, size_t errlen);
+int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb_file *f, char *err,
+                   size_t errlen);
 /* "file:PATH" + query (e.g. "?mode=ro") with the path percent-encoded where URIs need it.
  * 0, or -1 when it does not fit. */
 int owdb_file_uri(const char *path, const char *query, char *out, size_t outlen);
@@ -33,8 +33,7 @@ void owdb_file_chown_companions(const char *path, const owdb_options *o);
 
 /* Checks that schema `name` (main, or an attached name) of db is an orphanwatch database of
  * this build's schema version. label names the file in messages. 0 or -1 with err. */
-int owdb_check_schema(sqlite3 *db, const char *name, const char *label, char *err,
-                      size_t errlen);
+int owdb_check_schema(sqlite3 *db, const char *name, const char *label, char *err, size_t errlen);
 /* sqlite3_exec with the message copied to err ("what: sqlite message"). 0 or -1. */
 int owdb_exec(sqlite3 *db, const char *sql, const char *what, char *err, size_t errlen);
 /* The single integer a query returns, or fallback when it returns nothing or fails. */

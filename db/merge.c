@@ -35,7 +35,10 @@ static const struct {
      {{"id", SH_WS}, {"connection_id", SH_CONN}, {"http_id", SH_HTTP}, {"page_load_id", SH_PAGE}}},
     {"bokeh_messages", {{"id", SH_BOKEH}, {"websocket_id", SH_WS}}},
     {"page_loads",
-     {{"id", SH_PAGE}, {"capture_id", SH_CAPTURE}, {"http_id", SH_HTTP}, {"connection_id", SH_CONN}}},
+     {{"id", SH_PAGE},
+      {"capture_id", SH_CAPTURE},
+      {"http_id", SH_HTTP},
+      {"connection_id", SH_CONN}}},
     {"evidence", {{"page_load_id", SH_PAGE}, {"connection_id", SH_CONN}, {"http_id", SH_HTTP}}},
     {"packet_index", {{"connection_id", SH_CONN}}},
 };
@@ -122,8 +125,7 @@ static int copy_tables(sqlite3 *db, const char *label, char *err, size_t errlen)
 }
 
 /* Remembers which input each capture came from (temp.merge_src). */
-static int note_sources(sqlite3 *db, int input_no, int64_t first_capture, char *err,
-                        size_t errlen)
+static int note_sources(sqlite3 *db, int input_no, int64_t first_capture, char *err, size_t errlen)
 {
     char *sql = sqlite3_mprintf("INSERT INTO temp.merge_src SELECT id, %d FROM main.captures "
                                 "WHERE id > %lld",
@@ -229,7 +231,8 @@ static int finish_page(relabel *r)
     if (r->page_id == 0)
         return 0;
     snprintf(summary, sizeof summary,
-             "the websocket for this session went to %s, another server than the page's", r->server);
+             "the websocket for this session went to %s, another server than the page's",
+             r->server);
     sqlite3_reset(r->update);
     sqlite3_bind_int64(r->update, 1, r->page_id);
     sqlite3_bind_double(r->update, 2, MERGE_CONFIDENCE);
@@ -319,11 +322,12 @@ static void fill_result(sqlite3 *db, owdb_merge_result *res, int64_t relabelled)
     res->ws_elsewhere = relabelled;
 }
 
-static int merge_all(sqlite3 *db, const char *const *inputs, int n, int64_t *relabelled,
-                     char *err, size_t errlen)
+static int merge_all(sqlite3 *db, const char *const *inputs, int n, int64_t *relabelled, char *err,
+                     size_t errlen)
 {
-    if (owdb_exec(db, "CREATE TEMP TABLE merge_src(capture_id INTEGER PRIMARY KEY, input_no "
-                      "INTEGER NOT NULL)",
+    if (owdb_exec(db,
+                  "CREATE TEMP TABLE merge_src(capture_id INTEGER PRIMARY KEY, input_no "
+                  "INTEGER NOT NULL)",
                   "merge", err, errlen) < 0)
         return -1;
     for (int i = 0; i < n; i++)
@@ -347,8 +351,8 @@ static void remove_output(const char *out)
             unlink(name);
 }
 
-int owdb_merge(const char *out, const char *const *inputs, int n, owdb_merge_result *res,
-               char *err, size_t errlen)
+int owdb_merge(const char *out, const char *const *inputs, int n, owdb_merge_result *res, char *err,
+               size_t errlen)
 {
     owdb_file f;
     int64_t relabelled = 0;
@@ -357,8 +361,8 @@ int owdb_merge(const char *out, const char *const *inputs, int n, owdb_merge_res
         return -1;
     }
     if (check_distinct(out, inputs, n, err, errlen) < 0 ||
-        owdb_file_open(out, OWDB_FILE_MUST_CREATE | OWDB_FILE_ATTACH_URI, NULL, &f, err,
-                       errlen) < 0)
+        owdb_file_open(out, OWDB_FILE_MUST_CREATE | OWDB_FILE_ATTACH_URI, NULL, &f, err, errlen) <
+            0)
         return -1;
     int rc = merge_all(f.db, inputs, n, &relabelled, err, errlen);
     if (rc == 0 && res)

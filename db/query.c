@@ -25,8 +25,7 @@ const char *query_kind_name(query_kind k)
     return (unsigned)k < QUERY_COUNT ? kind_names[k] : "?";
 }
 
-int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *err,
-                       size_t errlen)
+int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *err, size_t errlen)
 {
     ow_addr a;
     if (f->client) {
@@ -37,14 +36,18 @@ int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *e
         f->client = ow_addr_str(&a, client_buf, buflen);
     }
     if (f->verdict && strcmp(f->verdict, "none") != 0 && ow_verdict_from_name(f->verdict) < 0) {
-        snprintf(err, errlen, "--verdict '%s' is not a verdict (see docs/query.md; 'none' "
-                              "selects page loads without one)", f->verdict);
+        snprintf(err, errlen,
+                 "--verdict '%s' is not a verdict (see docs/query.md; 'none' "
+                 "selects page loads without one)",
+                 f->verdict);
         return -1;
     }
     if (f->outcome && strcmp(f->outcome, "websocket_only") != 0 &&
         ow_outcome_from_name(f->outcome) < 0) {
-        snprintf(err, errlen, "--outcome '%s' is not an outcome (pending, connected, ws_refused, "
-                              "ws_no_doc, orphan, undecided)", f->outcome);
+        snprintf(err, errlen,
+                 "--outcome '%s' is not an outcome (pending, connected, ws_refused, "
+                 "ws_no_doc, orphan, undecided)",
+                 f->outcome);
         return -1;
     }
     if (f->limit < 0) {
@@ -136,26 +139,30 @@ static int prepare_sessions(sqlite3 *db, const query_filter *f, sqlite3_stmt **o
 
 /* ---- clients ---- */
 
+/* One pass: page loads grouped by (client, verdict), ranked inside each client so the
+ * dominant verdict is the first non-NULL group. */
 static int prepare_clients(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
                            size_t errlen)
 {
     qbuild q;
     qb_init(&q, db);
-    qb_sql(&q, "WITH f AS (SELECT pl.client, pl.outcome, pl.verdict, pl.started FROM page_loads pl "
-               "WHERE 1");
+    /* MATERIALIZED: the filter picks its index alone, not the one that orders the groups */
+    qb_sql(&q, "WITH f AS MATERIALIZED (SELECT pl.client, pl.verdict, pl.outcome, pl.started "
+               "FROM page_loads pl WHERE 1");
     qb_page_filter(&q, f, "pl", true);
-    qb_sql(&q, "), agg AS (SELECT client, COUNT(*) AS page_loads, "
-               "SUM(outcome = 'orphan') AS orphans, SUM(verdict IS NOT NULL) AS with_verdict, "
-               "MIN(started) AS first, MAX(started) AS last FROM f GROUP BY client), "
-               "dv AS (SELECT client, verdict, n, ROW_NUMBER() OVER (PARTITION BY client "
-               "ORDER BY n DESC, verdict) AS rk FROM (SELECT client, verdict, COUNT(*) AS n "
-               "FROM f WHERE verdict IS NOT NULL GROUP BY client, verdict)) "
-               "SELECT a.client, a.page_loads, a.orphans, "
-               "round(1.0 * a.orphans / a.page_loads, 3) AS orphan_rate, a.with_verdict, "
-               "dv.verdict AS dominant_verdict, COALESCE(dv.n, 0) AS dominant_count, "
-               "ow_time(a.first) AS first_seen, ow_time(a.last) AS last_seen "
-               "FROM agg a LEFT JOIN dv ON dv.client = a.client AND dv.rk = 1 "
-               "ORDER BY a.orphans DESC, a.page_loads DESC, a.client");
+    qb_sql(&q, "), cv AS (SELECT client, verdict, COUNT(*) AS n, SUM(outcome = 'orphan') AS "
+               "orphans, MIN(started) AS first, MAX(started) AS last FROM f "
+               "GROUP BY client, verdict), "
+               "ranked AS (SELECT cv.*, ROW_NUMBER() OVER (PARTITION BY client "
+               "ORDER BY verdict IS NULL, n DESC, verdict) AS rk FROM cv) "
+               "SELECT client, SUM(n) AS page_loads, SUM(orphans) AS orphans, "
+               "round(1.0 * SUM(orphans) / SUM(n), 3) AS orphan_rate, "
+               "SUM(CASE WHEN verdict IS NOT NULL THEN n ELSE 0 END) AS with_verdict, "
+               "MAX(CASE WHEN rk = 1 THEN verdict END) AS dominant_verdict, "
+               "COALESCE(MAX(CASE WHEN rk = 1 AND verdict IS NOT NULL THEN n END), 0) "
+               "AS dominant_count, ow_time(MIN(first)) AS first_seen, "
+               "ow_time(MAX(last)) AS last_seen FROM ranked GROUP BY client "
+               "ORDER BY orphans DESC, page_loads DESC, client");
     qb_limit(&q, f);
     return qb_prepare(&q, db, out, err, errlen);
 }
@@ -200,26 +207,31 @@ static void meaning_case(qbuild *q)
  * exchange, else the page's own path; without the query string. */
 static const char resource_expr[] =
     "ow_path(COALESCE((SELECT h.target FROM evidence e JOIN http_exchanges h ON h.id = e.http_id "
-    "WHERE e.page_load_id = f.id ORDER BY e.seq LIMIT 1), f.path))";
+    "WHERE e.page_load_id = pl.id ORDER BY e.seq LIMIT 1), pl.path))";
 
+/* Per (verdict, client, resource) from one pass over the page loads with a verdict; per
+ * verdict by adding those up; the per-client totals from the client index. */
 static int prepare_verdicts(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
                             size_t errlen)
 {
     qbuild q;
     qb_init(&q, db);
-    qb_sql(&q, "WITH f AS (SELECT pl.id, pl.client, pl.verdict, pl.path FROM page_loads pl WHERE 1");
+    /* MATERIALIZED: each filter picks its index alone, not the one that orders the groups */
+    qb_sql(&q, "WITH fc AS MATERIALIZED (SELECT pl.client FROM page_loads pl WHERE 1");
     qb_page_filter(&q, f, "pl", true);
-    qb_sql(&q, "), tot AS (SELECT COUNT(*) AS n FROM f), "
-               "ct AS (SELECT client, COUNT(*) AS n FROM f GROUP BY client), "
-               "v AS (SELECT verdict, COUNT(*) AS n FROM f WHERE verdict IS NOT NULL "
-               "GROUP BY verdict), "
-               "r AS (SELECT verdict, client, resource, COUNT(*) AS n FROM (SELECT f.verdict, "
-               "f.client, %s AS resource FROM f WHERE f.verdict IS NOT NULL) "
-               "GROUP BY verdict, client, resource) "
+    qb_sql(&q,
+           "), ct AS (SELECT client, COUNT(*) AS n FROM fc GROUP BY client), "
+           "tot AS (SELECT SUM(n) AS n FROM ct), "
+           "fr AS MATERIALIZED (SELECT pl.verdict, pl.client, %s AS resource "
+           "FROM page_loads pl WHERE pl.verdict IS NOT NULL",
+           resource_expr);
+    qb_page_filter(&q, f, "pl", true);
+    qb_sql(&q, "), r AS (SELECT verdict, client, resource, COUNT(*) AS n FROM fr "
+               "GROUP BY verdict, client, resource), "
+               "v AS (SELECT verdict, SUM(n) AS n FROM r GROUP BY verdict) "
                "SELECT * FROM (SELECT 'verdict' AS level, v.verdict, NULL AS client, "
                "NULL AS resource, v.n AS page_loads, tot.n AS of_page_loads, "
-               "round(1.0 * v.n / tot.n, 3) AS share, ",
-           resource_expr);
+               "round(1.0 * v.n / tot.n, 3) AS share, ");
     meaning_case(&q);
     qb_sql(&q, " AS description FROM v, tot UNION ALL SELECT 'resource', r.verdict, r.client, "
                "r.resource, r.n, ct.n, round(1.0 * r.n / ct.n, 3), "
@@ -257,28 +269,24 @@ static const struct {
 static void stats_captures(qbuild *q)
 {
     for (size_t i = 0; i < sizeof capture_fields / sizeof *capture_fields; i++)
-        qb_sql(q, "SELECT 0 AS o1, id AS capture_id, %d AS o2, 'capture' AS section, %Q AS name, "
-                  "%s AS value FROM captures UNION ALL ",
+        qb_sql(q,
+               "SELECT 0 AS o1, id AS capture_id, %d AS o2, 'capture' AS section, %Q AS name, "
+               "%s AS value FROM captures UNION ALL ",
                (int)i, capture_fields[i].name, capture_fields[i].expr);
     qb_sql(q, "SELECT 0, c.id, 100 + j.id, 'counter', j.key, j.value FROM captures c, "
               "json_each(CASE WHEN json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
               "UNION ALL ");
 }
 
-/* Page loads in the filter: total, by outcome, by verdict. */
-static void stats_page_loads(qbuild *q, const query_filter *f)
+/* Page loads in the filter (the CTE f): total, by outcome, by verdict. */
+static void stats_page_loads(qbuild *q)
 {
     static const char *const groups[][2] = {{"outcome", "outcome"},
                                             {"verdict", "COALESCE(verdict, 'none')"}};
-    qb_sql(q, "SELECT 1, NULL, 0, 'page_loads', 'total', COUNT(*) FROM page_loads pl WHERE 1");
-    qb_page_filter(q, f, "pl", true);
-    for (int g = 0; g < 2; g++) {
-        qb_sql(q, " UNION ALL SELECT %d, NULL, -COUNT(*), %Q, %s, COUNT(*) FROM page_loads pl "
-                  "WHERE 1",
-               2 + g, groups[g][0], groups[g][1]);
-        qb_page_filter(q, f, "pl", true);
-        qb_sql(q, " GROUP BY %s", groups[g][1]);
-    }
+    qb_sql(q, "SELECT 1, NULL, 0, 'page_loads', 'total', COUNT(*) FROM f");
+    for (int g = 0; g < 2; g++)
+        qb_sql(q, " UNION ALL SELECT %d, NULL, -COUNT(*), %Q, %s, COUNT(*) FROM f GROUP BY %s",
+               2 + g, groups[g][0], groups[g][1], groups[g][1]);
 }
 
 static int prepare_stats(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
@@ -286,32 +294,36 @@ static int prepare_stats(sqlite3 *db, const query_filter *f, sqlite3_stmt **out,
 {
     qbuild q;
     qb_init(&q, db);
-    qb_sql(&q, "SELECT capture_id, section, name, value FROM (");
+    qb_sql(&q, "WITH f AS MATERIALIZED (SELECT pl.outcome, pl.verdict FROM page_loads pl WHERE 1");
+    qb_page_filter(&q, f, "pl", true);
+    qb_sql(&q, ") SELECT capture_id, section, name, value FROM (");
     stats_captures(&q);
-    stats_page_loads(&q, f);
+    stats_page_loads(&q);
     qb_sql(&q, ") ORDER BY o1, capture_id, o2, name");
     return qb_prepare(&q, db, out, err, errlen);
 }
 
 /* ---- connections ---- */
 
-static int prepare_connections(sqlite3 *db, const query_filter *f, sqlite3_stmt **out,
-                               char *err, size_t errlen)
+static int prepare_connections(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
+                               size_t errlen)
 {
     if (!f->client || f->app || f->verdict || f->outcome) {
-        snprintf(err, errlen, "connections takes --client ADDR (required), --since, --until "
-                              "and --limit only");
+        snprintf(err, errlen,
+                 "connections takes --client ADDR (required), --since, --until "
+                 "and --limit only");
         return -1;
     }
     qbuild q;
     qb_init(&q, db);
-    qb_sql(&q, "SELECT c.id, ow_time(c.first_ts) AS first_seen, ow_time(c.last_ts) AS last_seen, "
-               "c.client, c.client_port, c.server, c.server_port, c.kind, c.close, c.requests, "
-               "c.bytes_c2s, c.bytes_s2c, round(c.rtt, 4) AS rtt, c.syn_count, c.retrans_s2c, "
-               "c.rto_s2c, c.rto_series_s2c, round(c.longest_stall_s2c, 3) AS longest_stall_s2c, "
-               "c.max_seg_s2c, c.max_seg_acked_s2c, c.max_seg_lost_s2c, c.recovered_smaller_s2c, "
-               "c.gaps_c2s + c.gaps_s2c AS gaps, c.capture_id FROM (SELECT co.* FROM connections co "
-               "WHERE co.client = ");
+    qb_sql(&q,
+           "SELECT c.id, ow_time(c.first_ts) AS first_seen, ow_time(c.last_ts) AS last_seen, "
+           "c.client, c.client_port, c.server, c.server_port, c.kind, c.close, c.requests, "
+           "c.bytes_c2s, c.bytes_s2c, round(c.rtt, 4) AS rtt, c.syn_count, c.retrans_s2c, "
+           "c.rto_s2c, c.rto_series_s2c, round(c.longest_stall_s2c, 3) AS longest_stall_s2c, "
+           "c.max_seg_s2c, c.max_seg_acked_s2c, c.max_seg_lost_s2c, c.recovered_smaller_s2c, "
+           "c.gaps_c2s + c.gaps_s2c AS gaps, c.capture_id FROM (SELECT co.* FROM connections co "
+           "WHERE co.client = ");
     qb_text(&q, f->client);
     if (f->has_since) {
         qb_sql(&q, " AND co.first_ts >= ");

@@ -9,17 +9,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUERY_DEFAULT_LIMIT 1000
+#define QUERY_DEFAULT_LIMIT  1000
 #define QUERY_MAX_CANDIDATES 10 /* ambiguous session prefix: candidates listed */
 
 typedef struct query_filter {
     bool has_since, has_until;
-    double since, until;  /* epoch seconds: started >= since, started < until */
-    const char *client;   /* client address (normalized by query_filter_check) */
-    const char *app;      /* app name, e.g. "sliders" */
-    const char *verdict;  /* verdict name, or "none" for page loads without a verdict */
-    const char *outcome;  /* outcome name (sessions also take "websocket_only") */
-    long limit;           /* 0: no limit; else the most recent `limit` rows, shown in time order */
+    double since, until; /* epoch seconds: started >= since, started < until */
+    const char *client;  /* client address (normalized by query_filter_check) */
+    const char *app;     /* app name, e.g. "sliders" */
+    const char *verdict; /* verdict name, or "none" for page loads without a verdict */
+    const char *outcome; /* outcome name (sessions also take "websocket_only") */
+    long limit;          /* 0: no limit; else the most recent `limit` rows, shown in time order */
 } query_filter;
 
 typedef enum query_kind {
@@ -56,8 +56,7 @@ int query_parse_time(const char *s, double ref, double *out, char *err, size_t e
 
 /* Checks the filter's names (verdict, outcome) and rewrites the client address in its
  * canonical text form (IPv6 per RFC 5952) into client_buf. 0, or -1 with err. */
-int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *err,
-                       size_t errlen);
+int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *err, size_t errlen);
 
 /* Prepares query k (arg: the session id prefix for the timeline, else unused). The rows of
  * each query are documented in docs/query.md. 0, or -1 with err. */

@@ -67,8 +67,8 @@ int query_register_functions(sqlite3 *db, bool utc)
 {
     static bool utc_true = true, utc_false = false;
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
-    if (sqlite3_create_function(db, "ow_time", 1, flags, utc ? &utc_true : &utc_false,
-                                sql_ow_time, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_create_function(db, "ow_time", 1, flags, utc ? &utc_true : &utc_false, sql_ow_time,
+                                NULL, NULL) != SQLITE_OK)
         return -1;
     return sqlite3_create_function(db, "ow_path", 1, flags, NULL, sql_ow_path, NULL, NULL) ==
                    SQLITE_OK
@@ -159,8 +159,8 @@ static bool parse_iso(const char *s, double *out)
     double frac = 0;
     long off = 0;
     const char *p = s;
-    if (!digits(&p, 4, &tm.tm_year) || *p++ != '-' || !digits(&p, 2, &tm.tm_mon) ||
-        *p++ != '-' || !digits(&p, 2, &tm.tm_mday))
+    if (!digits(&p, 4, &tm.tm_year) || *p++ != '-' || !digits(&p, 2, &tm.tm_mon) || *p++ != '-' ||
+        !digits(&p, 2, &tm.tm_mday))
         return false;
     if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
         return false;

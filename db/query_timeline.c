@@ -15,7 +15,8 @@ static const char timeline_sql[] =
     "  SELECT w.* FROM websockets w, pl WHERE w.session_id = pl.session_id), "
     "last AS (SELECT MAX(t) AS t FROM (SELECT pl.started AS t FROM pl UNION ALL "
     "  SELECT COALESCE(h.resp_end_ts, h.resp_ts, h.req_ts) FROM http_exchanges h "
-    "  WHERE h.page_load_id = ?1 UNION ALL SELECT COALESCE(end_ts, close_ts, upgrade_ts) FROM ws)), "
+    "  WHERE h.page_load_id = ?1 UNION ALL SELECT COALESCE(end_ts, close_ts, upgrade_ts) FROM "
+    "ws)), "
     "ev(ts, ord, seq, event, detail) AS ("
     /* the page request and its response */
     "SELECT pl.started, 0, 0, 'page request', printf('%s %s (host %s) from %s port %d to %s:%d, "
@@ -42,7 +43,8 @@ static const char timeline_sql[] =
     "  COALESCE(c.retrans_s2c, 0), "
     "  COALESCE(c.rto_s2c, 0), COALESCE(c.longest_stall_s2c, 0)) "
     "  FROM http_exchanges h, pl LEFT JOIN connections c ON c.id = h.connection_id "
-    "  WHERE h.page_load_id = ?1 AND h.id IS NOT pl.http_id AND COALESCE(h.kind, '') <> 'websocket' "
+    "  WHERE h.page_load_id = ?1 AND h.id IS NOT pl.http_id AND COALESCE(h.kind, '') <> "
+    "'websocket' "
     /* websockets */
     "UNION ALL SELECT w.upgrade_ts, 3, w.id, 'websocket upgrade', "
     "  printf('%s -> %s %s on %s:%d (connection %d), subprotocol %s, deflate %s%s', "

@@ -34,7 +34,10 @@ typedef struct id_offsets {
     int64_t conn, http, ws, bokeh, page;
 } id_offsets;
 
+#define OWDB_MAGIC 0x6f776462u /* "owdb": marks a live writer behind a sink's ctx */
+
 struct ow_db {
+    uint32_t magic;
     owdb_file file;
     char *path;
     owdb_options opt;
@@ -43,9 +46,9 @@ struct ow_db {
     int64_t capture_id;
     id_offsets off;
     bool in_txn;
-    uint64_t pending_rows;    /* rows in the open transaction */
-    double last_commit;       /* monotonic seconds */
-    double blocked_until;     /* after "locked by another writer": fail fast until then */
+    uint64_t pending_rows; /* rows in the open transaction */
+    double last_commit;    /* monotonic seconds */
+    double blocked_until;  /* after "locked by another writer": fail fast until then */
     owdb_stats stats;
 };
 
@@ -60,6 +63,21 @@ static double mono_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The writer behind a callback's ctx. A ctx that is not one (a caller that replaced the
+ * sink's ctx) is a programming error: said once on stderr, and the record is dropped. */
+static ow_db *writer_of(void *ctx)
+{
+    static bool warned;
+    ow_db *db = ctx;
+    if (db && db->magic == OWDB_MAGIC)
+        return db;
+    if (!warned)
+        fprintf(stderr, "orphanwatch: internal error: a database sink callback was called with "
+                        "a context that is not the writer's; its records are dropped\n");
+    warned = true;
+    return NULL;
 }
 
 static int param(binder *b, const char *name)
@@ -163,8 +181,7 @@ static bool is_fatal_to_txn(int rc)
 static void describe_rc(ow_db *db, const char *what, int rc)
 {
     if (is_lock_error(rc))
-        note_error(db, what,
-                   "the database is locked by another writer (gave up after %d ms): %s",
+        note_error(db, what, "the database is locked by another writer (gave up after %d ms): %s",
                    db->opt.busy_timeout_ms, sqlite3_errmsg(db->file.db));
     else if ((rc & 0xff) == SQLITE_FULL)
         note_error(db, what, "the disk is full: %s", sqlite3_errmsg(db->file.db));
@@ -266,7 +283,9 @@ static bool row_begin(ow_db *db)
 
 static void on_capture(void *ctx, const ow_capture_rec *r)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     if (!row_begin(db))
         return;
     const capture_stats *s = r->stats;
@@ -374,7 +393,9 @@ static void bind_conn_window(binder *b, const tcp_health *h)
 
 static void on_conn(void *ctx, const ow_conn_rec *r)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     if (!r->flow || !row_begin(db)) {
         if (!r->flow)
             db->stats.rows_failed++;
@@ -397,7 +418,9 @@ static void on_conn(void *ctx, const ow_conn_rec *r)
 
 static void on_http(void *ctx, const ow_http_rec *r)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     if (!row_begin(db))
         return;
     binder b = bind_start(db, ST_HTTP);
@@ -447,7 +470,9 @@ static void bind_ws_counts(binder *b, const ow_ws_rec *r)
 
 static void on_ws(void *ctx, const ow_ws_rec *r)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     if (!row_begin(db))
         return;
     binder b = bind_start(db, ST_WS);
@@ -490,7 +515,9 @@ static bool bokeh_has_room(ow_db *db, int64_t ws_id, int64_t msg_id)
 
 static void on_bokeh(void *ctx, const ow_bokeh_rec *r)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     if (!row_begin(db))
         return;
     int64_t ws_id = r->ws_id + db->off.ws, id = r->id + db->off.bokeh;
@@ -566,7 +593,9 @@ static void write_evidence(ow_db *db, int64_t page_id, const ow_page_rec *r)
 
 static void on_page(void *ctx, const ow_page_rec *r)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     if (!row_begin(db))
         return;
     int64_t id = r->id + db->off.page;
@@ -583,7 +612,9 @@ static void on_page(void *ctx, const ow_page_rec *r)
 
 static void on_session(void *ctx, const ow_session_rec *r)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     if (!r->session_id || !row_begin(db)) {
         if (!r->session_id)
             db->stats.rows_failed++;
@@ -602,7 +633,9 @@ static void on_session(void *ctx, const ow_session_rec *r)
 
 static void on_tick(void *ctx, double now)
 {
-    ow_db *db = ctx;
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
     (void)now; /* capture time; commits follow wall-clock time */
     if (db->in_txn && (mono_now() - db->last_commit) * 1000.0 >= db->opt.commit_interval_ms)
         owdb_commit(db);
@@ -626,20 +659,20 @@ static char *insert_sql(sqlite3 *db, const char *table)
     }
     sqlite3_finalize(st);
     char *c = sqlite3_str_finish(cols), *v = sqlite3_str_finish(vals);
-    char *out = c && v ? sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(%s) VALUES(%s)", table, c, v)
-                       : NULL;
+    char *out = c && v
+                    ? sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(%s) VALUES(%s)", table, c, v)
+                    : NULL;
     sqlite3_free(c);
     sqlite3_free(v);
     return out;
 }
 
-static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *err,
-                          size_t errlen)
+static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *err, size_t errlen)
 {
     char *sql = insert_sql(db->file.db, table);
-    int rc = sql ? sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                      &db->st[id], NULL)
-                 : SQLITE_NOMEM;
+    int rc =
+        sql ? sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL)
+            : SQLITE_NOMEM;
     sqlite3_free(sql);
     if (rc != SQLITE_OK)
         snprintf(err, errlen, "%s: preparing the %s insert: %s", db->path, table,
@@ -661,21 +694,22 @@ static int prepare_all(ow_db *db, char *err, size_t errlen)
     static const struct {
         enum stmt_id id;
         const char *table;
-    } inserts[] = {{ST_CAPTURE, "captures"},        {ST_CONN, "connections"},
-                   {ST_HTTP, "http_exchanges"},     {ST_WS, "websockets"},
-                   {ST_BOKEH, "bokeh_messages"},    {ST_PAGE, "page_loads"},
-                   {ST_EVIDENCE, "evidence"},       {ST_SESSION, "sessions"}};
+    } inserts[] = {{ST_CAPTURE, "captures"},     {ST_CONN, "connections"},
+                   {ST_HTTP, "http_exchanges"},  {ST_WS, "websockets"},
+                   {ST_BOKEH, "bokeh_messages"}, {ST_PAGE, "page_loads"},
+                   {ST_EVIDENCE, "evidence"},    {ST_SESSION, "sessions"}};
     for (size_t i = 0; i < sizeof inserts / sizeof *inserts; i++)
         if (prepare_insert(db, inserts[i].id, inserts[i].table, err, errlen) < 0)
             return -1;
     if (prepare_sql(db, ST_EVIDENCE_DEL, "DELETE FROM evidence WHERE page_load_id = :page_load_id",
                     err, errlen) < 0)
         return -1;
-    return prepare_sql(db, ST_BOKEH_ROOM,
-                       "SELECT EXISTS(SELECT 1 FROM bokeh_messages WHERE id = ?2) OR "
-                       "(SELECT COUNT(*) FROM (SELECT 1 FROM bokeh_messages WHERE websocket_id = ?1 "
-                       "LIMIT ?3)) < ?3",
-                       err, errlen);
+    return prepare_sql(
+        db, ST_BOKEH_ROOM,
+        "SELECT EXISTS(SELECT 1 FROM bokeh_messages WHERE id = ?2) OR "
+        "(SELECT COUNT(*) FROM (SELECT 1 FROM bokeh_messages WHERE websocket_id = ?1 "
+        "LIMIT ?3)) < ?3",
+        err, errlen);
 }
 
 static int64_t max_id(sqlite3 *db, const char *table)
@@ -690,9 +724,9 @@ static int start_capture(ow_db *db, char *err, size_t errlen)
 {
     sqlite3 *s = db->file.db;
     db->capture_id = max_id(s, "captures") + 1;
-    db->off = (id_offsets){max_id(s, "connections"), max_id(s, "http_exchanges"),
-                           max_id(s, "websockets"), max_id(s, "bokeh_messages"),
-                           max_id(s, "page_loads")};
+    db->off =
+        (id_offsets){max_id(s, "connections"), max_id(s, "http_exchanges"), max_id(s, "websockets"),
+                     max_id(s, "bokeh_messages"), max_id(s, "page_loads")};
     char *sql = sqlite3_mprintf("INSERT INTO captures(id, source, live, end_reason, tool_version) "
                                 "VALUES(%lld, '', 0, 'running', %Q)",
                                 (long long)db->capture_id, OW_VERSION);
@@ -749,6 +783,7 @@ ow_db *owdb_create(const char *path, const owdb_options *o, char *err, size_t er
     }
     init_sink(db);
     db->last_commit = mono_now();
+    db->magic = OWDB_MAGIC;
     return db;
 }
 
@@ -780,6 +815,7 @@ void owdb_close(ow_db *db)
         sqlite3_exec(db->file.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
     }
     owdb_file_close(&db->file);
+    db->magic = 0;
     free(db->path);
     free(db);
 }

@@ -7,15 +7,16 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: orphanwatch merge OUT.db IN.db [IN.db ...]\n"
-                 "\n"
-                 "Copies the captures of every IN.db (one per server) into the new database OUT.db,\n"
-                 "with ids renumbered so they stay unique; each capture keeps its source. Then a\n"
-                 "page load that is an orphan on one server while a websocket carrying its session\n"
-                 "reached another gets the verdict ws_elsewhere, with evidence naming that server.\n"
-                 "OUT.db must not exist yet. The inputs are only read.\n"
-                 "\n"
-                 "  -h, --help          this help\n");
+    fprintf(out,
+            "usage: orphanwatch merge OUT.db IN.db [IN.db ...]\n"
+            "\n"
+            "Copies the captures of every IN.db (one per server) into the new database OUT.db,\n"
+            "with ids renumbered so they stay unique; each capture keeps its source. Then a\n"
+            "page load that is an orphan on one server while a websocket carrying its session\n"
+            "reached another gets the verdict ws_elsewhere, with evidence naming that server.\n"
+            "OUT.db must not exist yet. The inputs are only read.\n"
+            "\n"
+            "  -h, --help          this help\n");
 }
 
 int cmd_merge(int argc, char **argv)

@@ -64,8 +64,17 @@ typedef struct query_args {
     bool utc;
 } query_args;
 
-enum { OPT_SINCE = 256, OPT_UNTIL, OPT_CLIENT, OPT_APP, OPT_VERDICT, OPT_OUTCOME, OPT_LIMIT,
-       OPT_UTC, OPT_WIDTH };
+enum {
+    OPT_SINCE = 256,
+    OPT_UNTIL,
+    OPT_CLIENT,
+    OPT_APP,
+    OPT_VERDICT,
+    OPT_OUTCOME,
+    OPT_LIMIT,
+    OPT_UTC,
+    OPT_WIDTH
+};
 
 static bool parse_long(const char *s, long lo, long *out)
 {
@@ -82,13 +91,27 @@ static int take_option(query_args *a, int c, const char *val)
 {
     long n;
     switch (c) {
-    case OPT_SINCE: a->since = val; return 0;
-    case OPT_UNTIL: a->until = val; return 0;
-    case OPT_CLIENT: a->filter.client = val; return 0;
-    case OPT_APP: a->filter.app = val; return 0;
-    case OPT_VERDICT: a->filter.verdict = val; return 0;
-    case OPT_OUTCOME: a->filter.outcome = val; return 0;
-    case OPT_UTC: a->utc = true; return 0;
+    case OPT_SINCE:
+        a->since = val;
+        return 0;
+    case OPT_UNTIL:
+        a->until = val;
+        return 0;
+    case OPT_CLIENT:
+        a->filter.client = val;
+        return 0;
+    case OPT_APP:
+        a->filter.app = val;
+        return 0;
+    case OPT_VERDICT:
+        a->filter.verdict = val;
+        return 0;
+    case OPT_OUTCOME:
+        a->filter.outcome = val;
+        return 0;
+    case OPT_UTC:
+        a->utc = true;
+        return 0;
     case OPT_LIMIT:
         if (parse_long(val, 0, &n)) {
             a->filter.limit = n;
@@ -117,14 +140,18 @@ static int take_option(query_args *a, int c, const char *val)
 /* Parses argv; returns -1 to go on, or the exit code (help, usage error). */
 static int parse_args(query_args *a, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"since", required_argument, NULL, OPT_SINCE},   {"until", required_argument, NULL, OPT_UNTIL},
-        {"client", required_argument, NULL, OPT_CLIENT}, {"app", required_argument, NULL, OPT_APP},
-        {"verdict", required_argument, NULL, OPT_VERDICT},
-        {"outcome", required_argument, NULL, OPT_OUTCOME},
-        {"limit", required_argument, NULL, OPT_LIMIT},   {"utc", no_argument, NULL, OPT_UTC},
-        {"width", required_argument, NULL, OPT_WIDTH},   {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"since", required_argument, NULL, OPT_SINCE},
+                                         {"until", required_argument, NULL, OPT_UNTIL},
+                                         {"client", required_argument, NULL, OPT_CLIENT},
+                                         {"app", required_argument, NULL, OPT_APP},
+                                         {"verdict", required_argument, NULL, OPT_VERDICT},
+                                         {"outcome", required_argument, NULL, OPT_OUTCOME},
+                                         {"limit", required_argument, NULL, OPT_LIMIT},
+                                         {"utc", no_argument, NULL, OPT_UTC},
+                                         {"width", required_argument, NULL, OPT_WIDTH},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c, rc;
     optind = 0; /* full re-initialisation (glibc), whatever parsed argv before */
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {

@@ -30,7 +30,8 @@ static void restore_and_reraise(int sig)
         endwin(); /* not async-signal-safe, but the process is ending either way */
     }
     for (int i = 0; i < N_RESTORE; i++)
-        if (restore_signals[i] == sig && installed[i]) sigaction(sig, &saved_action[i], NULL);
+        if (restore_signals[i] == sig && installed[i])
+            sigaction(sig, &saved_action[i], NULL);
     raise(sig); /* delivered when this handler returns, with the previous disposition */
 }
 
@@ -43,10 +44,13 @@ static void install_signal_handlers(void)
     for (int i = 0; i < N_RESTORE; i++) {
         struct sigaction old;
         installed[i] = false;
-        if (sigaction(restore_signals[i], NULL, &old) != 0) continue;
+        if (sigaction(restore_signals[i], NULL, &old) != 0)
+            continue;
         /* SIGINT/TERM/HUP: leave a caller's own handler (or SIG_IGN) alone. */
-        if (i >= FIRST_POLITE && old.sa_handler != SIG_DFL) continue;
-        if (sigaction(restore_signals[i], &sa, &saved_action[i]) == 0) installed[i] = true;
+        if (i >= FIRST_POLITE && old.sa_handler != SIG_DFL)
+            continue;
+        if (sigaction(restore_signals[i], &sa, &saved_action[i]) == 0)
+            installed[i] = true;
     }
 }
 
@@ -64,7 +68,8 @@ static void remove_signal_handlers(void)
 static void init_styles(dashboard *d)
 {
     d->color = has_colors();
-    if (!d->color) return;
+    if (!d->color)
+        return;
     start_color();
     use_default_colors();
     init_pair(DS_CONNECTED, COLOR_GREEN, -1);
@@ -79,19 +84,27 @@ static void init_styles(dashboard *d)
 
 int dash_style_attr(const dashboard *d, enum dash_style st)
 {
-    if (st == DS_TITLE) return A_BOLD;
-    if (st == DS_DIM) return A_DIM;
-    if (st == DS_NORMAL) return A_NORMAL;
-    if (!d->color) return st == DS_BAR ? A_REVERSE : st == DS_ORPHAN ? A_BOLD : A_NORMAL;
+    if (st == DS_TITLE)
+        return A_BOLD;
+    if (st == DS_DIM)
+        return A_DIM;
+    if (st == DS_NORMAL)
+        return A_NORMAL;
+    if (!d->color)
+        return st == DS_BAR ? A_REVERSE : st == DS_ORPHAN ? A_BOLD : A_NORMAL;
     return (int)COLOR_PAIR(st);
 }
 
 enum dash_style dash_outcome_style(const char *o)
 {
-    if (strcmp(o, "connected") == 0) return DS_CONNECTED;
-    if (strcmp(o, "orphan") == 0) return DS_ORPHAN;
-    if (strcmp(o, "ws_refused") == 0) return DS_REFUSED;
-    if (strcmp(o, "ws_no_doc") == 0) return DS_NODOC;
+    if (strcmp(o, "connected") == 0)
+        return DS_CONNECTED;
+    if (strcmp(o, "orphan") == 0)
+        return DS_ORPHAN;
+    if (strcmp(o, "ws_refused") == 0)
+        return DS_REFUSED;
+    if (strcmp(o, "ws_no_doc") == 0)
+        return DS_NODOC;
     return DS_PENDING; /* pending, undecided, anything new */
 }
 
@@ -100,9 +113,12 @@ enum dash_style dash_outcome_style(const char *o)
 int dash_put(dashboard *d, int y, int x, const char *raw, int maxcols, int attr)
 {
     char buf[4 * 512 + 8];
-    if (y < 0 || y >= d->rows || x < 0 || x >= d->cols) return 0;
-    if (maxcols > d->cols - x) maxcols = d->cols - x;
-    if (maxcols > 512) maxcols = 512;
+    if (y < 0 || y >= d->rows || x < 0 || x >= d->cols)
+        return 0;
+    if (maxcols > d->cols - x)
+        maxcols = d->cols - x;
+    if (maxcols > 512)
+        maxcols = 512;
     int w = dash_text_fit(buf, sizeof buf, raw, maxcols, d->utf8);
     attrset(attr);
     mvaddstr(y, x, buf);
@@ -112,8 +128,10 @@ int dash_put(dashboard *d, int y, int x, const char *raw, int maxcols, int attr)
 
 void dash_fill(dashboard *d, int y, int x, int ncols, int attr)
 {
-    if (y < 0 || y >= d->rows || x < 0) return;
-    if (x + ncols > d->cols) ncols = d->cols - x;
+    if (y < 0 || y >= d->rows || x < 0)
+        return;
+    if (x + ncols > d->cols)
+        ncols = d->cols - x;
     attrset(attr);
     for (int i = 0; i < ncols; i++)
         mvaddch(y, x + i, ' ');
@@ -198,7 +216,8 @@ int dashboard_input_fd(const dashboard *d)
 
 void dashboard_close(dashboard *d)
 {
-    if (!d) return;
+    if (!d)
+        return;
     if (curses_on) {
         curses_on = 0;
         endwin();
@@ -217,8 +236,10 @@ static void set_view(dashboard *d, enum dash_view v)
 {
     d->view = v;
     d->redraw = true;
-    if (v == DASH_VIEW_LIST) d->list.dirty = true;
-    if (v == DASH_VIEW_CLIENTS) d->clients.dirty = true;
+    if (v == DASH_VIEW_LIST)
+        d->list.dirty = true;
+    if (v == DASH_VIEW_CLIENTS)
+        d->clients.dirty = true;
 }
 
 static void toggle_view(dashboard *d, enum dash_view v)
@@ -238,19 +259,23 @@ void dash_query_changed(dashboard *d)
 static void handle_mouse(dashboard *d)
 {
     MEVENT ev;
-    if (getmouse(&ev) != OK) return;
+    if (getmouse(&ev) != OK)
+        return;
     int body = dash_header_height(d) + 1;
     if (ev.bstate & BUTTON4_PRESSED) {
-        if (d->view == DASH_VIEW_LIST) dash_list_key(d, KEY_UP);
+        if (d->view == DASH_VIEW_LIST)
+            dash_list_key(d, KEY_UP);
         return;
     }
 #ifdef BUTTON5_PRESSED
     if (ev.bstate & BUTTON5_PRESSED) {
-        if (d->view == DASH_VIEW_LIST) dash_list_key(d, KEY_DOWN);
+        if (d->view == DASH_VIEW_LIST)
+            dash_list_key(d, KEY_DOWN);
         return;
     }
 #endif
-    if (d->view == DASH_VIEW_LIST && ev.y >= body) dash_list_click(d, ev.y - body);
+    if (d->view == DASH_VIEW_LIST && ev.y >= body)
+        dash_list_click(d, ev.y - body);
     if ((ev.bstate & BUTTON1_DOUBLE_CLICKED) && d->view == DASH_VIEW_LIST && d->list.sel_id)
         dash_detail_open(d, d->list.sel_id);
     d->redraw = true;
@@ -331,7 +356,8 @@ static void view_key(dashboard *d, int key)
         if (key == '\r' || key == '\n' || key == KEY_ENTER) {
             if (d->list.dirty) /* keys typed ahead: select in what they asked for */
                 dash_list_reload(d);
-            if (d->list.sel_id) dash_detail_open(d, d->list.sel_id);
+            if (d->list.sel_id)
+                dash_detail_open(d, d->list.sel_id);
         } else
             dash_list_key(d, key);
         break;
@@ -362,8 +388,10 @@ int dashboard_handle_input(dashboard *d)
             continue;
         }
         int g = global_key(d, key, is_char);
-        if (g == 1) return 1;
-        if (g < 0) view_key(d, key);
+        if (g == 1)
+            return 1;
+        if (g < 0)
+            view_key(d, key);
     }
     return 0;
 }
@@ -428,7 +456,8 @@ static void draw_keybar(dashboard *d)
         snprintf(right + l, sizeof right - l, "%s%s shown", l ? "  " : "", n);
     }
     int rw = right[0] ? dash_text_width(right, d->utf8) + 1 : 0;
-    if (rw > d->cols / 2) rw = d->cols / 2;
+    if (rw > d->cols / 2)
+        rw = d->cols / 2;
     const char *back = d->view == DASH_VIEW_LIST      ? "Enter:Detail"
                        : d->view == DASH_VIEW_CLIENTS ? "Enter:Filter Esc:Back"
                                                       : "Esc:Back";
@@ -470,7 +499,8 @@ static void draw(dashboard *d)
 static void check_resize(dashboard *d)
 {
     struct winsize ws;
-    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0)
+        return;
     if (ws.ws_row != d->rows || ws.ws_col != d->cols) {
         resizeterm(ws.ws_row, ws.ws_col);
         getmaxyx(stdscr, d->rows, d->cols);
@@ -482,7 +512,8 @@ static void check_resize(dashboard *d)
 void dashboard_refresh(dashboard *d, bool force)
 {
     double now = dash_now();
-    if (!force && !d->keys_seen && now - d->last_draw < DASH_REDRAW_S) return;
+    if (!force && !d->keys_seen && now - d->last_draw < DASH_REDRAW_S)
+        return;
     d->keys_seen = false;
     check_resize(d);
     refresh_data(d, now);
@@ -490,7 +521,8 @@ void dashboard_refresh(dashboard *d, bool force)
         d->msg[0] = '\0';
         d->redraw = true;
     }
-    if (!d->redraw && !force) return;
+    if (!d->redraw && !force)
+        return;
     draw(d);
     d->redraw = false;
     d->last_draw = dash_now();

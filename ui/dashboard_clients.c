@@ -1,6 +1,6 @@
 /* dashboard_clients: the clients view (c): one line per client address with its page loads,
- * orphans, orphan rate and dominant verdict, most orphans first (the rows of `orphanwatch
- * query clients`). The aggregate reads the whole page_loads table, so it runs when the view
+ * orphans, orphan rate and dominant verdict, most orphans first (what `orphanwatch query
+ * clients` shows). The aggregate reads the whole page_loads table, so it runs when the view
  * opens and, live, at most every DASH_STATS_MIN_S (slower when it is slow). Enter filters the
  * list by the selected client. */
 #include "ui/dashboard_int.h"
@@ -19,13 +19,15 @@ void dash_clients_free(dash_clients_view *c)
 static void clients_load(dashboard *d)
 {
     dash_clients_view *c = &d->clients;
-    if (!c->v && !(c->v = calloc(DASH_MAX_CLIENTS, sizeof *c->v))) return;
+    if (!c->v && !(c->v = calloc(DASH_MAX_CLIENTS, sizeof *c->v)))
+        return;
     double t = dash_now();
     c->n = dash_data_clients(d->db, c->v, DASH_MAX_CLIENTS, &c->more);
     c->timed.last_run = dash_now();
     c->timed.cost = c->timed.last_run - t;
     c->dirty = false;
-    if (c->sel >= c->n) c->sel = c->n > 0 ? c->n - 1 : 0;
+    if (c->sel >= c->n)
+        c->sel = c->n > 0 ? c->n - 1 : 0;
 }
 
 bool dash_clients_key(dashboard *d, int key, int visible)
@@ -59,15 +61,18 @@ bool dash_clients_key(dashboard *d, int key, int visible)
     case '\r':
     case '\n':
     case KEY_ENTER:
-        if (c->sel < 0 || c->sel >= c->n) return false;
+        if (c->sel < 0 || c->sel >= c->n)
+            return false;
         snprintf(d->q.client, sizeof d->q.client, "%s", c->v[c->sel].client);
         d->view = DASH_VIEW_LIST;
         return true;
     default:
         return false;
     }
-    if (c->sel >= c->n) c->sel = c->n - 1;
-    if (c->sel < 0) c->sel = 0;
+    if (c->sel >= c->n)
+        c->sel = c->n - 1;
+    if (c->sel < 0)
+        c->sel = 0;
     return true;
 }
 
@@ -78,9 +83,12 @@ void dash_clients_draw(dashboard *d, int top, int height)
     if (c->dirty || (live && dash_timed_due(&c->timed, dash_now(), DASH_STATS_MIN_S)))
         clients_load(d);
     int visible = height - 1 - (c->more ? 1 : 0);
-    if (c->sel < c->top) c->top = c->sel;
-    if (c->sel >= c->top + visible) c->top = c->sel - visible + 1;
-    if (c->top < 0) c->top = 0;
+    if (c->sel < c->top)
+        c->top = c->sel;
+    if (c->sel >= c->top + visible)
+        c->top = c->sel - visible + 1;
+    if (c->top < 0)
+        c->top = 0;
 
     /* CLIENT grows with the width; the numbers and the verdict keep theirs. */
     int wl = 10, wo = 9, wr = 8, wv = 30;
@@ -89,8 +97,10 @@ void dash_clients_draw(dashboard *d, int top, int height)
         wv -= 15 - wc;
         wc = 15;
     }
-    if (wv < 8) wv = 8;
-    if (wc > 39 + 20) wc = 39 + 20;
+    if (wv < 8)
+        wv = 8;
+    if (wc > 39 + 20)
+        wc = 39 + 20;
     int bar = dash_style_attr(d, DS_BAR);
     char hdr[256];
     snprintf(hdr, sizeof hdr, "%-*s %*s %*s %*s %s", wc, "CLIENT", wl, "PAGE LOADS", wo, "ORPHANS",
@@ -108,7 +118,8 @@ void dash_clients_draw(dashboard *d, int top, int height)
         double rate = cl->loads > 0 ? 100.0 * (double)cl->orphans / (double)cl->loads : 0.0;
         dash_fmt_count(loads, sizeof loads, cl->loads);
         dash_fmt_count(orphans, sizeof orphans, cl->orphans);
-        if (base == A_REVERSE) dash_fill(d, y, 0, d->cols, base);
+        if (base == A_REVERSE)
+            dash_fill(d, y, 0, d->cols, base);
         dash_put(d, y, 0, cl->client, wc, base);
         snprintf(line, sizeof line, "%*s %*s %*.1f%%", wl, loads, wo, orphans, wr - 1, rate);
         dash_put(d, y, wc + 1, line, wl + wo + wr + 2,

@@ -33,11 +33,13 @@ static void lines_push(dash_lines *l, enum dash_style st, bool bold, const char 
     if (l->n == l->cap) {
         int cap = l->cap ? l->cap * 2 : 64;
         dash_line *v = realloc(l->v, sizeof *v * (size_t)cap);
-        if (!v) return;
+        if (!v)
+            return;
         l->v = v, l->cap = cap;
     }
     char *t = strdup(text);
-    if (!t) return;
+    if (!t)
+        return;
     l->v[l->n++] = (dash_line){st, bold, t};
 }
 
@@ -83,7 +85,8 @@ bool dash_lines_key(dash_lines *l, int key, int visible)
 {
     bool handled = true;
     int max = l->n - visible;
-    if (max < 0) max = 0;
+    if (max < 0)
+        max = 0;
     switch (key) {
     case KEY_DOWN:
     case 'j':
@@ -113,8 +116,10 @@ bool dash_lines_key(dash_lines *l, int key, int visible)
         handled = false;
         break;
     }
-    if (l->scroll > max) l->scroll = max;
-    if (l->scroll < 0) l->scroll = 0;
+    if (l->scroll > max)
+        l->scroll = max;
+    if (l->scroll < 0)
+        l->scroll = 0;
     return handled;
 }
 
@@ -227,7 +232,8 @@ static void page_rows(detail_ctx *c, sqlite3_stmt *pl)
         timeline(c, sqlite3_column_int(pl, 11) == 200 ? DS_NORMAL : DS_ORPHAN, t,
                  "page response %d, %s, ttfb %s, ttlb %s", sqlite3_column_int(pl, 11), b, ttfb,
                  ttlb);
-    if (!is_null(pl, 27)) connection_line(c, sqlite3_column_int64(pl, 27));
+    if (!is_null(pl, 27))
+        connection_line(c, sqlite3_column_int64(pl, 27));
 }
 
 static void fetch_rows(detail_ctx *c, int64_t page_id, int64_t page_http)
@@ -263,7 +269,8 @@ static void fetch_rows(detail_ctx *c, int64_t page_id, int64_t page_http)
                  text_or(st, 0, "fetch"), status, b, dur, ended,
                  !is_null(st, 9) && sqlite3_column_int(st, 9) == 0 ? " (last byte not acked)" : "",
                  text_or(st, 2, "GET"), text_or(st, 3, "?"));
-        if (!is_null(st, 10)) connection_line(c, sqlite3_column_int64(st, 10));
+        if (!is_null(st, 10))
+            connection_line(c, sqlite3_column_int64(st, 10));
     }
     sqlite3_finalize(st);
 }
@@ -318,22 +325,26 @@ static void websocket_rows(detail_ctx *c, int64_t page_id, const char *sid)
                  sqlite3_column_int(st, 5) ? "  bokeh subprotocol" : "",
                  sqlite3_column_int(st, 6) ? "  deflate" : "",
                  sqlite3_column_int(st, 15) ? "  (picked up mid-stream)" : "");
-        if (!is_null(st, 17)) connection_line(c, sqlite3_column_int64(st, 17));
+        if (!is_null(st, 17))
+            connection_line(c, sqlite3_column_int64(st, 17));
         message_rows(c, sqlite3_column_int64(st, 0));
         timeline(c, DS_DIM, "", "messages %d %s, %d %s  %s  errors %d", sqlite3_column_int(st, 7),
                  c->to_server, sqlite3_column_int(st, 8), c->to_client, text_or(st, 9, "{}"),
                  sqlite3_column_int(st, 16));
         if (!is_null(st, 10) || !is_null(st, 11)) {
             char code_c[16] = "-", code_s[16] = "-";
-            if (!is_null(st, 10)) snprintf(code_c, sizeof code_c, "%d", sqlite3_column_int(st, 10));
-            if (!is_null(st, 11)) snprintf(code_s, sizeof code_s, "%d", sqlite3_column_int(st, 11));
+            if (!is_null(st, 10))
+                snprintf(code_c, sizeof code_c, "%d", sqlite3_column_int(st, 10));
+            if (!is_null(st, 11))
+                snprintf(code_s, sizeof code_s, "%d", sqlite3_column_int(st, 11));
             rel(c, sqlite3_column_double(st, 13), !is_null(st, 13), t, sizeof t);
             timeline(c, DS_NORMAL, t, "close: client %s, server %s %s", code_c, code_s,
                      text_or(st, 12, ""));
         }
     }
     sqlite3_finalize(st);
-    if (n == 0) timeline(c, DS_ORPHAN, "", "no websocket for this session");
+    if (n == 0)
+        timeline(c, DS_ORPHAN, "", "no websocket for this session");
 }
 
 static void verdict_rows(detail_ctx *c, sqlite3_stmt *pl)
@@ -380,7 +391,8 @@ static void evidence_rows(detail_ctx *c, int64_t page_id)
         dash_lines_wrap(c->l, DS_NORMAL, 6, c->width, c->utf8, prefix, text_or(st, 1, ""));
     }
     sqlite3_finalize(st);
-    if (n == 0) dash_lines_add(c->l, DS_DIM, false, "  (none recorded)");
+    if (n == 0)
+        dash_lines_add(c->l, DS_DIM, false, "  (none recorded)");
 }
 
 void dash_detail_build(sqlite3 *db, int64_t id, int width, bool utf8, dash_lines *l)
@@ -418,7 +430,8 @@ void dash_detail_build(sqlite3 *db, int64_t id, int width, bool utf8, dash_lines
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_finalize(pl);
-    if (l->truncated) dash_lines_add(l, DS_DIM, false, "(%d lines not shown)", l->truncated);
+    if (l->truncated)
+        dash_lines_add(l, DS_DIM, false, "(%d lines not shown)", l->truncated);
 }
 
 void dash_detail_open(dashboard *d, int64_t id)

@@ -10,7 +10,8 @@
 
 int dash_header_height(const dashboard *d)
 {
-    if (d->rows >= 20) return 4;
+    if (d->rows >= 20)
+        return 4;
     return d->rows >= 12 ? 2 : 1;
 }
 
@@ -18,7 +19,8 @@ int dash_header_height(const dashboard *d)
 static bool seg(dashboard *d, int y, int *x, const char *text, int attr)
 {
     int w = dash_text_width(text, d->utf8);
-    if (*x + w > d->cols) return false;
+    if (*x + w > d->cols)
+        return false;
     *x += dash_put(d, y, *x, text, w, attr);
     return true;
 }
@@ -29,7 +31,8 @@ static void draw_source_line(dashboard *d)
     int x = 0;
     char buf[600], a[40], b[40], span[32];
     bool live = d->live || strcmp(st->end_reason, "running") == 0;
-    if (d->cols >= 100) seg(d, 0, &x, "orphanwatch ", A_BOLD);
+    if (d->cols >= 100)
+        seg(d, 0, &x, "orphanwatch ", A_BOLD);
     seg(d, 0, &x, live ? "LIVE " : "file ",
         live ? dash_style_attr(d, DS_ORPHAN) | (int)A_BOLD : dash_style_attr(d, DS_DIM));
     snprintf(buf, sizeof buf, "%s",
@@ -77,7 +80,8 @@ static void draw_outcome_line(dashboard *d, int y)
     for (int i = 0; i < N; i++) {
         dash_fmt_count(n, sizeof n, st->outcome[order[i]]);
         snprintf(seg_text[i], sizeof seg_text[i], "  %s %s", ow_outcome_name(order[i]), n);
-        if (st->outcome[order[i]]) need += (int)strlen(seg_text[i]);
+        if (st->outcome[order[i]])
+            need += (int)strlen(seg_text[i]);
     }
     dash_fmt_count(n, sizeof n, st->total);
     need += (int)strlen(rate) + (int)strlen(n) + 11;
@@ -89,10 +93,12 @@ static void draw_outcome_line(dashboard *d, int y)
     seg(d, y, &x, rate, orphans > 0 ? dash_style_attr(d, DS_ORPHAN) | (int)A_BOLD : (int)A_NORMAL);
     for (int i = 0; i < N; i++) {
         long long c = st->outcome[order[i]];
-        if (c == 0 && narrow) continue;
+        if (c == 0 && narrow)
+            continue;
         int attr =
             c ? dash_style_attr(d, dash_outcome_style(ow_outcome_name(order[i]))) : (int)A_DIM;
-        if (!seg(d, y, &x, seg_text[i], attr)) break;
+        if (!seg(d, y, &x, seg_text[i], attr))
+            break;
     }
 }
 
@@ -102,12 +108,15 @@ static void draw_spark(dashboard *d, int y, const char *label, const long *cells
     int x = 0;
     seg(d, y, &x, label, A_NORMAL);
     int width = d->cols - x - 16;
-    if (width < 4) return;
-    if (width > DASH_SPARK_MAX) width = DASH_SPARK_MAX;
+    if (width < 4)
+        return;
+    if (width > DASH_SPARK_MAX)
+        width = DASH_SPARK_MAX;
     const long *v = cells + DASH_SPARK_MAX - width;
     long max = 0;
     for (int i = 0; i < width; i++)
-        if (v[i] > max) max = v[i];
+        if (v[i] > max)
+            max = v[i];
     char spark[4 * DASH_SPARK_MAX + 1];
     dash_sparkline(spark, sizeof spark, v, width, d->utf8);
     dash_put(d, y, x, spark, width, dash_style_attr(d, style));
@@ -121,7 +130,8 @@ void dash_header_draw(dashboard *d)
 {
     int h = dash_header_height(d);
     draw_source_line(d);
-    if (h >= 2) draw_outcome_line(d, 1);
+    if (h >= 2)
+        draw_outcome_line(d, 1);
     if (h >= 4) {
         draw_spark(d, 2, "loads/min   ", d->stats.spark_loads, DS_CONNECTED);
         draw_spark(d, 3, "orphans/min ", d->stats.spark_orphans, DS_ORPHAN);

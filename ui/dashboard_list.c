@@ -36,7 +36,8 @@ static int layout_width(const bool *keep, const int *w)
 {
     int total = 0, n = 0;
     for (int c = 0; c < DC_COUNT; c++)
-        if (keep[c]) total += w[c], n++;
+        if (keep[c])
+            total += w[c], n++;
     return total + (n > 0 ? n - 1 : 0); /* one space between columns */
 }
 
@@ -49,7 +50,8 @@ void dash_list_layout(int total_width, dash_layout *out)
     while (layout_width(keep, w) > total_width) {
         int drop = -1;
         for (int c = 0; c < DC_COUNT; c++)
-            if (keep[c] && (drop < 0 || cols[c].priority < cols[drop].priority)) drop = c;
+            if (keep[c] && (drop < 0 || cols[c].priority < cols[drop].priority))
+                drop = c;
         int kept = 0;
         for (int c = 0; c < DC_COUNT; c++)
             kept += keep[c];
@@ -62,9 +64,11 @@ void dash_list_layout(int total_width, dash_layout *out)
     int spare = total_width - layout_width(keep, w);
     for (size_t i = 0; i < sizeof grow_steps / sizeof grow_steps[0] && spare > 0; i++) {
         enum dash_col c = grow_steps[i].col;
-        if (!keep[c] || w[c] >= grow_steps[i].upto) continue;
+        if (!keep[c] || w[c] >= grow_steps[i].upto)
+            continue;
         int add = grow_steps[i].upto - w[c];
-        if (add > spare) add = spare;
+        if (add > spare)
+            add = spare;
         w[c] += add, spare -= add;
     }
     out->n = 0;
@@ -89,8 +93,10 @@ void dash_row_stages(const dash_row *r, bool reached[4])
 int dash_list_height(const dashboard *d)
 {
     int h = d->rows - dash_header_height(d) - 2;
-    if (h < 1) h = 1;
-    if (h > DASH_MAX_LIST_ROWS) h = DASH_MAX_LIST_ROWS;
+    if (h < 1)
+        h = 1;
+    if (h > DASH_MAX_LIST_ROWS)
+        h = DASH_MAX_LIST_ROWS;
     return h;
 }
 
@@ -99,7 +105,8 @@ static int fetch(dashboard *d, const dash_row *anchor, bool backward, bool inclu
 {
     int n = dash_data_list_page(d->db, &d->q, anchor, backward, inclusive, out, limit, d->list.err,
                                 sizeof d->list.err);
-    if (n >= 0) d->list.err[0] = '\0';
+    if (n >= 0)
+        d->list.err[0] = '\0';
     return n < 0 ? 0 : n;
 }
 
@@ -113,18 +120,24 @@ void dash_list_reload(dashboard *d)
         int m = fetch(d, &L->anchor, true, false, L->scratch, h - n);
         memmove(L->rows + m, L->rows, sizeof(dash_row) * (size_t)n);
         memcpy(L->rows, L->scratch, sizeof(dash_row) * (size_t)m);
-        if (m < h - n) L->at_top = true;
+        if (m < h - n)
+            L->at_top = true;
         n += m;
     }
     L->more = n > h;
     L->nrows = n > h ? h : n;
-    if (!L->at_top && L->nrows > 0) L->anchor = L->rows[0];
+    if (!L->at_top && L->nrows > 0)
+        L->anchor = L->rows[0];
     int found = -1;
     for (int i = 0; L->sel_id && i < L->nrows; i++)
-        if (L->rows[i].id == L->sel_id) found = i;
-    if (found >= 0) L->sel = found;
-    if (L->sel >= L->nrows) L->sel = L->nrows - 1;
-    if (L->sel < 0) L->sel = 0;
+        if (L->rows[i].id == L->sel_id)
+            found = i;
+    if (found >= 0)
+        L->sel = found;
+    if (L->sel >= L->nrows)
+        L->sel = L->nrows - 1;
+    if (L->sel < 0)
+        L->sel = 0;
     L->sel_id = L->nrows > 0 ? L->rows[L->sel].id : 0;
     L->dirty = false;
     L->timed.last_run = dash_now();
@@ -304,7 +317,8 @@ static void draw_row(dashboard *d, int y, const dash_row *r, const dash_layout *
 {
     int base = sel ? A_REVERSE : A_NORMAL;
     int ostyle = dash_style_attr(d, dash_outcome_style(r->outcome));
-    if (sel) dash_fill(d, y, 0, d->cols, base);
+    if (sel)
+        dash_fill(d, y, 0, d->cols, base);
     int x = 0;
     for (int i = 0; i < lay->n; i++) {
         enum dash_col c = lay->col[i];

@@ -21,7 +21,8 @@ static char *filter_field(dash_query *q, const char *key)
 {
     char *fields[] = {q->client, q->app, q->verdict, q->outcome};
     for (size_t i = 0; i < sizeof filter_keys / sizeof filter_keys[0]; i++)
-        if (strcmp(key, filter_keys[i]) == 0) return fields[i];
+        if (strcmp(key, filter_keys[i]) == 0)
+            return fields[i];
     return strcmp(key, "path") == 0 ? q->app : NULL;
 }
 
@@ -29,8 +30,10 @@ static char *filter_field(dash_query *q, const char *key)
 static const char *guess_key(const char *w)
 {
     ow_addr a;
-    if (strcmp(w, "none") == 0 || ow_verdict_from_name(w) >= 0) return "verdict";
-    if (ow_outcome_from_name(w) >= 0) return "outcome";
+    if (strcmp(w, "none") == 0 || ow_verdict_from_name(w) >= 0)
+        return "verdict";
+    if (ow_outcome_from_name(w) >= 0)
+        return "outcome";
     return ow_addr_parse(w, &a) ? "client" : "app";
 }
 
@@ -55,7 +58,8 @@ int dash_query_parse_filter(dash_query *q, const char *text, char *err, size_t e
                 return -1;
             }
         }
-        if (val == w) snprintf(key, sizeof key, "%s", guess_key(w));
+        if (val == w)
+            snprintf(key, sizeof key, "%s", guess_key(w));
         field = filter_field(&t, key);
         snprintf(field, DASH_FIELD, "%s", val);
     }
@@ -65,8 +69,10 @@ int dash_query_parse_filter(dash_query *q, const char *text, char *err, size_t e
                       .verdict = t.verdict[0] ? t.verdict : NULL,
                       .outcome = t.outcome[0] ? t.outcome : NULL};
     char client[DASH_FIELD];
-    if (query_filter_check(&f, client, sizeof client, err, errlen) < 0) return -1;
-    if (f.client) snprintf(t.client, sizeof t.client, "%s", f.client);
+    if (query_filter_check(&f, client, sizeof client, err, errlen) < 0)
+        return -1;
+    if (f.client)
+        snprintf(t.client, sizeof t.client, "%s", f.client);
     *q = t;
     return 0;
 }
@@ -77,14 +83,21 @@ void dash_query_describe(const dash_query *q, bool filters_only, char *out, size
     out[0] = '\0';
 #define ADD(...)                                                                                   \
     do {                                                                                           \
-        if (o < outsz) o += (size_t)snprintf(out + o, outsz - o, __VA_ARGS__);                     \
+        if (o < outsz)                                                                             \
+            o += (size_t)snprintf(out + o, outsz - o, __VA_ARGS__);                                \
     } while (0)
-    if (!filters_only && q->orphans_only) ADD("%sorphans", o ? " " : "");
-    if (q->client[0]) ADD("%sclient:%s", o ? " " : "", q->client);
-    if (q->app[0]) ADD("%sapp:%s", o ? " " : "", q->app);
-    if (q->verdict[0]) ADD("%sverdict:%s", o ? " " : "", q->verdict);
-    if (q->outcome[0]) ADD("%soutcome:%s", o ? " " : "", q->outcome);
-    if (!filters_only && q->search[0]) ADD("%s/%s", o ? " " : "", q->search);
+    if (!filters_only && q->orphans_only)
+        ADD("%sorphans", o ? " " : "");
+    if (q->client[0])
+        ADD("%sclient:%s", o ? " " : "", q->client);
+    if (q->app[0])
+        ADD("%sapp:%s", o ? " " : "", q->app);
+    if (q->verdict[0])
+        ADD("%sverdict:%s", o ? " " : "", q->verdict);
+    if (q->outcome[0])
+        ADD("%soutcome:%s", o ? " " : "", q->outcome);
+    if (!filters_only && q->search[0])
+        ADD("%s/%s", o ? " " : "", q->search);
 #undef ADD
 }
 
@@ -114,7 +127,8 @@ static void finish(dashboard *d, bool accept)
     dash_prompt *p = &d->prompt;
     char err[160];
     if (p->kind == DASH_PROMPT_FILTER && accept) {
-        if (dash_query_parse_filter(&d->q, p->buf, err, sizeof err) < 0) dash_message(d, "%s", err);
+        if (dash_query_parse_filter(&d->q, p->buf, err, sizeof err) < 0)
+            dash_message(d, "%s", err);
         dash_query_changed(d);
     } else if (p->kind == DASH_PROMPT_SEARCH && !accept) {
         snprintf(d->q.search, sizeof d->q.search, "%s", p->saved);
@@ -128,7 +142,8 @@ static void backspace(dash_prompt *p)
 {
     while (p->len > 0) { /* drop one UTF-8 character: continuation bytes, then its lead */
         unsigned char c = (unsigned char)p->buf[--p->len];
-        if ((c & 0xC0) != 0x80) break;
+        if ((c & 0xC0) != 0x80)
+            break;
     }
     p->buf[p->len] = '\0';
 }
@@ -163,7 +178,8 @@ void dash_prompt_key(dashboard *d, int key, bool is_char)
             changed = true;
         }
     }
-    if (changed && p->kind == DASH_PROMPT_SEARCH) search_changed(d);
+    if (changed && p->kind == DASH_PROMPT_SEARCH)
+        search_changed(d);
     d->redraw = true;
 }
 

@@ -51,13 +51,19 @@ static bool is_control(uint32_t cp)
 static uint32_t cp_display(uint32_t cp, bool utf8, int *w)
 {
     *w = 1;
-    if (cp == '\t' || cp == '\n' || cp == '\r') return ' ';
-    if (is_control(cp)) return 0;
-    if (cp < 0x80) return cp;
-    if (!utf8 || cp == 0xFFFD) return '?';
+    if (cp == '\t' || cp == '\n' || cp == '\r')
+        return ' ';
+    if (is_control(cp))
+        return 0;
+    if (cp < 0x80)
+        return cp;
+    if (!utf8 || cp == 0xFFFD)
+        return '?';
     int cw = wcwidth((wchar_t)cp);
-    if (cw == 0) return 0; /* combining and zero-width: dropped so columns stay exact */
-    if (cw < 0) return '?';
+    if (cw == 0)
+        return 0; /* combining and zero-width: dropped so columns stay exact */
+    if (cw < 0)
+        return '?';
     *w = cw;
     return cp;
 }
@@ -91,16 +97,19 @@ int dash_text_width(const char *s, bool utf8)
     while (*p) {
         uint32_t cp;
         p += utf8_next(p, &cp);
-        if (cp_display(cp, utf8, &w)) cols += w;
+        if (cp_display(cp, utf8, &w))
+            cols += w;
     }
     return cols;
 }
 
 int dash_text_fit(char *out, size_t outsz, const char *in, int maxcols, bool utf8)
 {
-    if (outsz == 0) return 0;
+    if (outsz == 0)
+        return 0;
     out[0] = '\0';
-    if (maxcols <= 0) return 0;
+    if (maxcols <= 0)
+        return 0;
     int total = dash_text_width(in, utf8);
     int budget = total <= maxcols ? maxcols : maxcols - 1; /* room for the ellipsis */
     size_t o = 0;
@@ -110,8 +119,10 @@ int dash_text_fit(char *out, size_t outsz, const char *in, int maxcols, bool utf
         uint32_t cp;
         p += utf8_next(p, &cp);
         uint32_t shown = cp_display(cp, utf8, &w);
-        if (!shown) continue;
-        if (cols + w > budget || o + 4 + 3 + 1 > outsz) break;
+        if (!shown)
+            continue;
+        if (cols + w > budget || o + 4 + 3 + 1 > outsz)
+            break;
         o += utf8_put(out + o, shown);
         cols += w;
     }
@@ -130,7 +141,8 @@ void dash_sparkline(char *out, size_t outsz, const long *vals, int n, bool utf8)
     int levels = utf8 ? 8 : 5;
     long max = 0;
     for (int i = 0; i < n; i++)
-        if (vals[i] > max) max = vals[i];
+        if (vals[i] > max)
+            max = vals[i];
     size_t o = 0;
     for (int i = 0; i < n; i++) {
         const char *cell;
@@ -139,8 +151,10 @@ void dash_sparkline(char *out, size_t outsz, const long *vals, int n, bool utf8)
             cell = one;
         } else {
             long lv = (long)((double)vals[i] * levels / (double)max + 0.999999) - 1;
-            if (lv < 0) lv = 0;
-            if (lv >= levels) lv = levels - 1;
+            if (lv < 0)
+                lv = 0;
+            if (lv >= levels)
+                lv = levels - 1;
             if (utf8) {
                 cell = blocks[lv];
             } else {
@@ -149,11 +163,13 @@ void dash_sparkline(char *out, size_t outsz, const long *vals, int n, bool utf8)
             }
         }
         size_t l = strlen(cell);
-        if (o + l + 1 > outsz) break;
+        if (o + l + 1 > outsz)
+            break;
         memcpy(out + o, cell, l);
         o += l;
     }
-    if (outsz) out[o] = '\0';
+    if (outsz)
+        out[o] = '\0';
 }
 
 void dash_fmt_clock(char *out, size_t outsz, double ts, bool with_date)
@@ -196,9 +212,11 @@ void dash_fmt_count(char *out, size_t outsz, long long v)
     int n = snprintf(digits, sizeof digits, "%llu", u);
     char tmp[48];
     size_t o = 0;
-    if (v < 0) tmp[o++] = '-';
+    if (v < 0)
+        tmp[o++] = '-';
     for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0) tmp[o++] = ',';
+        if (i > 0 && (n - i) % 3 == 0)
+            tmp[o++] = ',';
         tmp[o++] = digits[i];
     }
     tmp[o] = '\0';
@@ -226,7 +244,8 @@ static int line_push(char *line, size_t *len, size_t cap, const unsigned char **
     int w;
     *p += utf8_next(*p, &cp);
     uint32_t shown = cp_display(cp, utf8, &w);
-    if (!shown || *len + 5 > cap) return 0;
+    if (!shown || *len + 5 > cap)
+        return 0;
     *len += utf8_put(line + *len, shown);
     line[*len] = '\0';
     return w;
@@ -239,7 +258,8 @@ static int word_width(const unsigned char *p, bool utf8)
     while (*p && *p != ' ') {
         uint32_t cp;
         p += utf8_next(p, &cp);
-        if (cp_display(cp, utf8, &w)) cols += w;
+        if (cp_display(cp, utf8, &w))
+            cols += w;
     }
     return cols;
 }
@@ -250,7 +270,8 @@ int dash_wrap(const char *text, int width, bool utf8, void (*emit)(void *, const
     char line[CAP];
     size_t len = 0;
     int cols = 0, lines = 0;
-    if (width < 1) width = 1;
+    if (width < 1)
+        width = 1;
     line[0] = '\0';
     const unsigned char *p = (const unsigned char *)(text ? text : "");
     while (*p) {
@@ -288,6 +309,7 @@ int dash_wrap(const char *text, int width, bool utf8, void (*emit)(void *, const
     }
     while (len > 0 && line[len - 1] == ' ')
         line[--len] = '\0';
-    if (len > 0 || lines == 0) emit(ctx, line), lines++;
+    if (len > 0 || lines == 0)
+        emit(ctx, line), lines++;
     return lines;
 }

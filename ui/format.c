@@ -59,7 +59,10 @@ size_t format_utf8_len(const unsigned char *s, size_t n)
     unsigned c = s[0];
     if (c < 0x80)
         return 1;
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
     if (len == 0 || n < len)
         return 0;
     unsigned lo = 0x80, hi = 0xbf; /* range of the second byte (RFC 3629 table) */
@@ -81,8 +84,8 @@ size_t format_utf8_len(const unsigned char *s, size_t n)
 
 static void json_escape_ascii(FILE *out, unsigned char c)
 {
-    static const char short_forms[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
-                                       ['\t'] = 't'};
+    static const char short_forms[] = {
+        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
     if (c == '"' || c == '\\')
         fprintf(out, "\\%c", c);
     else if (c < 0x20 && c < sizeof short_forms && short_forms[c])
@@ -276,9 +279,9 @@ static void json_object(FILE *out, sqlite3_stmt *st)
 
 typedef struct table {
     int ncols;
-    int *width;      /* display width chosen per column */
-    bool *numeric;   /* right-aligned: every sampled value is a number */
-    char **cells;    /* sampled rows, ncols per row, NULL for SQL NULL */
+    int *width;    /* display width chosen per column */
+    bool *numeric; /* right-aligned: every sampled value is a number */
+    char **cells;  /* sampled rows, ncols per row, NULL for SQL NULL */
     long nrows;
     const char *cut; /* mark of a cut value */
 } table;
@@ -325,12 +328,22 @@ static char *row_cell(sqlite3_stmt *st, int i)
     return c;
 }
 
-/* Cuts the widest columns one character at a time until the line fits. */
+/* Cuts until the line fits: first the last column (free text in every query: summary,
+ * detail, description) down to FORMAT_LAST_COLUMN_KEEP, then the widest columns one
+ * character at a time. */
 static void fit_widths(table *t, int avail)
 {
-    int total = 0;
+    if (t->ncols == 0)
+        return;
+    int total = 0, *last = &t->width[t->ncols - 1];
     for (int i = 0; i < t->ncols; i++)
         total += t->width[i] + (i ? 2 : 0);
+    if (total > avail && *last > FORMAT_LAST_COLUMN_KEEP) {
+        int cut = total - avail < *last - FORMAT_LAST_COLUMN_KEEP ? total - avail
+                                                                  : *last - FORMAT_LAST_COLUMN_KEEP;
+        *last -= cut;
+        total -= cut;
+    }
     while (total > avail) {
         int widest = -1;
         for (int i = 0; i < t->ncols; i++)

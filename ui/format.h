@@ -13,15 +13,16 @@
 #define FORMAT_TABLE_SAMPLE_ROWS 1000 /* table column widths come from the first rows */
 #define FORMAT_DEFAULT_WIDTH     80   /* when the output is not a terminal */
 #define FORMAT_MIN_COLUMN        6    /* a cut column keeps at least this many characters */
+#define FORMAT_LAST_COLUMN_KEEP  20   /* the last column is cut first, down to this */
 
 typedef enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON, OUT_JSONL } out_format;
 
 typedef struct format_opts {
     out_format format;
-    int width;        /* table: characters per line; 0: the terminal's (FORMAT_DEFAULT_WIDTH
-                         when the output is not a terminal); < 0: no limit, nothing cut */
-    bool ascii;       /* table: mark cut values with '~' instead of '…' */
-    long limit;       /* table footer: the query's --limit, to say when it was reached */
+    int width;  /* table: characters per line; 0: the terminal's (FORMAT_DEFAULT_WIDTH
+                   when the output is not a terminal); < 0: no limit, nothing cut */
+    bool ascii; /* table: mark cut values with '~' instead of '…' */
+    long limit; /* table footer: the query's --limit, to say when it was reached */
 } format_opts;
 
 /* "table", "csv", "json", "jsonl": 0, or -1 for another name. */

@@ -44,7 +44,7 @@ static int has_option(int argc, char **argv, const char *shortopt, const char *l
 
 int main(int argc, char **argv)
 {
-    setlocale(LC_ALL, "");
+    setlocale(LC_CTYPE, ""); /* UTF-8 for the dashboard; numbers stay in the C locale */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -50,8 +50,8 @@ int report_jsonl(sqlite3 *db, FILE *out, const query_filter *f)
         fprintf(stderr, "orphanwatch: report: %s\n", err);
         return -1;
     }
-    if (sqlite3_prepare_v2(db, "SELECT text FROM evidence WHERE page_load_id = ?1 ORDER BY seq",
-                           -1, &ev, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT text FROM evidence WHERE page_load_id = ?1 ORDER BY seq", -1,
+                           &ev, NULL) != SQLITE_OK) {
         fprintf(stderr, "orphanwatch: report: %s\n", sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return -1;

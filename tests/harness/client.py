@@ -490,9 +490,13 @@ class PageLoad:
         ws_rec = self.rec["ws"]
         first = ws.read_bokeh(self.deadline())
         if first is None:  # closed before ACK (expired token, bad subprotocol)
-            ws_rec["server_close"] = ws.server_close
+            ws_rec["server_close"] = ws.server_close if ws.server_close is not None else "empty"
             ws_rec["ack"] = False
-            ws.send_close()  # echo the empty close frame
+            try:
+                ws.send_close()  # echo the empty close frame
+                ws_rec["client_close"] = "empty"
+            except OSError:
+                pass
             return "ws_closed_before_ack"
         ws_rec["ack"] = first[0].get("msgtype") == "ACK"
         if not ws_rec["ack"]:

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # lib.sh: shared paths and helpers for the harness scripts (sourced, not run).
 # HARNESS_BUILD holds what setup.sh builds or fetches: tsfwd, the BokehJS cache, node modules.
 HARNESS_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -143,7 +143,7 @@ scen_ws_elsewhere() {
 scen_blackhole_v6() {
     DESC="PMTU black hole over IPv6: tsfwd drops every server->client packet longer than 1200 bytes, silently (--blackhole-over 1200; tunnel MTU 1280, so the server's full-size 1280-byte segments vanish while SYN-ACKs, ACKs and short segments pass); server tcp_mtu_probing=0, so it never recovers. Real-size bundles. Visits 1-2 cold over IPv6: the page response itself (about 4 KB) is retransmitted and never acknowledged; the client gives up after 12 s. No websocket: orphan, cause pmtu_blackhole."
     TN_ARGS=(--blackhole-over 1200 --mtu-probing 0 --stats -v)
-    SRV_A=(--allow-websocket-origin '*' $(real_static))
+    SRV_A=(--allow-websocket-origin '*' "${REAL_STATIC[@]}")
     run_scenario() {
         visit 1 v6 orphan pmtu_blackhole 'timeout|script_stalled:*' --timeout 12 --script-timeout 12
         visit 2 v6 orphan pmtu_blackhole 'timeout|script_stalled:*' --timeout 12 --script-timeout 12
@@ -153,7 +153,7 @@ scen_blackhole_v6() {
 scen_vnet_superpackets() {
     DESC="Clean tunnel in vnet mode, as Tailscale >= 1.36 runs its TUN: IFF_VNET_HDR with TSO/checksum offload (tsfwd --vnet), so tcpdump on tailscale0 sees TCP super-packets of up to 64 KB (larger than the 1280 MTU) with partial checksums. Real-size bundles. Visits 1 (IPv4) and 2 (IPv6) cold, 3 (IPv4) warm; all connect. A good analyzer reassembles the super-packets and reports 3 connected page loads (and no checksum errors)."
     TN_ARGS=(--vnet --stats)
-    SRV_A=(--allow-websocket-origin '*' $(real_static))
+    SRV_A=(--allow-websocket-origin '*' "${REAL_STATIC[@]}")
     run_scenario() {
         visit 1 v4 connected - rendered
         visit 2 v6 connected - rendered
@@ -205,7 +205,7 @@ scen_ws_refused_v6() {
 
 scen_healthy_chromium() {
     DESC="Clean tunnel, real BokehJS $BOKEHJS_VERSION bundles, real headless Chromium (Debian's, driven by chromium_visit.mjs with playwright-core): visits 1-2 cold (fresh profile each), IPv4. Both render (the Div text appears in the page). A good analyzer reports 2 connected page loads."
-    SRV_A=(--allow-websocket-origin '*' $(real_static))
+    SRV_A=(--allow-websocket-origin '*' "${REAL_STATIC[@]}")
     NEEDS_CHROMIUM=1
     run_scenario() {
         chromium_visit 1 v4 connected - rendered
@@ -213,11 +213,8 @@ scen_healthy_chromium() {
     }
 }
 
-real_static() { # the real BokehJS bundles when setup.sh could fetch them
-    if [ -f "$BOKEHJS_DIR/VERSION" ]; then
-        echo "--static-dir $BOKEHJS_DIR"
-    fi
-}
+# the real BokehJS bundles when setup.sh could fetch them (else synthesized at the real sizes)
+REAL_STATIC=()
 
 # ------------------------------------------------------------------ machinery
 
@@ -311,6 +308,7 @@ curl_visit() {
     [ -n "$ua" ] && uaopt=(-A "$ua")
     out=$(tn exec client curl -s -o /dev/null "${uaopt[@]}" --max-time 10 \
         -w '%{local_ip} %{local_port} %{http_code} %{size_download}' "$url")
+    # shellcheck disable=SC2086 # $out: four words from curl -w
     "$HARNESS_PY" - "$n" "$url" "$t0" "$ua" $out >>"$W/clients.jsonl" <<'EOF'
 import json, sys
 n, url, t0, ua = sys.argv[1:5]
@@ -345,7 +343,10 @@ cleanup() {
     stop_tcpdump 2>/dev/null
     local pid
     for pid in "${CLIENT_PIDS[@]}"; do h_kill_pid "$pid"; done
-    [ -n "${W:-}" ] && [ -f "$W/tailnet.state" ] && tn down 2>/dev/null
+    if [ -n "${W:-}" ] && [ -f "$W/tailnet.state" ]; then
+        [ -n "${TAILNET_DIR:-}" ] && cp "$TAILNET_DIR/tsfwd.log" "$W/" 2>/dev/null
+        tn down 2>/dev/null
+    fi
     if [ -n "$KEEP_WORK" ] && [ -n "${W:-}" ]; then
         mkdir -p "$KEEP_WORK" && cp -r "$W"/. "$KEEP_WORK"/ 2>/dev/null
     fi
@@ -380,11 +381,12 @@ main() {
     declare -F "$fn" >/dev/null || h_die "unknown scenario '$SCENARIO' (try --list)"
     [ "$(id -u)" -eq 0 ] || h_skip "make_capture needs root (network namespaces, TUN, tcpdump)"
     "$HARNESS_SRC/setup.sh" >/dev/null || h_die "setup.sh failed"
+    [ -f "$BOKEHJS_DIR/VERSION" ] && REAL_STATIC=(--static-dir "$BOKEHJS_DIR")
     command -v tcpdump >/dev/null || h_skip "tcpdump is not installed"
     OUT_PCAP=$(realpath -m "$OUT_PCAP") OUT_JSON=$(realpath -m "$OUT_JSON")
     mkdir -p "$(dirname "$OUT_PCAP")" "$(dirname "$OUT_JSON")"
 
-    DESC= TN_ARGS=() SRV_A=() SRV_B=() MIDSTREAM=0 NEEDS_CHROMIUM=0 SERVER_ARGS_TEXT=
+    DESC='' TN_ARGS=() SRV_A=() SRV_B=() MIDSTREAM=0 NEEDS_CHROMIUM=0 SERVER_ARGS_TEXT=
     check_capture() { :; }
     "$fn"
     if [ "$NEEDS_CHROMIUM" = 1 ]; then
@@ -424,14 +426,15 @@ main() {
     fi
     [ -s "$OUT_PCAP" ] || h_die "no capture written"
     check_capture
-    local stats
+    local stats mid=()
+    [ "$MIDSTREAM" = 1 ] && mid=(--midstream)
     stats="$(capinfos -c -M "$OUT_PCAP" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}') packets, $(tshark -r "$OUT_PCAP" -T fields -e tcp.stream 2>/dev/null | sort -u | grep -c .) TCP connections"
     "$HARNESS_PY" "$HARNESS_SRC/manifest.py" --scenario "$SCENARIO" --description "$DESC" \
         --pcap "$OUT_PCAP" --out "$OUT_JSON" --expect "$W/expect.tsv" \
         --clients "$W/clients.jsonl" --sessions "$W/sessions.jsonl" \
         --server-args "$SERVER_ARGS_TEXT" --port "$PORT" --tsfwd-flags "$TSFWD_FLAGS" \
         --mtu-probing "$TAILNET_MTU_PROBING" --vnet "$TAILNET_VNET" --tail "$TAIL" \
-        --capture-stats "$stats" $([ "$MIDSTREAM" = 1 ] && echo --midstream) || rc=1
+        --capture-stats "$stats" "${mid[@]}" || rc=1
     [ $rc -eq 0 ] || sed 's/^/client stderr: /' "$W/clients.err" >&2
     h_log "scenario $SCENARIO: $OUT_PCAP ($(stat -c %s "$OUT_PCAP") bytes, $stats), $OUT_JSON"
     return $rc

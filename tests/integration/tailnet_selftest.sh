@@ -46,6 +46,7 @@ check() { # check DESCRIPTION EXPECTED ACTUAL
 rc=$?
 [ $rc -eq 77 ] && exit 77
 [ $rc -eq 0 ] || h_die "tailnet up failed"
+# shellcheck disable=SC1090
 . "$TAILNET_STATE"
 
 ip netns exec "$TAILNET_SERVER_NS" "$HARNESS_PY" "$H/bokeh_server.py" --small-static \

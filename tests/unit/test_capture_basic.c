@@ -2,8 +2,12 @@
  * both ways, FIN) and the shared healthy-v4 capture reach the sink with the right bytes in
  * the right direction, every packet counted in one outcome.
  * `test_capture_basic --dump FILE [PORT...]` prints one line per connection (for
- * tests/integration/capture_tshark.sh). */
+ * tests/integration/capture_tshark.sh), `--live IFACE SECONDS PORT` the same from a live
+ * capture, `--interfaces` the interface list (tests/integration/capture_live.py). */
+#include "capture/privileges.h"
 #include "tests/unit/test_capture_synth.h"
+#include <poll.h>
+#include <time.h>
 #include "tests/unit/testlib.h"
 
 #define CLIENT 0x64400002u /* 100.64.0.2 */
@@ -30,7 +34,8 @@ static int dump(int argc, char **argv)
     r.dump = true;
     ow_flow_sink k = rec_sink_iface(&r);
     int rc = capture_run(c, &k, NULL, err, sizeof err);
-    if (rc < 0) fprintf(stderr, "error: %s\n", err);
+    if (rc < 0)
+        fprintf(stderr, "error: %s\n", err);
     capture_stats st = *capture_get_stats(c);
     capture_close(c, &k);
     printf("stats packets %llu tcp %llu truncated %llu fragments %llu reassembled %llu "
@@ -48,6 +53,54 @@ static int dump(int argc, char **argv)
            (unsigned long long)st.nids_refused, (unsigned long long)st.ipv4,
            (unsigned long long)st.ipv6);
     return rc < 0 ? 1 : 0;
+}
+
+/* --live IFACE SECONDS PORT: captures live (dropping root right after opening), waiting on
+ * capture_get_fd and handling packets with capture_poll, then prints what --dump prints. */
+static int live(char **argv)
+{
+    capture_opts o = {.iface = argv[2], .n_server_ports = 1};
+    o.server_ports[0] = (uint16_t)atoi(argv[4]);
+    char err[512];
+    capture *c = capture_open(&o, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "error: %s\n", err);
+        return 2;
+    }
+    if (ow_drop_privileges(NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
+        capture_close(c, NULL);
+        return 3;
+    }
+    printf("uid %d fd %d\n", (int)getuid(), capture_get_fd(c));
+    fflush(stdout);
+    static rec_sink r;
+    r.dump = true;
+    ow_flow_sink k = rec_sink_iface(&r);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int polls = 0, handled = 0;
+    double seconds = atof(argv[3]);
+    do {
+        struct pollfd pfd = {.fd = capture_get_fd(c), .events = POLLIN};
+        poll(&pfd, 1, 100);
+        int n = capture_poll(c, &k, 64, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "error: %s\n", err);
+            break;
+        }
+        handled += n;
+        polls++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+    capture_refresh_stats(c);
+    const capture_stats *st = capture_get_stats(c);
+    printf("live polls %d handled %d packets %llu kernel_drops %llu linktype %d ticks %d\n", polls,
+           handled, (unsigned long long)st->packets, (unsigned long long)st->kernel_drops,
+           st->n_linktypes ? st->linktypes[0] : -1, r.ticks);
+    fflush(stdout);
+    capture_close(c, &k);
+    return 0;
 }
 
 /* One connection: handshake, request, two response segments, FIN both ways. */
@@ -139,8 +192,10 @@ static void healthy_capture(const char *dir)
         rec_flow *x = &r.flows[i];
         closed += x->closed;
         s2c += x->bytes[OW_DIR_S2C];
-        if (x->bytes[OW_DIR_C2S] >= 4) requests += memcmp(x->head[0], "GET ", 4) == 0;
-        if (x->bytes[OW_DIR_S2C] >= 9) responses += memcmp(x->head[1], "HTTP/1.1 ", 9) == 0;
+        if (x->bytes[OW_DIR_C2S] >= 4)
+            requests += memcmp(x->head[0], "GET ", 4) == 0;
+        if (x->bytes[OW_DIR_S2C] >= 9)
+            responses += memcmp(x->head[1], "HTTP/1.1 ", 9) == 0;
         CHECK_EQ_INT(x->sport, 5006);
         CHECK(x->syn_seen);
     }
@@ -152,9 +207,17 @@ static void healthy_capture(const char *dir)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && strcmp(argv[1], "--dump") == 0) return dump(argc, argv);
+    if (argc >= 3 && strcmp(argv[1], "--dump") == 0)
+        return dump(argc, argv);
+    if (argc >= 5 && strcmp(argv[1], "--live") == 0)
+        return live(argv);
+    if (argc >= 2 && strcmp(argv[1], "--interfaces") == 0) {
+        char err[256];
+        return capture_list_interfaces(stdout, err, sizeof err) == 0 ? 0 : 1;
+    }
     synthetic_connection();
     const char *dir = tl_captures_dir();
-    if (dir) healthy_capture(dir);
+    if (dir)
+        healthy_capture(dir);
     TEST_MAIN_END("test_capture_basic");
 }

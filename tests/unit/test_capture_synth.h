@@ -127,7 +127,7 @@ static void synth_tcp(synth_pcap *s, const synth_seg *g)
 
 /* ---- a recording sink ---- */
 
-#define REC_MAX_FLOWS 256
+#define REC_MAX_FLOWS 1024
 #define REC_KEEP      4096 /* first bytes kept per direction */
 
 typedef struct rec_flow {

@@ -83,34 +83,59 @@ static ow_flow make_flow(uint64_t id, bool v6)
 
 static void emit_conn(const ow_record_sink *s, const ow_flow *f)
 {
-    ow_conn_rec r = {.id = (int64_t)f->id, .flow = f, .close = "fin", .kind = "http",
-                     .bytes = {420, 99000}, .requests = 2};
+    ow_conn_rec r = {.id = (int64_t)f->id,
+                     .flow = f,
+                     .close = "fin",
+                     .kind = "http",
+                     .bytes = {420, 99000},
+                     .requests = 2};
     s->conn(s->ctx, &r);
 }
 
 static void emit_http(const ow_record_sink *s, int64_t id, int64_t conn, int64_t page)
 {
-    ow_http_rec r = {.id = id, .conn_id = conn, .kind = id == 1 ? "page" : "static",
-                     .req_ts = 1714550400.5, .method = "GET", .target = "/sliders?visit=1",
-                     .host = "100.64.0.1:5006", .user_agent = "curl/8", .status = id == 1 ? 200 : 0,
-                     .content_length = -1, .last_byte_acked = -1, .page_load_id = page,
+    ow_http_rec r = {.id = id,
+                     .conn_id = conn,
+                     .kind = id == 1 ? "page" : "static",
+                     .req_ts = 1714550400.5,
+                     .method = "GET",
+                     .target = "/sliders?visit=1",
+                     .host = "100.64.0.1:5006",
+                     .user_agent = "curl/8",
+                     .status = id == 1 ? 200 : 0,
+                     .content_length = -1,
+                     .last_byte_acked = -1,
+                     .page_load_id = page,
                      .session_id = "sessABC"};
     s->http(s->ctx, &r);
 }
 
 static void emit_ws(const ow_record_sink *s, int64_t id, int64_t conn)
 {
-    ow_ws_rec r = {.id = id, .conn_id = conn, .http_id = 2, .page_load_id = 1,
-                   .session_id = "sessABC", .upgrade_ts = 1714550401.0, .status = 101,
-                   .path = "/sliders/ws", .subprotocol_ok = true, .messages = {3, 70},
-                   .msg_counts_json = "{\"ACK\":1}", .close_code = {1001, -1}};
+    ow_ws_rec r = {.id = id,
+                   .conn_id = conn,
+                   .http_id = 2,
+                   .page_load_id = 1,
+                   .session_id = "sessABC",
+                   .upgrade_ts = 1714550401.0,
+                   .status = 101,
+                   .path = "/sliders/ws",
+                   .subprotocol_ok = true,
+                   .messages = {3, 70},
+                   .msg_counts_json = "{\"ACK\":1}",
+                   .close_code = {1001, -1}};
     s->ws(s->ctx, &r);
 }
 
 static void emit_bokeh(const ow_record_sink *s, int64_t id, int64_t ws)
 {
-    ow_bokeh_rec r = {.id = id, .ws_id = ws, .ts = 1714550401.0 + id * 0.01, .dir = 1,
-                      .msgtype = "PATCH-DOC", .msgid = "p1", .size = 100};
+    ow_bokeh_rec r = {.id = id,
+                      .ws_id = ws,
+                      .ts = 1714550401.0 + id * 0.01,
+                      .dir = 1,
+                      .msgtype = "PATCH-DOC",
+                      .msgid = "p1",
+                      .size = 100};
     s->bokeh(s->ctx, &r);
 }
 
@@ -118,32 +143,55 @@ static void emit_page(const ow_record_sink *s, int64_t id, ow_outcome o, ow_verd
                       size_t n_evidence, const char *summary)
 {
     static ow_addr client, server;
-    static const ow_evidence ev[3] = {{1, 2, "static stalled"}, {0, 0, "no websocket"},
-                                      {1, 0, "rto x3"}};
+    static const ow_evidence ev[3] = {
+        {1, 2, "static stalled"}, {0, 0, "no websocket"}, {1, 0, "rto x3"}};
     ow_addr_parse("fd7a:115c:a1e0::2", &client);
     ow_addr_parse("fd7a:115c:a1e0::1", &server);
-    ow_page_rec r = {.id = id, .http_id = 1, .conn_id = 1, .session_id = "sessABC",
-                     .client = &client, .server = &server, .client_port = 40001,
-                     .server_port = 5006, .path = "/sliders?visit=1", .app = "sliders",
-                     .started = 1714550400.5 + id, .status = 200, .ttfb = -1, .ttlb = 0.2,
-                     .outcome = o, .verdict = v, .confidence = 0.9, .summary = summary,
-                     .evidence = ev, .n_evidence = n_evidence};
+    ow_page_rec r = {.id = id,
+                     .http_id = 1,
+                     .conn_id = 1,
+                     .session_id = "sessABC",
+                     .client = &client,
+                     .server = &server,
+                     .client_port = 40001,
+                     .server_port = 5006,
+                     .path = "/sliders?visit=1",
+                     .app = "sliders",
+                     .started = 1714550400.5 + id,
+                     .status = 200,
+                     .ttfb = -1,
+                     .ttlb = 0.2,
+                     .outcome = o,
+                     .verdict = v,
+                     .confidence = 0.9,
+                     .summary = summary,
+                     .evidence = ev,
+                     .n_evidence = n_evidence};
     s->page(s->ctx, &r);
 }
 
 static void emit_capture(const ow_record_sink *s)
 {
-    capture_stats st = {.packets = 1234, .bytes = 567890, .first_ts = 1714550400.0,
-                        .last_ts = 1714550500.0};
-    ow_capture_rec r = {.id = 1, .source = "x.pcap", .end_reason = "eof", .linktypes = "RAW",
-                        .grace = 15, .counters_json = "{\"gaps\":2}", .stats = &st};
+    capture_stats st = {
+        .packets = 1234, .bytes = 567890, .first_ts = 1714550400.0, .last_ts = 1714550500.0};
+    ow_capture_rec r = {.id = 1,
+                        .source = "x.pcap",
+                        .end_reason = "eof",
+                        .linktypes = "RAW",
+                        .grace = 15,
+                        .counters_json = "{\"gaps\":2}",
+                        .stats = &st};
     s->capture(s->ctx, &r);
 }
 
 static void emit_session(const ow_record_sink *s)
 {
-    ow_session_rec r = {.session_id = "sessABC", .first_ts = 1714550400.5, .last_ts = 1714550402,
-                        .page_loads = 1, .websockets = 1, .outcome = "connected"};
+    ow_session_rec r = {.session_id = "sessABC",
+                        .first_ts = 1714550400.5,
+                        .last_ts = 1714550402,
+                        .page_loads = 1,
+                        .websockets = 1,
+                        .outcome = "connected"};
     s->session(s->ctx, &r);
 }
 
@@ -272,9 +320,11 @@ static void test_reopen_appends(void)
     /* references follow the shifted ids */
     CHECK_EQ_INT(count(r, "SELECT http_id FROM page_loads WHERE capture_id = 2"), 3);
     CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM evidence WHERE page_load_id = 2 AND "
-                          "connection_id = 3"), 2);
+                          "connection_id = 3"),
+                 2);
     CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM bokeh_messages b JOIN websockets w ON "
-                          "w.id = b.websocket_id WHERE w.id = 2"), OWDB_DEFAULT_MAX_BOKEH_MSGS);
+                          "w.id = b.websocket_id WHERE w.id = 2"),
+                 OWDB_DEFAULT_MAX_BOKEH_MSGS);
     sqlite3_close(r);
 }
 

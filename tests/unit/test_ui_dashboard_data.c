@@ -107,7 +107,8 @@ static void check_paging(sqlite3 *db, const dash_query *q, const char *what)
     int same = m == n;
     for (int i = 0; same && i < n; i++)
         same = got[i] == want[i];
-    if (!same) fprintf(stderr, "  forward paging differs: %s\n", what);
+    if (!same)
+        fprintf(stderr, "  forward paging differs: %s\n", what);
     CHECK(same);
     /* backward from the end: the same rows, each page in display order */
     m = 0;
@@ -122,7 +123,8 @@ static void check_paging(sqlite3 *db, const dash_query *q, const char *what)
     same = m == n;
     for (int i = 0; same && i < n; i++)
         same = got[i] == want[n - 1 - i];
-    if (!same) fprintf(stderr, "  backward paging differs: %s\n", what);
+    if (!same)
+        fprintf(stderr, "  backward paging differs: %s\n", what);
     CHECK(same);
     /* inclusive: a page from a row starts with that row */
     k = dash_data_list_page(db, q, &last, false, true, page, PAGE, err, sizeof err);

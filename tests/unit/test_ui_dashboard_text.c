@@ -105,7 +105,8 @@ typedef struct lines {
 static void collect(void *p, const char *line)
 {
     lines *l = p;
-    if (l->n < 16) snprintf(l->v[l->n++], sizeof l->v[0], "%s", line);
+    if (l->n < 16)
+        snprintf(l->v[l->n++], sizeof l->v[0], "%s", line);
 }
 
 static void test_wrap(void)
@@ -133,7 +134,8 @@ static void test_wrap(void)
 static bool has_col(const dash_layout *lay, enum dash_col c)
 {
     for (int i = 0; i < lay->n; i++)
-        if (lay->col[i] == c) return true;
+        if (lay->col[i] == c)
+            return true;
     return false;
 }
 

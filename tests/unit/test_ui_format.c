@@ -44,11 +44,12 @@ static void test_json_strings(void)
     expect_json("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
     expect_json("a\0b", 3, "\"a\\u0000b\"");
     expect_json("\xff", 1, "\"\\ufffd\"");
-    expect_json("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");             /* overlong '/' */
-    expect_json("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");   /* a UTF-16 surrogate */
+    expect_json("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");                       /* overlong '/' */
+    expect_json("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");            /* a UTF-16 surrogate */
     expect_json("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
-    expect_json("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");              /* cut short */
-    expect_json("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    expect_json("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");                       /* cut short */
+    expect_json("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+                "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
 }
 
 static void expect_number(double d, const char *want)
@@ -110,7 +111,8 @@ static const char *render(sqlite3 *db, out_format f, int width, bool ascii)
 
 static void test_statement_formats(sqlite3 *db)
 {
-    CHECK_EQ_STR(render(db, OUT_CSV, 0, false), "n,t,z,r\r\n1,\"a,b\",,0.5\r\n22,\"q\"\"x\",y,2\r\n");
+    CHECK_EQ_STR(render(db, OUT_CSV, 0, false),
+                 "n,t,z,r\r\n1,\"a,b\",,0.5\r\n22,\"q\"\"x\",y,2\r\n");
     CHECK_EQ_STR(render(db, OUT_JSONL, 0, false),
                  "{\"n\": 1, \"t\": \"a,b\", \"z\": null, \"r\": 0.5}\n"
                  "{\"n\": 22, \"t\": \"q\\\"x\", \"z\": \"y\", \"r\": 2}\n");
@@ -118,10 +120,10 @@ static void test_statement_formats(sqlite3 *db)
                  "[\n{\"n\": 1, \"t\": \"a,b\", \"z\": null, \"r\": 0.5},\n"
                  "{\"n\": 22, \"t\": \"q\\\"x\", \"z\": \"y\", \"r\": 2}\n]\n");
     CHECK_EQ_STR(render(db, OUT_TABLE, 80, false), " n  t    z    r\n"
-                                                    "--  ---  -  ---\n"
-                                                    " 1  a,b     0.5\n"
-                                                    "22  q\"x  y    2\n"
-                                                    "(2 rows)\n");
+                                                   "--  ---  -  ---\n"
+                                                   " 1  a,b     0.5\n"
+                                                   "22  q\"x  y    2\n"
+                                                   "(2 rows)\n");
     sqlite3_stmt *st = NULL;
     char err[256];
     capture_buf c;
