@@ -23,12 +23,18 @@ static void apply_defaults(capture_opts *o)
         o->n_server_ports = 1;
         o->server_ports[0] = OW_DEFAULT_SERVER_PORT;
     }
-    if (o->n_server_ports > OW_MAX_SERVER_PORTS) o->n_server_ports = OW_MAX_SERVER_PORTS;
-    if (o->snaplen <= 0) o->snaplen = OW_DEFAULT_SNAPLEN;
-    if (o->buffer_mb <= 0) o->buffer_mb = OW_DEFAULT_BUFFER_MB;
-    if (o->max_streams <= 0) o->max_streams = OW_DEFAULT_MAX_STREAMS;
-    if (o->max_streams > OW_MAX_STREAMS_LIMIT) o->max_streams = OW_MAX_STREAMS_LIMIT;
-    if (o->max_stream_buffer == 0) o->max_stream_buffer = OW_DEFAULT_MAX_STREAM_BUFFER;
+    if (o->n_server_ports > OW_MAX_SERVER_PORTS)
+        o->n_server_ports = OW_MAX_SERVER_PORTS;
+    if (o->snaplen <= 0)
+        o->snaplen = OW_DEFAULT_SNAPLEN;
+    if (o->buffer_mb <= 0)
+        o->buffer_mb = OW_DEFAULT_BUFFER_MB;
+    if (o->max_streams <= 0)
+        o->max_streams = OW_DEFAULT_MAX_STREAMS;
+    if (o->max_streams > OW_MAX_STREAMS_LIMIT)
+        o->max_streams = OW_MAX_STREAMS_LIMIT;
+    if (o->max_stream_buffer == 0)
+        o->max_stream_buffer = OW_DEFAULT_MAX_STREAM_BUFFER;
 }
 
 capture *capture_open(const capture_opts *o, char *err, size_t errlen)
@@ -75,7 +81,8 @@ static bool worth_telling(const ow_flow_int *f)
 
 void capture_flow_opened(capture *c, ow_flow_int *f)
 {
-    if (f->sink_opened) return;
+    if (f->sink_opened)
+        return;
     f->sink_opened = true;
     if (c->sink && c->sink->on_open)
         c->sink->on_open(c->sink->ctx, &f->pub, c->pkt_ts > 0 ? c->pkt_ts : f->pub.first_ts);
@@ -83,10 +90,12 @@ void capture_flow_opened(capture *c, ow_flow_int *f)
 
 void capture_flow_closed(capture *c, ow_flow_int *f, int how)
 {
-    if (f->state == FLOW_CLOSED) return;
+    if (f->state == FLOW_CLOSED)
+        return;
     f->state = FLOW_CLOSED;
     tcp_track_finish(&f->track, &f->pub.health, f->pub.last_ts);
-    if (!worth_telling(f)) return;
+    if (!worth_telling(f))
+        return;
     capture_flow_opened(c, f);
     if (c->sink && c->sink->on_close)
         c->sink->on_close(c->sink->ctx, &f->pub, how, c->now > 0 ? c->now : f->pub.last_ts);
@@ -95,7 +104,8 @@ void capture_flow_closed(capture *c, ow_flow_int *f, int how)
 /* capture/ ends a flow itself (timeout, eviction, reset, end of capture). */
 static void end_flow(capture *c, ow_flow_int *f, int how)
 {
-    if (f->state == FLOW_CLOSED) return;
+    if (f->state == FLOW_CLOSED)
+        return;
     nids_glue_release(c, f); /* may close it through libnids (a queued FIN delivered) */
     capture_flow_closed(c, f, how);
 }
@@ -103,15 +113,18 @@ static void end_flow(capture *c, ow_flow_int *f, int how)
 static int ending_how(const ow_flow_int *f, int otherwise)
 {
     const tcp_health *h = &f->pub.health;
-    if (h->dir[0].rst || h->dir[1].rst) return OW_CLOSE_RST;
-    if (h->dir[0].fin && h->dir[1].fin) return OW_CLOSE_FIN;
+    if (h->dir[0].rst || h->dir[1].rst)
+        return OW_CLOSE_RST;
+    if (h->dir[0].fin && h->dir[1].fin)
+        return OW_CLOSE_FIN;
     return otherwise;
 }
 
 static void evict_oldest(capture *c)
 {
     ow_flow_int *o = ft_oldest(&c->flows);
-    if (!o) return;
+    if (!o)
+        return;
     if (o->state == FLOW_ACTIVE) {
         c->stats.streams_evicted++;
         end_flow(c, o, OW_CLOSE_TIMEOUT);
@@ -127,9 +140,11 @@ static void expire_flows(capture *c)
     for (; f; f = prev) {
         prev = f->lprev;
         double idle = now - f->pub.last_ts;
-        if (idle < OW_FIN_LINGER) break;
+        if (idle < OW_FIN_LINGER)
+            break;
         if (f->state == FLOW_CLOSED) {
-            if (idle >= OW_CLOSED_LINGER) ft_remove(&c->flows, f);
+            if (idle >= OW_CLOSED_LINGER)
+                ft_remove(&c->flows, f);
             continue;
         }
         const tcp_health *h = &f->pub.health;
@@ -147,7 +162,8 @@ static void tick(capture *c)
 {
     expire_flows(c);
     c->last_tick = c->now;
-    if (c->sink && c->sink->on_tick) c->sink->on_tick(c->sink->ctx, c->now);
+    if (c->sink && c->sink->on_tick)
+        c->sink->on_tick(c->sink->ctx, c->now);
 }
 
 /* ---- one TCP segment ---- */
@@ -155,7 +171,8 @@ static void tick(capture *c)
 static bool is_server_port(const capture *c, uint16_t port)
 {
     for (int i = 0; i < c->opts.n_server_ports; i++)
-        if (c->opts.server_ports[i] == port) return true;
+        if (c->opts.server_ports[i] == port)
+            return true;
     return false;
 }
 
@@ -167,7 +184,8 @@ static bool is_syn(const ow_tcp_seg *s)
 /* Client = SYN sender; without a SYN, the side not on a server port. */
 static bool source_is_client(const capture *c, const ow_tcp_seg *s)
 {
-    if (s->flags & OW_TH_SYN) return !(s->flags & OW_TH_ACK);
+    if (s->flags & OW_TH_SYN)
+        return !(s->flags & OW_TH_ACK);
     return !is_server_port(c, s->sport) || is_server_port(c, s->dport);
 }
 
@@ -175,8 +193,10 @@ static bool source_is_client(const capture *c, const ow_tcp_seg *s)
  * reusing the ports. */
 static bool starts_new_connection(const ow_flow_int *f, int dir, const ow_tcp_seg *s)
 {
-    if (f->state == FLOW_CLOSED) return true;
-    if (dir != OW_DIR_C2S) return false;
+    if (f->state == FLOW_CLOSED)
+        return true;
+    if (dir != OW_DIR_C2S)
+        return false;
     return !f->pub.syn_seen || s->seq != f->syn_seq;
 }
 
@@ -188,18 +208,22 @@ static ow_flow_int *flow_for(capture *c, const ow_ip *ip, const ow_tcp_seg *s, i
         ft_remove(&c->flows, f);
         f = NULL;
     }
-    if (f) return f;
-    if (ft_full(&c->flows)) evict_oldest(c);
+    if (f)
+        return f;
+    if (ft_full(&c->flows))
+        evict_oldest(c);
     bool client = source_is_client(c, s);
     f = client ? ft_insert(&c->flows, &ip->src, s->sport, &ip->dst, s->dport)
                : ft_insert(&c->flows, &ip->dst, s->dport, &ip->src, s->sport);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     *dir = client ? OW_DIR_C2S : OW_DIR_S2C;
     f->pub.id = ++c->next_flow_id;
     f->pub.first_ts = f->pub.last_ts = c->pkt_ts;
     tcp_track_init(&f->track, &f->pub.health);
     c->stats.streams++;
-    if (!is_syn(s)) c->stats.streams_without_syn++;
+    if (!is_syn(s))
+        c->stats.streams_without_syn++;
     return f;
 }
 
@@ -207,17 +231,21 @@ static void handle_tcp(capture *c, const ow_ip *ip, const ow_tcp_seg *s)
 {
     int dir;
     ow_flow_int *f = flow_for(c, ip, s, &dir);
-    if (!f) return;
+    if (!f)
+        return;
     ft_touch(&c->flows, f);
-    if (c->pkt_ts > f->pub.last_ts) f->pub.last_ts = c->pkt_ts;
+    if (c->pkt_ts > f->pub.last_ts)
+        f->pub.last_ts = c->pkt_ts;
     if (is_syn(s) && dir == OW_DIR_C2S && !f->pub.syn_seen) {
         f->pub.syn_seen = true;
         f->syn_seq = s->seq;
     }
     tcp_track_segment(&f->track, &f->pub.health, dir, s, c->pkt_ts);
-    if (f->state == FLOW_CLOSED) return; /* a late packet of a finished connection */
+    if (f->state == FLOW_CLOSED)
+        return; /* a late packet of a finished connection */
     nids_glue_packet(c, f, dir, s);
-    if ((s->flags & OW_TH_RST) && f->state == FLOW_ACTIVE) end_flow(c, f, OW_CLOSE_RST);
+    if ((s->flags & OW_TH_RST) && f->state == FLOW_ACTIVE)
+        end_flow(c, f, OW_CLOSE_RST);
 }
 
 /* ---- one packet ---- */
@@ -253,11 +281,13 @@ static void handle_ip(capture *c, const ow_ip *ip, bool counted)
     ow_tcp_seg s;
     enum ow_pkt_verdict v = ip->proto == 6 ? ow_tcp_decode(ip, &s) : OW_PKT_NON_TCP;
     if (v != OW_PKT_OK) {
-        if (!counted) count_verdict(&c->stats, v);
+        if (!counted)
+            count_verdict(&c->stats, v);
         return;
     }
     if (!is_server_port(c, s.sport) && !is_server_port(c, s.dport)) {
-        if (!counted) c->stats.not_server_port++;
+        if (!counted)
+            c->stats.not_server_port++;
         return;
     }
     if (!counted) {
@@ -273,7 +303,8 @@ static void handle_ip(capture *c, const ow_ip *ip, bool counted)
 static void handle_fragment(capture *c, const ow_ip *frag, int version)
 {
     ow_ip whole;
-    if (frag_add(&c->frags, frag, c->pkt_ts, &whole) != FRAG_DONE) return;
+    if (frag_add(&c->frags, frag, c->pkt_ts, &whole) != FRAG_DONE)
+        return;
     c->stats.reassembled++;
     if (version == 6) {
         ow_ip inner = whole;
@@ -289,7 +320,8 @@ static void handle_fragment(capture *c, const ow_ip *frag, int version)
 static void note_linktype(capture_stats *st, int dlt)
 {
     for (int i = 0; i < st->n_linktypes; i++)
-        if (st->linktypes[i] == dlt) return;
+        if (st->linktypes[i] == dlt)
+            return;
     if (st->n_linktypes < (int)(sizeof st->linktypes / sizeof st->linktypes[0]))
         st->linktypes[st->n_linktypes++] = dlt;
 }
@@ -299,13 +331,17 @@ static void handle_packet(capture *c, const raw_packet *p)
     capture_stats *st = &c->stats;
     st->packets++;
     st->bytes += p->wirelen;
-    if (st->first_ts == 0 || p->ts < st->first_ts) st->first_ts = p->ts;
-    if (p->ts > st->last_ts) st->last_ts = p->ts;
+    if (st->first_ts == 0 || p->ts < st->first_ts)
+        st->first_ts = p->ts;
+    if (p->ts > st->last_ts)
+        st->last_ts = p->ts;
     note_linktype(st, p->dlt);
     c->pkt_ts = p->ts;
     c->pkt_tv = p->tv;
-    if (p->ts > c->now) c->now = p->ts;
-    if (c->now >= c->last_tick + OW_TICK_INTERVAL) tick(c);
+    if (p->ts > c->now)
+        c->now = p->ts;
+    if (c->now >= c->last_tick + OW_TICK_INTERVAL)
+        tick(c);
 
     ow_l3 l3;
     enum ow_pkt_verdict v = ow_link_decode(p->dlt, p->data, p->caplen, p->wirelen, &l3);
@@ -340,7 +376,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
 {
     int handled = 0;
     while (max_packets <= 0 || handled < max_packets) {
-        if (stop && *stop) return handled;
+        if (stop && *stop)
+            return handled;
         raw_packet p;
         int rc = src_next(&c->src, &p, err, errlen);
         if (rc == SRC_PACKET) {
@@ -348,7 +385,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
             handled++;
             continue;
         }
-        if (rc == SRC_NONE) return handled;
+        if (rc == SRC_NONE)
+            return handled;
         if (rc == SRC_TRUNCATED) { /* the cut record is a packet, counted as truncated */
             c->stats.packets++;
             c->stats.truncated++;
@@ -356,7 +394,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
                     c->name, err);
             return handled > 0 ? handled : SRC_EOF;
         }
-        if (rc == SRC_EOF) return handled > 0 ? handled : SRC_EOF;
+        if (rc == SRC_EOF)
+            return handled > 0 ? handled : SRC_EOF;
         return SRC_ERROR;
     }
     return handled;
@@ -392,15 +431,20 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
 {
     c->sink = sink;
     for (;;) {
-        if (stop && *stop) break;
+        if (stop && *stop)
+            break;
         int rc = read_some(c, RUN_BATCH, stop, err, errlen);
-        if (rc == SRC_ERROR) return -1;
-        if (rc == SRC_EOF || (rc == 0 && !c->src.live)) break;
+        if (rc == SRC_ERROR)
+            return -1;
+        if (rc == SRC_EOF || (rc == 0 && !c->src.live))
+            break;
         if (c->src.live) {
-            if (rc == 0) wait_for_packets(c);
+            if (rc == 0)
+                wait_for_packets(c);
             live_clock(c);
-            if (c->now >= c->last_tick + OW_TICK_INTERVAL) tick(c);
         }
+        if (rc > 0 || c->now >= c->last_tick + OW_TICK_INTERVAL)
+            tick(c); /* after each batch */
     }
     tick(c);
     return 0;
@@ -410,26 +454,32 @@ int capture_poll(capture *c, const ow_flow_sink *sink, int max_packets, char *er
 {
     c->sink = sink;
     int rc = read_some(c, max_packets, NULL, err, errlen);
-    if (rc == SRC_ERROR) return -1;
-    if (c->src.live) live_clock(c);
-    if (c->now > 0) tick(c);
+    if (rc == SRC_ERROR)
+        return -1;
+    if (c->src.live)
+        live_clock(c);
+    if (c->now > 0)
+        tick(c);
     return rc == SRC_EOF ? -2 : rc;
 }
 
 int capture_get_fd(capture *c)
 {
-    if (!c->src.live || !c->src.pcap) return -1;
+    if (!c->src.live || !c->src.pcap)
+        return -1;
     return pcap_get_selectable_fd(c->src.pcap);
 }
 
 void capture_close(capture *c, const ow_flow_sink *sink)
 {
-    if (!c) return;
+    if (!c)
+        return;
     c->sink = sink;
     if (c->nids_buf) {
         /* Oldest first, so the sink sees connections end in the order they went quiet. */
         for (ow_flow_int *f = ft_oldest(&c->flows); f; f = f->lprev)
-            if (f->state == FLOW_ACTIVE) end_flow(c, f, ending_how(f, OW_CLOSE_END));
+            if (f->state == FLOW_ACTIVE)
+                end_flow(c, f, ending_how(f, OW_CLOSE_END));
     }
     nids_glue_exit(c);
     ft_destroy(&c->flows);

@@ -35,7 +35,8 @@ typedef struct ow_flow_sink {
      * Returns how many bytes from the start it consumed; the rest is offered again with the
      * next data. Returning fewer than len with no new data never loops. */
     size_t (*on_data)(void *ctx, ow_flow *f, int dir, const uint8_t *data, size_t len, double ts);
-    /* len bytes of this direction are missing from the capture (a content gap). */
+    /* len bytes of this direction are missing from the capture (a content gap). Called before
+     * the bytes that follow the gap; bytes left unconsumed before it are not offered again. */
     void (*on_gap)(void *ctx, ow_flow *f, int dir, uint64_t len, double ts);
     void (*on_close)(void *ctx, ow_flow *f, int how, double ts);
     /* Capture time advanced to now (called at least once per second of capture time and

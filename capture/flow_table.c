@@ -29,7 +29,8 @@ static uint32_t pair_hash(const flow_table *t, const ow_addr *a, uint16_t pa, co
 bool ft_init(flow_table *t, uint32_t max_flows)
 {
     memset(t, 0, sizeof *t);
-    if (max_flows == 0) max_flows = 1;
+    if (max_flows == 0)
+        max_flows = 1;
     t->nbuckets = 1024;
     while (t->nbuckets < max_flows && t->nbuckets < (1u << 30))
         t->nbuckets <<= 1;
@@ -67,7 +68,8 @@ ow_flow_int *ft_lookup(flow_table *t, const ow_addr *src, uint16_t sport, const 
 {
     uint32_t h = pair_hash(t, src, sport, dst, dport);
     for (ow_flow_int *f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext) {
-        if (f->hash != h) continue;
+        if (f->hash != h)
+            continue;
         const ow_flow *p = &f->pub;
         if (endpoint_eq(&p->client, p->client_port, src, sport) &&
             endpoint_eq(&p->server, p->server_port, dst, dport)) {
@@ -105,17 +107,21 @@ static void lru_push_head(flow_table *t, ow_flow_int *f)
 {
     f->lprev = NULL;
     f->lnext = t->lru_head;
-    if (t->lru_head) t->lru_head->lprev = f;
+    if (t->lru_head)
+        t->lru_head->lprev = f;
     t->lru_head = f;
-    if (!t->lru_tail) t->lru_tail = f;
+    if (!t->lru_tail)
+        t->lru_tail = f;
 }
 
 ow_flow_int *ft_insert(flow_table *t, const ow_addr *client, uint16_t cport, const ow_addr *server,
                        uint16_t sport)
 {
-    if (t->nfree == 0) return NULL;
+    if (t->nfree == 0)
+        return NULL;
     ow_flow_int *f = calloc(1, sizeof *f);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     f->pub.client = *client;
     f->pub.server = *server;
     f->pub.client_port = cport;
@@ -135,7 +141,8 @@ void ft_remove(flow_table *t, ow_flow_int *f)
     ow_flow_int **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
     while (*pp && *pp != f)
         pp = &(*pp)->hnext;
-    if (*pp) *pp = f->hnext;
+    if (*pp)
+        *pp = f->hnext;
     lru_unlink(t, f);
     t->slots[f->slot] = NULL;
     t->free_slots[t->nfree++] = f->slot;
@@ -144,7 +151,8 @@ void ft_remove(flow_table *t, ow_flow_int *f)
 
 void ft_touch(flow_table *t, ow_flow_int *f)
 {
-    if (t->lru_head == f) return;
+    if (t->lru_head == f)
+        return;
     lru_unlink(t, f);
     lru_push_head(t, f);
 }

@@ -24,9 +24,9 @@ typedef struct flow_reasm {
     uint8_t nseen;
     bool gap_active, gap_announced;
     seq_range gap;
-    bool data_seen;       /* data_end is valid */
-    uint32_t data_end;    /* highest sequence number + 1 of the data seen */
-    bool last_gap_valid;  /* last_gap_end is valid */
+    bool data_seen;        /* data_end is valid */
+    uint32_t data_end;     /* highest sequence number + 1 of the data seen */
+    bool last_gap_valid;   /* last_gap_end is valid */
     uint32_t last_gap_end; /* a gap starting here continues the previous one */
 } flow_reasm;
 

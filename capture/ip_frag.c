@@ -59,13 +59,15 @@ static frag_dgram *find_or_make(frag_table *t, const ow_ip *ip, double now)
             release(d);
         }
         if (!d->used) {
-            if (!free_slot) free_slot = d;
+            if (!free_slot)
+                free_slot = d;
             continue;
         }
         if (d->id == ip->frag_id && ow_addr_eq(&d->src, &ip->src) &&
             ow_addr_eq(&d->dst, &ip->dst) && (ip->src.family == 6 || d->proto == ip->proto))
             return d;
-        if (!oldest || d->first_ts < oldest->first_ts) oldest = d;
+        if (!oldest || d->first_ts < oldest->first_ts)
+            oldest = d;
     }
     frag_dgram *d = free_slot;
     if (!d) {
@@ -74,7 +76,8 @@ static frag_dgram *find_or_make(frag_table *t, const ow_ip *ip, double now)
         d = oldest;
     }
     d->buf = malloc(OW_FRAG_MAX_PAYLOAD);
-    if (!d->buf) return NULL;
+    if (!d->buf)
+        return NULL;
     d->used = true;
     d->src = ip->src;
     d->dst = ip->dst;
@@ -93,7 +96,8 @@ static bool check_overlap(const frag_dgram *d, uint32_t start, uint32_t end, con
     *dup = false;
     for (int i = 0; i < d->npieces; i++) {
         const frag_piece *p = &d->pieces[i];
-        if (end <= p->start || start >= p->end) continue;
+        if (end <= p->start || start >= p->end)
+            continue;
         if (p->start == start && p->end == end &&
             memcmp(d->buf + start, data, caplen < end - start ? caplen : end - start) == 0) {
             *dup = true;
@@ -106,24 +110,34 @@ static bool check_overlap(const frag_dgram *d, uint32_t start, uint32_t end, con
 
 static bool add_piece(frag_dgram *d, const ow_ip *ip)
 {
-    uint32_t start = ip->frag_offset, wire = ip->l4_wirelen, end = start + wire;
-    if (end > OW_FRAG_MAX_PAYLOAD || (ip->frag_more && wire % 8) || wire == 0) return false;
+    uint32_t start = ip->frag_offset, wire = ip->l4_wirelen;
+    if (wire == 0 || wire > OW_FRAG_MAX_PAYLOAD || start > OW_FRAG_MAX_PAYLOAD - wire ||
+        (ip->frag_more && wire % 8))
+        return false;
+    uint32_t end = start + wire;
     if (!ip->frag_more) {
-        if (d->total && d->total != end) return false;
+        if (d->total && d->total != end)
+            return false;
         for (int i = 0; i < d->npieces; i++)
-            if (d->pieces[i].end > end) return false;
+            if (d->pieces[i].end > end)
+                return false;
         d->total = end;
     }
-    if (d->total && end > d->total) return false;
+    if (d->total && end > d->total)
+        return false;
     bool dup;
     uint32_t caplen = ip->l4_caplen < wire ? ip->l4_caplen : wire;
-    if (!check_overlap(d, start, end, ip->l4, caplen, &dup)) return false;
-    if (dup) return true;
-    if (d->npieces == OW_FRAG_MAX_PIECES) return false;
+    if (!check_overlap(d, start, end, ip->l4, caplen, &dup))
+        return false;
+    if (dup)
+        return true;
+    if (d->npieces == OW_FRAG_MAX_PIECES)
+        return false;
     memcpy(d->buf + start, ip->l4, caplen);
     if (caplen < wire) { /* the capture cut this fragment short */
         memset(d->buf + start + caplen, 0, wire - caplen);
-        if (start + caplen < d->captured_prefix_end) d->captured_prefix_end = start + caplen;
+        if (start + caplen < d->captured_prefix_end)
+            d->captured_prefix_end = start + caplen;
     }
     d->pieces[d->npieces++] = (frag_piece){start, end};
     d->received += wire;
@@ -137,13 +151,15 @@ static bool add_piece(frag_dgram *d, const ow_ip *ip)
 enum frag_result frag_add(frag_table *t, const ow_ip *ip, double now, ow_ip *out)
 {
     frag_dgram *d = find_or_make(t, ip, now);
-    if (!d) return FRAG_DROPPED;
+    if (!d)
+        return FRAG_DROPPED;
     if (!add_piece(d, ip)) {
         t->dropped++;
         release(d);
         return FRAG_DROPPED;
     }
-    if (!d->total || d->received != d->total || !d->have_first) return FRAG_HELD;
+    if (!d->total || d->received != d->total || !d->have_first)
+        return FRAG_HELD;
     free(t->done); /* the whole datagram's buffer becomes the output */
     t->done = d->buf;
     d->buf = NULL;

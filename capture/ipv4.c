@@ -12,14 +12,18 @@
 enum ow_pkt_verdict ow_ipv4_decode(const ow_l3 *l3, ow_ip *out)
 {
     const uint8_t *p = l3->data;
-    if (l3->caplen < IPV4_MIN_HLEN) return OW_PKT_TRUNCATED;
+    if (l3->caplen < IPV4_MIN_HLEN)
+        return OW_PKT_TRUNCATED;
     uint32_t hlen = (uint32_t)(p[0] & 0x0F) * 4;
-    if (hlen < IPV4_MIN_HLEN) return OW_PKT_BAD_IP;
-    if (l3->caplen < hlen) return OW_PKT_TRUNCATED;
+    if (hlen < IPV4_MIN_HLEN)
+        return OW_PKT_BAD_IP;
+    if (l3->caplen < hlen)
+        return OW_PKT_TRUNCATED;
     uint32_t total = ow_get16(p + 2);
     if (total == 0) /* TSO/GSO super-packet: the length did not fit or was left for the NIC */
         total = l3->wirelen;
-    if (total < hlen || total > l3->wirelen) return OW_PKT_BAD_IP;
+    if (total < hlen || total > l3->wirelen)
+        return OW_PKT_BAD_IP;
 
     memset(out, 0, sizeof *out);
     out->src.family = out->dst.family = 4;

@@ -33,8 +33,10 @@ static bool is_generic_ext(uint8_t nh)
 static enum ow_pkt_verdict fragment_header(const uint8_t *p, uint32_t caplen, uint32_t wirelen,
                                            ow_ip *out, bool *atomic)
 {
-    if (wirelen < FRAG_HLEN) return OW_PKT_BAD_IP;
-    if (caplen < FRAG_HLEN) return OW_PKT_TRUNCATED;
+    if (wirelen < FRAG_HLEN)
+        return OW_PKT_BAD_IP;
+    if (caplen < FRAG_HLEN)
+        return OW_PKT_TRUNCATED;
     uint16_t off_flags = ow_get16(p + 2);
     out->frag_offset = off_flags & 0xFFF8u;
     out->frag_more = (off_flags & 1) != 0;
@@ -55,12 +57,14 @@ enum ow_pkt_verdict ow_ipv6_walk(uint8_t next, const uint8_t *p, uint32_t caplen
             out->l4_wirelen = wirelen;
             return next == NH_TCP ? OW_PKT_OK : OW_PKT_NON_TCP;
         }
-        if (hops == OW_IPV6_MAX_EXT) return OW_PKT_BAD_IP;
+        if (hops == OW_IPV6_MAX_EXT)
+            return OW_PKT_BAD_IP;
         uint32_t len;
         if (next == NH_FRAGMENT) {
             bool atomic;
             enum ow_pkt_verdict v = fragment_header(p, caplen, wirelen, out, &atomic);
-            if (v != OW_PKT_OK) return v;
+            if (v != OW_PKT_OK)
+                return v;
             if (!atomic) {
                 out->proto = p[0];
                 out->l4 = p + FRAG_HLEN;
@@ -70,12 +74,16 @@ enum ow_pkt_verdict ow_ipv6_walk(uint8_t next, const uint8_t *p, uint32_t caplen
             }
             len = FRAG_HLEN;
         } else {
-            if (wirelen < 2) return OW_PKT_BAD_IP;
-            if (caplen < 2) return OW_PKT_TRUNCATED;
+            if (wirelen < 2)
+                return OW_PKT_BAD_IP;
+            if (caplen < 2)
+                return OW_PKT_TRUNCATED;
             len = next == NH_AH ? ((uint32_t)p[1] + 2) * 4 : ((uint32_t)p[1] + 1) * 8;
         }
-        if (len > wirelen) return OW_PKT_BAD_IP;
-        if (len > caplen) return OW_PKT_TRUNCATED;
+        if (len > wirelen)
+            return OW_PKT_BAD_IP;
+        if (len > caplen)
+            return OW_PKT_TRUNCATED;
         next = p[0];
         p += len;
         caplen -= len;
@@ -86,11 +94,13 @@ enum ow_pkt_verdict ow_ipv6_walk(uint8_t next, const uint8_t *p, uint32_t caplen
 enum ow_pkt_verdict ow_ipv6_decode(const ow_l3 *l3, ow_ip *out)
 {
     const uint8_t *p = l3->data;
-    if (l3->caplen < IPV6_HLEN) return OW_PKT_TRUNCATED;
+    if (l3->caplen < IPV6_HLEN)
+        return OW_PKT_TRUNCATED;
     uint32_t plen = ow_get16(p + 4);
     if (plen == 0) /* jumbogram / GSO super-packet */
         plen = l3->wirelen - IPV6_HLEN;
-    if (IPV6_HLEN + plen > l3->wirelen) return OW_PKT_BAD_IP;
+    if (IPV6_HLEN + plen > l3->wirelen)
+        return OW_PKT_BAD_IP;
 
     memset(out, 0, sizeof *out);
     out->src.family = out->dst.family = 6;

@@ -95,7 +95,8 @@ int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen
         pcap_close(p);
         return -1;
     }
-    if (rc > 0) fprintf(stderr, "orphanwatch: %s: warning: %s\n", o->iface, pcap_statustostr(rc));
+    if (rc > 0)
+        fprintf(stderr, "orphanwatch: %s: warning: %s\n", o->iface, pcap_statustostr(rc));
     s->pcap = p;
     s->live = true;
     s->dlt = pcap_datalink(p);
@@ -107,7 +108,8 @@ int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen
         return -1;
     }
     if (set_filter(p, o, err, errlen) < 0 || pcap_setnonblock(p, 1, ebuf) < 0) {
-        if (!*err) snprintf(err, errlen, "%s: %s", o->iface, ebuf);
+        if (!*err)
+            snprintf(err, errlen, "%s: %s", o->iface, ebuf);
         src_close(s);
         return -1;
     }
@@ -117,7 +119,8 @@ int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen
 void capture_refresh_stats(capture *c)
 {
     struct pcap_stat ps;
-    if (!c->src.live || !c->src.pcap || pcap_stats(c->src.pcap, &ps) < 0) return;
+    if (!c->src.live || !c->src.pcap || pcap_stats(c->src.pcap, &ps) < 0)
+        return;
     c->stats.kernel_drops = ps.ps_drop;
     c->stats.if_drops = ps.ps_ifdrop;
 }
@@ -125,14 +128,16 @@ void capture_refresh_stats(capture *c)
 static void print_addresses(FILE *out, const pcap_if_t *d)
 {
     for (const pcap_addr_t *a = d->addresses; a; a = a->next) {
-        if (!a->addr) continue;
+        if (!a->addr)
+            continue;
         char buf[INET6_ADDRSTRLEN];
         const void *raw = NULL;
         if (a->addr->sa_family == AF_INET)
             raw = &((const struct sockaddr_in *)(const void *)a->addr)->sin_addr;
         else if (a->addr->sa_family == AF_INET6)
             raw = &((const struct sockaddr_in6 *)(const void *)a->addr)->sin6_addr;
-        if (raw && inet_ntop(a->addr->sa_family, raw, buf, sizeof buf)) fprintf(out, " %s", buf);
+        if (raw && inet_ntop(a->addr->sa_family, raw, buf, sizeof buf))
+            fprintf(out, " %s", buf);
     }
 }
 
@@ -149,7 +154,8 @@ int capture_list_interfaces(FILE *out, char *err, size_t errlen)
                 (d->flags & PCAP_IF_RUNNING) ? ",running" : "",
                 (d->flags & PCAP_IF_LOOPBACK) ? ",loopback" : "");
         print_addresses(out, d);
-        if (d->description) fprintf(out, "  (%s)", d->description);
+        if (d->description)
+            fprintf(out, "  (%s)", d->description);
         fputc('\n', out);
     }
     pcap_freealldevs(all);

@@ -1,77 +1,33 @@
 /* nids_glue: TCP reassembly through libnids, fed packet by packet from capture/'s own loop.
- *
- * Every flow is presented to libnids under a stand-in IPv4 address pair taken from reserved
- * space (240.0.0.0/4), numbered by the flow's slot: client 240.0.0.0 + 2*slot, server +1.
- * IPv6 flows thereby go through libnids (which knows only IPv4), no stand-in can collide with
- * another flow, and the callback maps a stream back to its flow (the sink only ever sees the
- * real addresses). Each packet is rebuilt as a clean IPv4 packet for libnids: valid header
- * checksum, no IP options, TCP options only on SYNs (window scale 14, so libnids' window check
- * never drops data), window 65535, no URG (urgent bytes would vanish from the stream), TCP
- * checksum not checked. Payloads larger than an IPv4 packet holds are split.
- *
- * What libnids cannot do by itself, done here:
- * - mid-stream pick-up: a handshake (SYN, SYN-ACK, ACK) is synthesized from the sequence
- *   numbers of the first packets so libnids follows a connection whose SYN was never seen;
- * - capture gaps: when the receiver acknowledges bytes the capture never saw, or libnids'
- *   out-of-order queue would overflow (it drops the whole queue past 64 KB), the hole is
- *   filled with a zero-filled segment; the callback cuts those bytes out of the stream and
- *   tells the sink on_gap instead;
- * - bounded buffering: a sink that leaves more than max_stream_buffer bytes unconsumed loses
- *   them as a gap (counted in buffer_overflows). */
-#include "capture/capture_priv.h"
+ * Each packet is rebuilt as a clean IPv4 packet under the flow's stand-in addresses
+ * (standin.c): valid header checksum, no IP options, TCP options only on SYNs (window scale 14,
+ * so libnids' window check never drops data), window 65535, no URG (urgent bytes would vanish
+ * from the stream), TCP checksum not checked; payloads larger than an IPv4 packet are split.
+ * A connection whose SYN (or SYN-ACK) the capture missed gets a synthesized handshake from the
+ * sequence numbers of its first packets, so libnids follows it anyway. The callback maps each
+ * stream back to its flow and hands the sink every unconsumed byte (nids_discard keeps the
+ * rest), cutting out gap filler (gaps.c); a sink leaving more than max_stream_buffer bytes
+ * unconsumed loses them as a gap (counted in buffer_overflows). */
+#include "capture/nids_priv.h"
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
-#include <nids.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define STANDIN_BASE          0xF0000000u /* 240.0.0.0/4 */
-#define IP_HLEN               20
-#define TCP_HLEN              20
-#define SYN_OPTS_LEN          4 /* window scale 14 + end of options */
-#define NIDS_BUF_SIZE         65536
-#define NIDS_MAX_PAYLOAD      (65535u - IP_HLEN - TCP_HLEN - SYN_OPTS_LEN)
-#define NIDS_QUEUE_LIMIT      65535 /* libnids prunes an out-of-order queue above this */
-#define NIDS_SKB_OVERHEAD     184   /* libnids' accounting per queued packet (16 + sk_buff 168) */
-#define GAP_FILL_STEPS        64    /* holes filled per acknowledgement at most */
-#define GAP_FILL_MAX          (1u << 20) /* a larger hole restarts libnids past it, unfilled */
-#define NIDS_WARN_LOG_MAX     5
-#define LIBNIDS_FIN_SENT      120 /* libnids' half_stream state once the FIN was delivered */
-#define LIBNIDS_FIN_CONFIRMED 121
+#define IP_HLEN           20
+#define TCP_HLEN          20
+#define SYN_OPTS_LEN      4 /* window scale 14 + end of options */
+#define NIDS_BUF_SIZE     65536
+#define NIDS_MAX_PAYLOAD  (65535u - IP_HLEN - TCP_HLEN - SYN_OPTS_LEN)
+#define NIDS_WARN_LOG_MAX 5
 
 static capture *g_cap; /* libnids is process-global: one capture at a time */
 
-static uint32_t standin(const ow_flow_int *f, int client_side)
-{
-    return STANDIN_BASE + 2 * f->slot + (client_side ? 0 : 1);
-}
-
-static void standin_tuple(const ow_flow_int *f, struct tuple4 *t)
-{
-    memset(t, 0, sizeof *t);
-    t->saddr = htonl(standin(f, 1));
-    t->daddr = htonl(standin(f, 0));
-    t->source = f->pub.client_port;
-    t->dest = f->pub.server_port;
-}
-
-static ow_flow_int *flow_of_addr(capture *c, uint32_t saddr_net, uint16_t sport, uint16_t dport)
-{
-    uint32_t a = ntohl(saddr_net);
-    if ((a & 0xF0000000u) != STANDIN_BASE) return NULL;
-    uint32_t off = a - STANDIN_BASE;
-    ow_flow_int *f = ft_by_slot(&c->flows, off / 2);
-    if (!f) return NULL;
-    bool client = (off & 1) == 0;
-    uint16_t own = client ? f->pub.client_port : f->pub.server_port;
-    uint16_t peer = client ? f->pub.server_port : f->pub.client_port;
-    return own == sport && peer == dport ? f : NULL;
-}
-
 static ow_flow_int *flow_of_stream(capture *c, struct tcp_stream *s)
 {
-    if (s->user) return s->user;
-    return flow_of_addr(c, s->addr.saddr, s->addr.source, s->addr.dest);
+    if (s->user)
+        return s->user;
+    return standin_flow(c, s->addr.saddr, s->addr.source, s->addr.dest);
 }
 
 /* ---- building packets for libnids ---- */
@@ -87,8 +43,8 @@ static uint16_t ip_checksum(const uint8_t *h, int len)
 }
 
 /* One segment from direction dir; payload NULL means zero bytes (a gap filler). */
-static void feed_one(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
-                     const uint8_t *payload, uint32_t len)
+void nids_feed_one(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
+                   const uint8_t *payload, uint32_t len)
 {
     uint8_t *b = c->nids_buf;
     bool syn = flags & OW_TH_SYN;
@@ -101,8 +57,8 @@ static void feed_one(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t
     b[8] = 64;
     b[9] = 6;
     bool from_client = dir == OW_DIR_C2S;
-    ow_put32(b + 12, standin(f, from_client));
-    ow_put32(b + 16, standin(f, !from_client));
+    ow_put32(b + 12, standin_addr(f, from_client));
+    ow_put32(b + 16, standin_addr(f, !from_client));
     ow_put16(b + 10, ip_checksum(b, IP_HLEN));
     uint8_t *t = b + IP_HLEN;
     ow_put16(t, from_client ? f->pub.client_port : f->pub.server_port);
@@ -127,193 +83,24 @@ static void feed_one(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t
 }
 
 /* A segment of any size: split so each piece fits an IPv4 packet; FIN goes on the last. */
-static void feed(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
-                 const uint8_t *payload, uint32_t len)
+void nids_feed(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
+               const uint8_t *payload, uint32_t len)
 {
     uint32_t off = 0;
     do {
         uint32_t n = len - off > NIDS_MAX_PAYLOAD ? NIDS_MAX_PAYLOAD : len - off;
         bool last = off + n == len;
         uint8_t fl = last ? flags : (uint8_t)(flags & ~(OW_TH_FIN | OW_TH_PSH));
-        feed_one(c, f, dir, seq + off, ack, fl, payload ? payload + off : NULL, n);
+        nids_feed_one(c, f, dir, seq + off, ack, fl, payload ? payload + off : NULL, n);
         off += n;
     } while (off < len);
 }
 
-static void synth_handshake(capture *c, ow_flow_int *f, uint32_t client_isn, uint32_t server_isn)
+void nids_synth_handshake(capture *c, ow_flow_int *f, uint32_t client_isn, uint32_t server_isn)
 {
-    feed_one(c, f, OW_DIR_C2S, client_isn, 0, OW_TH_SYN, NULL, 0);
-    feed_one(c, f, OW_DIR_S2C, server_isn, client_isn + 1, OW_TH_SYN | OW_TH_ACK, NULL, 0);
-    feed_one(c, f, OW_DIR_C2S, client_isn + 1, server_isn + 1, OW_TH_ACK, NULL, 0);
-}
-
-/* ---- libnids' view of a direction ---- */
-
-static struct half_stream *sender_half(struct tcp_stream *s, int dir)
-{
-    return dir == OW_DIR_C2S ? &s->client : &s->server;
-}
-
-/* libnids' "client" half holds what the client receives, i.e. server->client data. */
-static struct half_stream *receiver_half(struct tcp_stream *s, int dir)
-{
-    return dir == OW_DIR_C2S ? &s->server : &s->client;
-}
-
-/* The next sequence number libnids expects in direction dir (URG is never passed on). */
-static uint32_t expected_seq(struct tcp_stream *s, int dir)
-{
-    return sender_half(s, dir)->first_data_seq + (uint32_t)receiver_half(s, dir)->count +
-           (uint32_t)receiver_half(s, dir)->urg_count;
-}
-
-static bool sender_finished(struct tcp_stream *s, int dir)
-{
-    int st = sender_half(s, dir)->state;
-    return st == LIBNIDS_FIN_SENT || st == LIBNIDS_FIN_CONFIRMED;
-}
-
-/* ---- out-of-order data libnids holds, as capture/ fed it ---- */
-
-static void prune_seen(flow_reasm *r, uint32_t exp)
-{
-    int k = 0;
-    for (int i = 0; i < r->nseen; i++)
-        if (ow_seq_lt(exp, r->seen[i].end)) r->seen[k++] = r->seen[i];
-    r->nseen = (uint8_t)k;
-}
-
-static void merge_closest(flow_reasm *r)
-{
-    int best = -1, other = -1;
-    uint32_t best_gap = UINT32_MAX;
-    for (int i = 0; i < r->nseen; i++)
-        for (int j = 0; j < r->nseen; j++) {
-            if (i == j || ow_seq_lt(r->seen[j].start, r->seen[i].end)) continue;
-            uint32_t gap = r->seen[j].start - r->seen[i].end;
-            if (gap < best_gap) {
-                best_gap = gap;
-                best = i;
-                other = j;
-            }
-        }
-    if (best < 0) best = 0, other = 1;
-    r->seen[best].end = ow_seq_max(r->seen[best].end, r->seen[other].end);
-    r->seen[other] = r->seen[--r->nseen];
-}
-
-static void note_seen(flow_reasm *r, uint32_t start, uint32_t end)
-{
-    for (int i = 0; i < r->nseen; i++) {
-        seq_range *g = &r->seen[i];
-        if (ow_seq_le(start, g->end) && ow_seq_le(g->start, end)) { /* overlaps or touches */
-            if (ow_seq_lt(start, g->start)) g->start = start;
-            g->end = ow_seq_max(g->end, end);
-            return;
-        }
-    }
-    if (r->nseen == OW_SEEN_RANGES) merge_closest(r);
-    r->seen[r->nseen++] = (seq_range){start, end};
-}
-
-/* ---- gap filling ---- */
-
-static void announce_gap(capture *c, ow_flow_int *f, int dir);
-
-/* A hole too large to fill: libnids forgets the stream and follows it again from the far side
- * of the hole (a synthesized handshake at the current sequence numbers). The sink is told
- * about the hole here; bytes it left unconsumed in either direction are dropped with it. */
-static void resync(capture *c, ow_flow_int *f, int dir, uint32_t from, uint32_t to)
-{
-    struct tcp_stream *s = f->nids;
-    uint32_t other = expected_seq(s, !dir);
-    flow_reasm *r = &f->rs[dir];
-    r->gap = (seq_range){from, to};
-    r->gap_announced = false;
-    announce_gap(c, f, dir);
-    s->user = NULL;
-    f->nids = NULL;
-    nids_free_tcp_stream(s);
-    f->rs[0].nseen = f->rs[1].nseen = 0;
-    uint32_t client_next = dir == OW_DIR_C2S ? to : other;
-    uint32_t server_next = dir == OW_DIR_C2S ? other : to;
-    synth_handshake(c, f, client_next - 1, server_next - 1);
-}
-
-static void fill_gap(capture *c, ow_flow_int *f, int dir, uint32_t start, uint32_t len)
-{
-    flow_reasm *r = &f->rs[dir];
-    r->gap = (seq_range){start, start + len};
-    r->gap_active = true;
-    r->gap_announced = false;
-    uint32_t ack = sender_half(f->nids, dir)->ack_seq;
-    feed(c, f, dir, start, ack, OW_TH_ACK, NULL, len);
-    r->gap_active = false; /* cut synchronously by the callback, or refused by libnids */
-}
-
-/* Fills the holes in direction dir up to sequence number limit, leaving libnids' queued
- * out-of-order data in place so it is delivered. */
-static void fill_until(capture *c, ow_flow_int *f, int dir, uint32_t limit)
-{
-    flow_reasm *r = &f->rs[dir];
-    for (int step = 0; step < GAP_FILL_STEPS && f->nids; step++) {
-        if (sender_finished(f->nids, dir)) return;
-        uint32_t exp = expected_seq(f->nids, dir);
-        if (!ow_seq_lt(exp, limit)) return;
-        prune_seen(r, exp);
-        uint32_t end = limit;
-        for (int i = 0; i < r->nseen; i++)
-            if (ow_seq_lt(r->seen[i].start, end)) end = r->seen[i].start;
-        if (!ow_seq_lt(exp, end)) { /* libnids refused what was fed there: forget it */
-            r->nseen = 0;
-            end = limit;
-        }
-        if (end - exp > GAP_FILL_MAX) {
-            resync(c, f, dir, exp, end);
-            return;
-        }
-        fill_gap(c, f, dir, exp, end - exp);
-    }
-}
-
-/* The peer acknowledged ack for direction dir: bytes up to there exist even if unseen. An
- * acknowledgement beyond all data seen may include a FIN the capture missed, so its last
- * sequence number is only filled once later data shows it was a byte. */
-static void fill_acked(capture *c, ow_flow_int *f, int dir, uint32_t ack)
-{
-    const track_dir *td = &f->track.d[dir];
-    const flow_reasm *r = &f->rs[dir];
-    uint32_t limit = ack;
-    if (td->fin_sent && ow_seq_lt(td->fin_seq, ack))
-        limit = td->fin_seq;
-    else if (!td->fin_sent && (!r->data_seen || ow_seq_lt(r->data_end, ack)))
-        limit = ack - 1;
-    fill_until(c, f, dir, limit);
-}
-
-/* Before queueing out-of-order data that would push libnids' queue past its limit (libnids
- * would then drop the whole queue), fill the holes before it. */
-static void make_room(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
-{
-    uint32_t exp = expected_seq(f->nids, dir);
-    if (!ow_seq_lt(exp, s->seq)) return;
-    uint32_t ip_len = IP_HLEN + TCP_HLEN + s->payload_caplen;
-    uint32_t truesize = ((ip_len + 16 + 15) & ~15u) + NIDS_SKB_OVERHEAD;
-    if ((uint32_t)receiver_half(f->nids, dir)->rmem_alloc + truesize <= NIDS_QUEUE_LIMIT) return;
-    fill_until(c, f, dir, s->seq);
-}
-
-static void flush_out_of_order(capture *c, ow_flow_int *f)
-{
-    for (int dir = 0; dir < 2 && f->nids; dir++) {
-        flow_reasm *r = &f->rs[dir];
-        if (r->nseen == 0) continue;
-        uint32_t limit = r->seen[0].end;
-        for (int i = 1; i < r->nseen; i++)
-            limit = ow_seq_max(limit, r->seen[i].end);
-        fill_until(c, f, dir, limit);
-        r->nseen = 0;
-    }
+    nids_feed_one(c, f, OW_DIR_C2S, client_isn, 0, OW_TH_SYN, NULL, 0);
+    nids_feed_one(c, f, OW_DIR_S2C, server_isn, client_isn + 1, OW_TH_SYN | OW_TH_ACK, NULL, 0);
+    nids_feed_one(c, f, OW_DIR_C2S, client_isn + 1, server_isn + 1, OW_TH_ACK, NULL, 0);
 }
 
 /* ---- feeding a captured segment ---- */
@@ -327,19 +114,22 @@ static bool prepare_unfollowed(capture *c, ow_flow_int *f, int dir, const ow_tcp
     struct tcp_stream *ns = nids_find_tcp_stream(&t);
     if (s->flags & OW_TH_SYN) {
         if (!(s->flags & OW_TH_ACK)) {
-            if (dir != OW_DIR_C2S) return false;
+            if (dir != OW_DIR_C2S)
+                return false;
             if (ns && ns->client.first_data_seq != s->seq + 1) /* a new connection */
                 nids_free_tcp_stream(ns);
             return true;
         }
-        if (dir != OW_DIR_S2C) return false;
+        if (dir != OW_DIR_S2C)
+            return false;
         if (!ns) { /* SYN missed: give libnids the one the SYN-ACK answers */
-            feed_one(c, f, OW_DIR_C2S, s->ack - 1, 0, OW_TH_SYN, NULL, 0);
+            nids_feed_one(c, f, OW_DIR_C2S, s->ack - 1, 0, OW_TH_SYN, NULL, 0);
             f->pub.midstream = true;
         }
         return true;
     }
-    if ((s->flags & OW_TH_RST) || !(s->flags & OW_TH_ACK)) return false;
+    if ((s->flags & OW_TH_RST) || !(s->flags & OW_TH_ACK))
+        return false;
     if (ns && ns->client.state == TCP_SYN_SENT && ns->server.state == TCP_SYN_RECV &&
         dir == OW_DIR_C2S && s->ack == ns->server.seq)
         return true; /* the handshake's last ACK */
@@ -348,38 +138,44 @@ static bool prepare_unfollowed(capture *c, ow_flow_int *f, int dir, const ow_tcp
     uint32_t client_next = dir == OW_DIR_C2S ? s->seq : s->ack;
     uint32_t server_next = dir == OW_DIR_C2S ? s->ack : s->seq;
     f->pub.midstream = true;
-    synth_handshake(c, f, client_next - 1, server_next - 1);
+    nids_synth_handshake(c, f, client_next - 1, server_next - 1);
     return true;
 }
 
 void nids_glue_packet(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
 {
     if (!f->nids) {
-        if (!prepare_unfollowed(c, f, dir, s)) return;
+        if (!prepare_unfollowed(c, f, dir, s))
+            return;
     } else {
-        if (s->flags & OW_TH_ACK) fill_acked(c, f, !dir, s->ack);
-        if (f->nids && s->payload_caplen > 0) make_room(c, f, dir, s);
-        if (f->nids && (s->flags & OW_TH_RST)) flush_out_of_order(c, f);
+        if (s->flags & OW_TH_ACK)
+            gaps_fill_acked(c, f, !dir, s->ack);
+        if (f->nids && s->payload_caplen > 0)
+            gaps_make_room(c, f, dir, s);
+        if (f->nids && (s->flags & OW_TH_RST))
+            gaps_flush(c, f);
     }
     uint8_t flags = s->flags;
     if (s->payload_caplen < s->payload_wirelen) /* the FIN lies beyond the captured bytes */
         flags &= (uint8_t)~OW_TH_FIN;
     bool followed = f->nids != NULL;
-    uint32_t exp = followed ? expected_seq(f->nids, dir) : 0;
-    feed(c, f, dir, s->seq, s->ack, flags, s->payload, s->payload_caplen);
+    uint32_t exp = followed ? nids_expected_seq(f->nids, dir) : 0;
+    nids_feed(c, f, dir, s->seq, s->ack, flags, s->payload, s->payload_caplen);
     flow_reasm *r = &f->rs[dir];
     if (followed && f->nids && s->payload_caplen > 0 && ow_seq_lt(exp, s->seq))
-        note_seen(r, s->seq, s->seq + s->payload_caplen);
+        gaps_note_seen(r, s->seq, s->seq + s->payload_caplen);
     if (s->payload_wirelen > 0) {
         uint32_t end = s->seq + s->payload_wirelen;
-        if (!r->data_seen || ow_seq_lt(r->data_end, end)) r->data_end = end;
+        if (!r->data_seen || ow_seq_lt(r->data_end, end))
+            r->data_end = end;
         r->data_seen = true;
     }
 }
 
 void nids_glue_release(capture *c, ow_flow_int *f)
 {
-    if (f->nids) flush_out_of_order(c, f);
+    if (f->nids)
+        gaps_flush(c, f);
     if (f->nids) {
         struct tcp_stream *s = f->nids;
         s->user = NULL;
@@ -390,7 +186,8 @@ void nids_glue_release(capture *c, ow_flow_int *f)
     struct tuple4 t;
     standin_tuple(f, &t);
     struct tcp_stream *ns = nids_find_tcp_stream(&t);
-    if (ns) nids_free_tcp_stream(ns);
+    if (ns)
+        nids_free_tcp_stream(ns);
 }
 
 /* ---- the libnids callback ---- */
@@ -398,42 +195,26 @@ void nids_glue_release(capture *c, ow_flow_int *f)
 static size_t sink_data(capture *c, ow_flow_int *f, int dir, const uint8_t *data, size_t len)
 {
     const ow_flow_sink *k = c->sink;
-    if (!k || !k->on_data) return len;
+    if (!k || !k->on_data)
+        return len;
     size_t used = k->on_data(k->ctx, &f->pub, dir, data, len, c->pkt_ts);
     return used > len ? len : used;
 }
 
-static void sink_gap(capture *c, ow_flow_int *f, int dir, uint64_t len)
+void nids_sink_gap(capture *c, ow_flow_int *f, int dir, uint64_t len)
 {
     const ow_flow_sink *k = c->sink;
-    if (k && k->on_gap) k->on_gap(k->ctx, &f->pub, dir, len, c->pkt_ts);
-}
-
-static void announce_gap(capture *c, ow_flow_int *f, int dir)
-{
-    flow_reasm *r = &f->rs[dir];
-    if (r->gap_announced) return;
-    r->gap_announced = true;
-    uint32_t len = r->gap.end - r->gap.start;
-    bool continues = r->last_gap_valid && r->last_gap_end == r->gap.start;
-    r->last_gap_valid = true;
-    r->last_gap_end = r->gap.end;
-    if (!continues) { /* one hole filled in two steps is one gap */
-        f->pub.gaps[dir]++;
-        c->stats.gaps++;
-    }
-    f->pub.gap_bytes[dir] += len;
-    c->stats.gap_bytes += len;
-    sink_gap(c, f, dir, len);
+    if (k && k->on_gap)
+        k->on_gap(k->ctx, &f->pub, dir, len, c->pkt_ts);
 }
 
 /* Offers the unconsumed bytes of one direction to the sink, cutting out gap filler. */
 static void deliver(capture *c, ow_flow_int *f, struct tcp_stream *s, int dir)
 {
-    struct half_stream *h = receiver_half(s, dir);
+    struct half_stream *h = nids_receiver_half(s, dir);
     const uint8_t *data = (const uint8_t *)h->data;
     uint32_t n = (uint32_t)(h->count - h->offset);
-    uint32_t base = sender_half(s, dir)->first_data_seq + (uint32_t)h->offset;
+    uint32_t base = nids_sender_half(s, dir)->first_data_seq + (uint32_t)h->offset;
     flow_reasm *r = &f->rs[dir];
     uint32_t pos = 0;
     while (pos < n) {
@@ -449,17 +230,18 @@ static void deliver(capture *c, ow_flow_int *f, struct tcp_stream *s, int dir)
             uint32_t want = stop - pos;
             uint32_t used = (uint32_t)sink_data(c, f, dir, data + pos, want);
             pos += used;
-            if (used < want && !gap) break;
+            if (used < want && !gap)
+                break;
             pos = stop; /* bytes left before a gap cannot be continued: dropped */
         }
         if (gap) {
-            announce_gap(c, f, dir);
+            gaps_announce(c, f, dir);
             pos = ge < n ? (uint32_t)ge : n;
         }
     }
     if (n - pos > c->opts.max_stream_buffer) {
         c->stats.buffer_overflows++;
-        sink_gap(c, f, dir, n - pos);
+        nids_sink_gap(c, f, dir, n - pos);
         pos = n;
     }
     nids_discard(s, (int)pos);
@@ -468,8 +250,10 @@ static void deliver(capture *c, ow_flow_int *f, struct tcp_stream *s, int dir)
 static int close_how(const ow_flow_int *f, int nids_state)
 {
     const tcp_health *h = &f->pub.health;
-    if (nids_state == NIDS_RESET) return OW_CLOSE_RST;
-    if (nids_state == NIDS_CLOSE || (h->dir[0].fin && h->dir[1].fin)) return OW_CLOSE_FIN;
+    if (nids_state == NIDS_RESET)
+        return OW_CLOSE_RST;
+    if (nids_state == NIDS_CLOSE || (h->dir[0].fin && h->dir[1].fin))
+        return OW_CLOSE_FIN;
     return OW_CLOSE_TIMEOUT;
 }
 
@@ -478,10 +262,12 @@ static void on_nids_tcp(struct tcp_stream *s, void **param)
     (void)param;
     capture *c = g_cap;
     ow_flow_int *f = c ? flow_of_stream(c, s) : NULL;
-    if (!f) return;
+    if (!f)
+        return;
     switch (s->nids_state) {
     case NIDS_JUST_EST:
-        if (f->state != FLOW_ACTIVE) return; /* not collected: libnids lets the stream go */
+        if (f->state != FLOW_ACTIVE)
+            return; /* not collected: libnids lets the stream go */
         s->client.collect++;
         s->server.collect++;
         s->user = f;
@@ -524,25 +310,30 @@ static const char *warning_text(int type, int errnum)
                                 "invalid TCP header",
                                 "out-of-order queue over 64 KB dropped",
                                 "invalid TCP flags"};
-    if (type == NIDS_WARN_SCAN) return "port scan";
-    if (errnum >= 0 && errnum < (int)(sizeof tcp / sizeof tcp[0])) return tcp[errnum];
+    if (type == NIDS_WARN_SCAN)
+        return "port scan";
+    if (errnum >= 0 && errnum < (int)(sizeof tcp / sizeof tcp[0]))
+        return tcp[errnum];
     return "unknown warning";
 }
 
 static void on_nids_warning(int type, int errnum, struct ip *iph, void *data)
 {
     capture *c = g_cap;
-    if (!c) return;
+    if (!c)
+        return;
     c->stats.nids_refused++;
-    if (c->nids_warnings_logged >= NIDS_WARN_LOG_MAX) return;
+    if (c->nids_warnings_logged >= NIDS_WARN_LOG_MAX)
+        return;
     c->nids_warnings_logged++;
     char a[OW_ADDR_STRLEN] = "?", b[OW_ADDR_STRLEN] = "?";
     unsigned cp = 0, sp = 0;
     if (type == NIDS_WARN_TCP && iph && data) {
         const struct tcphdr *th = data;
         ow_flow_int *f =
-            flow_of_addr(c, iph->ip_src.s_addr, ntohs(th->th_sport), ntohs(th->th_dport));
-        if (!f) f = flow_of_addr(c, iph->ip_dst.s_addr, ntohs(th->th_dport), ntohs(th->th_sport));
+            standin_flow(c, iph->ip_src.s_addr, ntohs(th->th_sport), ntohs(th->th_dport));
+        if (!f)
+            f = standin_flow(c, iph->ip_dst.s_addr, ntohs(th->th_dport), ntohs(th->th_sport));
         if (f) {
             ow_addr_str(&f->pub.client, a, sizeof a);
             ow_addr_str(&f->pub.server, b, sizeof b);
@@ -570,7 +361,8 @@ bool nids_glue_init(capture *c, char *err, size_t errlen)
     c->nids_buf = malloc(NIDS_BUF_SIZE);
     pcap_t *dead = pcap_open_dead(DLT_RAW, 65535);
     if (!c->nids_buf || !dead) {
-        if (dead) pcap_close(dead);
+        if (dead)
+            pcap_close(dead);
         snprintf(err, errlen, "out of memory setting up libnids");
         return false;
     }
@@ -609,7 +401,8 @@ void nids_glue_exit(capture *c)
         nids_params.pcap_desc = NULL;
         g_cap = NULL;
     }
-    if (c->nids_pcap) pcap_close(c->nids_pcap);
+    if (c->nids_pcap)
+        pcap_close(c->nids_pcap);
     c->nids_pcap = NULL;
     free(c->nids_buf);
     c->nids_buf = NULL;

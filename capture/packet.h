@@ -20,6 +20,10 @@ enum ow_pkt_verdict {
     OW_PKT_FRAGMENT,  /* a fragment: held for reassembly */
 };
 
+/* Largest frame length believed from a capture record (GSO/BIG TCP super-packets stay well
+ * below); a larger claim is replaced by the captured length. */
+#define OW_MAX_WIRELEN (1u << 20)
+
 /* The network-layer packet inside a frame. */
 typedef struct ow_l3 {
     int version; /* 4 or 6 (from the link layer's protocol field or the first nibble) */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #define MAX_FILE_LINKTYPES 8
+#define LINKTYPE_RAW       101
 
 void src_describe_dlt(int dlt, char *out, size_t outlen)
 {
@@ -29,16 +30,20 @@ static int refuse_dlt(int dlt, const char *path, char *err, size_t errlen)
 static int open_mixed_pcapng(pkt_source *s, const char *path, bool *used, char *err, size_t errlen)
 {
     *used = false;
-    if (strcmp(path, "-") == 0 || !pcapng_is_pcapng(path)) return 0;
+    if (strcmp(path, "-") == 0 || !pcapng_is_pcapng(path))
+        return 0;
     int types[MAX_FILE_LINKTYPES];
     int n = pcapng_link_types(path, types, MAX_FILE_LINKTYPES, err, errlen);
-    if (n <= 1) return 0; /* libpcap handles it (and reports its own errors) */
+    if (n <= 1)
+        return 0; /* libpcap handles it (and reports its own errors) */
     bool any = false;
     for (int i = 0; i < n; i++)
         any |= ow_link_supported(types[i]);
-    if (!any) return refuse_dlt(types[0], path, err, errlen);
+    if (!any)
+        return refuse_dlt(types[0], path, err, errlen);
     s->ng = pcapng_open(path, err, errlen);
-    if (!s->ng) return -1;
+    if (!s->ng)
+        return -1;
     s->dlt = types[0];
     *used = true;
     return 0;
@@ -48,8 +53,10 @@ int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     bool mixed;
-    if (open_mixed_pcapng(s, path, &mixed, err, errlen) < 0) return -1;
-    if (mixed) return 0;
+    if (open_mixed_pcapng(s, path, &mixed, err, errlen) < 0)
+        return -1;
+    if (mixed)
+        return 0;
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (!s->pcap) {
@@ -69,22 +76,27 @@ static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errle
 {
     pcapng_packet q;
     int rc = pcapng_next(s->ng, &q, err, errlen);
-    if (rc == 0) return SRC_EOF;
-    if (rc == -3) return SRC_TRUNCATED;
-    if (rc < 0) return SRC_ERROR;
+    if (rc == 0)
+        return SRC_EOF;
+    if (rc == -3)
+        return SRC_TRUNCATED;
+    if (rc < 0)
+        return SRC_ERROR;
     p->ts = q.ts;
     p->tv.tv_sec = (time_t)q.ts;
     p->tv.tv_usec = (suseconds_t)((q.ts - (double)p->tv.tv_sec) * 1e6);
     p->caplen = q.caplen;
     p->wirelen = q.wirelen;
     p->data = q.data;
-    p->dlt = q.linktype;
+    /* LINKTYPE_ values equal DLT_ values for every supported type but RAW */
+    p->dlt = q.linktype == LINKTYPE_RAW ? DLT_RAW : q.linktype;
     return SRC_PACKET;
 }
 
 int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 {
-    if (s->ng) return next_own_pcapng(s, p, err, errlen);
+    if (s->ng)
+        return next_own_pcapng(s, p, err, errlen);
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc = pcap_next_ex(s->pcap, &h, &data);
@@ -97,8 +109,10 @@ int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
         p->dlt = s->dlt;
         return SRC_PACKET;
     }
-    if (rc == 0) return SRC_NONE;
-    if (rc == PCAP_ERROR_BREAK) return SRC_EOF;
+    if (rc == 0)
+        return SRC_NONE;
+    if (rc == PCAP_ERROR_BREAK)
+        return SRC_EOF;
     const char *msg = pcap_geterr(s->pcap);
     snprintf(err, errlen, "%s", msg);
     return !s->live && strstr(msg, "truncated") ? SRC_TRUNCATED : SRC_ERROR;
@@ -106,7 +120,8 @@ int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 
 void src_close(pkt_source *s)
 {
-    if (s->pcap) pcap_close(s->pcap);
+    if (s->pcap)
+        pcap_close(s->pcap);
     pcapng_close(s->ng);
     memset(s, 0, sizeof *s);
 }

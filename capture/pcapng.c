@@ -49,7 +49,8 @@ static uint16_t rd16(const pcapng_reader *r, const uint8_t *p)
 bool pcapng_is_pcapng(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return false;
+    if (!f)
+        return false;
     uint8_t m[4];
     bool yes =
         fread(m, 1, 4, f) == 4 && m[0] == 0x0A && m[1] == 0x0D && m[2] == 0x0D && m[3] == 0x0A;
@@ -64,7 +65,8 @@ static int read_block(pcapng_reader *r, bool headers_only, uint32_t *type, uint3
 {
     uint8_t hdr[12];
     size_t got = fread(hdr, 1, 8, r->f);
-    if (got == 0) return 0;
+    if (got == 0)
+        return 0;
     if (got < 8) {
         snprintf(err, errlen, "pcapng: file ends inside a block header");
         return -3;
@@ -124,12 +126,14 @@ static void parse_idb_options(pcapng_reader *r, pcapng_iface *ifc, const uint8_t
     uint32_t i = 0;
     while (i + 4 <= len) {
         uint16_t code = rd16(r, o + i), olen = rd16(r, o + i + 2);
-        if (code == OPT_END || i + 4 + olen > len) return;
+        if (code == OPT_END || i + 4 + olen > len)
+            return;
         const uint8_t *v = o + i + 4;
         if (code == OPT_IF_TSRESOL && olen >= 1) {
             int e = v[0] & 0x7F;
             double base = (v[0] & 0x80) ? 2.0 : 10.0;
-            if (e <= 63) ifc->units_per_sec = pow(base, e);
+            if (e <= 63)
+                ifc->units_per_sec = pow(base, e);
         } else if (code == OPT_IF_TSOFFSET && olen >= 8) {
             uint64_t off;
             memcpy(&off, v, 8);
@@ -172,7 +176,8 @@ static int packet_block(pcapng_reader *r, uint32_t type, uint32_t len, pcapng_pa
     uint32_t ifid, hdr, caplen, wirelen;
     double ts = 0;
     if (type == BT_SPB) {
-        if (len < 16) goto corrupt;
+        if (len < 16)
+            goto corrupt;
         ifid = 0;
         hdr = 12;
         wirelen = rd32(r, b + 8);
@@ -180,7 +185,8 @@ static int packet_block(pcapng_reader *r, uint32_t type, uint32_t len, pcapng_pa
         if (r->nifaces > 0 && r->ifaces[0].snaplen && caplen > r->ifaces[0].snaplen)
             caplen = r->ifaces[0].snaplen;
     } else {
-        if (len < 32) goto corrupt;
+        if (len < 32)
+            goto corrupt;
         ifid = type == BT_OPB ? rd16(r, b + 8) : rd32(r, b + 8);
         hdr = 28;
         caplen = rd32(r, b + 20);
@@ -190,8 +196,10 @@ static int packet_block(pcapng_reader *r, uint32_t type, uint32_t len, pcapng_pa
         snprintf(err, errlen, "pcapng: packet for undeclared interface %u", ifid);
         return -1;
     }
-    if (caplen > len - hdr - 4) goto corrupt;
-    if (type != BT_SPB) ts = iface_ts(&r->ifaces[ifid], rd32(r, b + 12), rd32(r, b + 16));
+    if (caplen > len - hdr - 4)
+        goto corrupt;
+    if (type != BT_SPB)
+        ts = iface_ts(&r->ifaces[ifid], rd32(r, b + 12), rd32(r, b + 16));
     p->linktype = r->ifaces[ifid].linktype;
     p->ts = ts;
     p->caplen = caplen;
@@ -208,9 +216,11 @@ int pcapng_next(pcapng_reader *r, pcapng_packet *p, char *err, size_t errlen)
     for (;;) {
         uint32_t type, len;
         int rc = read_block(r, false, &type, &len, err, errlen);
-        if (rc <= 0) return rc;
+        if (rc <= 0)
+            return rc;
         if (type == BT_IDB) {
-            if (add_iface(r, len, err, errlen) < 0) return -1;
+            if (add_iface(r, len, err, errlen) < 0)
+                return -1;
         } else if (type == BT_EPB || type == BT_SPB || type == BT_OPB) {
             return packet_block(r, type, len, p, err, errlen);
         }
@@ -235,8 +245,10 @@ pcapng_reader *pcapng_open(const char *path, char *err, size_t errlen)
 
 void pcapng_close(pcapng_reader *r)
 {
-    if (!r) return;
-    if (r->f) fclose(r->f);
+    if (!r)
+        return;
+    if (r->f)
+        fclose(r->f);
     free(r->buf);
     free(r);
 }
@@ -244,16 +256,19 @@ void pcapng_close(pcapng_reader *r)
 int pcapng_link_types(const char *path, int *types, int max, char *err, size_t errlen)
 {
     pcapng_reader *r = pcapng_open(path, err, errlen);
-    if (!r) return -1;
+    if (!r)
+        return -1;
     int n = 0, rc;
     uint32_t type, len;
     while ((rc = read_block(r, true, &type, &len, err, errlen)) > 0) {
-        if (type != BT_IDB || len < 20) continue;
+        if (type != BT_IDB || len < 20)
+            continue;
         int lt = rd16(r, r->buf + 8);
         bool known = false;
         for (int i = 0; i < n; i++)
             known |= types[i] == lt;
-        if (!known && n < max) types[n++] = lt;
+        if (!known && n < max)
+            types[n++] = lt;
     }
     pcapng_close(r);
     return rc == -1 ? -1 : n;

@@ -14,11 +14,13 @@
 
 static bool parse_id(const char *s, unsigned long *out)
 {
-    if (!s || !*s) return false;
+    if (!s || !*s)
+        return false;
     char *end;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v > 0x7FFFFFFFul) return false;
+    if (errno || *end || v > 0x7FFFFFFFul)
+        return false;
     *out = v;
     return true;
 }
@@ -27,7 +29,8 @@ static int lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size
 {
     struct passwd *pw = getpwnam(user);
     unsigned long n;
-    if (!pw && parse_id(user, &n)) pw = getpwuid((uid_t)n);
+    if (!pw && parse_id(user, &n))
+        pw = getpwuid((uid_t)n);
     if (pw) {
         *uid = pw->pw_uid;
         *gid = pw->pw_gid;
@@ -46,7 +49,8 @@ static int resolve(const char *user, uid_t *uid, gid_t *gid, char *err, size_t e
 {
     unsigned long su, sg;
     if (user && *user) {
-        if (lookup_user(user, uid, gid, err, errlen) < 0) return -1;
+        if (lookup_user(user, uid, gid, err, errlen) < 0)
+            return -1;
     } else if (parse_id(getenv("SUDO_UID"), &su) && su != 0) {
         *uid = (uid_t)su;
         *gid = parse_id(getenv("SUDO_GID"), &sg) ? (gid_t)sg : (gid_t)su;
@@ -85,7 +89,8 @@ static int set_groups(uid_t uid, gid_t gid, char *err, size_t errlen)
 static long long remaining_caps(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
+    if (!f)
+        return -1;
     char line[256];
     long long caps = 0;
     int seen = 0;
@@ -127,8 +132,10 @@ int ow_drop_privileges(const char *user, char *err, size_t errlen)
     }
     uid_t uid;
     gid_t gid;
-    if (resolve(user, &uid, &gid, err, errlen) < 0) return -1;
-    if (set_groups(uid, gid, err, errlen) < 0) return -1;
+    if (resolve(user, &uid, &gid, err, errlen) < 0)
+        return -1;
+    if (set_groups(uid, gid, err, errlen) < 0)
+        return -1;
     if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
         snprintf(err, errlen, "cannot switch to uid %u gid %u: %s", (unsigned)uid, (unsigned)gid,
                  strerror(errno));

@@ -26,14 +26,16 @@ static uint32_t data_clamp(const track_dir *t, uint32_t seq)
 
 static uint32_t outstanding(const track_dir *t)
 {
-    if (!t->seq_known) return 0;
+    if (!t->seq_known)
+        return 0;
     uint32_t una = data_clamp(t, t->snd_una), max = data_clamp(t, t->snd_max);
     return ow_seq_lt(una, max) ? max - una : 0;
 }
 
 static void update_stall(const track_dir *t, tcp_dir_health *dh, double ts)
 {
-    if (t->stall_ref_ts <= 0 || outstanding(t) == 0) return;
+    if (t->stall_ref_ts <= 0 || outstanding(t) == 0)
+        return;
     double stall = ts - t->stall_ref_ts;
     if (stall > dh->longest_stall) {
         dh->longest_stall = stall;
@@ -43,9 +45,12 @@ static void update_stall(const track_dir *t, tcp_dir_health *dh, double ts)
 
 static void note_options(tcp_dir_health *dh, const ow_tcp_seg *s)
 {
-    if (s->mss) dh->mss = s->mss;
-    if (s->wscale >= 0) dh->wscale = s->wscale;
-    if (s->sack_permitted) dh->sack_permitted = true;
+    if (s->mss)
+        dh->mss = s->mss;
+    if (s->wscale >= 0)
+        dh->wscale = s->wscale;
+    if (s->sack_permitted)
+        dh->sack_permitted = true;
 }
 
 static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
@@ -55,7 +60,8 @@ static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     if (!(s->flags & OW_TH_ACK)) {
         if (dir == OW_DIR_C2S) {
             h->syn_count++;
-            if (h->syn_ts == 0) h->syn_ts = ts;
+            if (h->syn_ts == 0)
+                h->syn_ts = ts;
             t->last_syn_ts = ts;
         }
     } else if (!h->synack_seen) {
@@ -69,7 +75,8 @@ static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
 
 static void note_handshake_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
 {
-    if (dir != OW_DIR_C2S || !h->synack_seen || h->ack_ts != 0 || (s->flags & OW_TH_SYN)) return;
+    if (dir != OW_DIR_C2S || !h->synack_seen || h->ack_ts != 0 || (s->flags & OW_TH_SYN))
+        return;
     h->ack_ts = ts;
     if (t->last_syn_ts > 0 && h->synack_ts >= t->last_syn_ts && ts >= h->synack_ts)
         h->rtt = (h->synack_ts - t->last_syn_ts) + (ts - h->synack_ts);
@@ -91,8 +98,10 @@ static void segments_acked(track_dir *td, tcp_dir_health *dh, uint32_t ack)
             continue;
         }
         bool once = g->sends == 1 && !g->retrans && !g->superseded;
-        if (g->smaller_resend) dh->recovered_smaller = true;
-        if (once) dh->max_seg_acked = u32max(dh->max_seg_acked, g->len);
+        if (g->smaller_resend)
+            dh->recovered_smaller = true;
+        if (once)
+            dh->max_seg_acked = u32max(dh->max_seg_acked, g->len);
         if (dh->recovered_smaller && (once || g->smaller_resend))
             dh->seg_after_recovery = u32max(dh->seg_after_recovery, g->len);
         drop_seg(td, i);
@@ -108,11 +117,13 @@ static int receiver_wscale(const tcp_health *h, int dir)
 
 static void window_state(track_dir *td, tcp_dir_health *dh, int peer_wscale)
 {
-    if (!td->peer_win_known || peer_wscale < 0) return;
+    if (!td->peer_win_known || peer_wscale < 0)
+        return;
     uint64_t window = (uint64_t)td->peer_win << peer_wscale;
     uint32_t inflight = outstanding(td);
     bool full = window > 0 && inflight >= window;
-    if (full && !td->window_full_now) dh->window_full++;
+    if (full && !td->window_full_now)
+        dh->window_full++;
     td->window_full_now = full;
 }
 
@@ -124,7 +135,8 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
     dh->sack_blocks += s->n_sack;
     if (!(s->flags & OW_TH_RST)) {
         bool zero = s->win == 0;
-        if (zero && !td->zero_window_now) dh->zero_windows++;
+        if (zero && !td->zero_window_now)
+            dh->zero_windows++;
         td->zero_window_now = zero;
     }
     if (!td->seq_known) { /* nothing seen from this direction yet (mid-stream pick-up) */
@@ -136,7 +148,8 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
         if (ow_seq_lt(td->snd_max, s->ack)) /* acknowledges bytes the capture never saw */
             td->snd_max = s->ack;
         uint32_t from = data_clamp(td, td->snd_una), to = data_clamp(td, s->ack);
-        if (ow_seq_lt(from, to)) dh->acked_bytes += to - from;
+        if (ow_seq_lt(from, to))
+            dh->acked_bytes += to - from;
         td->snd_una = s->ack;
         segments_acked(td, dh, s->ack);
         update_stall(td, dh, ts);
@@ -157,7 +170,8 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
 static int find_seg(const track_dir *td, uint32_t seq, uint32_t len)
 {
     for (int i = 0; i < td->nseg; i++)
-        if (td->seg[i].seq == seq && td->seg[i].len == len) return i;
+        if (td->seg[i].seq == seq && td->seg[i].len == len)
+            return i;
     return -1;
 }
 
@@ -182,7 +196,8 @@ static void add_seg(track_dir *td, uint32_t seq, uint32_t len, bool retrans, boo
                     double ts)
 {
     /* Full: keep the oldest (they decide retransmissions and losses) and replace the newest. */
-    if (td->nseg == OW_TRACK_SEGS) td->nseg--;
+    if (td->nseg == OW_TRACK_SEGS)
+        td->nseg--;
     td->seg[td->nseg++] = (track_seg){.seq = seq,
                                       .len = len,
                                       .sends = retrans ? 2 : 1,
@@ -197,8 +212,10 @@ static void note_timeout(track_dir *td, tcp_dir_health *dh, uint32_t seq, uint32
     double quiet_since =
         td->last_data_ts > td->last_ack_rx_ts ? td->last_data_ts : td->last_ack_rx_ts;
     double silence = ts - quiet_since;
-    if (!oldest || quiet_since <= 0 || silence < OW_RTO_MIN_SILENCE) return;
-    if (dh->rto_count < OW_RTO_SERIES_MAX) dh->rto_series[dh->rto_count] = silence;
+    if (!oldest || quiet_since <= 0 || silence < OW_RTO_MIN_SILENCE)
+        return;
+    if (dh->rto_count < OW_RTO_SERIES_MAX)
+        dh->rto_series[dh->rto_count] = silence;
     dh->rto_count++;
     td->last_rto_ts = ts;
 }
@@ -219,12 +236,14 @@ static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     if (retrans) {
         dh->retrans_segments++;
         dh->retrans_bytes += len;
-        if (len > dh->max_seg_acked) dh->lost_retrans++;
+        if (len > dh->max_seg_acked)
+            dh->lost_retrans++;
         note_timeout(td, dh, s->seq, len, ts);
         int i = find_seg(td, s->seq, len);
         if (i >= 0) {
             track_seg *g = &td->seg[i];
-            if (g->sends < UINT16_MAX) g->sends++;
+            if (g->sends < UINT16_MAX)
+                g->sends++;
             g->last_ts = ts;
             if (g->sends >= 3) /* sent, then retransmitted twice, never acknowledged */
                 dh->max_seg_lost = u32max(dh->max_seg_lost, g->len);
@@ -235,8 +254,10 @@ static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     } else {
         add_seg(td, s->seq, len, false, false, ts);
     }
-    if (outstanding(td) == 0) td->stall_ref_ts = ts;
-    if (ow_seq_lt(td->snd_max, s->seq + len)) td->snd_max = s->seq + len;
+    if (outstanding(td) == 0)
+        td->stall_ref_ts = ts;
+    if (ow_seq_lt(td->snd_max, s->seq + len))
+        td->snd_max = s->seq + len;
     td->last_data_ts = ts;
     dh->max_in_flight = u32max(dh->max_in_flight, outstanding(td));
     window_state(td, dh, receiver_wscale(h, dir));
@@ -267,14 +288,18 @@ void tcp_track_finish(tcp_track *t, tcp_health *h, double ts)
 
 void tcp_track_segment(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
 {
-    if (h->last_ts > 0 && ts - h->last_ts > h->max_idle) h->max_idle = ts - h->last_ts;
-    if (ts > h->last_ts) h->last_ts = ts;
-    if (s->flags & OW_TH_SYN) handshake(t, h, dir, s, ts);
+    if (h->last_ts > 0 && ts - h->last_ts > h->max_idle)
+        h->max_idle = ts - h->last_ts;
+    if (ts > h->last_ts)
+        h->last_ts = ts;
+    if (s->flags & OW_TH_SYN)
+        handshake(t, h, dir, s, ts);
     if (s->flags & OW_TH_ACK) {
         note_handshake_ack(t, h, dir, s, ts);
         receive_ack(t, h, !dir, s, ts);
     }
-    if (s->payload_wirelen > 0 && !(s->flags & OW_TH_SYN)) send_data(t, h, dir, s, ts);
+    if (s->payload_wirelen > 0 && !(s->flags & OW_TH_SYN))
+        send_data(t, h, dir, s, ts);
     endings(t, h, dir, s, ts);
     tcp_track_finish(t, h, ts);
 }

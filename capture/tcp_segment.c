@@ -13,14 +13,17 @@ static void parse_options(const uint8_t *o, uint32_t len, ow_tcp_seg *s)
     uint32_t i = 0;
     while (i < len) {
         uint8_t kind = o[i];
-        if (kind == OPT_EOL) return;
+        if (kind == OPT_EOL)
+            return;
         if (kind == OPT_NOP) {
             i++;
             continue;
         }
-        if (i + 2 > len) return;
+        if (i + 2 > len)
+            return;
         uint8_t olen = o[i + 1];
-        if (olen < 2 || i + olen > len) return;
+        if (olen < 2 || i + olen > len)
+            return;
         const uint8_t *v = o + i + 2;
         if (kind == OPT_MSS && olen == 4)
             s->mss = ow_get16(v);
@@ -42,11 +45,15 @@ static void parse_options(const uint8_t *o, uint32_t len, ow_tcp_seg *s)
 enum ow_pkt_verdict ow_tcp_decode(const ow_ip *ip, ow_tcp_seg *s)
 {
     const uint8_t *p = ip->l4;
-    if (ip->l4_wirelen < TCP_MIN_HLEN) return OW_PKT_BAD_TCP;
-    if (ip->l4_caplen < TCP_MIN_HLEN) return OW_PKT_TRUNCATED;
+    if (ip->l4_wirelen < TCP_MIN_HLEN)
+        return OW_PKT_BAD_TCP;
+    if (ip->l4_caplen < TCP_MIN_HLEN)
+        return OW_PKT_TRUNCATED;
     uint32_t hlen = (uint32_t)(p[12] >> 4) * 4;
-    if (hlen < TCP_MIN_HLEN || hlen > ip->l4_wirelen) return OW_PKT_BAD_TCP;
-    if (hlen > ip->l4_caplen) return OW_PKT_TRUNCATED;
+    if (hlen < TCP_MIN_HLEN || hlen > ip->l4_wirelen)
+        return OW_PKT_BAD_TCP;
+    if (hlen > ip->l4_caplen)
+        return OW_PKT_TRUNCATED;
 
     memset(s, 0, sizeof *s);
     s->sport = ow_get16(p);

@@ -7,7 +7,7 @@
 #include "capture/packet.h"
 #include "capture/tcp_health.h"
 
-#define OW_TRACK_SEGS 32
+#define OW_TRACK_SEGS        32
 #define OW_TRACK_KEEP_OLDEST 8 /* never displaced by newer segments when the list is full */
 /* A retransmission of the oldest unacknowledged byte after this much silence (no data sent,
  * no ACK received) is a retransmission timeout; Linux's minimum RTO is 200 ms. */

@@ -27,23 +27,33 @@ static void copy_header(char *dst, size_t cap, const http_head *h, const char *n
     copy_bounded(dst, cap, hd ? hd->value : NULL, hd ? hd->value_len : 0);
 }
 
-/* Token-bearing query values are credentials: keep their names only. */
-static void redact_query(char *target)
+/* Token-bearing query values are credentials: keep their names only. The value is replaced
+ * in place within the buffer's capacity cap; when the replacement does not fit, the rest of
+ * the string is cut after it (never written past cap). */
+#define REDACTED "REDACTED"
+static void redact_query(char *target, size_t cap)
 {
     static const char *const secret_keys[] = {
         "bokeh-token=", "token=", "access_token=", "auth=", "password=", "key="};
+    const size_t rlen = sizeof REDACTED - 1;
     char *q = strchr(target, '?');
     while (q) {
         char *arg = q + 1;
         for (size_t i = 0; i < sizeof secret_keys / sizeof *secret_keys; i++) {
             size_t kl = strlen(secret_keys[i]);
-            if (strncasecmp(arg, secret_keys[i], kl) == 0) {
-                char *val = arg + kl, *end = strchr(val, '&');
-                size_t rest = end ? strlen(end) : 0;
-                memmove(val + 8, end ? end : val + strlen(val), rest + 1);
-                memcpy(val, "REDACTED", 8);
-                break;
+            if (strncasecmp(arg, secret_keys[i], kl) != 0) continue;
+            char *val = arg + kl;
+            size_t vlen = strcspn(val, "&");
+            size_t at = (size_t)(val - target), tail = strlen(val + vlen);
+            if (at + rlen + tail + 1 <= cap) {
+                memmove(val + rlen, val + vlen, tail + 1);
+                memcpy(val, REDACTED, rlen);
+            } else if (at + rlen + 1 <= cap) {
+                memcpy(val, REDACTED, rlen + 1);
+            } else {
+                *val = 0;
             }
+            break;
         }
         q = strchr(arg, '&');
     }
@@ -208,6 +218,7 @@ static void remember_finished(conn_state *cs, exchange *x)
 
 static void queue_push(conn_state *cs, exchange *x)
 {
+    cs->n_queued++;
     if (cs->queue_tail)
         cs->queue_tail->next = x;
     else
@@ -219,6 +230,7 @@ static exchange *queue_pop(conn_state *cs)
 {
     exchange *x = cs->queue_head;
     if (x) {
+        cs->n_queued--;
         cs->queue_head = x->next;
         if (!cs->queue_head) cs->queue_tail = NULL;
         x->next = NULL;
@@ -344,6 +356,7 @@ static void ws_on_message(void *ctx, int opcode, const uint8_t *data, size_t kep
     bokeh_msg m;
     ws->messages[dir]++;
     cs->cor->stats.ws_messages++;
+    if (truncated) cs->cor->stats.ws_truncated++;
     int rc = bokeh_stream_feed(&ws->bokeh[dir], opcode == WS_OP_BINARY, data, kept, total, &m);
     if (rc == 1)
         on_bokeh_message(cs->cor, cs, ws, dir, &m);
@@ -465,10 +478,17 @@ static bool on_request(void *ctx, const http_head *req, const http_request_info 
 {
     conn_state *cs = ctx;
     correlator *c = cs->cor;
-    exchange *x = calloc(1, sizeof *x);
-    if (!x) return false;
     c->stats.http_requests++;
     cs->requests++;
+    cs->req_cur = NULL;
+    if (cs->n_queued >= HTTP_MAX_PENDING) {
+        /* as many unanswered requests as the decoder pairs: this one is only counted (the
+         * decoder drops it from its ring too, so the pairing stays in step) */
+        c->stats.http_pending_overflow++;
+        return false;
+    }
+    exchange *x = calloc(1, sizeof *x);
+    if (!x) return false;
     x->id = ++c->next_http_id;
     x->seq = info->index;
     x->req_ts = cs->now;
@@ -476,10 +496,13 @@ static bool on_request(void *ctx, const http_head *req, const http_request_info 
     x->res_index = -1;
     copy_bounded(x->method, sizeof x->method, req->method, req->method_len);
     copy_bounded(x->target, sizeof x->target, req->target, req->target_len);
-    if (!c->opts.store_secrets) redact_query(x->target);
     copy_header(x->host, sizeof x->host, req, "Host");
     copy_header(x->user_agent, sizeof x->user_agent, req, "User-Agent");
     copy_header(x->referer, sizeof x->referer, req, "Referer");
+    if (!c->opts.store_secrets) { /* the Referer carries the page URL's query too */
+        redact_query(x->target, sizeof x->target);
+        redact_query(x->referer, sizeof x->referer);
+    }
     copy_header(x->origin, sizeof x->origin, req, "Origin");
     const char *kind = classify_request(x, info->upgrade_websocket);
     copy_bounded(x->kind, sizeof x->kind, kind, strlen(kind));
@@ -769,6 +792,10 @@ void conn_close(correlator *c, ow_flow *f, int how, double ts)
     }
     flush_unanswered(c, cs);
     if (cs->ws) {
+        for (int d = 0; d < 2; d++) { /* a message cut short by the end is still counted */
+            cs->ws->cur_dir = d;
+            ws_parser_eof(cs->ws->parser[d]);
+        }
         cs->ws->last_ts = ts;
         page_update_ws(c, cs->ws, f);
         emit_ws(c, cs, cs->ws);

@@ -123,6 +123,8 @@ size_t correlator_stats_json(const correlator *c, char *buf, size_t cap)
         {"ws_without_page", s->ws_without_page},
         {"ws_midstream", s->ws_midstream},
         {"content_gaps", s->gaps},
+        {"http_pending_overflow", s->http_pending_overflow},
+        {"ws_truncated", s->ws_truncated},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof f / sizeof *f && n < cap; i++)

@@ -34,6 +34,9 @@ typedef struct correlator_stats {
     uint64_t ws_without_page;    /* websocket whose session has no page in this capture */
     uint64_t ws_midstream;
     uint64_t gaps;
+    uint64_t http_pending_overflow; /* requests beyond HTTP_MAX_PENDING unanswered: not kept */
+    uint64_t ws_truncated; /* websocket messages not decoded whole (max_ws_message, a deflate
+                              bomb, a gap, the connection ended inside one) */
 } correlator_stats;
 
 typedef struct correlator correlator;

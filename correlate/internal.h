@@ -146,6 +146,7 @@ typedef struct conn_state {
     ow_flow *flow;
     http_conn http;
     exchange *queue_head, *queue_tail; /* requests awaiting their response, in order */
+    unsigned n_queued;                 /* at most HTTP_MAX_PENDING */
     exchange *req_cur;                 /* request whose body is being received */
     exchange *resp_cur;                /* response being received */
     exchange *recent[CONN_RECENT_EXCH];

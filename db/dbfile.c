@@ -325,7 +325,8 @@ int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb
         snprintf(err, errlen, "%s: chown: %s", path, strerror(errno));
         goto fail;
     }
-    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
+    /* only a held lock refuses; a filesystem without flock (ENOLCK) goes on unlocked */
+    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
         snprintf(err, errlen, "%s: another orphanwatch is writing to this database", path);
         goto fail;
     }

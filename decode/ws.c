@@ -526,6 +526,11 @@ void ws_parser_gap(ws_parser *p, uint64_t len)
     lose_sync(p);
 }
 
+void ws_parser_eof(ws_parser *p)
+{
+    if (p) abandon_message(p);
+}
+
 const ws_parser_stats *ws_parser_get_stats(const ws_parser *p)
 {
     return p ? &p->stats : NULL;

@@ -47,6 +47,9 @@ size_t ws_parser_feed(ws_parser *p, const uint8_t *buf, size_t len);
  * ws_parser_gap(p, 0) means "starting mid-stream": it finds a frame start by itself and skips
  * continuation frames of a message begun earlier without reporting them as errors. */
 void ws_parser_gap(ws_parser *p, uint64_t len);
+/* The direction ended (FIN/RST/end of capture): a data message in progress is delivered,
+ * marked truncated (a frame that declared more bytes than ever came, e.g. 2^62). */
+void ws_parser_eof(ws_parser *p);
 /* Mid-stream pick-up: offset of the first plausible frame header in buf (or len if none). */
 size_t ws_find_frame_start(const uint8_t *buf, size_t len, bool from_client);
 

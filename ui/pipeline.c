@@ -60,6 +60,50 @@ static void tee_page(void *ctx, const ow_page_rec *r)
     print_verdict_line(p->o.verdict_out, r);
 }
 
+/* The tee's context is the pipeline: every other record goes on to the writer with the
+ * writer's own context (the writer refuses any other). */
+static void tee_capture(void *ctx, const ow_capture_rec *r)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (s->capture) s->capture(s->ctx, r);
+}
+
+static void tee_conn(void *ctx, const ow_conn_rec *r)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (s->conn) s->conn(s->ctx, r);
+}
+
+static void tee_http(void *ctx, const ow_http_rec *r)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (s->http) s->http(s->ctx, r);
+}
+
+static void tee_ws(void *ctx, const ow_ws_rec *r)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (s->ws) s->ws(s->ctx, r);
+}
+
+static void tee_bokeh(void *ctx, const ow_bokeh_rec *r)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (s->bokeh) s->bokeh(s->ctx, r);
+}
+
+static void tee_session(void *ctx, const ow_session_rec *r)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (s->session) s->session(s->ctx, r);
+}
+
+static void tee_tick(void *ctx, double now)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (s->tick) s->tick(s->ctx, now);
+}
+
 /* ---------------------------------------------------------------- capture row */
 
 static void linktype_names(const capture_stats *s, char *buf, size_t cap)
@@ -171,10 +215,15 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     if (!p->db) goto fail;
     if (capture_is_live(p->cap) && ow_drop_privileges(o->run_as, err, errlen) != 0) goto fail;
     p->db_sink = owdb_sink(p->db);
-    p->tee = *p->db_sink;
-    p->tee.page = tee_page;
-    p->tee.ctx = p;
-    /* every other callback goes straight to the writer with its own context */
+    p->tee = (ow_record_sink){.ctx = p,
+                              .capture = tee_capture,
+                              .conn = tee_conn,
+                              .http = tee_http,
+                              .ws = tee_ws,
+                              .bokeh = tee_bokeh,
+                              .page = tee_page,
+                              .session = tee_session,
+                              .tick = tee_tick};
     p->cor = correlator_new(&p->o.cor, &p->tee);
     if (!p->cor) {
         snprintf(err, errlen, "out of memory");

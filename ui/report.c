@@ -124,9 +124,14 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
         int tl = (int)strcspn(target, strcmp(col_text(s, 11), "page") ? "?" : "");
         fprintf(out, "    +%7.3f  %-4s %.*s", sqlite3_column_double(s, 0) - t0, col_text(s, 1),
                 tl > 70 ? 70 : tl, target);
-        if (sqlite3_column_int(s, 3))
-            fprintf(out, "  -> %d, %s%s", sqlite3_column_int(s, 3), bytes,
-                    sqlite3_column_int(s, 5) ? "" : " (cut short)");
+        if (sqlite3_column_int(s, 3) && sqlite3_column_int(s, 5)) {
+            fprintf(out, "  -> %d, %s", sqlite3_column_int(s, 3), bytes);
+        } else if (sqlite3_column_int(s, 3)) {
+            char total[32] = "?";
+            if (sqlite3_column_int64(s, 12) > 0)
+                fmt_bytes(sqlite3_column_double(s, 12), total, sizeof total);
+            fprintf(out, "  -> %d, %s of %s (cut short)", sqlite3_column_int(s, 3), bytes, total);
+        }
         else
             fprintf(out, "  -> no response");
         if (sqlite3_column_type(s, 6) != SQLITE_NULL && sqlite3_column_double(s, 6) > 0)

@@ -23,14 +23,16 @@ static void on_open(void *ctx, ow_flow *f, double ts)
     (void)ts;
     fuzz_sink_state *s = ctx;
     s->opened++;
-    if (f->client.family != 4 && f->client.family != 6) abort();
+    if (f->client.family != 4 && f->client.family != 6)
+        abort();
 }
 
 static size_t on_data(void *ctx, ow_flow *f, int dir, const uint8_t *d, size_t len, double ts)
 {
     (void)f, (void)ts;
     fuzz_sink_state *s = ctx;
-    if (dir != OW_DIR_C2S && dir != OW_DIR_S2C) abort();
+    if (dir != OW_DIR_C2S && dir != OW_DIR_S2C)
+        abort();
     for (size_t i = 0; i < len; i++) /* every byte offered must be readable */
         s->sum ^= d[i];
     s->bytes += len;
@@ -42,7 +44,8 @@ static void on_close(void *ctx, ow_flow *f, int how, double ts)
     (void)f, (void)ts;
     fuzz_sink_state *s = ctx;
     s->closed++;
-    if (how < OW_CLOSE_FIN || how > OW_CLOSE_END) abort();
+    if (how < OW_CLOSE_FIN || how > OW_CLOSE_END)
+        abort();
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -88,13 +91,15 @@ static size_t pcapng_header(uint8_t *h, bool mixed)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     static const uint32_t linktypes[] = {101, 1, 113, 276, 0};
     uint8_t hdr[128];
     unsigned shape = data[0] % 7;
     size_t hlen = shape < 5 ? pcap_header(hdr, linktypes[shape]) : pcapng_header(hdr, shape == 5);
     int fd = memfd_create("fuzz_capture", 0);
-    if (fd < 0) return 0;
+    if (fd < 0)
+        return 0;
     if (write(fd, hdr, hlen) != (ssize_t)hlen ||
         write(fd, data + 1, size - 1) != (ssize_t)(size - 1)) {
         close(fd);
@@ -115,9 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const capture_stats *s = capture_get_stats(c);
         uint64_t outcomes = s->non_ip + s->truncated + s->bad_ip + s->fragments + s->non_tcp +
                             s->not_server_port + s->bad_tcp + s->tcp_packets;
-        if (outcomes != s->packets) abort();
+        if (outcomes != s->packets)
+            abort();
         capture_close(c, &k);
-        if (st.opened != st.closed) abort();
+        if (st.opened != st.closed)
+            abort();
     }
     close(fd);
     return 0;

@@ -8,7 +8,8 @@
 # Brings a tailnet up (tailnet.sh), starts bokeh_server.py in the server namespace, runs
 # `tcpdump -i tailscale0 -s 0` there, runs the scenario's page loads from the client namespace
 # (client.py, curl, or headless Chromium), waits --tail seconds (default 20) after the last
-# page load so every grace time has passed, ends the capture with a browser-less favicon GET,
+# page load so every grace time has passed, ends the capture with a browser-less favicon GET
+# (/APP/metadata in black-hole scenarios, where the favicon would not get through),
 # writes OUT.json (manifest.py) and tears everything down, on failure too.
 # Exit: 0 ok, 1 failure (the reason is printed), 77 cannot run here (not root, no netns/TUN,
 # or chromium missing for a chromium scenario).
@@ -143,6 +144,7 @@ scen_ws_elsewhere() {
 scen_blackhole_v6() {
     DESC="PMTU black hole over IPv6: tsfwd drops every server->client packet longer than 1200 bytes, silently (--blackhole-over 1200; tunnel MTU 1280, so the server's full-size 1280-byte segments vanish while SYN-ACKs, ACKs and short segments pass); server tcp_mtu_probing=0, so it never recovers. Real-size bundles. Visits 1-2 cold over IPv6: the page response itself (about 4 KB) is retransmitted and never acknowledged; the client gives up after 12 s. No websocket: orphan, cause pmtu_blackhole."
     TN_ARGS=(--blackhole-over 1200 --mtu-probing 0 --stats -v)
+    END_PATH=/$APP/metadata
     SRV_A=(--allow-websocket-origin '*' "${REAL_STATIC[@]}")
     run_scenario() {
         visit 1 v6 orphan pmtu_blackhole 'timeout|script_stalled:*' --timeout 12 --script-timeout 12
@@ -386,6 +388,7 @@ main() {
     OUT_PCAP=$(realpath -m "$OUT_PCAP") OUT_JSON=$(realpath -m "$OUT_JSON")
     mkdir -p "$(dirname "$OUT_PCAP")" "$(dirname "$OUT_JSON")"
 
+    END_PATH=/favicon.ico # black-hole scenarios use /APP/metadata: small, creates no session
     DESC='' TN_ARGS=() SRV_A=() SRV_B=() MIDSTREAM=0 NEEDS_CHROMIUM=0 SERVER_ARGS_TEXT=
     check_capture() { :; }
     "$fn"
@@ -419,8 +422,8 @@ main() {
     if [ "$MIDSTREAM" != 1 ]; then
         h_log "waiting $TAIL s (grace times pass)"
         sleep "$TAIL"
-        # a browser-less favicon GET ends the capture after the tail, like the shared captures
-        tn exec client curl -s -o /dev/null --max-time 5 "http://$SV4:$PORT/favicon.ico"
+        # a browser-less GET ends the capture after the tail, like the shared captures' favicon
+        tn exec client curl -s -o /dev/null --max-time 5 "http://$SV4:$PORT$END_PATH"
         sleep 0.5
         stop_tcpdump
     fi

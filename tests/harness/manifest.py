@@ -53,6 +53,8 @@ def summarize_client(c):
         parts.append("page %s (%d bytes%s) on port %s" % (
             c["page_status"], c.get("page_bytes", 0),
             "" if c.get("page_complete") else ", incomplete", c.get("client_port")))
+    elif c.get("client_port"):
+        parts.append("page: no response received on port %s" % c["client_port"])
     scripts = c.get("scripts") or []
     if scripts:
         parts.append("scripts: " + ", ".join(

@@ -5,6 +5,7 @@
 # --chromium also Debian's chromium and playwright-core (npm; optional).
 #   setup.sh [--tsfwd] [--deps] [--bokehjs] [--chromium]   (no option: --tsfwd --deps --bokehjs)
 # Exit 0 when what was asked for is there (the optional parts only warn).
+# OW_HARNESS_NO_INSTALL=1: install nothing (apt, npm); only build tsfwd and report what is missing.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -17,7 +18,7 @@ for a in "$@"; do
     --bokehjs) want_bokehjs=1 ;;
     --chromium) want_chromium=1 ;;
     -h | --help)
-        sed -n '2,8p' "$0"
+        sed -n '2,9p' "$0"
         exit 0
         ;;
     *) h_die "unknown option $a" ;;
@@ -32,6 +33,10 @@ apt_install() { # apt_install PKG...: installs the missing ones (root only)
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
+    if [ -n "${OW_HARNESS_NO_INSTALL:-}" ]; then
+        h_log "missing ${missing[*]} (OW_HARNESS_NO_INSTALL is set: not installing)"
+        return 1
+    fi
     [ "$(id -u)" -eq 0 ] || {
         h_log "not root: cannot install ${missing[*]}"
         return 1
@@ -48,13 +53,13 @@ build_tsfwd() {
     local src=$HARNESS_SRC/tsfwd.c
     if [ -x "$TSFWD_BIN" ] && [ "$TSFWD_BIN" -nt "$src" ]; then return 0; fi
     h_log "building $TSFWD_BIN"
-    ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$TSFWD_BIN.tmp" "$src" &&
-        mv "$TSFWD_BIN.tmp" "$TSFWD_BIN"
+    ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$TSFWD_BIN.$$.tmp" "$src" &&
+        mv -f "$TSFWD_BIN.$$.tmp" "$TSFWD_BIN"
 }
 
 fetch_bokehjs() { # real BokehJS bundles, byte-identical to what bokeh 3.6.0 serves
     [ -f "$BOKEHJS_DIR/VERSION" ] && return 0
-    command -v npm >/dev/null || {
+    [ -z "${OW_HARNESS_NO_INSTALL:-}" ] && command -v npm >/dev/null || {
         h_log "npm missing: the server will synthesize bundles of the real sizes"
         return 1
     }
@@ -65,14 +70,17 @@ fetch_bokehjs() { # real BokehJS bundles, byte-identical to what bokeh 3.6.0 ser
         tar -xzf "$tmp"/bokeh-bokehjs-*.tgz -C "$tmp" package/build/js/bokeh.min.js \
             package/build/js/bokeh-gl.min.js package/build/js/bokeh-widgets.min.js \
             package/build/js/bokeh-tables.min.js package/build/js/bokeh-mathjax.min.js; then
-        mkdir -p "$BOKEHJS_DIR.tmp/js"
-        mv "$tmp"/package/build/js/*.min.js "$BOKEHJS_DIR.tmp/js/"
-        echo "$BOKEHJS_VERSION" >"$BOKEHJS_DIR.tmp/VERSION"
-        rm -rf "$BOKEHJS_DIR" && mv "$BOKEHJS_DIR.tmp" "$BOKEHJS_DIR"
+        mkdir -p "$tmp/out/js"
+        mv "$tmp"/package/build/js/*.min.js "$tmp/out/js/"
+        touch "$tmp"/out/js/*.min.js # npm pack stamps 1985; Last-Modified should look installed
+        echo "$BOKEHJS_VERSION" >"$tmp/out/VERSION"
+        rm -rf "$BOKEHJS_DIR" # a partial one (no VERSION); a parallel run may win the mv
+        mv -T "$tmp/out" "$BOKEHJS_DIR" 2>/dev/null
         rm -rf "$tmp"
-        return 0
+        [ -f "$BOKEHJS_DIR/VERSION" ]
+        return
     fi
-    rm -rf "$tmp" "$BOKEHJS_DIR.tmp"
+    rm -rf "$tmp"
     h_log "could not fetch @bokeh/bokehjs: the server will synthesize bundles of the real sizes"
     return 1
 }
@@ -81,7 +89,7 @@ setup_chromium() {
     apt_install chromium || h_log "chromium not installable"
     command -v chromium >/dev/null || return 1
     local nm=$HARNESS_BUILD/node
-    if [ ! -d "$nm/node_modules/playwright-core" ]; then
+    if [ ! -d "$nm/node_modules/playwright-core" ] && [ -z "${OW_HARNESS_NO_INSTALL:-}" ]; then
         mkdir -p "$nm"
         [ -f "$nm/package.json" ] || echo '{"private": true}' >"$nm/package.json"
         h_log "npm install playwright-core"

@@ -29,7 +29,8 @@ DEFAULT_SCHEMA = os.path.join(HERE, "..", "..", "db", "schema.sql")
 BASE_TIME = 1714550400.0  # 2024-05-01T08:00:00Z
 CHUNK = 20000             # page loads generated per executemany batch
 
-APPS = [("sliders", 5), ("crossfilter", 3), ("bserve_test", 2), ("dashboard", 1)]
+# apps as the correlator names them: the page path without its query string
+APPS = [("/sliders", 5), ("/crossfilter", 3), ("/bserve_test", 2), ("/dashboard", 1)]
 SCRIPTS = ["bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables", "bokeh-mathjax"]
 BROWSER_UAS = [
     ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -230,7 +231,7 @@ class Gen:
         msgs = outcome == "connected"
         dur = r.uniform(5, 600) if msgs else 0.05
         cid = self.conn(client, t, t + dur, "websocket", 1, 9000 if msgs else 200)
-        hid = self.http(cid, 0, "websocket", t, "/%s/ws" % app, ua, status, 0, True, page_id, sid,
+        hid = self.http(cid, 0, "websocket", t, "%s/ws" % app, ua, status, 0, True, page_id, sid,
                         0.01)
         wid = self.next_id("ws")
         n_patch = r.randint(0, 4) if msgs else 0
@@ -242,7 +243,7 @@ class Gen:
         self.rows["ws"].append((
             wid, cid, hid, page_id, sid, t, status,
             "Switching Protocols" if status == 101 else "Forbidden",
-            "http://%s:%d" % (self.a.server_host, self.a.port), "/%s/ws" % app, 1 if status == 101
+            "http://%s:%d" % (self.a.server_host, self.a.port), "%s/ws" % app, 1 if status == 101
             else 0, None, 1, 2 + n_patch if msgs else 1, 3 if msgs else 1, 300 + 200 * n_patch,
             5000 if msgs else 2, 1 + n_patch if msgs else 0, 2 if msgs else 0,
             json.dumps(counts) if counts else None, t + 0.01 if msgs else None,
@@ -283,7 +284,7 @@ class Gen:
         if probe:
             outcome, verdict = "orphan", "no_scripts_fetched"
         page_id, sid = self.next_id("page"), self.session_id()
-        path = "/%s?visit=%d" % (app, page_id) if r.random() < 0.7 else "/%s" % app
+        path = "%s?visit=%d" % (app, page_id) if r.random() < 0.7 else app
         ttfb = round(r.uniform(0.01, 0.3), 4)
         trouble = verdict if verdict == "pmtu_blackhole" and r.random() < 0.3 else None
         page_cid = self.conn(client, t, t + 1.0, "http", 2, 30000, trouble)

@@ -21,6 +21,7 @@ import tempfile
 
 SRC = os.environ.get("OW_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "harness"))
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 import synth_db  # noqa: E402
 
 BIN = os.environ.get("ORPHANWATCH_BIN", "")
@@ -131,10 +132,10 @@ def test_page_lists(path, db):
     want = latest_in_order(db, "SELECT id, started FROM page_loads WHERE client = ?", (v6,), 0)
     check(rows is not None and [r["id"] for r in rows] == want,
           "pageloads --client (IPv6 normalized)")
-    rows = query(path, "pageloads", "--verdict", "pmtu_blackhole", "--app", "sliders",
+    rows = query(path, "pageloads", "--verdict", "pmtu_blackhole", "--app", "/sliders",
                  "--limit", LIMIT)
     want = latest_in_order(db, "SELECT id, started FROM page_loads WHERE verdict = "
-                               "'pmtu_blackhole' AND app = 'sliders'")
+                               "'pmtu_blackhole' AND app = '/sliders'")
     check(rows is not None and [r["id"] for r in rows] == want, "pageloads --verdict --app")
     rows = query(path, "pageloads", "--verdict", "none", "--outcome", "connected", "--limit", 5)
     want = latest_in_order(db, "SELECT id, started FROM page_loads WHERE verdict IS NULL AND "

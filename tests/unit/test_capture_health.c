@@ -9,21 +9,21 @@
 
 #define CLIENT 0x64400002u
 #define SERVER 0x64400001u
-#define MSS 1228
+#define MSS    1228
 
 static void print_health(const rec_flow *x)
 {
     const tcp_health *h = &x->health;
-    printf("flow %u syn %u synack %d rtt %.4f idle %.2f\n", x->cport, h->syn_count,
-           h->synack_seen, h->rtt, h->max_idle);
+    printf("flow %u syn %u synack %d rtt %.4f idle %.2f\n", x->cport, h->syn_count, h->synack_seen,
+           h->rtt, h->max_idle);
     for (int d = 0; d < 2; d++) {
         const tcp_dir_health *t = &h->dir[d];
         printf("  %s mss %u ws %d seg %llu bytes %llu retr %llu/%llu max %u acked %u lost %u "
                "lostre %u stall %.2f@%.2f rec %d after %u rto %u [",
                d ? "s2c" : "c2s", t->mss, t->wscale, (unsigned long long)t->segments,
                (unsigned long long)t->bytes, (unsigned long long)t->retrans_segments,
-               (unsigned long long)t->retrans_bytes, t->max_seg, t->max_seg_acked,
-               t->max_seg_lost, t->lost_retrans, t->longest_stall,
+               (unsigned long long)t->retrans_bytes, t->max_seg, t->max_seg_acked, t->max_seg_lost,
+               t->lost_retrans, t->longest_stall,
                t->stall_start_ts > 0 ? t->stall_start_ts - h->syn_ts : 0, t->recovered_smaller,
                t->seg_after_recovery, t->rto_count);
         for (uint32_t i = 0; i < t->rto_count && i < OW_RTO_SERIES_MAX; i++)
@@ -69,17 +69,36 @@ static void conv_start(conv *v, uint16_t cport)
     v->cport = cport;
     v->cseq = 100;
     v->sseq = 9000;
-    synth_seg g = {.src = CLIENT, .dst = SERVER, .sport = cport, .dport = 5006, .seq = v->cseq,
-                   .flags = S_SYN, .mss = 1240, .wscale = 7};
+    synth_seg g = {.src = CLIENT,
+                   .dst = SERVER,
+                   .sport = cport,
+                   .dport = 5006,
+                   .seq = v->cseq,
+                   .flags = S_SYN,
+                   .mss = 1240,
+                   .wscale = 7};
     synth_tcp(&v->p, &g);
     v->p.t += 0.010;
-    synth_seg a = {.src = SERVER, .dst = CLIENT, .sport = 5006, .dport = cport, .seq = v->sseq,
-                   .ack = v->cseq + 1, .flags = S_SYN | S_ACK, .mss = 1240, .wscale = 7};
+    synth_seg a = {.src = SERVER,
+                   .dst = CLIENT,
+                   .sport = 5006,
+                   .dport = cport,
+                   .seq = v->sseq,
+                   .ack = v->cseq + 1,
+                   .flags = S_SYN | S_ACK,
+                   .mss = 1240,
+                   .wscale = 7};
     synth_tcp(&v->p, &a);
     v->p.t += 0.010;
     v->cseq++, v->sseq++;
-    synth_seg k = {.src = CLIENT, .dst = SERVER, .sport = cport, .dport = 5006, .seq = v->cseq,
-                   .ack = v->sseq, .flags = S_ACK, .wscale = -1};
+    synth_seg k = {.src = CLIENT,
+                   .dst = SERVER,
+                   .sport = cport,
+                   .dport = 5006,
+                   .seq = v->cseq,
+                   .ack = v->sseq,
+                   .flags = S_ACK,
+                   .wscale = -1};
     synth_tcp(&v->p, &k);
     k.flags = S_ACK | S_PSH, k.payload_len = 300; /* the request */
     synth_tcp(&v->p, &k);
@@ -89,16 +108,30 @@ static void conv_start(conv *v, uint16_t cport)
 /* Server data segment at offset off from the server's first data byte. */
 static void server_data(conv *v, uint32_t off, uint32_t len)
 {
-    synth_seg a = {.src = SERVER, .dst = CLIENT, .sport = 5006, .dport = v->cport,
-                   .seq = v->sseq + off, .ack = v->cseq, .flags = S_ACK, .payload_len = len,
-                   .wscale = -1, .win = 500};
+    synth_seg a = {.src = SERVER,
+                   .dst = CLIENT,
+                   .sport = 5006,
+                   .dport = v->cport,
+                   .seq = v->sseq + off,
+                   .ack = v->cseq,
+                   .flags = S_ACK,
+                   .payload_len = len,
+                   .wscale = -1,
+                   .win = 500};
     synth_tcp(&v->p, &a);
 }
 
 static void client_ack(conv *v, uint32_t off, uint16_t win)
 {
-    synth_seg k = {.src = CLIENT, .dst = SERVER, .sport = v->cport, .dport = 5006, .seq = v->cseq,
-                   .ack = v->sseq + off, .flags = S_ACK, .wscale = -1, .win = win ? win : 500};
+    synth_seg k = {.src = CLIENT,
+                   .dst = SERVER,
+                   .sport = v->cport,
+                   .dport = 5006,
+                   .seq = v->cseq,
+                   .ack = v->sseq + off,
+                   .flags = S_ACK,
+                   .wscale = -1,
+                   .win = win ? win : 500};
     synth_tcp(&v->p, &k);
 }
 
@@ -231,8 +264,15 @@ static void synthetic_receiver(void)
     client_ack(&v, 1000, 0);
     client_ack(&v, 1000, 0);
     client_ack(&v, 1000, 0);
-    synth_seg k = {.src = CLIENT, .dst = SERVER, .sport = v.cport, .dport = 5006, .seq = v.cseq,
-                   .ack = v.sseq + 3000, .flags = S_ACK, .wscale = -1, .zero_window = true};
+    synth_seg k = {.src = CLIENT,
+                   .dst = SERVER,
+                   .sport = v.cport,
+                   .dport = 5006,
+                   .seq = v.cseq,
+                   .ack = v.sseq + 3000,
+                   .flags = S_ACK,
+                   .wscale = -1,
+                   .zero_window = true};
     synth_tcp(&v.p, &k);
     v.p.t += 0.3;
     client_ack(&v, 3000, 16); /* 16 << 7 = 2048 bytes of window */

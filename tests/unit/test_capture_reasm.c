@@ -54,7 +54,8 @@ static void client_acks(conn *k, uint32_t off)
 static bool is_pattern(const uint8_t *d, uint32_t n, uint32_t from)
 {
     for (uint32_t i = 0; i < n; i++)
-        if (d[i] != pattern[from + i]) return false;
+        if (d[i] != pattern[from + i])
+            return false;
     return true;
 }
 
@@ -65,7 +66,8 @@ static int run(synth_pcap *p, capture_opts *o, capture_stats *st)
     synth_close(p);
     char err[256];
     capture_opts def = {0};
-    if (!o) o = &def;
+    if (!o)
+        o = &def;
     o->file = p->path;
     int rc = rec_run_opts(o, &sink, st, err, sizeof err);
     unlink(p->path);

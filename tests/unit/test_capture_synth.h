@@ -28,7 +28,8 @@ static int synth_open(synth_pcap *s, int linktype)
 {
     snprintf(s->path, sizeof s->path, "/tmp/ow_synth_XXXXXX");
     int fd = mkstemp(s->path);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     s->f = fdopen(fd, "wb");
     s->t = 1700000000.0;
     synth_put32le(s->f, 0xa1b2c3d4);
@@ -53,7 +54,8 @@ static void synth_record(synth_pcap *s, const uint8_t *data, uint32_t caplen, ui
 
 static void synth_close(synth_pcap *s)
 {
-    if (s->f) fclose(s->f);
+    if (s->f)
+        fclose(s->f);
     s->f = NULL;
 }
 
@@ -160,20 +162,23 @@ typedef struct rec_sink {
 static rec_flow *rec_find(rec_sink *r, const ow_flow *f)
 {
     for (int i = r->n - 1; i >= 0; i--)
-        if (r->flows[i].f == f && !r->flows[i].closed) return &r->flows[i];
+        if (r->flows[i].f == f && !r->flows[i].closed)
+            return &r->flows[i];
     return NULL;
 }
 
 static void rec_event(rec_flow *x, int dir, int what)
 {
-    if (x->nevents[dir] < 8) x->events[dir][x->nevents[dir]++] = what;
+    if (x->nevents[dir] < 8)
+        x->events[dir][x->nevents[dir]++] = what;
 }
 
 static void rec_open(void *ctx, ow_flow *f, double ts)
 {
     rec_sink *r = ctx;
     (void)ts;
-    if (r->n == REC_MAX_FLOWS) return;
+    if (r->n == REC_MAX_FLOWS)
+        return;
     rec_flow *x = &r->flows[r->n++];
     memset(x, 0, sizeof *x);
     x->f = f;
@@ -191,9 +196,12 @@ static size_t rec_data(void *ctx, ow_flow *f, int dir, const uint8_t *d, size_t 
     (void)ts;
     rec_flow *x = rec_find(r, f);
     size_t use = r->consume_limit && len > r->consume_limit ? r->consume_limit : len;
-    if (r->consume_nothing) use = 0;
-    if (!x) return use;
-    if (len > x->max_offer[dir]) x->max_offer[dir] = len;
+    if (r->consume_nothing)
+        use = 0;
+    if (!x)
+        return use;
+    if (len > x->max_offer[dir])
+        x->max_offer[dir] = len;
     for (size_t i = 0; i < use && x->nhead[dir] < REC_KEEP; i++)
         x->head[dir][x->nhead[dir]++] = d[i];
     x->bytes[dir] += use;
@@ -206,7 +214,8 @@ static void rec_gap(void *ctx, ow_flow *f, int dir, uint64_t len, double ts)
     rec_sink *r = ctx;
     (void)ts;
     rec_flow *x = rec_find(r, f);
-    if (!x) return;
+    if (!x)
+        return;
     x->gaps[dir]++;
     x->gap_bytes[dir] += len;
     rec_event(x, dir, 'g');
@@ -233,7 +242,8 @@ static void rec_close(void *ctx, ow_flow *f, int how, double ts)
     rec_sink *r = ctx;
     (void)ts;
     rec_flow *x = rec_find(r, f);
-    if (!x) return;
+    if (!x)
+        return;
     x->closed = 1;
     x->close_how = how;
     x->midstream = f->midstream;
@@ -277,10 +287,12 @@ static int rec_run_opts(const capture_opts *o, rec_sink *r, capture_stats *stats
                         size_t errlen)
 {
     capture *c = capture_open(o, err, errlen);
-    if (!c) return -9;
+    if (!c)
+        return -9;
     ow_flow_sink k = rec_sink_iface(r);
     int rc = capture_run(c, &k, NULL, err, errlen);
-    if (stats) *stats = *capture_get_stats(c);
+    if (stats)
+        *stats = *capture_get_stats(c);
     capture_close(c, &k);
     return rc;
 }

@@ -113,7 +113,7 @@ static void add_page(sqlite3 *db, int id, const char *client, const char *sid, d
     char *sql = sqlite3_mprintf(
         "INSERT INTO page_loads(id, capture_id, http_id, session_id, client, client_port, server, "
         "server_port, path, app, started, status, outcome, verdict) VALUES(%d, 1, %d, %Q, %Q, "
-        "40000, '100.64.0.1', 5006, '/sliders?visit=%d', 'sliders', %.3f, 200, %Q, %Q);"
+        "40000, '100.64.0.1', 5006, '/sliders?visit=%d', '/sliders', %.3f, 200, %Q, %Q);"
         "INSERT INTO http_exchanges(id, connection_id, seq, kind, req_ts, method, target, status, "
         "page_load_id, session_id) VALUES(%d, 1, 0, 'page', %.3f, 'GET', '/sliders?visit=%d', "
         "200, %d, %Q)",
@@ -198,7 +198,7 @@ static void test_lists(sqlite3 *db)
                  "2024-05-01T12:00:10.000Z,2024-05-01T12:00:11.000Z");
     f = (query_filter){.verdict = "none", .outcome = "connected", .limit = 1};
     CHECK_EQ_STR(run(db, QUERY_PAGELOADS, &f, NULL, 0, &n), "12");
-    f = (query_filter){.app = "sliders", .verdict = "script_stalled"};
+    f = (query_filter){.app = "/sliders", .verdict = "script_stalled"};
     CHECK_EQ_STR(run(db, QUERY_SESSIONS, &f, NULL, 0, &n), "abc01,abc02,s03");
     f = (query_filter){.client = "100.64.0.2"};
     CHECK_EQ_STR(run(db, QUERY_CONNECTIONS, &f, NULL, 0, &n), "1");
@@ -312,7 +312,7 @@ static void test_plans(sqlite3 *db)
     query_filter by_since = {.has_since = true, .since = T0, .limit = 100};
     query_filter by_verdict = {.verdict = "script_stalled", .limit = 100};
     query_filter by_outcome = {.outcome = "connected", .limit = 100};
-    query_filter by_app = {.app = "sliders", .limit = 100};
+    query_filter by_app = {.app = "/sliders", .limit = 100};
     query_filter none = {.limit = 100};
     expect_indexed(db, QUERY_PAGELOADS, &by_client, "page_loads_client");
     expect_indexed(db, QUERY_PAGELOADS, &by_since, "page_loads_started");

@@ -156,7 +156,7 @@ static void emit_page(const ow_record_sink *s, int64_t id, ow_outcome o, ow_verd
                      .client_port = 40001,
                      .server_port = 5006,
                      .path = "/sliders?visit=1",
-                     .app = "sliders",
+                     .app = "/sliders",
                      .started = 1714550400.5 + id,
                      .status = 200,
                      .ttfb = -1,

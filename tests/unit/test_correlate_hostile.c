@@ -1,0 +1,176 @@
+/* Correlator regression tests for hostile input (found by tests/integration/hostile_inputs.py
+ * and secrets_default.py): a token-bearing query value at the very end of a full-size target
+ * is redacted without writing past the target buffer; the Referer's query is redacted too;
+ * unanswered pipelined requests are bounded (HTTP_MAX_PENDING kept, the rest counted); a
+ * websocket frame declaring 2^62 bytes that the connection never delivers is counted as a
+ * truncated message when the connection ends. */
+#include "correlate/correlator.h"
+#include "decode/http.h"
+#include "tests/unit/testlib.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROWS 256
+
+static struct http_row {
+    char target[2048], referer[1024], host[256];
+    size_t target_len;
+} rows[MAX_ROWS];
+static int n_rows;
+
+static void rec_http(void *ctx, const ow_http_rec *r)
+{
+    (void)ctx;
+    if (n_rows >= MAX_ROWS) return;
+    struct http_row *h = &rows[n_rows++];
+    h->target_len = strlen(r->target);
+    snprintf(h->target, sizeof h->target, "%s", r->target);
+    snprintf(h->referer, sizeof h->referer, "%s", r->referer ? r->referer : "");
+    snprintf(h->host, sizeof h->host, "%s", r->host ? r->host : "");
+}
+
+static ow_flow *new_flow(uint64_t id, uint16_t cport)
+{
+    ow_flow *f = calloc(1, sizeof *f);
+    f->id = id;
+    ow_addr_parse("100.64.0.2", &f->client);
+    ow_addr_parse("100.64.0.1", &f->server);
+    f->client_port = cport;
+    f->server_port = 5006;
+    f->syn_seen = true;
+    return f;
+}
+
+static correlator *new_correlator(const ow_flow_sink **s)
+{
+    correlator_opts o;
+    correlator_default_opts(&o);
+    static ow_record_sink out = {.http = rec_http};
+    correlator *c = correlator_new(&o, &out);
+    *s = correlator_flow_sink(c);
+    n_rows = 0;
+    return c;
+}
+
+static void feed(const ow_flow_sink *s, ow_flow *f, int dir, const void *d, size_t n, double ts)
+{
+    s->on_data(s->ctx, f, dir, d, n, ts);
+}
+
+/* A target of exactly the kept length (1023 bytes) that ends in "&key=": the redaction must
+ * stay inside the buffer, and the Host kept after it must be intact. */
+static void test_redaction_at_buffer_end(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    char target[1024];
+    size_t n = (size_t)snprintf(target, sizeof target, "/app?x=");
+    memset(target + n, 'a', 1023 - n - strlen("&key="));
+    strcpy(target + 1023 - strlen("&key="), "&key=");
+    CHECK_EQ_INT(strlen(target), 1023);
+    char req[4096];
+    snprintf(req, sizeof req,
+             "GET %s HTTP/1.1\r\nHost: host.example\r\nReferer: http://h/app?bokeh-token=SECRET1"
+             "&z=1\r\n\r\n",
+             target);
+    ow_flow *f = new_flow(1, 40001);
+    s->on_open(s->ctx, f, 1.0);
+    feed(s, f, 0, req, strlen(req), 1.0);
+    const char *resp = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    feed(s, f, 1, resp, strlen(resp), 1.1);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 1.2);
+    CHECK(n_rows >= 1);
+    if (n_rows >= 1) {
+        CHECK(rows[0].target_len <= 1023);
+        CHECK(rows[0].target_len >= 5 && !strcmp(rows[0].target + rows[0].target_len - 5, "&key="));
+        CHECK_EQ_STR(rows[0].host, "host.example");
+        CHECK_EQ_STR(rows[0].referer, "http://h/app?bokeh-token=REDACTED&z=1");
+    }
+    free(f);
+    correlator_free(c);
+}
+
+/* Short and long values in the middle of a query. */
+static void test_redaction_values(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    const char *req = "GET /app?a=1&bokeh-token=SECRETTOKEN789&token=x&b=2&password=&c HTTP/1.1\r\n"
+                      "Host: h\r\n\r\n";
+    ow_flow *f = new_flow(2, 40002);
+    s->on_open(s->ctx, f, 1.0);
+    feed(s, f, 0, req, strlen(req), 1.0);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 1.2);
+    CHECK(n_rows >= 1);
+    if (n_rows >= 1)
+        CHECK_EQ_STR(rows[0].target,
+                     "/app?a=1&bokeh-token=REDACTED&token=REDACTED&b=2&password=REDACTED&c");
+    free(f);
+    correlator_free(c);
+}
+
+/* 1000 requests, never answered: HTTP_MAX_PENDING kept (and reported at close), the others
+ * only counted. */
+static void test_pipelined_requests_bounded(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    ow_flow *f = new_flow(3, 40003);
+    s->on_open(s->ctx, f, 1.0);
+    const char *req = "GET /static/x.js HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (int i = 0; i < 1000; i++)
+        feed(s, f, 0, req, strlen(req), 1.0 + i * 1e-4);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 2.0);
+    const correlator_stats *st = correlator_get_stats(c);
+    CHECK_EQ_INT(st->http_requests, 1000);
+    CHECK_EQ_INT(st->http_pending_overflow, 1000 - HTTP_MAX_PENDING);
+    CHECK_EQ_INT(n_rows, HTTP_MAX_PENDING);
+    char json[2048];
+    size_t n = correlator_stats_json(c, json, sizeof json - 1);
+    json[n] = 0;
+    CHECK(strstr(json, "\"http_pending_overflow\":936") != NULL);
+    free(f);
+    correlator_free(c);
+}
+
+/* 101, then a server frame declaring 2^62 bytes of which 100 arrive: at the end of the
+ * connection the message is delivered truncated and counted. */
+static void test_ws_cut_by_end_counted(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    ow_flow *f = new_flow(4, 40004);
+    s->on_open(s->ctx, f, 1.0);
+    const char *req = "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    feed(s, f, 0, req, strlen(req), 1.0);
+    uint8_t buf[512];
+    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
+                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n\r\n");
+    buf[n++] = 0x82; /* FIN, binary */
+    buf[n++] = 127;
+    uint64_t len = 1ull << 62;
+    for (int i = 7; i >= 0; i--)
+        buf[n++] = (uint8_t)(len >> (8 * i));
+    memset(buf + n, 'x', 100);
+    n += 100;
+    feed(s, f, 1, buf, n, 1.1);
+    const correlator_stats *st = correlator_get_stats(c);
+    CHECK_EQ_INT(st->ws_upgrades, 1);
+    CHECK_EQ_INT(st->ws_truncated, 0);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 2.0);
+    CHECK_EQ_INT(st->ws_messages, 1);
+    CHECK_EQ_INT(st->ws_truncated, 1);
+    free(f);
+    correlator_free(c);
+}
+
+int main(void)
+{
+    test_redaction_at_buffer_end();
+    test_redaction_values();
+    test_pipelined_requests_bounded();
+    test_ws_cut_by_end_counted();
+    TEST_MAIN_END("correlate_hostile");
+}
