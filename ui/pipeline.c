@@ -271,11 +271,15 @@ int pipeline_close(pipeline *p, const char *end_reason)
     p->cap = NULL;
     correlator_finish(p->cor, p->final_stats.last_ts);
     pipeline_checkpoint(p, end_reason);
+    owdb_commit(p->db); /* the last rows: a full disk or a lock shows here, not in owdb_close */
     int failed = owdb_get_stats(p->db)->rows_failed ? -1 : 0;
-    if (failed)
+    if (failed) {
         fprintf(stderr, "orphanwatch: %llu rows could not be written: %s\n",
                 (unsigned long long)owdb_get_stats(p->db)->rows_failed,
                 owdb_get_stats(p->db)->last_error);
+        pipeline_checkpoint(p, "error"); /* the capture row says so, if it still fits */
+        owdb_commit(p->db);
+    }
     owdb_close(p->db);
     correlator_free(p->cor);
     free(p);

@@ -89,10 +89,23 @@ static size_t pcapng_header(uint8_t *h, bool mixed)
     return n;
 }
 
+/* OW_FUZZ_SAVE=PATH: each input is written there before it runs, so an input that corrupts
+ * memory outside instrumented code (libpcap, libnids) is kept even if the crash handler dies. */
+static void save_input(const uint8_t *data, size_t size)
+{
+    const char *path = getenv("OW_FUZZ_SAVE");
+    FILE *f = path ? fopen(path, "wb") : NULL;
+    if (!f)
+        return;
+    fwrite(data, 1, size, f);
+    fclose(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    save_input(data, size);
     static const uint32_t linktypes[] = {101, 1, 113, 276, 0};
     uint8_t hdr[128];
     unsigned shape = data[0] % 7;

@@ -258,8 +258,10 @@ static void parse_args(int argc, char **argv, struct options *o)
         usage(stderr);
         exit(2);
     }
-    if (strlen(o->ifname) >= IFNAMSIZ) die("interface name too long: %s", o->ifname);
-    if (o->vnet && !o->txqueuelen) o->txqueuelen = VNET_TXQUEUELEN;
+    if (strlen(o->ifname) >= IFNAMSIZ)
+        die("interface name too long: %s", o->ifname);
+    if (o->vnet && !o->txqueuelen)
+        o->txqueuelen = VNET_TXQUEUELEN;
 }
 
 /* ---- TUN setup ---- */
@@ -272,19 +274,22 @@ static int open_netns(const char *ns)
     else
         snprintf(path, sizeof path, "/run/netns/%s", ns);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die("cannot open network namespace %s: %s", path, strerror(errno));
+    if (fd < 0)
+        die("cannot open network namespace %s: %s", path, strerror(errno));
     return fd;
 }
 
 static void set_txqueuelen(const char *ifname, int qlen)
 {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) die("socket: %s", strerror(errno));
+    if (s < 0)
+        die("socket: %s", strerror(errno));
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
     ifr.ifr_qlen = qlen;
-    if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0) die("SIOCSIFTXQLEN %s: %s", ifname, strerror(errno));
+    if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0)
+        die("SIOCSIFTXQLEN %s: %s", ifname, strerror(errno));
     close(s);
 }
 
@@ -293,11 +298,14 @@ static void set_txqueuelen(const char *ifname, int qlen)
 static int open_tun_in(const char *ns, const struct options *o)
 {
     int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (home < 0) die("cannot open /proc/self/ns/net: %s", strerror(errno));
+    if (home < 0)
+        die("cannot open /proc/self/ns/net: %s", strerror(errno));
     int target = open_netns(ns);
-    if (setns(target, CLONE_NEWNET) < 0) die("setns %s: %s", ns, strerror(errno));
+    if (setns(target, CLONE_NEWNET) < 0)
+        die("setns %s: %s", ns, strerror(errno));
     int fd = open(TUN_PATH, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) die("open %s: %s", TUN_PATH, strerror(errno));
+    if (fd < 0)
+        die("open %s: %s", TUN_PATH, strerror(errno));
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (o->vnet ? IFF_VNET_HDR : 0);
@@ -306,12 +314,16 @@ static int open_tun_in(const char *ns, const struct options *o)
         die("TUNSETIFF %s in %s: %s", o->ifname, ns, strerror(errno));
     if (o->vnet) {
         int hdrlen = VNET_HDR_LEN;
-        if (ioctl(fd, TUNSETVNETHDRSZ, &hdrlen) < 0) die("TUNSETVNETHDRSZ: %s", strerror(errno));
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdrlen) < 0)
+            die("TUNSETVNETHDRSZ: %s", strerror(errno));
         unsigned long offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-        if (ioctl(fd, TUNSETOFFLOAD, offload) < 0) die("TUNSETOFFLOAD: %s", strerror(errno));
+        if (ioctl(fd, TUNSETOFFLOAD, offload) < 0)
+            die("TUNSETOFFLOAD: %s", strerror(errno));
     }
-    if (o->txqueuelen) set_txqueuelen(o->ifname, o->txqueuelen);
-    if (setns(home, CLONE_NEWNET) < 0) die("setns back: %s", strerror(errno));
+    if (o->txqueuelen)
+        set_txqueuelen(o->ifname, o->txqueuelen);
+    if (setns(home, CLONE_NEWNET) < 0)
+        die("setns back: %s", strerror(errno));
     close(target);
     close(home);
     return fd;
@@ -324,7 +336,8 @@ static void write_ready_file(const char *path)
     FILE *f = fopen(tmp, "w");
     if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
         die("cannot write %s: %s", tmp, strerror(errno));
-    if (rename(tmp, path) < 0) die("rename %s: %s", path, strerror(errno));
+    if (rename(tmp, path) < 0)
+        die("rename %s: %s", path, strerror(errno));
 }
 
 /* ---- packet inspection ---- */
@@ -349,11 +362,13 @@ static int inspect_ip(const unsigned char *p, size_t len, struct pkt_info *pi)
 {
     memset(pi, 0, sizeof *pi);
     pi->ip_len = pi->segment_len = len;
-    if (len < 1) return 0;
+    if (len < 1)
+        return 0;
     size_t l4off;
     pi->ipver = p[0] >> 4;
     if (pi->ipver == 4) {
-        if (len < 20 || (p[0] & 0x0f) < 5 || (size_t)(p[0] & 0x0f) * 4 > len) return 0;
+        if (len < 20 || (p[0] & 0x0f) < 5 || (size_t)(p[0] & 0x0f) * 4 > len)
+            return 0;
         l4off = (size_t)(p[0] & 0x0f) * 4;
         pi->proto = p[9];
         pi->src = p + 12;
@@ -362,7 +377,8 @@ static int inspect_ip(const unsigned char *p, size_t len, struct pkt_info *pi)
         if ((be16(p + 6) & 0x3fff) != 0) /* a fragment: no ports to hash */
             return 1;
     } else if (pi->ipver == 6) {
-        if (len < 40) return 0;
+        if (len < 40)
+            return 0;
         l4off = 40;
         pi->proto = p[6]; /* extension headers are not followed: then no ports */
         pi->src = p + 8;
@@ -416,8 +432,10 @@ static int blackholed(const struct forwarder *fw, enum dir d, const struct pkt_i
     const struct options *o = &fw->opt;
     if (d != DIR_S2C || !o->blackhole_over || pi->segment_len <= (size_t)o->blackhole_over)
         return 0;
-    if (o->blackhole_fraction >= 1.0) return 1;
-    if (pi->proto != PROTO_TCP || !pi->has_ports) return 0;
+    if (o->blackhole_fraction >= 1.0)
+        return 1;
+    if (pi->proto != PROTO_TCP || !pi->has_ports)
+        return 0;
     double u = (double)(connection_hash(pi, o->seed) >> 11) / 9007199254740992.0;
     return u < o->blackhole_fraction;
 }
@@ -432,27 +450,32 @@ static void format_addr(char *out, size_t n, const struct pkt_info *pi, const un
     size_t k = (size_t)snprintf(out, n, "[");
     for (int i = 0; i < 16 && k < n; i += 2)
         k += (size_t)snprintf(out + k, n - k, "%s%x", i ? ":" : "", be16(a + i));
-    if (k < n) snprintf(out + k, n - k, "]:%u", port);
+    if (k < n)
+        snprintf(out + k, n - k, "]:%u", port);
 }
 
 static void log_drop(struct forwarder *fw, enum dir d, const struct pkt_info *pi, const char *why)
 {
-    if (!fw->opt.verbose || fw->drop_logs >= MAX_DROP_LOGS) return;
+    if (!fw->opt.verbose || fw->drop_logs >= MAX_DROP_LOGS)
+        return;
     char s[64], t[64];
     format_addr(s, sizeof s, pi, pi->src, pi->sport);
     format_addr(t, sizeof t, pi, pi->dst, pi->dport);
     fprintf(stderr, "tsfwd: drop (%s) %s proto %d %s -> %s len %zu seg %zu\n", why, dir_names[d],
             pi->proto, s, t, pi->ip_len, pi->segment_len);
-    if (++fw->drop_logs == MAX_DROP_LOGS) fprintf(stderr, "tsfwd: further drops are not logged\n");
+    if (++fw->drop_logs == MAX_DROP_LOGS)
+        fprintf(stderr, "tsfwd: further drops are not logged\n");
 }
 
 /* ---- delay queue ---- */
 
 static int enqueue(struct queue *q, const unsigned char *data, size_t len, uint64_t due)
 {
-    if (q->count >= QUEUE_MAX_PKTS || q->bytes + len > QUEUE_MAX_BYTES) return -1;
+    if (q->count >= QUEUE_MAX_PKTS || q->bytes + len > QUEUE_MAX_BYTES)
+        return -1;
     struct queued *e = malloc(sizeof *e + len);
-    if (!e) return -1;
+    if (!e)
+        return -1;
     e->next = NULL;
     e->due_ns = due;
     e->len = len;
@@ -471,7 +494,8 @@ static void write_out(struct forwarder *fw, enum dir d, const unsigned char *dat
 {
     int out = fw->fd[d == DIR_S2C ? 1 : 0];
     ssize_t n = write(out, data, len);
-    if (n != (ssize_t)len) fw->cnt[d].drop_write++;
+    if (n != (ssize_t)len)
+        fw->cnt[d].drop_write++;
 }
 
 static void flush_due(struct forwarder *fw, uint64_t now)
@@ -482,7 +506,8 @@ static void flush_due(struct forwarder *fw, uint64_t now)
             struct queued *e = q->head;
             write_out(fw, (enum dir)d, e->data, e->len);
             q->head = e->next;
-            if (!q->head) q->tail = NULL;
+            if (!q->head)
+                q->tail = NULL;
             q->count--;
             q->bytes -= e->len;
             free(e);
@@ -494,9 +519,12 @@ static int next_timeout_ms(const struct forwarder *fw, uint64_t now)
 {
     uint64_t best = UINT64_MAX;
     for (int d = 0; d < DIR_COUNT; d++)
-        if (fw->q[d].head && fw->q[d].head->due_ns < best) best = fw->q[d].head->due_ns;
-    if (best == UINT64_MAX) return READY_WAIT_MS;
-    if (best <= now) return 0;
+        if (fw->q[d].head && fw->q[d].head->due_ns < best)
+            best = fw->q[d].head->due_ns;
+    if (best == UINT64_MAX)
+        return READY_WAIT_MS;
+    if (best <= now)
+        return 0;
     uint64_t ms = (best - now + 999999) / 1000000;
     return ms > READY_WAIT_MS ? READY_WAIT_MS : (int)ms;
 }
@@ -518,7 +546,8 @@ static void handle_packet(struct forwarder *fw, enum dir d, const unsigned char 
     if (hdr) {
         struct virtio_net_hdr vh;
         memcpy(&vh, buf, sizeof vh);
-        if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) c->gso_packets++;
+        if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+            c->gso_packets++;
         apply_gso(&vh, ip, iplen, &pi);
     }
     if (blackholed(fw, d, &pi)) {
@@ -533,10 +562,12 @@ static void handle_packet(struct forwarder *fw, enum dir d, const unsigned char 
     }
     c->packets++;
     c->bytes += iplen;
-    if (iplen > c->max_len) c->max_len = iplen;
+    if (iplen > c->max_len)
+        c->max_len = iplen;
     if (fw->opt.delay_ms > 0) {
         uint64_t due = now_ns() + (uint64_t)fw->opt.delay_ms * 1000000u;
-        if (enqueue(&fw->q[d], buf, n, due) < 0) c->drop_queue++;
+        if (enqueue(&fw->q[d], buf, n, due) < 0)
+            c->drop_queue++;
         return;
     }
     write_out(fw, d, buf, n);
@@ -561,11 +592,13 @@ static int drain(struct forwarder *fw, enum dir d, unsigned char *buf)
     for (int i = 0; i < 256; i++) {
         ssize_t n = read(in, buf, MAX_PACKET);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) return 0;
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
             fprintf(stderr, "tsfwd: read %s: %s\n", dir_names[d], strerror(errno));
             return -1;
         }
-        if (n == 0) return -1;
+        if (n == 0)
+            return -1;
         handle_packet(fw, d, buf, (size_t)n);
     }
     return 0;
@@ -589,8 +622,10 @@ static int run(struct forwarder *fw)
             if ((p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) ||
                 (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
                 return 1;
-            if ((p[0].revents & POLLIN) && drain(fw, DIR_S2C, buf) < 0) return 1;
-            if ((p[1].revents & POLLIN) && drain(fw, DIR_C2S, buf) < 0) return 1;
+            if ((p[0].revents & POLLIN) && drain(fw, DIR_S2C, buf) < 0)
+                return 1;
+            if ((p[1].revents & POLLIN) && drain(fw, DIR_C2S, buf) < 0)
+                return 1;
         }
         flush_due(fw, now_ns());
     }
@@ -614,7 +649,8 @@ int main(int argc, char **argv)
 
     fw.fd[0] = open_tun_in(fw.opt.server_ns, &fw.opt);
     fw.fd[1] = open_tun_in(fw.opt.client_ns, &fw.opt);
-    if (fw.opt.ready_file) write_ready_file(fw.opt.ready_file);
+    if (fw.opt.ready_file)
+        write_ready_file(fw.opt.ready_file);
     fprintf(stderr,
             "tsfwd: forwarding %s <-> %s (%s%s), blackhole-over %ld fraction %g seed %llu loss %g "
             "delay %ld ms\n",
@@ -622,7 +658,8 @@ int main(int argc, char **argv)
             fw.opt.blackhole_over, fw.opt.blackhole_fraction, (unsigned long long)fw.opt.seed,
             fw.opt.loss, fw.opt.delay_ms);
     int rc = run(&fw);
-    if (fw.opt.stats) print_stats(&fw);
+    if (fw.opt.stats)
+        print_stats(&fw);
     close(fw.fd[0]);
     close(fw.fd[1]);
     return rc;

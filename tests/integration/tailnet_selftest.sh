@@ -68,7 +68,7 @@ for v in 1 2; do
     ip netns exec "$TAILNET_CLIENT_NS" timeout 60 "$HARNESS_PY" "$H/client.py" \
         "http://$host:5006/bserve_test?visit=$v" >>"$W/clients.jsonl" || echo "client $v failed"
 done
-sleep 1
+sleep 2.5 # tcpdump's ring retires its blocks after up to 1 s; let the last packets through
 kill -INT "$TCPDUMP_PID"
 h_wait_for 10 sh -c "! kill -0 $TCPDUMP_PID" || h_kill_pid "$TCPDUMP_PID" tcpdump
 TCPDUMP_PID=

@@ -13,6 +13,7 @@
 #define MAX_ROWS 256
 
 static struct http_row {
+    int64_t id;
     char target[2048], referer[1024], host[256];
     size_t target_len;
 } rows[MAX_ROWS];
@@ -21,8 +22,11 @@ static int n_rows;
 static void rec_http(void *ctx, const ow_http_rec *r)
 {
     (void)ctx;
+    for (int i = 0; i < n_rows; i++)
+        if (rows[i].id == r->id) return; /* updated rows of an exchange: the first one counts */
     if (n_rows >= MAX_ROWS) return;
     struct http_row *h = &rows[n_rows++];
+    h->id = r->id;
     h->target_len = strlen(r->target);
     snprintf(h->target, sizeof h->target, "%s", r->target);
     snprintf(h->referer, sizeof h->referer, "%s", r->referer ? r->referer : "");
