@@ -27,8 +27,9 @@ struct capture {
     frag_table frags;
     const ow_flow_sink *sink;
     double now, last_tick;
-    double pkt_ts;         /* time of the packet being handled */
-    struct timeval pkt_tv; /* the same, for libnids */
+    double pkt_ts;          /* time of the packet being handled */
+    struct timeval pkt_tv;  /* the same, for libnids */
+    struct timeval nids_tv; /* the clock libnids sees: never goes back (see nids_feed_one) */
     uint64_t next_flow_id;
     /* libnids */
     void *nids_pcap;   /* pcap_open_dead(DLT_RAW) handed to libnids */

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #define IP_HLEN           20
 #define TCP_HLEN          20
@@ -78,7 +79,11 @@ void nids_feed_one(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t a
         memcpy(t + tcp_hlen, payload, len);
     else
         memset(t + tcp_hlen, 0, len);
-    struct pcap_pkthdr h = {.ts = c->pkt_tv, .caplen = total, .len = total};
+    /* libnids' closing timeouts must see time move forward: with a clock going back it can
+     * register a second timeout for one stream, which then fires on a freed stream. */
+    if (timercmp(&c->pkt_tv, &c->nids_tv, >))
+        c->nids_tv = c->pkt_tv;
+    struct pcap_pkthdr h = {.ts = c->nids_tv, .caplen = total, .len = total};
     nids_pcap_handler(NULL, &h, b);
 }
 

@@ -11,9 +11,12 @@
 
 void copy_bounded(char *dst, size_t cap, const char *src, size_t len)
 {
-    if (!cap) return;
-    if (!src) len = 0;
-    if (len >= cap) len = cap - 1;
+    if (!cap)
+        return;
+    if (!src)
+        len = 0;
+    if (len >= cap)
+        len = cap - 1;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)src[i];
         dst[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch; /* no control bytes in rows */
@@ -41,7 +44,8 @@ static void redact_query(char *target, size_t cap)
         char *arg = q + 1;
         for (size_t i = 0; i < sizeof secret_keys / sizeof *secret_keys; i++) {
             size_t kl = strlen(secret_keys[i]);
-            if (strncasecmp(arg, secret_keys[i], kl) != 0) continue;
+            if (strncasecmp(arg, secret_keys[i], kl) != 0)
+                continue;
             char *val = arg + kl;
             size_t vlen = strcspn(val, "&");
             size_t at = (size_t)(val - target), tail = strlen(val + vlen);
@@ -63,10 +67,14 @@ static const char *classify_request(const exchange *x, bool upgrade)
 {
     const char *path = x->target;
     size_t plen = strcspn(path, "?#");
-    if (upgrade) return "websocket";
-    if (plen >= 12 && strncmp(path + plen - 12, "/favicon.ico", 12) == 0) return "favicon";
-    if (memmem(path, plen, "/static/", 8)) return "static";
-    if (plen >= 12 && strncmp(path + plen - 12, "/autoload.js", 12) == 0) return "autoload";
+    if (upgrade)
+        return "websocket";
+    if (plen >= 12 && strncmp(path + plen - 12, "/favicon.ico", 12) == 0)
+        return "favicon";
+    if (memmem(path, plen, "/static/", 8))
+        return "static";
+    if (plen >= 12 && strncmp(path + plen - 12, "/autoload.js", 12) == 0)
+        return "autoload";
     return "other";
 }
 
@@ -74,12 +82,21 @@ static const char *classify_request(const exchange *x, bool upgrade)
 
 static void emit_http(correlator *c, conn_state *cs, const exchange *x)
 {
-    if (!c->out.http) return;
+    if (!c->out.http)
+        return;
     int acked = -1;
     if (x->ended && x->has_response)
         acked = cs->flow->health.dir[OW_DIR_S2C].acked_bytes >= x->end_offset ? 1 : 0;
     page_load *p = x->page_load_id ? page_find(c, x->page_load_id) : NULL;
-    const char *sid = x->subprotocol_session[0] ? x->subprotocol_session : p ? p->session_id : NULL;
+    /* a fetch made for a page repeats the page's User-Agent and names it as Referer: store
+     * those once, on the page (NULL here means "as the page") */
+    bool linked = p != NULL;
+    bool same_ua = linked && !strcmp(x->user_agent, p->user_agent);
+    bool same_referer = linked && x->referer[0] && strstr(x->referer, p->path) &&
+                        !strcmp(strstr(x->referer, p->path), p->path);
+    const char *sid = x->subprotocol_session[0]  ? x->subprotocol_session
+                      : p && x->id == p->http_id ? p->session_id
+                                                 : NULL; /* statics: via page_load_id */
     ow_http_rec r = {
         .id = x->id,
         .conn_id = (int64_t)cs->flow->id,
@@ -89,8 +106,8 @@ static void emit_http(correlator *c, conn_state *cs, const exchange *x)
         .method = x->method,
         .target = x->target,
         .host = x->host,
-        .user_agent = x->user_agent,
-        .referer = x->referer,
+        .user_agent = same_ua ? NULL : x->user_agent,
+        .referer = same_referer ? NULL : x->referer,
         .origin = x->origin,
         .req_body_bytes = x->req_body_bytes,
         .resp_ts = x->resp_ts,
@@ -115,7 +132,8 @@ static void msg_counts_json(const ws_state *ws, char *buf, size_t cap)
     for (int i = 0; i < MSGTYPE_SLOTS && ws->msgtype[i][0] && n < cap; i++)
         n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":%llu", i ? "," : "", ws->msgtype[i],
                               (unsigned long long)ws->msgcount[i]);
-    if (n < cap) snprintf(buf + n, cap - n, "}");
+    if (n < cap)
+        snprintf(buf + n, cap - n, "}");
 }
 
 static void opcode_counts_json(const ws_state *ws, char *buf, size_t cap)
@@ -132,12 +150,14 @@ static void opcode_counts_json(const ws_state *ws, char *buf, size_t cap)
                                   (unsigned long long)by_op[op]);
             first = 0;
         }
-    if (n < cap) snprintf(buf + n, cap - n, "}");
+    if (n < cap)
+        snprintf(buf + n, cap - n, "}");
 }
 
 static void emit_ws(correlator *c, conn_state *cs, ws_state *ws)
 {
-    if (!c->out.ws) return;
+    if (!c->out.ws)
+        return;
     char counts[640], opcodes[256];
     msg_counts_json(ws, counts, sizeof counts);
     opcode_counts_json(ws, opcodes, sizeof opcodes);
@@ -182,7 +202,8 @@ static void emit_ws(correlator *c, conn_state *cs, ws_state *ws)
 
 static void emit_conn(correlator *c, conn_state *cs, const char *close)
 {
-    if (!c->out.conn) return;
+    if (!c->out.conn)
+        return;
     ow_conn_rec r = {
         .id = (int64_t)cs->flow->id,
         .flow = cs->flow,
@@ -200,9 +221,11 @@ static void emit_conn(correlator *c, conn_state *cs, const char *close)
 
 static void exchange_free(exchange *x)
 {
-    if (!x) return;
+    if (!x)
+        return;
     free(x->body);
-    if (x->inflater) ow_inflater_free(x->inflater);
+    if (x->inflater)
+        ow_inflater_free(x->inflater);
     free(x);
 }
 
@@ -232,7 +255,8 @@ static exchange *queue_pop(conn_state *cs)
     if (x) {
         cs->n_queued--;
         cs->queue_head = x->next;
-        if (!cs->queue_head) cs->queue_tail = NULL;
+        if (!cs->queue_head)
+            cs->queue_tail = NULL;
         x->next = NULL;
     }
     return x;
@@ -252,7 +276,8 @@ static void body_append(correlator *c, exchange *x, const uint8_t *data, size_t 
     while (x->body_len + len > x->body_cap && x->body_cap < cap) {
         size_t ncap = x->body_cap * 2 > cap ? cap : x->body_cap * 2;
         uint8_t *nb = realloc(x->body, ncap);
-        if (!nb) break;
+        if (!nb)
+            break;
         x->body = nb;
         x->body_cap = ncap;
     }
@@ -271,7 +296,8 @@ static void body_feed(correlator *c, exchange *x, const uint8_t *data, size_t le
         body_append(c, x, data, len);
         return;
     }
-    if (!x->body && (body_append(c, x, data, 0), !x->body)) return;
+    if (!x->body && (body_append(c, x, data, 0), !x->body))
+        return;
     for (;;) { /* grow up to the cap while the inflater fills the buffer */
         size_t before = x->body_len;
         uint64_t dropped = 0;
@@ -283,7 +309,8 @@ static void body_feed(correlator *c, exchange *x, const uint8_t *data, size_t le
             x->inflater = NULL;
             return;
         }
-        if (!dropped) return;
+        if (!dropped)
+            return;
         if (x->body_cap >= c->opts.max_page_body) {
             x->inflate_dropped += dropped;
             c->stats.page_body_truncated++;
@@ -293,7 +320,8 @@ static void body_feed(correlator *c, exchange *x, const uint8_t *data, size_t le
         size_t ncap =
             x->body_cap * 2 > c->opts.max_page_body ? c->opts.max_page_body : x->body_cap * 2;
         uint8_t *nb = realloc(x->body, ncap);
-        if (!nb) return;
+        if (!nb)
+            return;
         x->body = nb;
         x->body_cap = ncap;
         (void)before;
@@ -312,7 +340,8 @@ static int msgtype_slot(ws_state *ws, const char *type)
             copy_bounded(ws->msgtype[i], sizeof ws->msgtype[i], type, strlen(type));
             return i;
         }
-        if (strcmp(ws->msgtype[i], type) == 0) return i;
+        if (strcmp(ws->msgtype[i], type) == 0)
+            return i;
     }
     return MSGTYPE_SLOTS - 1; /* last slot absorbs overflow */
 }
@@ -322,7 +351,10 @@ static void on_bokeh_message(correlator *c, conn_state *cs, ws_state *ws, int di
 {
     c->stats.bokeh_messages++;
     ws->msgcount[msgtype_slot(ws, m->msgtype)]++;
-    if (c->out.bokeh) {
+    if (ws->bokeh_stored >= c->opts.max_bokeh_stored) {
+        c->stats.bokeh_not_stored++;
+    } else if (c->out.bokeh) {
+        ws->bokeh_stored++;
         ow_bokeh_rec r = {.id = ++c->next_bokeh_id,
                           .ws_id = ws->id,
                           .ts = cs->now,
@@ -356,7 +388,8 @@ static void ws_on_message(void *ctx, int opcode, const uint8_t *data, size_t kep
     bokeh_msg m;
     ws->messages[dir]++;
     cs->cor->stats.ws_messages++;
-    if (truncated) cs->cor->stats.ws_truncated++;
+    if (truncated)
+        cs->cor->stats.ws_truncated++;
     int rc = bokeh_stream_feed(&ws->bokeh[dir], opcode == WS_OP_BINARY, data, kept, total, &m);
     if (rc == 1)
         on_bokeh_message(cs->cor, cs, ws, dir, &m);
@@ -373,7 +406,8 @@ static void ws_on_control(void *ctx, int opcode, const uint8_t *payload, size_t 
         ws->pings++;
     else if (opcode == WS_OP_PONG)
         ws->pongs++;
-    if (opcode != WS_OP_CLOSE || ws->close_code[dir] != -1) return;
+    if (opcode != WS_OP_CLOSE || ws->close_code[dir] != -1)
+        return;
     int code;
     const uint8_t *reason;
     size_t rlen;
@@ -381,7 +415,8 @@ static void ws_on_control(void *ctx, int opcode, const uint8_t *payload, size_t 
     ws->close_code[dir] = code;
     if (!ws->close_reason[0] && rlen)
         copy_bounded(ws->close_reason, sizeof ws->close_reason, (const char *)reason, rlen);
-    if (!ws->close_ts) ws->close_ts = cs->now;
+    if (!ws->close_ts)
+        ws->close_ts = cs->now;
     emit_ws(cs->cor, cs, ws);
     page_update_ws(cs->cor, ws, cs->flow);
 }
@@ -396,7 +431,8 @@ static void ws_on_error(void *ctx, const char *why)
 static ws_state *ws_new(correlator *c, conn_state *cs)
 {
     ws_state *ws = calloc(1, sizeof *ws);
-    if (!ws) return NULL;
+    if (!ws)
+        return NULL;
     ws->id = ++c->next_ws_id;
     ws->close_code[0] = ws->close_code[1] = -1;
     bokeh_stream_init(&ws->bokeh[0]);
@@ -420,7 +456,8 @@ static bool ws_open_parsers(correlator *c, conn_state *cs, ws_state *ws, bool de
 static ws_state *ws_from_exchange(correlator *c, conn_state *cs, exchange *x)
 {
     ws_state *ws = ws_new(c, cs);
-    if (!ws) return NULL;
+    if (!ws)
+        return NULL;
     c->stats.ws_upgrades++;
     ws->http_id = x->id;
     ws->upgrade_ts = x->req_ts;
@@ -438,16 +475,19 @@ static ws_state *ws_from_exchange(correlator *c, conn_state *cs, exchange *x)
 
 static void ws_free(ws_state *ws)
 {
-    if (!ws) return;
+    if (!ws)
+        return;
     for (int d = 0; d < 2; d++)
-        if (ws->parser[d]) ws_parser_free(ws->parser[d]);
+        if (ws->parser[d])
+            ws_parser_free(ws->parser[d]);
     free(ws);
 }
 
 static size_t ws_feed(conn_state *cs, int dir, const uint8_t *data, size_t len)
 {
     ws_state *ws = cs->ws;
-    if (!ws->parser[dir]) return len; /* refused upgrade parsers never opened: nothing to decode */
+    if (!ws->parser[dir])
+        return len; /* refused upgrade parsers never opened: nothing to decode */
     ws->cur_dir = dir;
     ws->last_ts = cs->now;
     return ws_parser_feed(ws->parser[dir], data, len);
@@ -488,7 +528,8 @@ static bool on_request(void *ctx, const http_head *req, const http_request_info 
         return false;
     }
     exchange *x = calloc(1, sizeof *x);
-    if (!x) return false;
+    if (!x)
+        return false;
     x->id = ++c->next_http_id;
     x->seq = info->index;
     x->req_ts = cs->now;
@@ -506,17 +547,21 @@ static bool on_request(void *ctx, const http_head *req, const http_request_info 
     copy_header(x->origin, sizeof x->origin, req, "Origin");
     const char *kind = classify_request(x, info->upgrade_websocket);
     copy_bounded(x->kind, sizeof x->kind, kind, strlen(kind));
-    if (info->upgrade_websocket) learn_subprotocol_session(c, x, req);
+    if (info->upgrade_websocket)
+        learn_subprotocol_session(c, x, req);
     queue_push(cs, x);
     cs->req_cur = x;
-    if (!strcmp(kind, "static") || !strcmp(kind, "favicon")) page_link_static(c, cs, x);
+    if (!strcmp(kind, "static") || !strcmp(kind, "favicon"))
+        page_link_static(c, cs, x);
     return false;
 }
 
 static bool may_carry_tokens(const exchange *x)
 {
-    if (x->status != 200 || strcmp(x->method, "GET") != 0) return false;
-    if (strcmp(x->kind, "other") && strcmp(x->kind, "autoload")) return false;
+    if (x->status != 200 || strcmp(x->method, "GET") != 0)
+        return false;
+    if (strcmp(x->kind, "other") && strcmp(x->kind, "autoload"))
+        return false;
     return !x->content_type[0] || strcasestr(x->content_type, "html") ||
            strcasestr(x->content_type, "javascript");
 }
@@ -548,13 +593,15 @@ static bool on_response(void *ctx, const http_head *resp, const http_request_inf
     if (!x) { /* a response without its request: picked up mid-stream */
         c->stats.http_unpaired++;
         x = calloc(1, sizeof *x);
-        if (!x) return false;
+        if (!x)
+            return false;
         x->id = ++c->next_http_id;
         x->res_index = -1;
         x->req_ts = cs->now;
         strcpy(x->kind, "other");
     }
-    if (cs->req_cur == x) cs->req_cur = NULL;
+    if (cs->req_cur == x)
+        cs->req_cur = NULL;
     x->has_response = true;
     x->resp_ts = cs->now;
     x->status = resp->status;
@@ -565,20 +612,23 @@ static bool on_response(void *ctx, const http_head *resp, const http_request_inf
     x->content_length = cl ? strtoll(cl->value, NULL, 10) : -1;
     exchange_free(cs->resp_cur); /* a response that never ended (should not happen) */
     cs->resp_cur = x;
-    if (!strcmp(x->kind, "websocket")) learn_ws_response(x, resp);
+    if (!strcmp(x->kind, "websocket"))
+        learn_ws_response(x, resp);
     if (resp->status == 101) {
         ws_state *ws = ws_from_exchange(c, cs, x);
         if (ws && ws_open_parsers(c, cs, ws, x->ws_deflate, x->ws_server_nct, x->ws_client_nct)) {
             cs->ws = ws;
             cs->any_ws = true;
             page_link_ws(c, cs, ws);
+            x->page_load_id = ws->page_load_id;
             emit_ws(c, cs, ws);
         } else {
             ws_free(ws);
         }
     }
     x->collect = may_carry_tokens(x);
-    if (x->collect) response_encoding(x);
+    if (x->collect)
+        response_encoding(x);
     return x->collect;
 }
 
@@ -592,23 +642,28 @@ static void on_body(void *ctx, int dir, const uint8_t *data, size_t len)
 static void refused_websocket(correlator *c, conn_state *cs, exchange *x)
 {
     ws_state *ws = ws_from_exchange(c, cs, x);
-    if (!ws) return;
+    if (!ws)
+        return;
     cs->any_ws = true;
     page_link_ws(c, cs, ws);
+    x->page_load_id = ws->page_load_id;
     emit_ws(c, cs, ws);
     ws_free(ws);
 }
 
 static void finish_response(correlator *c, conn_state *cs, exchange *x)
 {
-    if (x->collect && x->body_len) page_from_tokens(c, cs, x);
+    if (x->collect && x->body_len)
+        page_from_tokens(c, cs, x);
     if (!strcmp(x->kind, "websocket") && x->status != 101 && x->has_response)
         refused_websocket(c, cs, x);
-    if (x->page_load_id) page_update_resource(c, cs, x);
+    if (x->page_load_id)
+        page_update_resource(c, cs, x);
     emit_http(c, cs, x);
     free(x->body);
     x->body = NULL;
-    if (x->inflater) ow_inflater_free(x->inflater);
+    if (x->inflater)
+        ow_inflater_free(x->inflater);
     x->inflater = NULL;
     remember_finished(cs, x);
 }
@@ -617,12 +672,14 @@ static void on_message_end(void *ctx, int dir, uint64_t body_bytes, bool complet
 {
     conn_state *cs = ctx;
     if (dir == HTTP_DIR_REQUEST) {
-        if (cs->req_cur) cs->req_cur->req_body_bytes = body_bytes;
+        if (cs->req_cur)
+            cs->req_cur->req_body_bytes = body_bytes;
         cs->req_cur = NULL;
         return;
     }
     exchange *x = cs->resp_cur;
-    if (!x) return;
+    if (!x)
+        return;
     cs->resp_cur = NULL;
     x->resp_body_bytes = body_bytes;
     x->complete = complete;
@@ -667,7 +724,8 @@ void health_brief_from(health_brief *b, const ow_flow *f, int close_how)
 void conn_open(correlator *c, ow_flow *f, double ts)
 {
     conn_state *cs = calloc(1, sizeof *cs);
-    if (!cs) return;
+    if (!cs)
+        return;
     cs->cor = c;
     cs->flow = f;
     cs->now = ts;
@@ -689,7 +747,8 @@ static bool looks_like_http(const uint8_t *d, size_t len)
                                          "DELETE ", "OPTIONS ", "PATCH ", "HTTP/1."};
     for (size_t i = 0; i < sizeof starts / sizeof *starts; i++) {
         size_t n = strlen(starts[i]);
-        if (memcmp(d, starts[i], len < n ? len : n) == 0) return true;
+        if (memcmp(d, starts[i], len < n ? len : n) == 0)
+            return true;
     }
     return false;
 }
@@ -701,7 +760,8 @@ static void maybe_midstream_ws(correlator *c, conn_state *cs, int dir, const uin
 {
     if (cs->ws || cs->requests || !cs->flow->midstream || len < 2 || looks_like_http(data, len))
         return;
-    if (ws_find_frame_start(data, len, dir == OW_DIR_C2S) >= len) return;
+    if (ws_find_frame_start(data, len, dir == OW_DIR_C2S) >= len)
+        return;
     ws_state *ws = ws_new(c, cs);
     if (!ws || !ws_open_parsers(c, cs, ws, false, false, false)) {
         ws_free(ws);
@@ -721,9 +781,11 @@ static void maybe_midstream_ws(correlator *c, conn_state *cs, int dir, const uin
 size_t conn_data(correlator *c, ow_flow *f, int dir, const uint8_t *data, size_t len, double ts)
 {
     conn_state *cs = f->user;
-    if (!cs) return len;
+    if (!cs)
+        return len;
     cs->now = ts;
-    if (cs->offset[dir] + len > cs->feed_end[dir]) cs->last_data_ts[dir] = ts;
+    if (cs->offset[dir] + len > cs->feed_end[dir])
+        cs->last_data_ts[dir] = ts;
     cs->feed_end[dir] = cs->offset[dir] + len;
     maybe_midstream_ws(c, cs, dir, data, len);
     size_t used = 0;
@@ -739,7 +801,8 @@ size_t conn_data(correlator *c, ow_flow *f, int dir, const uint8_t *data, size_t
 void conn_gap(correlator *c, ow_flow *f, int dir, uint64_t len, double ts)
 {
     conn_state *cs = f->user;
-    if (!cs) return;
+    if (!cs)
+        return;
     cs->now = ts;
     c->stats.gaps++;
     if (cs->ws && cs->ws->parser[dir])
@@ -775,7 +838,8 @@ static void flush_unanswered(correlator *c, conn_state *cs)
         finish_response(c, cs, x);
     }
     while ((x = queue_pop(cs)) != NULL) {
-        if (x->page_load_id) page_update_resource(c, cs, x);
+        if (x->page_load_id)
+            page_update_resource(c, cs, x);
         emit_http(c, cs, x);
         remember_finished(cs, x);
     }
@@ -784,7 +848,8 @@ static void flush_unanswered(correlator *c, conn_state *cs)
 void conn_close(correlator *c, ow_flow *f, int how, double ts)
 {
     conn_state *cs = f->user;
-    if (!cs) return;
+    if (!cs)
+        return;
     cs->now = ts;
     if (!cs->ws) {
         http_conn_eof(&cs->http, OW_DIR_C2S);

@@ -12,7 +12,8 @@ void correlator_default_opts(correlator_opts *o)
     *o = (correlator_opts){.grace = OW_DEFAULT_GRACE_S,
                            .max_page_loads = OW_DEFAULT_MAX_PAGE_LOADS,
                            .max_page_body = OW_DEFAULT_MAX_PAGE_BODY,
-                           .max_ws_message = WS_DEFAULT_MAX_MESSAGE};
+                           .max_ws_message = WS_DEFAULT_MAX_MESSAGE,
+                           .max_bokeh_stored = OW_DEFAULT_MAX_BOKEH_STORED};
 }
 
 static void sink_open(void *ctx, ow_flow *f, double ts)
@@ -46,27 +47,35 @@ static void sink_close(void *ctx, ow_flow *f, int how, double ts)
 static void sink_tick(void *ctx, double now)
 {
     correlator *c = ctx;
-    if (now > c->now) c->now = now;
+    if (now > c->now)
+        c->now = now;
     if (c->now - c->last_sweep >= SWEEP_INTERVAL_S) {
         c->last_sweep = c->now;
         pages_tick(c, c->now, false);
     }
-    if (c->out.tick) c->out.tick(c->out.ctx, c->now);
+    if (c->out.tick)
+        c->out.tick(c->out.ctx, c->now);
 }
 
 correlator *correlator_new(const correlator_opts *o, const ow_record_sink *out)
 {
     correlator *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     if (o)
         c->opts = *o;
     else
         correlator_default_opts(&c->opts);
-    if (c->opts.grace <= 0) c->opts.grace = OW_DEFAULT_GRACE_S;
-    if (!c->opts.max_page_loads) c->opts.max_page_loads = OW_DEFAULT_MAX_PAGE_LOADS;
-    if (!c->opts.max_page_body) c->opts.max_page_body = OW_DEFAULT_MAX_PAGE_BODY;
-    if (!c->opts.max_ws_message) c->opts.max_ws_message = WS_DEFAULT_MAX_MESSAGE;
-    if (out) c->out = *out;
+    if (c->opts.grace <= 0)
+        c->opts.grace = OW_DEFAULT_GRACE_S;
+    if (!c->opts.max_page_loads)
+        c->opts.max_page_loads = OW_DEFAULT_MAX_PAGE_LOADS;
+    if (!c->opts.max_page_body)
+        c->opts.max_page_body = OW_DEFAULT_MAX_PAGE_BODY;
+    if (!c->opts.max_ws_message)
+        c->opts.max_ws_message = WS_DEFAULT_MAX_MESSAGE;
+    if (out)
+        c->out = *out;
     c->sink = (ow_flow_sink){.ctx = c,
                              .on_open = sink_open,
                              .on_data = sink_data,
@@ -87,9 +96,11 @@ const ow_flow_sink *correlator_flow_sink(correlator *c)
 
 void correlator_finish(correlator *c, double end_ts)
 {
-    if (end_ts > c->now) c->now = end_ts;
+    if (end_ts > c->now)
+        c->now = end_ts;
     pages_tick(c, c->now, true);
-    if (c->out.tick) c->out.tick(c->out.ctx, c->now);
+    if (c->out.tick)
+        c->out.tick(c->out.ctx, c->now);
 }
 
 const correlator_stats *correlator_get_stats(const correlator *c)
@@ -123,6 +134,7 @@ size_t correlator_stats_json(const correlator *c, char *buf, size_t cap)
         {"ws_without_page", s->ws_without_page},
         {"ws_midstream", s->ws_midstream},
         {"content_gaps", s->gaps},
+        {"bokeh_not_stored", s->bokeh_not_stored},
         {"http_pending_overflow", s->http_pending_overflow},
         {"ws_truncated", s->ws_truncated},
     };
@@ -135,7 +147,8 @@ size_t correlator_stats_json(const correlator *c, char *buf, size_t cap)
 
 void correlator_free(correlator *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     pages_free(c);
     strmap_free(&c->page_by_id);
     strmap_free(&c->page_by_session);

@@ -12,16 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OW_DEFAULT_MAX_PAGE_LOADS 100000     /* page loads held in memory at once */
-#define OW_DEFAULT_MAX_PAGE_BODY  (2u << 20) /* page HTML kept (decompressed) to find tokens */
-#define OW_PAGE_RETAIN_S          600.0 /* a decided page load stays linkable this long (token life) */
+#define OW_DEFAULT_MAX_PAGE_LOADS   100000     /* page loads held in memory at once */
+#define OW_DEFAULT_MAX_PAGE_BODY    (2u << 20) /* page HTML kept (decompressed) to find tokens */
+#define OW_PAGE_RETAIN_S            600.0 /* a decided page load stays linkable this long (token life) */
+#define OW_DEFAULT_MAX_BOKEH_STORED 8 /* Bokeh messages recorded per websocket (all counted) */
 
 typedef struct correlator_opts {
-    double grace;          /* OW_DEFAULT_GRACE_S */
-    bool store_secrets;    /* keep token-bearing query values (default: redacted) */
-    size_t max_page_loads; /* OW_DEFAULT_MAX_PAGE_LOADS */
-    size_t max_page_body;  /* OW_DEFAULT_MAX_PAGE_BODY */
-    size_t max_ws_message; /* WS_DEFAULT_MAX_MESSAGE */
+    double grace;            /* OW_DEFAULT_GRACE_S */
+    bool store_secrets;      /* keep token-bearing query values (default: redacted) */
+    size_t max_page_loads;   /* OW_DEFAULT_MAX_PAGE_LOADS */
+    size_t max_page_body;    /* OW_DEFAULT_MAX_PAGE_BODY */
+    size_t max_ws_message;   /* WS_DEFAULT_MAX_MESSAGE */
+    size_t max_bokeh_stored; /* OW_DEFAULT_MAX_BOKEH_STORED */
 } correlator_opts;
 
 /* Every limit hit and every skip, counted (stored in the capture row as JSON). */
@@ -33,6 +35,7 @@ typedef struct correlator_stats {
     uint64_t statics_unlinked;   /* static fetch with no page to belong to */
     uint64_t ws_without_page;    /* websocket whose session has no page in this capture */
     uint64_t ws_midstream;
+    uint64_t bokeh_not_stored; /* beyond max_bokeh_stored on one websocket: counted only */
     uint64_t gaps;
     uint64_t http_pending_overflow; /* requests beyond HTTP_MAX_PENDING unanswered: not kept */
     uint64_t ws_truncated; /* websocket messages not decoded whole (max_ws_message, a deflate

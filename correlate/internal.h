@@ -131,7 +131,7 @@ typedef struct ws_state {
     int64_t token_expiry;
     ws_parser *parser[2];
     bokeh_stream bokeh[2];
-    uint64_t messages[2], bokeh_msgs;
+    uint64_t messages[2], bokeh_stored;
     char msgtype[MSGTYPE_SLOTS][32];
     uint64_t msgcount[MSGTYPE_SLOTS];
     double ack_ts, pull_doc_ts, close_ts, last_ts;

@@ -47,13 +47,15 @@ const char *ow_verdict_meaning(ow_verdict v)
 int ow_outcome_from_name(const char *s)
 {
     for (int i = 0; s && i < OW_OUTCOME_COUNT; i++)
-        if (strcmp(s, outcome_names[i]) == 0) return i;
+        if (strcmp(s, outcome_names[i]) == 0)
+            return i;
     return -1;
 }
 
 int ow_verdict_from_name(const char *s)
 {
     for (int i = 1; s && i < OW_VERDICT_COUNT; i++)
-        if (strcmp(s, verdicts[i].name) == 0) return i;
+        if (strcmp(s, verdicts[i].name) == 0)
+            return i;
     return -1;
 }

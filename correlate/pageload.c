@@ -32,14 +32,16 @@ static size_t client_key(const ow_addr *a, char *out)
 static size_t url_key(const ow_addr *a, const char *target, char *out, size_t cap)
 {
     size_t n = client_key(a, out), tl = strlen(target);
-    if (tl > cap - n) tl = cap - n;
+    if (tl > cap - n)
+        tl = cap - n;
     memcpy(out + n, target, tl);
     return n + tl;
 }
 
 void session_emit(correlator *c, const char *sid, double ts, const page_load *p, const ws_state *ws)
 {
-    if (!c->out.session || !sid || !sid[0]) return;
+    if (!c->out.session || !sid || !sid[0])
+        return;
     ow_session_rec r = {.session_id = sid,
                         .first_ts = p ? p->started : ts,
                         .last_ts = ts,
@@ -55,7 +57,8 @@ void session_emit(correlator *c, const char *sid, double ts, const page_load *p,
 void page_emit(correlator *c, page_load *p)
 {
     p->dirty = false;
-    if (!c->out.page) return;
+    if (!c->out.page)
+        return;
     for (int i = 0; i < p->n_evidence; i++)
         p->evidence[i].text = p->evidence_text[i];
     ow_page_rec r = {
@@ -104,8 +107,10 @@ static ow_outcome outcome_from_websockets(const correlator *c, const page_load *
     *waiting = false;
     for (int i = 0; i < p->n_ws; i++) {
         const page_ws *w = &p->ws[i];
-        if (!w->same_server) continue;
-        if (w->status == 101 && w->doc) return OW_OUTCOME_CONNECTED;
+        if (!w->same_server)
+            continue;
+        if (w->status == 101 && w->doc)
+            return OW_OUTCOME_CONNECTED;
         if (w->status == 101) {
             if (w->closed || final || c->now - w->upgrade_ts > c->opts.grace)
                 best = OW_OUTCOME_WS_NO_DOC;
@@ -121,7 +126,8 @@ static ow_outcome outcome_from_websockets(const correlator *c, const page_load *
 static double grace_deadline(const correlator *c, const page_load *p)
 {
     double from = p->started;
-    if (p->resp_end_ts > from) from = p->resp_end_ts;
+    if (p->resp_end_ts > from)
+        from = p->resp_end_ts;
     return from + c->opts.grace;
 }
 
@@ -145,9 +151,11 @@ static void page_evaluate(correlator *c, page_load *p, bool final)
         ow_verdict before = p->verdict;
         int n_before = p->n_evidence;
         verdict_decide(c, p, final);
-        if (p->verdict != before || p->n_evidence != n_before) p->dirty = true;
+        if (p->verdict != before || p->n_evidence != n_before)
+            p->dirty = true;
     }
-    if (p->dirty) page_emit(c, p);
+    if (p->dirty)
+        page_emit(c, p);
 }
 
 /* ---------------------------------------------------------------- life cycle */
@@ -202,7 +210,8 @@ static void page_insert(correlator *c, page_load *p)
 static void conn_add_page_ref(conn_state *cs, int64_t page_id)
 {
     for (int i = 0; i < cs->n_page_refs; i++)
-        if (cs->page_refs[i] == page_id) return;
+        if (cs->page_refs[i] == page_id)
+            return;
     if (cs->n_page_refs == CONN_MAX_PAGE_REFS) { /* keep the newest */
         memmove(cs->page_refs, cs->page_refs + 1,
                 sizeof cs->page_refs[0] * (CONN_MAX_PAGE_REFS - 1));
@@ -239,7 +248,8 @@ static int add_resource(page_load *p, conn_state *cs, exchange *x, bool is_page)
 static void app_from_path(char *app, size_t cap, const char *path)
 {
     size_t n = strcspn(path, "?#");
-    if (n >= 12 && strncmp(path + n - 12, "/autoload.js", 12) == 0) n -= 12;
+    if (n >= 12 && strncmp(path + n - 12, "/autoload.js", 12) == 0)
+        n -= 12;
     while (n > 1 && path[n - 1] == '/')
         n--;
     copy_bounded(app, cap, path, n);
@@ -249,7 +259,8 @@ static page_load *page_new(correlator *c, conn_state *cs, exchange *x, const cha
                            int64_t expiry)
 {
     page_load *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     const ow_flow *f = cs->flow;
     p->id = ++c->next_page_id;
     p->http_id = x->id;
@@ -291,7 +302,8 @@ void page_from_tokens(correlator *c, conn_state *cs, exchange *x)
 {
     bokeh_found found[8];
     size_t n = bokeh_find_tokens((const char *)x->body, x->body_len, found, 8);
-    if (n > 8) n = 8;
+    if (n > 8)
+        n = 8;
     for (size_t i = 0; i < n; i++) {
         char sid[BOKEH_SESSION_ID_MAX];
         int64_t expiry = 0;
@@ -310,7 +322,8 @@ void page_from_tokens(correlator *c, conn_state *cs, exchange *x)
         if (dup && dup->http_id == x->id)
             continue; /* the same token twice in one page: one page load */
         page_load *p = page_new(c, cs, x, sid, expiry);
-        if (!p) return;
+        if (!p)
+            return;
         c->stats.page_loads++;
         page_insert(c, p);
         if (!x->page_load_id) {
@@ -335,7 +348,8 @@ static page_load *page_for_static(correlator *c, conn_state *cs, const exchange 
         const char *path = strchr(scheme + 3, '/');
         if (path) {
             page_load *p = strmap_get(&c->page_by_url, k, url_key(&f->client, path, k, sizeof k));
-            if (p) return p;
+            if (p)
+                return p;
         }
     }
     page_load *p = strmap_get(&c->page_by_client, k, client_key(&f->client, k));
@@ -353,14 +367,16 @@ void page_link_static(correlator *c, conn_state *cs, exchange *x)
     }
     x->page_load_id = p->id;
     x->res_index = add_resource(p, cs, x, false);
-    if (strcmp(x->kind, "favicon")) p->static_count++;
+    if (strcmp(x->kind, "favicon"))
+        p->static_count++;
     conn_add_page_ref(cs, p->id);
 }
 
 void page_update_resource(correlator *c, conn_state *cs, exchange *x)
 {
     page_load *p = page_find(c, x->page_load_id);
-    if (!p) return;
+    if (!p)
+        return;
     bool is_static = strcmp(x->kind, "static") == 0;
     if (x->res_index >= 0 && x->res_index < p->n_res && p->res[x->res_index].http_id == x->id) {
         page_resource *r = &p->res[x->res_index];
@@ -378,7 +394,8 @@ void page_update_resource(correlator *c, conn_state *cs, exchange *x)
         r->health.server_last_data_ts = cs->last_data_ts[OW_DIR_S2C];
         if (first_end && is_static) {
             p->static_bytes += x->resp_body_bytes;
-            if (x->status >= 400 || !x->complete) p->static_failed++;
+            if (x->status >= 400 || !x->complete)
+                p->static_failed++;
         }
     }
     if (x->id == p->http_id) { /* the page itself: times and sizes */
@@ -392,16 +409,19 @@ void page_refresh_conn(correlator *c, conn_state *cs, int close_how)
 {
     for (int i = 0; i < cs->n_page_refs; i++) {
         page_load *p = page_find(c, cs->page_refs[i]);
-        if (!p) continue;
+        if (!p)
+            continue;
         for (int j = 0; j < p->n_res; j++) {
             page_resource *r = &p->res[j];
-            if (r->conn_id != (int64_t)cs->flow->id) continue;
+            if (r->conn_id != (int64_t)cs->flow->id)
+                continue;
             health_brief_from(&r->health, cs->flow, close_how);
             r->health.server_last_data_ts = cs->last_data_ts[OW_DIR_S2C];
             if (!r->ended && r->has_response) /* cut short by the close */
                 r->end_ts = c->now;
         }
-        if (p->outcome != OW_OUTCOME_PENDING) page_evaluate(c, p, false);
+        if (p->outcome != OW_OUTCOME_PENDING)
+            page_evaluate(c, p, false);
     }
 }
 
@@ -410,7 +430,8 @@ void page_refresh_conn(correlator *c, conn_state *cs, int close_how)
 static page_ws *page_ws_slot(page_load *p, int64_t ws_id)
 {
     for (int i = 0; i < p->n_ws; i++)
-        if (p->ws[i].ws_id == ws_id) return &p->ws[i];
+        if (p->ws[i].ws_id == ws_id)
+            return &p->ws[i];
     return NULL;
 }
 
@@ -426,9 +447,11 @@ void page_link_ws(correlator *c, conn_state *cs, ws_state *ws)
         return;
     }
     bool same = ow_addr_eq(&p->server, &f->server) && p->server_port == f->server_port;
-    if (same) ws->page_load_id = p->id;
+    if (same)
+        ws->page_load_id = p->id;
     p->ws_total++;
-    if (!p->first_ws_ts) p->first_ws_ts = ws->upgrade_ts;
+    if (!p->first_ws_ts)
+        p->first_ws_ts = ws->upgrade_ts;
     if (p->n_ws < PAGE_MAX_WS) {
         page_ws *w = &p->ws[p->n_ws++];
         memset(w, 0, sizeof *w);
@@ -455,7 +478,8 @@ void page_update_ws(correlator *c, ws_state *ws, const ow_flow *f)
                        ? strmap_get(&c->page_by_session, ws->session_id, strlen(ws->session_id))
                        : NULL;
     page_ws *w = p ? page_ws_slot(p, ws->id) : NULL;
-    if (!w) return;
+    if (!w)
+        return;
     w->ack = ws->ack_ts != 0;
     w->doc = ws->pull_doc_ts != 0;
     w->pull_doc_ts = ws->pull_doc_ts;

@@ -25,17 +25,20 @@ void strmap_init(strmap *m)
 void strmap_free(strmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key && m->slots[i].key != STRMAP_TOMBSTONE) free(m->slots[i].key);
+        if (m->slots[i].key && m->slots[i].key != STRMAP_TOMBSTONE)
+            free(m->slots[i].key);
     free(m->slots);
     strmap_init(m);
 }
 
 static strmap_slot *find_slot(const strmap *m, const void *key, size_t len, uint64_t h)
 {
-    if (!m->cap) return NULL;
+    if (!m->cap)
+        return NULL;
     for (size_t i = h & (m->cap - 1), n = 0; n < m->cap; i = (i + 1) & (m->cap - 1), n++) {
         strmap_slot *s = &m->slots[i];
-        if (!s->key) return NULL;
+        if (!s->key)
+            return NULL;
         if (s->key != STRMAP_TOMBSTONE && s->hash == h && s->key_len == len &&
             memcmp(s->key, key, len) == 0)
             return s;
@@ -47,10 +50,12 @@ static bool grow(strmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
     strmap_slot *ns = calloc(ncap, sizeof *ns);
-    if (!ns) return false;
+    if (!ns)
+        return false;
     for (size_t i = 0; i < m->cap; i++) {
         strmap_slot *s = &m->slots[i];
-        if (!s->key || s->key == STRMAP_TOMBSTONE) continue;
+        if (!s->key || s->key == STRMAP_TOMBSTONE)
+            continue;
         size_t j = s->hash & (ncap - 1);
         while (ns[j].key)
             j = (j + 1) & (ncap - 1);
@@ -77,14 +82,17 @@ bool strmap_put(strmap *m, const void *key, size_t len, void *value)
         s->value = value;
         return true;
     }
-    if ((m->used + 1) * 4 >= m->cap * 3 && !grow(m)) return false;
+    if ((m->used + 1) * 4 >= m->cap * 3 && !grow(m))
+        return false;
     char *copy = malloc(len ? len : 1);
-    if (!copy) return false;
+    if (!copy)
+        return false;
     memcpy(copy, key, len);
     size_t i = h & (m->cap - 1);
     while (m->slots[i].key && m->slots[i].key != STRMAP_TOMBSTONE)
         i = (i + 1) & (m->cap - 1);
-    if (!m->slots[i].key) m->used++;
+    if (!m->slots[i].key)
+        m->used++;
     m->slots[i] = (strmap_slot){copy, len, h, value};
     m->live++;
     return true;
@@ -93,7 +101,8 @@ bool strmap_put(strmap *m, const void *key, size_t len, void *value)
 void strmap_del(strmap *m, const void *key, size_t len, const void *value)
 {
     strmap_slot *s = find_slot(m, key, len, hash_bytes(key, len));
-    if (!s || (value && s->value != value)) return;
+    if (!s || (value && s->value != value))
+        return;
     free(s->key);
     s->key = STRMAP_TOMBSTONE;
     s->value = NULL;

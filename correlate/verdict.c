@@ -15,7 +15,8 @@
 
 static void evidence(page_load *p, int64_t conn_id, int64_t http_id, const char *fmt, ...)
 {
-    if (p->n_evidence == PAGE_MAX_EVIDENCE) return;
+    if (p->n_evidence == PAGE_MAX_EVIDENCE)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->evidence_text[p->n_evidence], EVIDENCE_TEXT_MAX, fmt, ap);
@@ -64,9 +65,11 @@ static uint32_t mss_suggestion(const page_load *p, uint32_t lost)
     uint32_t best = 0;
     for (int i = 0; i < p->n_res; i++) {
         const health_brief *h = &p->res[i].health;
-        if (h->seg_after_recovery > best) best = h->seg_after_recovery;
+        if (h->seg_after_recovery > best)
+            best = h->seg_after_recovery;
     }
-    if (!best && lost > 200) best = (lost - lost / 8) / 10 * 10;
+    if (!best && lost > 200)
+        best = (lost - lost / 8) / 10 * 10;
     return best ? best : 1100;
 }
 
@@ -91,9 +94,11 @@ static bool check_blackhole(page_load *p)
     for (int i = 0; i < p->n_res; i++) {
         const page_resource *r = &p->res[i];
         const health_brief *h = &r->health;
-        if (!blackholed(h)) continue;
+        if (!blackholed(h))
+            continue;
         hits++;
-        if (h->max_seg_lost > lost) lost = h->max_seg_lost;
+        if (h->max_seg_lost > lost)
+            lost = h->max_seg_lost;
         evidence(p, r->conn_id, r->http_id,
                  "%s (client port %u): %u-byte server segments retransmitted %u times over "
                  "%.1f s and never acknowledged; %llu bytes left unacknowledged",
@@ -109,7 +114,8 @@ static bool check_blackhole(page_load *p)
                      "%s reached the server",
                      h->client_rst_ts ? "reset" : "FIN");
     }
-    if (!hits) return false;
+    if (!hits)
+        return false;
     char sum[256];
     snprintf(sum, sizeof sum,
              "path-MTU black hole: %d connection%s of this page stalled on %u-byte segments "
@@ -127,16 +133,20 @@ static bool check_slow_recovery(page_load *p)
     for (int i = 0; i < p->n_res; i++) {
         const page_resource *r = &p->res[i];
         const health_brief *h = &r->health;
-        if (!recovered_after_stall(h)) continue;
-        if (h->longest_stall > worst) worst = h->longest_stall;
-        if (h->max_seg_lost > lost) lost = h->max_seg_lost;
+        if (!recovered_after_stall(h))
+            continue;
+        if (h->longest_stall > worst)
+            worst = h->longest_stall;
+        if (h->max_seg_lost > lost)
+            lost = h->max_seg_lost;
         evidence(p, r->conn_id, r->http_id,
                  "%s (client port %u): stalled %.1f s while %u-byte segments went "
                  "unacknowledged, then re-sent as segments of at most %u bytes that got through",
                  res_name(r), r->client_port, h->longest_stall, h->max_seg_lost,
                  h->seg_after_recovery);
     }
-    if (worst < STALL_MIN_S) return false;
+    if (worst < STALL_MIN_S)
+        return false;
     char sum[256];
     snprintf(sum, sizeof sum,
              "connected after a %.1f s stall: the server's TCP recovered from a path-MTU black "
@@ -153,9 +163,11 @@ static bool check_script_failed(page_load *p)
 {
     for (int i = 0; i < p->n_res; i++) {
         const page_resource *r = &p->res[i];
-        if (r->is_page || !strstr(r->path, ".js")) continue;
+        if (r->is_page || !strstr(r->path, ".js"))
+            continue;
         bool reset = r->health.server_rst_ts && !r->complete;
-        if (r->status < 400 && !reset) continue;
+        if (r->status < 400 && !reset)
+            continue;
         if (reset)
             evidence(p, r->conn_id, r->http_id, "GET %s was reset by the server mid-response",
                      r->path);
@@ -182,7 +194,8 @@ static bool client_closed(const health_brief *h)
 static bool check_client_gone(page_load *p)
 {
     const page_resource *r = p->n_res ? &p->res[0] : NULL;
-    if (!r || !r->is_page || r->complete || !client_closed(&r->health)) return false;
+    if (!r || !r->is_page || r->complete || !client_closed(&r->health))
+        return false;
     evidence(p, r->conn_id, r->http_id,
              "the client %s the page connection (port %u) before the page was complete "
              "(%llu bytes of it received)",
@@ -202,14 +215,17 @@ static bool check_script_stalled(page_load *p, double now)
 {
     for (int i = 0; i < p->n_res; i++) {
         const page_resource *r = &p->res[i];
-        if (r->is_page || r->complete || !strstr(r->path, ".js")) continue;
-        double last = r->health.server_last_data_ts > r->req_ts ? r->health.server_last_data_ts
-                                                                 : r->req_ts;
+        if (r->is_page || r->complete || !strstr(r->path, ".js"))
+            continue;
+        double last =
+            r->health.server_last_data_ts > r->req_ts ? r->health.server_last_data_ts : r->req_ts;
         double end = r->end_ts ? r->end_ts : now;
         double client_end =
             r->health.client_rst_ts ? r->health.client_rst_ts : r->health.client_fin_ts;
-        if (client_end && client_end < end) end = client_end; /* how long the client waited */
-        if (end - last < CUT_STALL_S) continue;
+        if (client_end && client_end < end)
+            end = client_end; /* how long the client waited */
+        if (end - last < CUT_STALL_S)
+            continue;
         evidence(p, r->conn_id, r->http_id,
                  "GET %s: %llu of %lld bytes arrived, then nothing from the server for %.1f s",
                  r->path, (unsigned long long)r->body_bytes, (long long)r->content_length,
@@ -225,7 +241,8 @@ static bool check_script_stalled(page_load *p, double now)
     }
     for (int i = 0; i < p->n_res; i++) { /* cut short by the client while data flowed */
         const page_resource *r = &p->res[i];
-        if (r->is_page || r->complete || !client_closed(&r->health)) continue;
+        if (r->is_page || r->complete || !client_closed(&r->health))
+            continue;
         evidence(p, r->conn_id, r->http_id, "the client %s the connection fetching %s",
                  r->health.client_rst_ts ? "reset" : "closed", r->path);
         set_verdict(p, OW_VERDICT_CLIENT_GONE, 0.7,
@@ -243,7 +260,8 @@ static bool check_client_reset(page_load *p, double grace)
     for (int i = 0; i < p->n_res; i++) {
         const page_resource *r = &p->res[i];
         double rst = r->health.client_rst_ts;
-        if (!rst || rst - p->started > grace) continue;
+        if (!rst || rst - p->started > grace)
+            continue;
         evidence(p, r->conn_id, r->http_id,
                  "the client reset its connection (port %u) %.2f s after the page request, "
                  "with no websocket opened",
@@ -262,15 +280,18 @@ static bool non_browser(const char *ua)
         "curl/",  "wget",    "python", "go-http-client", "kube-probe", "elb-healthchecker",
         "bot",    "crawler", "spider", "httpie",         "java/",      "okhttp",
         "libwww", "monitor", "uptime", "prometheus",     "slack",      "preview"};
-    if (!ua[0]) return true;
+    if (!ua[0])
+        return true;
     for (size_t i = 0; i < sizeof bots / sizeof *bots; i++)
-        if (strcasestr(ua, bots[i])) return true;
+        if (strcasestr(ua, bots[i]))
+            return true;
     return !strstr(ua, "Mozilla/");
 }
 
 static bool check_no_scripts(page_load *p)
 {
-    if (p->static_count || p->ws_total) return false;
+    if (p->static_count || p->ws_total)
+        return false;
     bool bot = non_browser(p->user_agent);
     evidence(p, p->conn_id, p->http_id,
              "page served (%d, %llu bytes) to User-Agent \"%s\"; no script fetch and no "
@@ -293,7 +314,8 @@ static bool check_ws_elsewhere(page_load *p)
 {
     for (int i = 0; i < p->n_ws; i++) {
         const page_ws *w = &p->ws[i];
-        if (w->same_server) continue;
+        if (w->same_server)
+            continue;
         char srv[OW_ADDR_STRLEN];
         ow_addr_str(&w->server, srv, sizeof srv);
         evidence(p, w->conn_id, 0,
@@ -311,7 +333,8 @@ static bool check_ws_elsewhere(page_load *p)
 
 static bool check_ws_never(page_load *p)
 {
-    if (!p->static_count || p->ws_total || p->static_failed) return false;
+    if (!p->static_count || p->ws_total || p->static_failed)
+        return false;
     evidence(p, p->conn_id, p->http_id,
              "the client fetched %u scripts (%llu bytes), all complete, then opened no websocket",
              p->static_count, (unsigned long long)p->static_bytes);
@@ -327,14 +350,16 @@ static bool check_ws_never(page_load *p)
 static const page_ws *first_ws(const page_load *p, int status_101)
 {
     for (int i = 0; i < p->n_ws; i++)
-        if (p->ws[i].same_server && ((p->ws[i].status == 101) == status_101)) return &p->ws[i];
+        if (p->ws[i].same_server && ((p->ws[i].status == 101) == status_101))
+            return &p->ws[i];
     return NULL;
 }
 
 static void verdict_refused(page_load *p)
 {
     const page_ws *w = first_ws(p, 0);
-    if (!w) return;
+    if (!w)
+        return;
     evidence(p, w->conn_id, 0,
              "websocket upgrade %s from port %u answered %d %.1f s after the page request; "
              "Origin: %s",
@@ -359,7 +384,8 @@ static void verdict_refused(page_load *p)
 static void verdict_no_doc(page_load *p)
 {
     const page_ws *w = first_ws(p, 1);
-    if (!w) return;
+    if (!w)
+        return;
     bool expired = p->token_expiry && (int64_t)w->upgrade_ts >= p->token_expiry;
     if (!w->ack && (expired || w->close_code[OW_DIR_S2C] == 0)) {
         evidence(p, w->conn_id, 0,
@@ -389,8 +415,10 @@ static bool check_render_failed(page_load *p, double now, bool final)
 {
     for (int i = 0; i < p->n_ws; i++) {
         const page_ws *w = &p->ws[i];
-        if (!w->same_server || !w->doc || w->client_patch_docs) continue;
-        if (!w->closed && !final && now - w->pull_doc_ts < RENDER_WAIT_S) return false;
+        if (!w->same_server || !w->doc || w->client_patch_docs)
+            continue;
+        if (!w->closed && !final && now - w->pull_doc_ts < RENDER_WAIT_S)
+            return false;
         evidence(p, w->conn_id, 0,
                  "PULL-DOC-REPLY sent at +%.2f s; the browser never sent a PATCH-DOC "
                  "(document_ready) afterwards",
@@ -415,7 +443,8 @@ void verdict_decide(correlator *c, page_load *p, bool final)
     p->n_evidence = 0;
     switch (p->outcome) {
     case OW_OUTCOME_CONNECTED:
-        if (!check_slow_recovery(p)) check_render_failed(p, c->now, final);
+        if (!check_slow_recovery(p))
+            check_render_failed(p, c->now, final);
         return;
     case OW_OUTCOME_WS_REFUSED:
         verdict_refused(p);
@@ -435,7 +464,8 @@ void verdict_decide(correlator *c, page_load *p, bool final)
         return;
     if (p->outcome == OW_OUTCOME_UNDECIDED)
         return; /* the client may still come: absence is not yet evidence */
-    if (check_no_scripts(p) || check_ws_never(p)) return;
+    if (check_no_scripts(p) || check_ws_never(p))
+        return;
     evidence(p, p->conn_id, p->http_id,
              "page served (%d), %u scripts fetched (%u failed), no websocket for the session",
              p->status, p->static_count, p->static_failed);

@@ -58,7 +58,10 @@ CREATE TABLE IF NOT EXISTS http_exchanges (
     connection_id INTEGER NOT NULL REFERENCES connections(id),
     seq INTEGER NOT NULL,          -- 0-based request number on the connection
     kind TEXT,                     -- page, static, websocket, autoload, favicon, other
-    req_ts REAL, method TEXT, target TEXT, host TEXT, user_agent TEXT, referer TEXT, origin TEXT,
+    req_ts REAL, method TEXT, target TEXT, host TEXT,
+    user_agent TEXT,               -- NULL when the row belongs to a page load: its User-Agent
+    referer TEXT,                  -- NULL when it names the page this fetch belongs to
+    origin TEXT,
     req_body_bytes INTEGER,
     resp_ts REAL,                  -- first byte of the response head
     resp_end_ts REAL,              -- last byte of the response body
@@ -68,7 +71,8 @@ CREATE TABLE IF NOT EXISTS http_exchanges (
     complete INTEGER,              -- response body complete
     last_byte_acked INTEGER,       -- the client acknowledged the response's last byte (NULL unknown)
     page_load_id INTEGER,          -- the page this fetch belongs to (page, statics, websocket)
-    session_id TEXT                -- page: first session created; websocket: session it carries
+    session_id TEXT                -- page: first session created; websocket: session it carries;
+                                   -- NULL on statics (see page_load_id)
 );
 
 -- @table websockets: one row per websocket upgrade attempt (101 or refused).

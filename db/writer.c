@@ -521,7 +521,7 @@ static void on_bokeh(void *ctx, const ow_bokeh_rec *r)
     if (!row_begin(db))
         return;
     int64_t ws_id = r->ws_id + db->off.ws, id = r->id + db->off.bokeh;
-    if (!bokeh_has_room(db, ws_id, id)) {
+    if (db->opt.max_bokeh_msgs_per_ws != SIZE_MAX && !bokeh_has_room(db, ws_id, id)) {
         db->stats.bokeh_skipped++;
         return;
     }

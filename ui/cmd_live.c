@@ -58,7 +58,8 @@ static void default_db_path(const char *iface, char *buf, size_t cap)
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     snprintf(buf, cap, "orphanwatch-%s-%s.db", iface, stamp);
     for (char *p = buf; *p; p++)
-        if (*p == '/') *p = '_';
+        if (*p == '/')
+            *p = '_';
 }
 
 static void install_signals(void)
@@ -78,14 +79,17 @@ static int live_loop(pipeline *p, dashboard *d, char *err, size_t errlen)
         struct pollfd fds[2] = {{.fd = pipeline_fd(p), .events = POLLIN},
                                 {.fd = d ? dashboard_input_fd(d) : -1, .events = POLLIN}};
         poll(fds, 2, LIVE_POLL_MS);
-        if (pipeline_poll(p, LIVE_BATCH, err, errlen) < 0) return -1;
+        if (pipeline_poll(p, LIVE_BATCH, err, errlen) < 0)
+            return -1;
         double now = wall_now();
         if (now - last_checkpoint >= CHECKPOINT_S) {
             pipeline_checkpoint(p, "running");
             last_checkpoint = now;
         }
-        if (d && (fds[1].revents & POLLIN) && dashboard_handle_input(d)) break;
-        if (d) dashboard_refresh(d, false);
+        if (d && (fds[1].revents & POLLIN) && dashboard_handle_input(d))
+            break;
+        if (d)
+            dashboard_refresh(d, false);
     }
     return 0;
 }
@@ -117,7 +121,8 @@ int cmd_live(int argc, char **argv)
         r.p.db_path = dbpath;
     }
     bool ui = !r.no_ui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
-    if (!ui) r.p.verdict_out = stdout;
+    if (!ui)
+        r.p.verdict_out = stdout;
     install_signals();
     char err[1024];
     pipeline *p = pipeline_open(&r.p, err, sizeof err);
@@ -132,13 +137,17 @@ int cmd_live(int argc, char **argv)
         dashboard_source src = {.title = r.p.cap.iface, .live = true, .ascii = r.ascii};
         pipeline_checkpoint(p, "running");
         d = dashboard_open(r.p.db_path, &src, err, sizeof err);
-        if (!d) fprintf(stderr, "orphanwatch: dashboard: %s (continuing without it)\n", err);
+        if (!d)
+            fprintf(stderr, "orphanwatch: dashboard: %s (continuing without it)\n", err);
     }
     int rc = live_loop(p, d, err, sizeof err);
-    if (d) dashboard_close(d); /* the terminal is back before anything is printed */
-    if (rc < 0) fprintf(stderr, "orphanwatch: %s\n", err);
+    if (d)
+        dashboard_close(d); /* the terminal is back before anything is printed */
+    if (rc < 0)
+        fprintf(stderr, "orphanwatch: %s\n", err);
     const char *how = rc < 0 ? "error" : stop_signal ? "signal" : "quit";
-    if (pipeline_close(p, how) != 0) rc = -1;
+    if (pipeline_close(p, how) != 0)
+        rc = -1;
     fprintf(stderr, "orphanwatch: stopped (%s); results in %s\n", how, r.p.db_path);
     return rc < 0 ? 1 : 0;
 }

@@ -48,9 +48,11 @@ static int run_to_database(run_options *r)
     }
     install_signals();
     int rc = pipeline_run(p, &stop_requested, err, sizeof err);
-    if (rc < 0) fprintf(stderr, "orphanwatch: %s\n", err);
+    if (rc < 0)
+        fprintf(stderr, "orphanwatch: %s\n", err);
     const char *how = rc < 0 ? "error" : stop_requested ? "signal" : "eof";
-    if (pipeline_close(p, how) != 0) rc = -1;
+    if (pipeline_close(p, how) != 0)
+        rc = -1;
     return rc < 0 ? 1 : 0;
 }
 
@@ -71,7 +73,8 @@ int cmd_read(int argc, char **argv)
             return 2;
         }
     }
-    if (!r.p.cap.file && optind < argc) r.p.cap.file = argv[optind++];
+    if (!r.p.cap.file && optind < argc)
+        r.p.cap.file = argv[optind++];
     if (!r.p.cap.file || r.p.cap.iface) {
         usage(stderr);
         return 2;
@@ -92,7 +95,8 @@ int cmd_read(int argc, char **argv)
     snprintf(path, sizeof path, "%s/report.db", dir);
     r.p.db_path = path;
     int rc = run_to_database(&r);
-    if (rc == 0) rc = report_file(path, r.format, stdout);
+    if (rc == 0)
+        rc = report_file(path, r.format, stdout);
     unlink(path);
     rmdir(dir);
     return rc;

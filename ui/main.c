@@ -36,8 +36,10 @@ static void usage(FILE *out)
 static int has_option(int argc, char **argv, const char *shortopt, const char *longopt)
 {
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) break;
-        if (!strncmp(argv[i], shortopt, 2) || !strncmp(argv[i], longopt, strlen(longopt))) return 1;
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strncmp(argv[i], shortopt, 2) || !strncmp(argv[i], longopt, strlen(longopt)))
+            return 1;
     }
     return 0;
 }
@@ -58,10 +60,13 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
     if (argv[1][0] == '-') { /* tcpdump habits: the options name the mode */
-        if (has_option(argc, argv, "-i", "--interface")) return cmd_live(argc, argv);
-        if (has_option(argc, argv, "-r", "--read")) return cmd_read(argc, argv);
+        if (has_option(argc, argv, "-i", "--interface"))
+            return cmd_live(argc, argv);
+        if (has_option(argc, argv, "-r", "--read"))
+            return cmd_read(argc, argv);
     }
     fprintf(stderr, "orphanwatch: unknown command '%s'\n", argv[1]);
     usage(stderr);

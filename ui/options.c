@@ -1,6 +1,7 @@
 /* options: parsing of the options shared by `read` and `live` (see options.h). */
 #include "ui/options.h"
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ const char *run_options_help(void)
            "      --max-page-loads N    page loads held in memory (100000)\n"
            "      --max-ws-message B    websocket message bytes decoded (1048576)\n"
            "      --max-stream-buffer B undecoded bytes kept per direction (1048576)\n"
-           "      --max-bokeh-messages N  Bokeh messages stored per websocket (64)\n"
+           "      --max-bokeh-messages N  Bokeh messages stored per websocket (8; all counted)\n"
            "      --commit-interval MS  database commit interval (1000)\n"
            "  EXPRESSION                trailing words: a BPF filter (tcpdump syntax),\n"
            "                            combined with the server ports\n";
@@ -70,6 +71,7 @@ void run_options_init(run_options *r)
     r->p.cap.max_streams = OW_DEFAULT_MAX_STREAMS;
     r->p.cap.max_stream_buffer = OW_DEFAULT_MAX_STREAM_BUFFER;
     r->p.cap.promisc = true;
+    r->p.db.max_bokeh_msgs_per_ws = SIZE_MAX; /* the correlator caps them, exactly */
     r->format = "text";
 }
 
@@ -89,7 +91,8 @@ static int parse_u64(const char *arg, const char *what, uint64_t max, uint64_t *
 static int add_port(run_options *r, const char *arg)
 {
     uint64_t v;
-    if (parse_u64(arg, "port", 65535, &v)) return -1;
+    if (parse_u64(arg, "port", 65535, &v))
+        return -1;
     if (r->p.cap.n_server_ports == OW_MAX_SERVER_PORTS) {
         fprintf(stderr, "orphanwatch: at most %d ports\n", OW_MAX_SERVER_PORTS);
         return -1;
@@ -120,11 +123,13 @@ int run_options_handle(run_options *r, int opt, const char *arg)
         r->p.quiet = true;
         return 1;
     case 'B':
-        if (parse_u64(arg, "buffer size (MB)", 4096, &v)) return -1;
+        if (parse_u64(arg, "buffer size (MB)", 4096, &v))
+            return -1;
         r->p.cap.buffer_mb = (int)v;
         return 1;
     case 's':
-        if (parse_u64(arg, "snap length", 262144, &v)) return -1;
+        if (parse_u64(arg, "snap length", 262144, &v))
+            return -1;
         r->p.cap.snaplen = (int)v;
         return 1;
     case OPT_GRACE: {
@@ -141,27 +146,33 @@ int run_options_handle(run_options *r, int opt, const char *arg)
         r->p.cor.store_secrets = true;
         return 1;
     case OPT_MAX_STREAMS:
-        if (parse_u64(arg, "--max-streams", 10000000, &v)) return -1;
+        if (parse_u64(arg, "--max-streams", 10000000, &v))
+            return -1;
         r->p.cap.max_streams = (int)v;
         return 1;
     case OPT_MAX_PAGE_LOADS:
-        if (parse_u64(arg, "--max-page-loads", 100000000, &v)) return -1;
+        if (parse_u64(arg, "--max-page-loads", 100000000, &v))
+            return -1;
         r->p.cor.max_page_loads = v;
         return 1;
     case OPT_MAX_WS_MESSAGE:
-        if (parse_u64(arg, "--max-ws-message", 1u << 30, &v)) return -1;
+        if (parse_u64(arg, "--max-ws-message", 1u << 30, &v))
+            return -1;
         r->p.cor.max_ws_message = v;
         return 1;
     case OPT_MAX_STREAM_BUFFER:
-        if (parse_u64(arg, "--max-stream-buffer", 1u << 30, &v)) return -1;
+        if (parse_u64(arg, "--max-stream-buffer", 1u << 30, &v))
+            return -1;
         r->p.cap.max_stream_buffer = (uint32_t)v;
         return 1;
     case OPT_MAX_BOKEH_MSGS:
-        if (parse_u64(arg, "--max-bokeh-messages", 1u << 30, &v)) return -1;
-        r->p.db.max_bokeh_msgs_per_ws = v;
+        if (parse_u64(arg, "--max-bokeh-messages", 1u << 30, &v))
+            return -1;
+        r->p.cor.max_bokeh_stored = v;
         return 1;
     case OPT_COMMIT_MS:
-        if (parse_u64(arg, "--commit-interval", 3600000, &v)) return -1;
+        if (parse_u64(arg, "--commit-interval", 3600000, &v))
+            return -1;
         r->p.db.commit_interval_ms = (int)v;
         return 1;
     case OPT_FORMAT:
@@ -191,5 +202,6 @@ void run_options_trailing_bpf(run_options *r, int argc, char **argv, int first)
     r->bpf[0] = 0;
     for (int i = first; i < argc && n < sizeof r->bpf; i++)
         n += (size_t)snprintf(r->bpf + n, sizeof r->bpf - n, "%s%s", n ? " " : "", argv[i]);
-    if (r->bpf[0]) r->p.cap.bpf = r->bpf;
+    if (r->bpf[0])
+        r->p.cap.bpf = r->bpf;
 }

@@ -48,8 +48,10 @@ static void print_verdict_line(FILE *out, const ow_page_rec *r)
 static void tee_page(void *ctx, const ow_page_rec *r)
 {
     pipeline *p = ctx;
-    if (p->db_sink->page) p->db_sink->page(p->db_sink->ctx, r);
-    if (!p->o.verdict_out || r->outcome == OW_OUTCOME_PENDING) return;
+    if (p->db_sink->page)
+        p->db_sink->page(p->db_sink->ctx, r);
+    if (!p->o.verdict_out || r->outcome == OW_OUTCOME_PENDING)
+        return;
     size_t slot = (size_t)r->id % PRINTED_SLOTS;
     if (p->printed[slot].id == r->id && p->printed[slot].outcome == (int)r->outcome &&
         p->printed[slot].verdict == (int)r->verdict)
@@ -65,43 +67,50 @@ static void tee_page(void *ctx, const ow_page_rec *r)
 static void tee_capture(void *ctx, const ow_capture_rec *r)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
-    if (s->capture) s->capture(s->ctx, r);
+    if (s->capture)
+        s->capture(s->ctx, r);
 }
 
 static void tee_conn(void *ctx, const ow_conn_rec *r)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
-    if (s->conn) s->conn(s->ctx, r);
+    if (s->conn)
+        s->conn(s->ctx, r);
 }
 
 static void tee_http(void *ctx, const ow_http_rec *r)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
-    if (s->http) s->http(s->ctx, r);
+    if (s->http)
+        s->http(s->ctx, r);
 }
 
 static void tee_ws(void *ctx, const ow_ws_rec *r)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
-    if (s->ws) s->ws(s->ctx, r);
+    if (s->ws)
+        s->ws(s->ctx, r);
 }
 
 static void tee_bokeh(void *ctx, const ow_bokeh_rec *r)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
-    if (s->bokeh) s->bokeh(s->ctx, r);
+    if (s->bokeh)
+        s->bokeh(s->ctx, r);
 }
 
 static void tee_session(void *ctx, const ow_session_rec *r)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
-    if (s->session) s->session(s->ctx, r);
+    if (s->session)
+        s->session(s->ctx, r);
 }
 
 static void tee_tick(void *ctx, double now)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
-    if (s->tick) s->tick(s->ctx, now);
+    if (s->tick)
+        s->tick(s->ctx, now);
 }
 
 /* ---------------------------------------------------------------- capture row */
@@ -150,7 +159,8 @@ static size_t capture_counters_json(const capture_stats *s, char *buf, size_t ca
 
 void pipeline_checkpoint(pipeline *p, const char *end_reason)
 {
-    if (!p->db_sink->capture) return;
+    if (!p->db_sink->capture)
+        return;
     const capture_stats *s = p->cap ? capture_get_stats(p->cap) : &p->final_stats;
     const owdb_stats *ds = owdb_get_stats(p->db);
     char links[128], counters[4096];
@@ -183,7 +193,8 @@ static void describe_ports(pipeline *p)
 {
     size_t n = 0;
     int np = p->o.cap.n_server_ports;
-    if (!np) snprintf(p->ports, sizeof p->ports, "%d", OW_DEFAULT_SERVER_PORT);
+    if (!np)
+        snprintf(p->ports, sizeof p->ports, "%d", OW_DEFAULT_SERVER_PORT);
     for (int i = 0; i < np && n < sizeof p->ports; i++)
         n += (size_t)snprintf(p->ports + n, sizeof p->ports - n, "%s%u", i ? "," : "",
                               p->o.cap.server_ports[i]);
@@ -198,7 +209,8 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     }
     p->o = *o;
     p->cap = capture_open(&o->cap, err, errlen);
-    if (!p->cap) goto fail;
+    if (!p->cap)
+        goto fail;
     if (capture_is_live(p->cap)) {
         uid_t uid;
         gid_t gid;
@@ -212,8 +224,10 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     snprintf(p->source, sizeof p->source, "%s", capture_source_name(p->cap));
     describe_ports(p);
     p->db = owdb_create(o->db_path, &p->o.db, err, errlen);
-    if (!p->db) goto fail;
-    if (capture_is_live(p->cap) && ow_drop_privileges(o->run_as, err, errlen) != 0) goto fail;
+    if (!p->db)
+        goto fail;
+    if (capture_is_live(p->cap) && ow_drop_privileges(o->run_as, err, errlen) != 0)
+        goto fail;
     p->db_sink = owdb_sink(p->db);
     p->tee = (ow_record_sink){.ctx = p,
                               .capture = tee_capture,
@@ -232,8 +246,10 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     pipeline_checkpoint(p, "running");
     return p;
 fail:
-    if (p->db) owdb_close(p->db);
-    if (p->cap) capture_close(p->cap, NULL);
+    if (p->db)
+        owdb_close(p->db);
+    if (p->cap)
+        capture_close(p->cap, NULL);
     free(p);
     return NULL;
 }

@@ -55,7 +55,8 @@ static void print_captures(sqlite3 *db, FILE *out, const report_opts *o)
     sqlite3_stmt *s = prep(db, "SELECT source, live, started, ended, end_reason, packets, "
                                "kernel_drops, linktypes, grace, counters, server_ports "
                                "FROM captures ORDER BY id");
-    if (!s) return;
+    if (!s)
+        return;
     while (sqlite3_step(s) == SQLITE_ROW) {
         char a[48] = "-", b[48] = "-";
         if (sqlite3_column_type(s, 2) != SQLITE_NULL)
@@ -89,14 +90,16 @@ static void print_totals(sqlite3 *db, FILE *out)
     sqlite3_finalize(s);
     s = prep(db, "SELECT outcome, COUNT(*) FROM page_loads GROUP BY outcome "
                  "ORDER BY COUNT(*) DESC");
-    if (!s) return;
+    if (!s)
+        return;
     fprintf(out, "outcomes:");
     while (sqlite3_step(s) == SQLITE_ROW)
         fprintf(out, "  %s %lld", col_text(s, 0), sqlite3_column_int64(s, 1));
     sqlite3_finalize(s);
     s = prep(db, "SELECT verdict, COUNT(*) FROM page_loads WHERE verdict IS NOT NULL "
                  "GROUP BY verdict ORDER BY COUNT(*) DESC");
-    if (!s) return;
+    if (!s)
+        return;
     fprintf(out, "\nverdicts:");
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW)
@@ -115,7 +118,8 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
                  "h.kind, h.content_length, h.last_byte_acked "
                  "FROM http_exchanges h JOIN connections c ON c.id = h.connection_id "
                  "WHERE h.page_load_id = ? ORDER BY h.req_ts, h.id");
-    if (!s) return;
+    if (!s)
+        return;
     sqlite3_bind_int64(s, 1, page_id);
     while (sqlite3_step(s) == SQLITE_ROW) {
         char bytes[32];
@@ -131,8 +135,7 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
             if (sqlite3_column_int64(s, 12) > 0)
                 fmt_bytes(sqlite3_column_double(s, 12), total, sizeof total);
             fprintf(out, "  -> %d, %s of %s (cut short)", sqlite3_column_int(s, 3), bytes, total);
-        }
-        else
+        } else
             fprintf(out, "  -> no response");
         if (sqlite3_column_type(s, 6) != SQLITE_NULL && sqlite3_column_double(s, 6) > 0)
             fprintf(out, " in %.3f s", sqlite3_column_double(s, 6) - sqlite3_column_double(s, 0));
@@ -149,7 +152,8 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
                  "FROM websockets w JOIN connections c ON c.id = w.connection_id "
                  "WHERE w.session_id = (SELECT session_id FROM page_loads WHERE id = ?) "
                  "ORDER BY w.upgrade_ts");
-    if (!s) return;
+    if (!s)
+        return;
     sqlite3_bind_int64(s, 1, page_id);
     while (sqlite3_step(s) == SQLITE_ROW) {
         fprintf(out, "    +%7.3f  WS   %s -> %d  [%s port %d from %d]",
@@ -168,7 +172,8 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
 static void print_evidence(sqlite3 *db, FILE *out, sqlite3_int64 page_id)
 {
     sqlite3_stmt *s = prep(db, "SELECT text FROM evidence WHERE page_load_id = ? ORDER BY seq");
-    if (!s) return;
+    if (!s)
+        return;
     sqlite3_bind_int64(s, 1, page_id);
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW)
@@ -185,14 +190,16 @@ static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
             "WHERE outcome <> 'connected' OR verdict IS NOT NULL ORDER BY "
             "CASE outcome WHEN 'orphan' THEN 0 WHEN 'ws_refused' THEN 1 WHEN 'ws_no_doc' THEN 2 "
             "WHEN 'undecided' THEN 3 WHEN 'pending' THEN 4 ELSE 5 END, started");
-    if (!s) return;
+    if (!s)
+        return;
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         char when[48];
         const char *client = col_text(s, 5), *server = col_text(s, 7);
         bool v6c = strchr(client, ':') != NULL, v6s = strchr(server, ':') != NULL;
         fmt_time(sqlite3_column_double(s, 11), o->utc, when, sizeof when);
-        if (!n++) fprintf(out, "\nPAGE LOADS THAT DID NOT END WELL (orphans first)\n");
+        if (!n++)
+            fprintf(out, "\nPAGE LOADS THAT DID NOT END WELL (orphans first)\n");
         fprintf(out, "\n[%s] %s", col_text(s, 1),
                 sqlite3_column_type(s, 2) == SQLITE_NULL ? "(no verdict yet)" : col_text(s, 2));
         if (sqlite3_column_type(s, 2) != SQLITE_NULL)
@@ -202,13 +209,16 @@ static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
                 v6c ? "]" : "", sqlite3_column_int(s, 6), v6s ? "[" : "", server, v6s ? "]" : "",
                 sqlite3_column_int(s, 8), col_text(s, 9), when);
         fprintf(out, "  User-Agent: %s\n", col_text(s, 10));
-        if (*col_text(s, 14)) fprintf(out, "  %s\n", col_text(s, 14));
+        if (*col_text(s, 14))
+            fprintf(out, "  %s\n", col_text(s, 14));
         fprintf(out, "  timeline:\n");
         print_timeline(db, out, sqlite3_column_int64(s, 0), sqlite3_column_double(s, 11));
         print_evidence(db, out, sqlite3_column_int64(s, 0));
-        if (*col_text(s, 15)) fprintf(out, "  advice: %s\n", col_text(s, 15));
+        if (*col_text(s, 15))
+            fprintf(out, "  advice: %s\n", col_text(s, 15));
     }
-    if (!n) fprintf(out, "\nEvery page load connected and no verdict was raised.\n");
+    if (!n)
+        fprintf(out, "\nEvery page load connected and no verdict was raised.\n");
     sqlite3_finalize(s);
 }
 
@@ -222,7 +232,8 @@ static void print_patterns(sqlite3 *db, FILE *out)
             " GROUP BY verdict ORDER BY COUNT(*) DESC LIMIT 1) "
             "FROM page_loads p GROUP BY client ORDER BY SUM(outcome <> 'connected') DESC, "
             "COUNT(*) DESC LIMIT 20");
-    if (!s) return;
+    if (!s)
+        return;
     fprintf(out, "\nBY CLIENT\n");
     while (sqlite3_step(s) == SQLITE_ROW)
         fprintf(out, "  %-40s %4lld page loads, %4lld not connected (%3.0f%%)%s%s\n",
@@ -240,11 +251,13 @@ static void print_patterns(sqlite3 *db, FILE *out)
                  "GROUP BY p.client, p.verdict, CASE WHEN instr(h.target,'?') > 0 THEN "
                  "substr(h.target, 1, instr(h.target,'?') - 1) ELSE h.target END "
                  "ORDER BY COUNT(DISTINCT p.id) DESC LIMIT 20");
-    if (!s) return;
+    if (!s)
+        return;
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *t = col_text(s, 2);
-        if (!n++) fprintf(out, "\nBY RESOURCE\n");
+        if (!n++)
+            fprintf(out, "\nBY RESOURCE\n");
         fprintf(out, "  %lld of %lld page loads from %s: %s on %.*s\n", sqlite3_column_int64(s, 3),
                 sqlite3_column_int64(s, 4), col_text(s, 0), col_text(s, 1), (int)strcspn(t, "?"),
                 t);
@@ -257,18 +270,22 @@ static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
     sqlite3_stmt *s = prep(db, "SELECT started, client, path, session_id, static_count, "
                                "first_ws_ts - started FROM page_loads "
                                "WHERE outcome = 'connected' AND verdict IS NULL ORDER BY started");
-    if (!s) return;
+    if (!s)
+        return;
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        if (!n) fprintf(out, "\nCONNECTED\n");
-        if (n++ >= o->max_healthy) continue;
+        if (!n)
+            fprintf(out, "\nCONNECTED\n");
+        if (n++ >= o->max_healthy)
+            continue;
         char when[48];
         fmt_time(sqlite3_column_double(s, 0), o->utc, when, sizeof when);
         fprintf(out, "  %s  %-24s %-32.32s session %.12s  %d scripts, websocket after %.2f s\n",
                 when, col_text(s, 1), col_text(s, 2), col_text(s, 3), sqlite3_column_int(s, 4),
                 sqlite3_column_double(s, 5));
     }
-    if (n > o->max_healthy) fprintf(out, "  ... and %d more\n", n - o->max_healthy);
+    if (n > o->max_healthy)
+        fprintf(out, "  ... and %d more\n", n - o->max_healthy);
     sqlite3_finalize(s);
 }
 

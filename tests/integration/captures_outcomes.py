@@ -16,7 +16,9 @@ CHECK_VERDICT = os.environ.get("OW_CHECK", "outcome") == "verdict"
 
 def check_capture(pcap, manifest, tmp):
     truth = json.load(open(manifest))
-    rows = read_jsonl(pcap, tmp)
+    server = truth.get("server", {})
+    ports = [i["port"] for i in server.get("instances", [])] or [server.get("port", 5006)]
+    rows = read_jsonl(pcap, tmp, [a for port in ports for a in ("-p", str(port))])
     got = {r["session_id"]: r for r in rows}
     problems = []
     for pl in truth["page_loads"]:

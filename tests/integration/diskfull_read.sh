@@ -198,12 +198,36 @@ for mode, lock in (("delete", "EXCLUSIVE"), ("delete", "IMMEDIATE"), ("wal", "IM
     report(len(lines) == 1 and "lock" in err.lower(), f"{what}: one clear line saying it is locked", repr(err))
     after(what, con)
 
-# taken in the middle of a run: packets arrive on stdin; another writer asks for the lock
-# a quarter of the way in and gets it at orphanwatch's next commit; the rest of the packets
-# make rows that cannot be written
+# taken in the middle of a run: a crafted capture arrives on stdin in three phases: page
+# loads; then packets to another port (no rows) spread over capture seconds, so orphanwatch
+# commits and has no transaction open while another writer takes the lock; then more page
+# loads, whose rows cannot be written while the lock is held
 import threading
+sys.path.insert(0, hostile)
+import craft
 what = "locked in the middle of the run"
-data = open(sample, "rb").read()
+mid = os.path.join(os.path.dirname(db), "mid.pcap")
+w = craft.PcapWriter(mid)
+marks = []
+
+def page_loads(first, n):
+    for i in range(first, first + n):
+        c = craft.TcpConn(w, cport=20000 + i).handshake()
+        tok = craft.bokeh_token(craft.session_id(i), w.now + 300)
+        c.c2s(craft.http_request("GET", f"/app?visit={i}"))
+        c.s2c(craft.http_response(200, [("Content-Type", "text/html")], craft.bokeh_page(tok)))
+        c.close()
+
+page_loads(0, 30)
+marks.append(w.packets)
+for i in range(20):  # one packet per capture second, to port 80: ticks, no rows
+    w.tick(1.0)
+    seg = craft.tcp_segment(craft.CLIENT4, craft.SERVER4, 30000, 80, i, 0, craft.TH_SYN)
+    w.write(craft.ipv4_packet(craft.CLIENT4, craft.SERVER4, 6, seg))
+marks.append(w.packets)
+page_loads(100, 30)
+w.close()
+data = open(mid, "rb").read()
 recs, off = [], 24
 while off + 16 <= len(data):
     n = struct.unpack("<I", data[off + 8:off + 12])[0]
@@ -211,37 +235,51 @@ while off + 16 <= len(data):
     off += 16 + n
 p = subprocess.Popen([bin, "read", "-", "-w", db, "-q", "--commit-interval", "100"],
                      stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-quarter = len(recs) // 4
-p.stdin.write(data[:24] + b"".join(recs[:quarter]))
+p.stdin.write(data[:24] + b"".join(recs[:marks[0]]))
 p.stdin.flush()
-time.sleep(0.5)
 held, box = threading.Event(), {}
 
 def take_lock():
-    con = sqlite3.connect(db, timeout=60, isolation_level=None)
+    con = sqlite3.connect(db, timeout=60, isolation_level=None, check_same_thread=False)
     con.execute("BEGIN IMMEDIATE")
     con.execute("INSERT INTO captures(source, live) VALUES('other writer', 0)")
     box["con"] = con
     held.set()
 
 t = threading.Thread(target=take_lock)
-t.start()
-i = quarter
-while i < len(recs) and not held.is_set():  # orphanwatch commits between batches
-    p.stdin.write(b"".join(recs[i:i + 20]))
+
+
+def committed_rows():
+    """orphanwatch's rows of this run that a reader sees (it has opened and committed)."""
+    try:
+        r = sqlite3.connect(db, timeout=5)
+        n = r.execute("SELECT COUNT(*) FROM connections WHERE capture_id = "
+                      "(SELECT MAX(id) FROM captures WHERE source = '-')").fetchone()[0]
+        r.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
+for r in recs[marks[0]:marks[1]]:  # orphanwatch commits at a tick and waits with no rows
+    p.stdin.write(r)
     p.stdin.flush()
-    i += 20
-    time.sleep(0.05)
-t.join(timeout=TIMEOUT)
-report(held.is_set() and i < len(recs), f"{what}: the other writer got the lock half-way",
-       f"held={held.is_set()} at packet {i} of {len(recs)}")
-while i < len(recs):  # more rows while the lock is held
-    p.stdin.write(b"".join(recs[i:i + 100]))
+    time.sleep(0.2)
+    if not t.is_alive() and not held.is_set() and committed_rows() > 0:
+        t.start()
+    if held.is_set():
+        break
+if t.is_alive() or held.is_set():
+    t.join(timeout=TIMEOUT)
+report(held.is_set(), f"{what}: the other writer got the lock half-way, after orphanwatch "
+       "had committed rows")
+try:
+    p.stdin.write(b"".join(recs[marks[1]:]))  # rows while the lock is held
     p.stdin.flush()
-    i += 100
-    time.sleep(0.05)
-time.sleep(3.0)
-p.stdin.close()
+    time.sleep(3.0)
+    p.stdin.close()
+except BrokenPipeError:
+    print("   orphanwatch stopped reading its input early")
 try:
     err = p.stderr.read().decode(errors="replace")
     rc = p.wait(timeout=TIMEOUT)

@@ -309,6 +309,55 @@ static void eviction_and_timeouts(void)
     CHECK(sink.ticks >= 2);
 }
 
+/* Timestamps going back: libnids registers a second closing timeout for a stream when
+ * another stream's earlier timeout sits before the first in its list; the stale one fires
+ * later on the freed stream, by then reused by another connection, and closes that one (or
+ * corrupts libnids' stream pool). libnids is fed a clock that never goes back, so the later
+ * connection lives on. */
+static void fin_both(conn *k, uint32_t data)
+{
+    seg(k, 1, S_ACK | S_FIN, k->c, k->s + data, NULL, 0);
+    seg(k, 0, S_ACK | S_FIN, k->s + data + 100, k->c + 1, NULL, 0); /* out of order */
+}
+
+static void clock_going_back(void)
+{
+    synth_pcap p;
+    start(&p);
+    double t0 = 1700000000.0;
+    p.t = t0 + 100;
+    conn a = {&p, 42300, 100, 200};
+    handshake(&a);
+    server_sends(&a, 0, 100);
+    fin_both(&a, 100); /* libnids: closing timeout at +110 */
+    p.t = t0 + 75;
+    conn x = {&p, 42302, 300, 400};
+    handshake(&x);
+    fin_both(&x, 0); /* closing timeout at +85, ahead of a's */
+    p.t = t0 + 50;
+    seg(&a, 0, S_ACK | S_FIN, a.s + 200, a.c + 1, NULL, 0); /* a second one for a, at +60 */
+    p.t = t0 + 62;
+    conn b = {&p, 42301, 1000, 2000}; /* takes the stream a's timeout at +60 freed */
+    handshake(&b);
+    p.t = t0 + 111;
+    server_sends(&b, 0, 300);
+    client_acks(&b, 300);
+    p.t = t0 + 112;
+    server_sends(&b, 300, 200);
+    client_acks(&b, 500);
+    capture_stats st;
+    CHECK_EQ_INT(run(&p, NULL, &st), 0);
+    rec_flow *x_b = NULL;
+    for (int i = 0; i < sink.n; i++)
+        if (sink.flows[i].cport == 42301)
+            x_b = &sink.flows[i];
+    CHECK(x_b != NULL);
+    if (x_b) {
+        CHECK_EQ_INT(x_b->bytes[OW_DIR_S2C], 500);
+        CHECK_EQ_INT(x_b->close_how, OW_CLOSE_END);
+    }
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof pattern; i++)
@@ -323,5 +372,6 @@ int main(void)
     reset_and_refused();
     port_reuse();
     eviction_and_timeouts();
+    clock_going_back();
     TEST_MAIN_END("test_capture_reasm");
 }
