@@ -96,7 +96,7 @@ int cmd_read(int argc, char **argv)
     r.p.db_path = path;
     int rc = run_to_database(&r);
     if (rc == 0)
-        rc = report_file(path, r.format, stdout);
+        rc = report_file(path, r.format, true, stdout);
     unlink(path);
     rmdir(dir);
     return rc;

@@ -194,6 +194,10 @@ static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
         return;
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
+        if (o->max_failed && n >= o->max_failed) {
+            n++;
+            continue;
+        }
         char when[48];
         const char *client = col_text(s, 5), *server = col_text(s, 7);
         bool v6c = strchr(client, ':') != NULL, v6s = strchr(server, ':') != NULL;
@@ -219,6 +223,9 @@ static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
     }
     if (!n)
         fprintf(out, "\nEvery page load connected and no verdict was raised.\n");
+    else if (o->max_failed && n > o->max_failed)
+        fprintf(out, "\n... and %d more (report --all, or `orphanwatch query DB orphans`)\n",
+                n - o->max_failed);
     sqlite3_finalize(s);
 }
 
@@ -226,12 +233,15 @@ static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
 
 static void print_patterns(sqlite3 *db, FILE *out)
 {
-    sqlite3_stmt *s = prep(
-        db, "SELECT client, COUNT(*), SUM(outcome <> 'connected'), "
-            "(SELECT verdict FROM page_loads q WHERE q.client = p.client AND verdict IS NOT NULL "
-            " GROUP BY verdict ORDER BY COUNT(*) DESC LIMIT 1) "
-            "FROM page_loads p GROUP BY client ORDER BY SUM(outcome <> 'connected') DESC, "
-            "COUNT(*) DESC LIMIT 20");
+    sqlite3_stmt *s =
+        prep(db, "WITH per AS (SELECT client, COUNT(*) AS n, SUM(outcome <> 'connected') AS bad "
+                 "FROM page_loads GROUP BY client), "
+                 "v AS (SELECT client, verdict, ROW_NUMBER() OVER (PARTITION BY client "
+                 "ORDER BY COUNT(*) DESC, verdict) AS r FROM page_loads WHERE verdict IS NOT NULL "
+                 "GROUP BY client, verdict) "
+                 "SELECT per.client, per.n, per.bad, v.verdict FROM per "
+                 "LEFT JOIN v ON v.client = per.client AND v.r = 1 "
+                 "ORDER BY per.bad DESC, per.n DESC LIMIT 20");
     if (!s)
         return;
     fprintf(out, "\nBY CLIENT\n");
@@ -276,7 +286,7 @@ static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
     while (sqlite3_step(s) == SQLITE_ROW) {
         if (!n)
             fprintf(out, "\nCONNECTED\n");
-        if (n++ >= o->max_healthy)
+        if (o->max_healthy && n++ >= o->max_healthy)
             continue;
         char when[48];
         fmt_time(sqlite3_column_double(s, 0), o->utc, when, sizeof when);
@@ -284,7 +294,7 @@ static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
                 when, col_text(s, 1), col_text(s, 2), col_text(s, 3), sqlite3_column_int(s, 4),
                 sqlite3_column_double(s, 5));
     }
-    if (n > o->max_healthy)
+    if (o->max_healthy && n > o->max_healthy)
         fprintf(out, "  ... and %d more\n", n - o->max_healthy);
     sqlite3_finalize(s);
 }
@@ -328,7 +338,7 @@ int report_text(sqlite3 *db, FILE *out, const report_opts *o)
     return 0;
 }
 
-int report_file(const char *path, const char *format, FILE *out)
+int report_file(const char *path, const char *format, bool all, FILE *out)
 {
     char err[512];
     sqlite3 *db = owdb_open_readonly(path, err, sizeof err);
@@ -336,7 +346,7 @@ int report_file(const char *path, const char *format, FILE *out)
         fprintf(stderr, "orphanwatch: %s\n", err);
         return 1;
     }
-    report_opts o = {.utc = true, .max_healthy = 50};
+    report_opts o = {.utc = true, .max_healthy = all ? 0 : 50, .max_failed = all ? 0 : 200};
     int rc = strcmp(format, "jsonl") == 0 ? report_jsonl(db, out, NULL) : report_text(db, out, &o);
     sqlite3_close(db);
     return rc ? 1 : 0;
