@@ -4,6 +4,7 @@
 #include "ui/pipeline.h"
 #include "capture/privileges.h"
 #include <pcap/pcap.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -221,7 +222,10 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
         }
     }
     p->live = capture_is_live(p->cap);
-    snprintf(p->source, sizeof p->source, "%s", capture_source_name(p->cap));
+    const char *name = capture_source_name(p->cap);
+    char *abs = p->live || !strcmp(name, "-") ? NULL : realpath(name, NULL);
+    snprintf(p->source, sizeof p->source, "%s", abs ? abs : name); /* export finds it again */
+    free(abs);
     describe_ports(p);
     p->db = owdb_create(o->db_path, &p->o.db, err, errlen);
     if (!p->db)
