@@ -85,14 +85,16 @@ class Checks:
         self.passed = self.failed = 0
         self.failures = []
 
-    def ok(self, desc, cond, detail=""):
+    def ok(self, desc, cond, detail="", fail=None):
+        """detail is printed either way; fail, when given, replaces it on failure."""
         if cond:
             self.passed += 1
             print(f"ok: {desc}" + (f" ({detail})" if detail else ""), flush=True)
         else:
             self.failed += 1
             self.failures.append(desc)
-            print(f"FAIL: {desc}" + (f": {detail}" if detail else ""), flush=True)
+            why = detail if fail is None else fail
+            print(f"FAIL: {desc}" + (f": {why}" if why else ""), flush=True)
         return bool(cond)
 
     def eq(self, desc, expected, actual):
@@ -200,6 +202,24 @@ def parse_verdict_line(line):
     return {"outcome": m.group(2), "verdict": None if m.group(3) == "-" else m.group(3),
             "client": host.strip("[]"), "bracketed": host.startswith("["),
             "client_port": int(m.group(5)), "path": m.group(6), "session": m.group(7)}
+
+
+def lines_of(lines, g):
+    sid = g["session_id"] or ""
+    return [(t, p, raw) for t, p, raw in lines
+            if p and p["session"] and sid.startswith(p["session"]) and len(p["session"]) >= 8
+            and p["client_port"] == g["client_port"]]
+
+
+def check_privileges(live, c, when):
+    st = proc_status(live.ow.pid)
+    c.ok(f"{when}: real, effective, saved and fs uid are {live.uid}, none 0",
+         st["Uid"] == [live.uid] * 4 and 0 not in st["Uid"], f"Uid {st['Uid']}")
+    c.ok(f"{when}: real, effective, saved and fs gid are {live.gid}, none 0",
+         st["Gid"] == [live.gid] * 4 and 0 not in st["Gid"], f"Gid {st['Gid']}")
+    c.ok(f"{when}: no supplementary group 0", 0 not in st["Groups"], f"Groups {st['Groups']}")
+    c.ok(f"{when}: CapEff and CapPrm are 0", st["CapEff"] == 0 and st["CapPrm"] == 0,
+         f"CapEff {st['CapEff']:x} CapPrm {st['CapPrm']:x} NoNewPrivs {st['NoNewPrivs']}")
 
 
 class LineReader(threading.Thread):

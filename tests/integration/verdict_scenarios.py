@@ -15,7 +15,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 import captures_outcomes  # noqa: E402
-from owtest import read_db, skip  # noqa: E402
+from owtest import read_db, run, skip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAKE = os.path.join(HERE, "..", "harness", "make_capture.sh")
@@ -33,6 +33,28 @@ def make(scenario, tmp):
     return scenario, p, pcap, truth
 
 
+def merged_servers(pcap, tmp):
+    """Two servers' databases (each sees only its own port) merged: the page loads that are
+    orphans on server A because their websocket went to server B get ws_elsewhere."""
+    dbs = []
+    for port in ("5006", "5007"):
+        db = os.path.join(tmp, f"elsewhere-{port}.db")
+        run(["read", pcap, "-p", port, "-w", db, "-q"])
+        dbs.append(db)
+    out = os.path.join(tmp, "elsewhere-merged.db")
+    if os.path.exists(out):
+        os.unlink(out)
+    run(["merge", out] + dbs)
+    con = sqlite3.connect(out)
+    n = con.execute("SELECT COUNT(*) FROM page_loads WHERE outcome='orphan' AND "
+                    "verdict='ws_elsewhere'").fetchone()[0]
+    alone = sqlite3.connect(dbs[0]).execute(
+        "SELECT COUNT(*) FROM page_loads WHERE verdict='ws_elsewhere'").fetchone()[0]
+    if n != 2 or alone != 0:
+        return [f"merge: {n} ws_elsewhere page loads after merging (want 2), {alone} before"]
+    return []
+
+
 def extra_checks(scenario, pcap, tmp):
     problems = []
     if scenario == "vnet-superpackets":
@@ -40,6 +62,8 @@ def extra_checks(scenario, pcap, tmp):
                               "-e", "frame.len"], capture_output=True, text=True).stdout
         if not out.split():
             problems.append("no super-packet (> 1280 bytes) in the capture")
+    if scenario == "ws-elsewhere":
+        problems += merged_servers(pcap, tmp)
     if scenario == "midstream":
         con = sqlite3.connect(read_db(pcap, tmp))
         rows = con.execute("SELECT COUNT(*), SUM(frames_c2s + frames_s2c), SUM(messages_s2c) "
