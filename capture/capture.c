@@ -1,7 +1,8 @@
 /* capture: the packet loop. Each packet goes link layer -> IP (fragments reassembled) -> TCP
  * -> its flow (created on the first packet) -> TCP health -> libnids (nids_glue.c), and is
  * counted in exactly one outcome. Flows end by FIN/RST (through libnids), by timeouts and
- * eviction (here), or at capture_close; the sink sees each open and close exactly once. */
+ * eviction (here), or at capture_close; the sink sees each open and close exactly once. With
+ * --keep-packets, each server-port TCP packet is also written as it came (packet_keep.c). */
 #include "capture/capture_priv.h"
 #include <poll.h>
 #include <stdlib.h>
@@ -64,7 +65,8 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
     }
     int rc = o->file ? src_open_file(&c->src, o->file, err, errlen)
                      : src_open_live(&c->src, &c->opts, err, errlen);
-    if (rc < 0 || !nids_glue_init(c, err, errlen)) {
+    if (rc < 0 || !nids_glue_init(c, err, errlen) ||
+        (o->keep_dir && !(c->keep = pk_open(&c->opts, &c->stats, err, errlen)))) {
         capture_close(c, NULL);
         return NULL;
     }
@@ -161,6 +163,7 @@ static void expire_flows(capture *c)
 static void tick(capture *c)
 {
     expire_flows(c);
+    pk_tick(c->keep);
     c->last_tick = c->now;
     if (c->sink && c->sink->on_tick)
         c->sink->on_tick(c->sink->ctx, c->now);
@@ -290,6 +293,9 @@ static void handle_ip(capture *c, const ow_ip *ip, bool counted)
             c->stats.not_server_port++;
         return;
     }
+    if (!counted && c->keep) /* a reassembled datagram's fragments are not kept */
+        pk_packet(c->keep, c->frame->dlt, &c->frame->tv, c->frame->caplen, c->frame->wirelen,
+                  c->frame->data);
     if (!counted) {
         if (s.payload_caplen < s.payload_wirelen)
             c->stats.truncated++;
@@ -336,6 +342,7 @@ static void handle_packet(capture *c, const raw_packet *p)
     if (p->ts > st->last_ts)
         st->last_ts = p->ts;
     note_linktype(st, p->dlt);
+    c->frame = p;
     c->pkt_ts = p->ts;
     c->pkt_tv = p->tv;
     if (p->ts > c->now)
@@ -482,6 +489,7 @@ void capture_close(capture *c, const ow_flow_sink *sink)
                 end_flow(c, f, ending_how(f, OW_CLOSE_END));
     }
     nids_glue_exit(c);
+    pk_close(c->keep);
     ft_destroy(&c->flows);
     frag_destroy(&c->frags);
     src_close(&c->src);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define OW_DEFAULT_SERVER_PORT 5006
 #define OW_MAX_SERVER_PORTS 16
@@ -15,6 +16,17 @@
 #define OW_DEFAULT_SNAPLEN 262144
 #define OW_DEFAULT_BUFFER_MB 32
 #define OW_DEFAULT_MAX_STREAM_BUFFER (1u << 20) /* unconsumed bytes kept per direction */
+#define OW_DEFAULT_KEEP_MB           256       /* --keep-packets-size */
+
+/* One file of kept packets (--keep-packets), as capture reports it to on_kept_file: when it
+ * is created, as it grows (at most once per tick), when it is finished and when it is
+ * deleted to stay within the size bound. */
+typedef struct capture_kept_file {
+    const char *path; /* absolute */
+    double first_ts, last_ts;
+    uint64_t packets, bytes;
+    bool dropped; /* deleted (oldest first) */
+} capture_kept_file;
 
 typedef struct capture_opts {
     const char *file;   /* read this pcap/pcapng ("-" = stdin), or */
@@ -27,6 +39,16 @@ typedef struct capture_opts {
     int max_streams;    /* connections tracked at once */
     uint32_t max_stream_buffer;
     bool promisc;
+    /* --keep-packets: every analysed packet (server-port TCP, not IP fragments) is written in
+     * its link-layer framing to keep_dir/orphanwatch-START-NNNN.pcap files of at most
+     * keep_bytes/8 each, the oldest deleted when all would exceed keep_bytes. */
+    const char *keep_dir; /* NULL: keep nothing */
+    uint64_t keep_bytes;  /* 0: OW_DEFAULT_KEEP_MB */
+    bool keep_chown;      /* running as root: a keep_dir created here goes to keep_uid/gid */
+    uid_t keep_uid;
+    gid_t keep_gid;
+    void (*on_kept_file)(void *ctx, const capture_kept_file *f);
+    void *kept_ctx;
 } capture_opts;
 
 /* Every packet is counted in exactly one outcome: packets == non_ip + truncated + bad_ip +
@@ -46,6 +68,12 @@ typedef struct capture_stats {
     uint64_t gaps, gap_bytes;
     uint64_t buffer_overflows; /* max_stream_buffer hit: bytes skipped as a gap */
     uint64_t kernel_drops, if_drops; /* live only (pcap_stats) */
+    /* --keep-packets */
+    uint64_t kept_packets;         /* analysed packets written to kept files */
+    uint64_t kept_skipped;         /* analysed packets not kept: another link type than the
+                                      first kept packet's, or after a write error */
+    uint64_t kept_files_dropped;   /* kept files deleted to stay within the size bound */
+    uint64_t kept_packets_dropped; /* the packets they held */
     double first_ts, last_ts;
     int linktypes[8];        /* DLTs seen (pcapng may have several) */
     int n_linktypes;

@@ -6,6 +6,7 @@
 #include "capture/capture.h"
 #include "capture/flow_table.h"
 #include "capture/ip_frag.h"
+#include "capture/packet_keep.h"
 #include "capture/pcap_source.h"
 
 /* Flow time limits, in capture seconds. */
@@ -27,9 +28,11 @@ struct capture {
     frag_table frags;
     const ow_flow_sink *sink;
     double now, last_tick;
-    double pkt_ts;          /* time of the packet being handled */
-    struct timeval pkt_tv;  /* the same, for libnids */
-    struct timeval nids_tv; /* the clock libnids sees: never goes back (see nids_feed_one) */
+    packet_keep *keep;       /* --keep-packets, or NULL */
+    const raw_packet *frame; /* the packet being handled, as it came */
+    double pkt_ts;           /* time of the packet being handled */
+    struct timeval pkt_tv;   /* the same, for libnids */
+    struct timeval nids_tv;  /* the clock libnids sees: never goes back (see nids_feed_one) */
     uint64_t next_flow_id;
     /* libnids */
     void *nids_pcap;   /* pcap_open_dead(DLT_RAW) handed to libnids */

@@ -233,6 +233,7 @@ static void remember_finished(conn_state *cs, exchange *x)
 {
     if (cs->n_recent == CONN_RECENT_EXCH) {
         exchange_free(cs->recent[0]);
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers is moved */
         memmove(cs->recent, cs->recent + 1, sizeof cs->recent[0] * (CONN_RECENT_EXCH - 1));
         cs->n_recent--;
     }
@@ -598,7 +599,7 @@ static bool on_response(void *ctx, const http_head *resp, const http_request_inf
         x->id = ++c->next_http_id;
         x->res_index = -1;
         x->req_ts = cs->now;
-        strcpy(x->kind, "other");
+        snprintf(x->kind, sizeof x->kind, "other");
     }
     if (cs->req_cur == x)
         cs->req_cur = NULL;
@@ -721,6 +722,17 @@ void health_brief_from(health_brief *b, const ow_flow *f, int close_how)
     };
 }
 
+conn_state *conn_find(correlator *c, int64_t conn_id)
+{
+    uint64_t id = (uint64_t)conn_id;
+    return strmap_get(&c->conn_by_id, &id, sizeof id);
+}
+
+void conn_emit_progress(correlator *c, conn_state *cs)
+{
+    emit_conn(c, cs, "open");
+}
+
 void conn_open(correlator *c, ow_flow *f, double ts)
 {
     conn_state *cs = calloc(1, sizeof *cs);
@@ -737,6 +749,7 @@ void conn_open(correlator *c, ow_flow *f, double ts)
                          .on_error = on_error};
     http_conn_init(&cs->http, &cb);
     f->user = cs;
+    strmap_put(&c->conn_by_id, &f->id, sizeof f->id, cs);
     c->stats.connections++;
     emit_conn(c, cs, "open");
 }
@@ -873,6 +886,7 @@ void conn_close(correlator *c, ow_flow *f, int how, double ts)
         exchange_free(cs->recent[i]);
     }
     emit_conn(c, cs, close_name(how));
+    strmap_del(&c->conn_by_id, &f->id, sizeof f->id, cs);
     f->user = NULL;
     free(cs);
 }

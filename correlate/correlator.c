@@ -86,6 +86,7 @@ correlator *correlator_new(const correlator_opts *o, const ow_record_sink *out)
     strmap_init(&c->page_by_session);
     strmap_init(&c->page_by_url);
     strmap_init(&c->page_by_client);
+    strmap_init(&c->conn_by_id);
     return c;
 }
 
@@ -154,5 +155,6 @@ void correlator_free(correlator *c)
     strmap_free(&c->page_by_session);
     strmap_free(&c->page_by_url);
     strmap_free(&c->page_by_client);
+    strmap_free(&c->conn_by_id);
     free(c);
 }

@@ -174,6 +174,7 @@ struct correlator {
     strmap page_by_session; /* session id -> latest page_load */
     strmap page_by_url;     /* client|target -> latest page_load */
     strmap page_by_client;  /* client -> latest page_load */
+    strmap conn_by_id;      /* 8-byte flow id -> conn_state, while the connection is open */
     double now;
     double last_sweep;
 };
@@ -184,6 +185,10 @@ size_t conn_data(correlator *c, ow_flow *f, int dir, const uint8_t *data, size_t
 void conn_gap(correlator *c, ow_flow *f, int dir, uint64_t len, double ts);
 void conn_close(correlator *c, ow_flow *f, int how, double ts);
 void health_brief_from(health_brief *b, const ow_flow *f, int close_how);
+/* The open connection with this flow id, or NULL once it closed. */
+conn_state *conn_find(correlator *c, int64_t conn_id);
+/* Re-emits an open connection's row (its transport health so far). */
+void conn_emit_progress(correlator *c, conn_state *cs);
 
 /* pageload.c */
 page_load *page_find(correlator *c, int64_t id);

@@ -118,6 +118,16 @@ typedef struct ow_session_rec {
     const char *outcome;
 } ow_session_rec;
 
+/* A file of kept packets (--keep-packets; not from the correlator: the pipeline forwards what
+ * capture reports). Keyed by file within the capture; re-emitted as it grows and when it is
+ * deleted (dropped). */
+typedef struct ow_packet_file_rec {
+    const char *file; /* absolute path */
+    double first_ts, last_ts;
+    uint64_t packets;
+    bool dropped;
+} ow_packet_file_rec;
+
 typedef struct ow_record_sink {
     void *ctx;
     void (*capture)(void *ctx, const ow_capture_rec *r);
@@ -127,6 +137,7 @@ typedef struct ow_record_sink {
     void (*bokeh)(void *ctx, const ow_bokeh_rec *r);
     void (*page)(void *ctx, const ow_page_rec *r);
     void (*session)(void *ctx, const ow_session_rec *r);
+    void (*packet_file)(void *ctx, const ow_packet_file_rec *r);
     /* A good moment to commit (the writer decides by its own interval). */
     void (*tick)(void *ctx, double now);
 } ow_record_sink;

@@ -40,7 +40,7 @@ static const struct {
       {"http_id", SH_HTTP},
       {"connection_id", SH_CONN}}},
     {"evidence", {{"page_load_id", SH_PAGE}, {"connection_id", SH_CONN}, {"http_id", SH_HTTP}}},
-    {"packet_index", {{"connection_id", SH_CONN}}},
+    {"packet_files", {{"capture_id", SH_CAPTURE}}},
 };
 
 static const char *const shift_tables[SH_COUNT] = {

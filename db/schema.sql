@@ -48,8 +48,7 @@ CREATE TABLE IF NOT EXISTS connections (
     dup_acks_c2s INTEGER, dup_acks_s2c INTEGER, sack_blocks INTEGER,
     zero_windows_c2s INTEGER, zero_windows_s2c INTEGER, window_full_s2c INTEGER,
     max_in_flight_s2c INTEGER, unacked_s2c INTEGER,
-    fin_c2s REAL, fin_s2c REAL, rst_c2s REAL, rst_s2c REAL, -- time of each, NULL if none
-    pcap_first_offset INTEGER      -- with --keep-packets: where its packets start
+    fin_c2s REAL, fin_s2c REAL, rst_c2s REAL, rst_s2c REAL -- time of each, NULL if none
 );
 
 -- @table http_exchanges: one row per HTTP request and its response.
@@ -151,10 +150,14 @@ CREATE TABLE IF NOT EXISTS sessions (
     outcome TEXT                   -- outcome of its latest page load, or 'websocket_only'
 );
 
--- @table packets: with --keep-packets, where each connection's packets sit in the side pcap.
-CREATE TABLE IF NOT EXISTS packet_index (
-    connection_id INTEGER NOT NULL,
-    file TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL
+-- @table packet_files: with --keep-packets, one row per kept pcap file (export reads them).
+CREATE TABLE IF NOT EXISTS packet_files (
+    capture_id INTEGER NOT NULL REFERENCES captures(id), -- the capture that kept it
+    file TEXT NOT NULL,            -- absolute path of the pcap
+    first_ts REAL, last_ts REAL,   -- its first and last packet
+    packets INTEGER,               -- packets it holds (server-port TCP, link-layer framing)
+    dropped INTEGER NOT NULL DEFAULT 0, -- 1: deleted to stay within --keep-packets-size
+    PRIMARY KEY (capture_id, file)
 );
 
 CREATE INDEX IF NOT EXISTS page_loads_started ON page_loads(started);
@@ -170,7 +173,6 @@ CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);
 CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_id);
 CREATE INDEX IF NOT EXISTS bokeh_ws ON bokeh_messages(websocket_id);
 CREATE INDEX IF NOT EXISTS conn_client ON connections(client, first_ts);
-CREATE INDEX IF NOT EXISTS packet_conn ON packet_index(connection_id);
 
 -- @view orphans: page loads whose session never got a websocket.
 CREATE VIEW IF NOT EXISTS orphans AS

@@ -26,6 +26,7 @@ enum stmt_id {
     ST_EVIDENCE_DEL,
     ST_EVIDENCE,
     ST_SESSION,
+    ST_PACKET_FILE,
     ST_COUNT
 };
 
@@ -631,6 +632,26 @@ static void on_session(void *ctx, const ow_session_rec *r)
     run_row(db, &b, "session");
 }
 
+static void on_packet_file(void *ctx, const ow_packet_file_rec *r)
+{
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
+    if (!r->file || !row_begin(db)) {
+        if (!r->file)
+            db->stats.rows_failed++;
+        return;
+    }
+    binder b = bind_start(db, ST_PACKET_FILE);
+    b_int(&b, ":capture_id", db->capture_id);
+    b_text(&b, ":file", r->file);
+    b_real(&b, ":first_ts", r->first_ts);
+    b_real(&b, ":last_ts", r->last_ts);
+    b_uint(&b, ":packets", r->packets);
+    b_int(&b, ":dropped", r->dropped);
+    run_row(db, &b, "packet file");
+}
+
 static void on_tick(void *ctx, double now)
 {
     ow_db *db = writer_of(ctx);
@@ -694,10 +715,10 @@ static int prepare_all(ow_db *db, char *err, size_t errlen)
     static const struct {
         enum stmt_id id;
         const char *table;
-    } inserts[] = {{ST_CAPTURE, "captures"},     {ST_CONN, "connections"},
-                   {ST_HTTP, "http_exchanges"},  {ST_WS, "websockets"},
-                   {ST_BOKEH, "bokeh_messages"}, {ST_PAGE, "page_loads"},
-                   {ST_EVIDENCE, "evidence"},    {ST_SESSION, "sessions"}};
+    } inserts[] = {
+        {ST_CAPTURE, "captures"},  {ST_CONN, "connections"},     {ST_HTTP, "http_exchanges"},
+        {ST_WS, "websockets"},     {ST_BOKEH, "bokeh_messages"}, {ST_PAGE, "page_loads"},
+        {ST_EVIDENCE, "evidence"}, {ST_SESSION, "sessions"},     {ST_PACKET_FILE, "packet_files"}};
     for (size_t i = 0; i < sizeof inserts / sizeof *inserts; i++)
         if (prepare_insert(db, inserts[i].id, inserts[i].table, err, errlen) < 0)
             return -1;
@@ -760,6 +781,7 @@ static void init_sink(ow_db *db)
                                 .bokeh = on_bokeh,
                                 .page = on_page,
                                 .session = on_session,
+                                .packet_file = on_packet_file,
                                 .tick = on_tick};
 }
 

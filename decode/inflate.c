@@ -90,6 +90,7 @@ static int run(ow_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out, s
         }
         size_t room = out_cap > *out_len ? out_cap - *out_len : 0;
         bool to_scratch = room == 0;
+        /* cppcheck-suppress legacyUninitvar ; scratch only receives output, it is never read */
         z->zs.next_out = to_scratch ? scratch : out + *out_len;
         z->zs.avail_out = to_scratch ? (uInt)sizeof scratch : slice(room);
         uInt out_before = z->zs.avail_out, in_before = z->zs.avail_in;

@@ -1,7 +1,8 @@
 /* cmd_export: `orphanwatch export DB --session ID -w OUT.pcap [--source FILE]` writes the
  * packets of every connection of one page load (the page, its scripts, its websockets) to a
- * pcap that opens in Wireshark. The packets come from the capture file the database was made
- * from (its path is in the captures row), or from --source. */
+ * pcap that opens in Wireshark. The packets come from --source; else from the files the
+ * capture kept (--keep-packets: the packet_files rows whose times overlap the connections');
+ * else from the capture file the database was made from (its path is in the captures row). */
 #include "capture/export.h"
 #include "db/db.h"
 #include "db/query.h"
@@ -10,16 +11,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXPORT_MAX_CONNS 256
+#define EXPORT_MAX_FILES 256 /* kept files read for one page load */
+
+typedef struct sources {
+    char *path[EXPORT_MAX_FILES]; /* owned */
+    size_t n;
+} sources;
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: orphanwatch export DB --session ID -w OUT.pcap [--source FILE]\n"
                  "Writes the packets of one page load's connections (page, scripts,\n"
                  "websockets) as a pcap. ID may be a unique prefix of the session id. The\n"
-                 "packets are read from the capture file the database was made from; for a\n"
-                 "live capture, name a pcap of the same traffic with --source.\n");
+                 "packets are read from the files the capture kept (--keep-packets), else\n"
+                 "from the capture file the database was made from; for a live capture\n"
+                 "without kept packets, name a pcap of the same traffic with --source.\n");
 }
 
 static const char *col_text(sqlite3_stmt *s, int i)
@@ -75,6 +84,93 @@ static int capture_source(sqlite3 *db, int64_t page_id, char *buf, size_t cap)
     return rc;
 }
 
+static bool add_source(sources *s, const char *path)
+{
+    if (s->n == EXPORT_MAX_FILES || !(s->path[s->n] = strdup(path)))
+        return false;
+    s->n++;
+    return true;
+}
+
+static void free_sources(sources *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->path[i]);
+    s->n = 0;
+}
+
+/* Some connection's packets (widened by slack) fall in [first, last]. */
+static bool overlaps(const ow_conn_key *k, size_t n, double first, double last, double slack)
+{
+    for (size_t i = 0; i < n; i++)
+        if (last >= k[i].first_ts - slack && first <= k[i].last_ts + slack)
+            return true;
+    return false;
+}
+
+/* The kept files (--keep-packets) of the page load's capture that hold packets of its
+ * connections, oldest first; *dropped when some were deleted. Returns how many are still
+ * there (0 also for a database without the table), -1 when there are too many. */
+static int kept_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size_t n, sources *s,
+                        bool *dropped)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT file, dropped, first_ts, last_ts FROM packet_files WHERE "
+                           "capture_id = (SELECT capture_id FROM page_loads WHERE id = ?) "
+                           "ORDER BY first_ts",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, page_id);
+    int kept = 0;
+    while (kept >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        double first = sqlite3_column_double(st, 2), last = sqlite3_column_double(st, 3);
+        if (sqlite3_column_int(st, 1))
+            *dropped |= overlaps(k, n, first, last, 0);
+        else if (!overlaps(k, n, first, last, OW_EXPORT_SLACK_S))
+            continue;
+        else if (add_source(s, col_text(st, 0)))
+            kept++;
+        else
+            kept = -1;
+    }
+    sqlite3_finalize(st);
+    return kept;
+}
+
+/* Where the packets come from: --source; else the kept files when they hold all of the page
+ * load's; else the capture file (a read) when it is there. 0, or -1 with a message printed. */
+static int packet_sources(sqlite3 *db, int64_t page_id, const char *source, const ow_conn_key *k,
+                          size_t n, sources *s)
+{
+    if (source)
+        return add_source(s, source) ? 0 : -1;
+    bool dropped = false;
+    int kept = kept_sources(db, page_id, k, n, s, &dropped);
+    if (kept < 0)
+        fprintf(stderr, "orphanwatch: more than %d kept files hold that page load\n",
+                EXPORT_MAX_FILES);
+    if (kept < 0 || (kept > 0 && !dropped))
+        return kept < 0 ? -1 : 0;
+    free_sources(s);
+    char file[4096];
+    bool read = capture_source(db, page_id, file, sizeof file) == 0;
+    if (dropped && !(read && access(file, R_OK) == 0)) {
+        fprintf(stderr, "orphanwatch: the kept packets of that page load were deleted (the oldest "
+                        "go first to stay within --keep-packets-size): name a pcap of the same "
+                        "traffic with --source FILE\n");
+        return -1;
+    }
+    if (!read) {
+        fprintf(stderr, "orphanwatch: that page load comes from a live capture: name a pcap of "
+                        "the same traffic with --source FILE\n");
+        return -1;
+    }
+    if (dropped)
+        fprintf(stderr, "orphanwatch: some of its kept packets were deleted: reading %s\n", file);
+    return add_source(s, file) ? 0 : -1;
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {{"session", required_argument, 0, 's'},
@@ -101,7 +197,7 @@ int cmd_export(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char err[1024], src[4096];
+    char err[1024];
     sqlite3 *db = owdb_open_readonly(argv[optind], err, sizeof err);
     if (!db) {
         fprintf(stderr, "orphanwatch: %s\n", err);
@@ -110,22 +206,25 @@ int cmd_export(int argc, char **argv)
     int64_t page_id;
     int rc = 1;
     static ow_conn_key keys[EXPORT_MAX_CONNS];
+    static sources srcs;
     size_t n = 0;
     if (query_find_page_load(db, session, &page_id, err, sizeof err) != 0) {
         fprintf(stderr, "orphanwatch: %s\n", err);
-    } else if (!source && capture_source(db, page_id, src, sizeof src) != 0) {
-        fprintf(stderr, "orphanwatch: that page load comes from a live capture: name a pcap of "
-                        "the same traffic with --source FILE\n");
     } else if ((n = page_connections(db, page_id, keys, EXPORT_MAX_CONNS)) == 0) {
         fprintf(stderr, "orphanwatch: no connections recorded for that page load\n");
-    } else {
-        long w = ow_export_packets(source ? source : src, keys, n, out, err, sizeof err);
+    } else if (packet_sources(db, page_id, source, keys, n, &srcs) == 0) {
+        long w = ow_export_packets((const char *const *)srcs.path, srcs.n, keys, n, out, err,
+                                   sizeof err);
         if (w < 0)
             fprintf(stderr, "orphanwatch: %s\n", err);
         else
-            fprintf(stderr, "orphanwatch: wrote %ld packets of %zu connections to %s\n", w, n, out);
+            fprintf(stderr,
+                    "orphanwatch: wrote %ld packets of %zu connections to %s (from %zu "
+                    "file%s)\n",
+                    w, n, out, srcs.n, srcs.n == 1 ? "" : "s");
         rc = w < 0 ? 1 : 0;
     }
+    free_sources(&srcs);
     sqlite3_close(db);
     return rc;
 }

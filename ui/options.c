@@ -19,6 +19,8 @@ enum {
     OPT_ASCII,
     OPT_MAX_BOKEH_MSGS,
     OPT_NO_PROMISC,
+    OPT_KEEP_PACKETS,
+    OPT_KEEP_PACKETS_SIZE,
 };
 
 const struct option run_long_options[] = {
@@ -42,6 +44,8 @@ const struct option run_long_options[] = {
     {"no-ui", no_argument, 0, OPT_NO_UI},
     {"ascii", no_argument, 0, OPT_ASCII},
     {"no-promiscuous-mode", no_argument, 0, OPT_NO_PROMISC},
+    {"keep-packets", required_argument, 0, OPT_KEEP_PACKETS},
+    {"keep-packets-size", required_argument, 0, OPT_KEEP_PACKETS_SIZE},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -58,6 +62,10 @@ const char *run_options_help(void)
            "      --max-stream-buffer B undecoded bytes kept per direction (1048576)\n"
            "      --max-bokeh-messages N  Bokeh messages stored per websocket (8; all counted)\n"
            "      --commit-interval MS  database commit interval (1000)\n"
+           "      --keep-packets DIR    keep the analysed packets (server-port TCP) as pcap\n"
+           "                            files in DIR (created 0700), for `orphanwatch export`\n"
+           "      --keep-packets-size MB  bound of those files together (256): files of\n"
+           "                            MB/8, the oldest deleted first\n"
            "  EXPRESSION                trailing words: a BPF filter (tcpdump syntax),\n"
            "                            combined with the server ports\n";
 }
@@ -190,6 +198,14 @@ int run_options_handle(run_options *r, int opt, const char *arg)
         return 1;
     case OPT_NO_PROMISC:
         r->p.cap.promisc = false;
+        return 1;
+    case OPT_KEEP_PACKETS:
+        r->p.cap.keep_dir = arg;
+        return 1;
+    case OPT_KEEP_PACKETS_SIZE:
+        if (parse_u64(arg, "--keep-packets-size (MB)", 1u << 24, &v))
+            return -1;
+        r->p.cap.keep_bytes = v << 20;
         return 1;
     default:
         return 0;

@@ -1,5 +1,5 @@
 /* options: the command-line options `read` and `live` share (ports, grace, limits, secrets,
- * database path, trailing BPF expression), parsed in one place. */
+ * database path, kept packets, trailing BPF expression), parsed in one place. */
 #ifndef OW_OPTIONS_H
 #define OW_OPTIONS_H
 #include "ui/pipeline.h"

@@ -107,6 +107,20 @@ static void tee_session(void *ctx, const ow_session_rec *r)
         s->session(s->ctx, r);
 }
 
+/* capture reports its kept files (--keep-packets) here: on to the writer as rows. */
+static void kept_file(void *ctx, const capture_kept_file *f)
+{
+    const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
+    if (!s || !s->packet_file)
+        return;
+    ow_packet_file_rec r = {.file = f->path,
+                            .first_ts = f->first_ts,
+                            .last_ts = f->last_ts,
+                            .packets = f->packets,
+                            .dropped = f->dropped};
+    s->packet_file(s->ctx, &r);
+}
+
 static void tee_tick(void *ctx, double now)
 {
     const ow_record_sink *s = ((pipeline *)ctx)->db_sink;
@@ -150,6 +164,10 @@ static size_t capture_counters_json(const capture_stats *s, char *buf, size_t ca
         {"gaps", s->gaps},
         {"gap_bytes", s->gap_bytes},
         {"buffer_overflows", s->buffer_overflows},
+        {"kept_packets", s->kept_packets},
+        {"kept_skipped", s->kept_skipped},
+        {"kept_files_dropped", s->kept_files_dropped},
+        {"kept_packets_dropped", s->kept_packets_dropped},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof f / sizeof *f && n < cap; i++)
@@ -209,18 +227,22 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
         return NULL;
     }
     p->o = *o;
-    p->cap = capture_open(&o->cap, err, errlen);
+    p->o.cap.on_kept_file = kept_file;
+    p->o.cap.kept_ctx = p;
+    uid_t uid;
+    gid_t gid;
+    bool live = !o->cap.file; /* as capture_open decides */
+    if (live && ow_privileges_target(o->run_as, &uid, &gid) == 0 && geteuid() == 0) {
+        p->o.db.owner = uid; /* the database and kept packets belong to the invoking user */
+        p->o.db.group = gid;
+        p->o.db.chown_to_owner = true;
+        p->o.cap.keep_uid = uid;
+        p->o.cap.keep_gid = gid;
+        p->o.cap.keep_chown = true;
+    }
+    p->cap = capture_open(&p->o.cap, err, errlen);
     if (!p->cap)
         goto fail;
-    if (capture_is_live(p->cap)) {
-        uid_t uid;
-        gid_t gid;
-        if (ow_privileges_target(o->run_as, &uid, &gid) == 0 && geteuid() == 0) {
-            p->o.db.owner = uid; /* the database belongs to the invoking user */
-            p->o.db.group = gid;
-            p->o.db.chown_to_owner = true;
-        }
-    }
     p->live = capture_is_live(p->cap);
     const char *name = capture_source_name(p->cap);
     char *abs = p->live || !strcmp(name, "-") ? NULL : realpath(name, NULL);
@@ -250,6 +272,7 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     pipeline_checkpoint(p, "running");
     return p;
 fail:
+    p->db_sink = NULL; /* nothing more reaches the writer */
     if (p->db)
         owdb_close(p->db);
     if (p->cap)

@@ -18,7 +18,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,8 +66,11 @@ def check_environment(need=("curl",)):
         skip("/dev/net/tun is not available")
     if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
         skip("ip netns does not work here")
-    r = subprocess.run([os.path.join(HARNESS, "setup.sh"), "--tsfwd", "--deps"],
-                       capture_output=True, text=True, timeout=1200)
+    try:
+        r = subprocess.run([os.path.join(HARNESS, "setup.sh"), "--tsfwd", "--deps"],
+                           capture_output=True, text=True, timeout=1200)
+    except subprocess.TimeoutExpired:
+        skip("harness setup (tests/harness/setup.sh --tsfwd --deps) took over 20 minutes")
     if r.returncode != 0:
         skip(f"harness setup failed (tsfwd build or packages): {r.stderr.strip()[-300:]}")
     for tool in need:
@@ -205,6 +207,8 @@ def parse_verdict_line(line):
 
 
 def lines_of(lines, g):
+    """The verdict lines of one ground-truth page load (its session id prefix and client
+    port; the line prints the first 12 characters of the session id)."""
     sid = g["session_id"] or ""
     return [(t, p, raw) for t, p, raw in lines
             if p and p["session"] and sid.startswith(p["session"]) and len(p["session"]) >= 8
@@ -212,6 +216,8 @@ def lines_of(lines, g):
 
 
 def check_privileges(live, c, when):
+    """orphanwatch runs as the unprivileged user: every uid and gid, no group 0, no
+    capability."""
     st = proc_status(live.ow.pid)
     c.ok(f"{when}: real, effective, saved and fs uid are {live.uid}, none 0",
          st["Uid"] == [live.uid] * 4 and 0 not in st["Uid"], f"Uid {st['Uid']}")

@@ -25,7 +25,8 @@ static void rec_page(void *ctx, const ow_page_rec *r)
     int i;
     for (i = 0; i < n_pages && pages[i].id != r->id; i++)
         ;
-    if (i == n_pages && n_pages < MAX_PAGES) n_pages++;
+    if (i == n_pages && n_pages < MAX_PAGES)
+        n_pages++;
     seen_page *p = &pages[i];
     p->id = r->id;
     snprintf(p->session, sizeof p->session, "%s", r->session_id);
@@ -52,7 +53,8 @@ static void rec_bokeh(void *ctx, const ow_bokeh_rec *r)
 static const seen_page *find_page(const char *session)
 {
     for (int i = 0; i < n_pages; i++)
-        if (!strcmp(pages[i].session, session)) return &pages[i];
+        if (!strcmp(pages[i].session, session))
+            return &pages[i];
     return NULL;
 }
 
@@ -64,12 +66,16 @@ static void b64url(const char *in, char *out)
     size_t n = strlen(in), o = 0;
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < n) v |= (unsigned char)in[i + 2];
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
         out[o++] = al[(v >> 18) & 63];
         out[o++] = al[(v >> 12) & 63];
-        if (i + 1 < n) out[o++] = al[(v >> 6) & 63];
-        if (i + 2 < n) out[o++] = al[v & 63];
+        if (i + 1 < n)
+            out[o++] = al[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = al[v & 63];
     }
     out[o] = 0;
 }
@@ -87,7 +93,8 @@ static size_t ws_frame(uint8_t *out, int opcode, const char *payload, size_t len
     out[o++] = (uint8_t)(0x80 | opcode);
     out[o++] = (uint8_t)((mask ? 0x80 : 0) | len); /* payloads here are < 126 bytes */
     const uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
-    if (mask) memcpy(out + o, key, 4), o += 4;
+    if (mask)
+        memcpy(out + o, key, 4), o += 4;
     for (size_t i = 0; i < len; i++)
         out[o + i] = (uint8_t)payload[i] ^ (mask ? key[i % 4] : 0);
     return o + len;
@@ -242,11 +249,39 @@ int main(void)
     CHECK(p && !strcmp(p->outcome, "pending")); /* grace not over yet */
     s->on_tick(s->ctx, t + 40);
     CHECK(p && !strcmp(p->outcome, "orphan")); /* decided by time, not by the end */
+    /* 6 (regression): a script connection black-holed and still open at the grace deadline.
+     * Its health changes after the response head was decoded; the verdict at the deadline
+     * must see it (it used to wait for the connection to close). */
+    {
+        page_load(s, 11, "BlackholeSessionFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", t + 41, chrome, 6);
+        char req[256];
+        snprintf(req, sizeof req,
+                 "GET /static/js/bokeh-gl.min.js?v=1 HTTP/1.1\r\nHost: 100.64.0.1:5006\r\n"
+                 "Referer: http://100.64.0.1:5006/app?visit=6\r\n\r\n");
+        ow_flow *f = new_flow(12, 40012);
+        s->on_open(s->ctx, f, t + 41.5);
+        feed_str(s, f, 0, req, t + 41.5);
+        feed_str(s, f, 1,
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\n"
+                 "Content-Length: 211022\r\n\r\n0123",
+                 t + 41.6);
+        tcp_dir_health *h = &f->health.dir[OW_DIR_S2C]; /* what capture measures later */
+        h->max_seg_lost = 1228;
+        h->lost_retrans = 6;
+        h->unacked_bytes = 13508;
+        h->longest_stall = 12;
+        s->on_tick(s->ctx, t + 60);
+        const seen_page *bp = find_page("BlackholeSessionFFFFFFFFFFFFFFFFFFFFFFFFFFFFF");
+        CHECK(bp && !strcmp(bp->outcome, "orphan"));
+        CHECK(bp && !strcmp(bp->verdict, "pmtu_blackhole"));
+        s->on_close(s->ctx, f, OW_CLOSE_RST, t + 61);
+        free(f);
+    }
     /* 5: served just before the end: undecided */
-    page_load(s, 10, "LateSessionEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE", t + 45, chrome, 5);
-    correlator_finish(c, t + 50);
+    page_load(s, 10, "LateSessionEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE", t + 61, chrome, 5);
+    correlator_finish(c, t + 66);
 
-    CHECK_EQ_INT(n_pages, 5);
+    CHECK_EQ_INT(n_pages, 6);
     p = find_page("HealthySessionAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     CHECK(p != NULL);
     if (p) {
@@ -268,7 +303,7 @@ int main(void)
     CHECK(bokeh_rows >= 4); /* ACK, PULL-DOC-REQ, PULL-DOC-REPLY, PATCH-DOC */
     CHECK(http_rows >= 9);
     const correlator_stats *st = correlator_get_stats(c);
-    CHECK_EQ_INT(st->page_loads, 5);
+    CHECK_EQ_INT(st->page_loads, 6);
     CHECK_EQ_INT(st->ws_upgrades, 2);
     correlator_free(c);
     TEST_MAIN_END("test_correlate_pageload");
