@@ -531,12 +531,13 @@ void pages_tick(correlator *c, double now, bool final)
             page_retire(c, p, true);
             continue;
         }
-        /* two different reasons to evaluate: NOLINTNEXTLINE(bugprone-branch-clone) */
+        /* two different reasons to evaluate: NOLINTBEGIN(bugprone-branch-clone) */
         if (p->outcome == OW_OUTCOME_PENDING && now >= grace_deadline(c, p))
             page_evaluate(c, p, false);
         else if (p->outcome == OW_OUTCOME_CONNECTED && p->verdict == OW_VERDICT_NONE &&
                  p->decided_ts && now - p->decided_ts > 5.0 && now - p->decided_ts < 7.0)
             page_evaluate(c, p, false); /* render check once the client had time to patch */
+        /* NOLINTEND(bugprone-branch-clone) */
         if (p->outcome != OW_OUTCOME_PENDING && now - p->started > OW_PAGE_RETAIN_S)
             page_retire(c, p, false);
     }

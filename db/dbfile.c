@@ -264,7 +264,10 @@ static int configure(owdb_file *f, const char *path, const owdb_options *o, char
     sqlite3_extended_result_codes(f->db, 1);
     if (check_before_writing(f, path, err, errlen) < 0 ||
         owdb_exec(f->db, "PRAGMA journal_mode=WAL", path, err, errlen) < 0 ||
-        owdb_exec(f->db, "PRAGMA synchronous=NORMAL", path, err, errlen) < 0)
+        owdb_exec(f->db, "PRAGMA synchronous=NORMAL", path, err, errlen) < 0 ||
+        /* a page cache big enough that a transaction does not spill and rewrite the same
+         * index pages again and again (8 MB; memory stays bounded) */
+        owdb_exec(f->db, "PRAGMA cache_size=-8192", path, err, errlen) < 0)
         return -1;
     /* IF NOT EXISTS throughout: on an existing file this only adds what is missing */
     return owdb_exec(f->db, ow_schema_sql, path, err, errlen);

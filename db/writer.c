@@ -37,6 +37,13 @@ typedef struct id_offsets {
 
 #define OWDB_MAGIC 0x6f776462u /* "owdb": marks a live writer behind a sink's ctx */
 
+#define PARAM_CACHE 256
+typedef struct param_slot {
+    sqlite3_stmt *st;
+    const char *name;
+    int index;
+} param_slot;
+
 struct ow_db {
     uint32_t magic;
     owdb_file file;
@@ -44,6 +51,7 @@ struct ow_db {
     owdb_options opt;
     ow_record_sink sink;
     sqlite3_stmt *st[ST_COUNT];
+    param_slot param_cache[PARAM_CACHE];
     int64_t capture_id;
     id_offsets off;
     bool in_txn;
@@ -57,6 +65,7 @@ struct ow_db {
 typedef struct binder {
     sqlite3_stmt *st;
     const char *bad;
+    param_slot *cache;
 } binder;
 
 static double mono_now(void)
@@ -81,11 +90,20 @@ static ow_db *writer_of(void *ctx)
     return NULL;
 }
 
+/* Parameter index by name. The names are string literals, so a small per-writer cache keyed
+ * by the pointer saves SQLite's by-name lookup (a strcmp per parameter) on every bind. */
 static int param(binder *b, const char *name)
 {
+    param_slot *param_cache = b->cache;
+    size_t h = (((uintptr_t)name >> 3) ^ ((uintptr_t)b->st >> 4)) % PARAM_CACHE;
+    if (param_cache[h].name == name && param_cache[h].st == b->st)
+        return param_cache[h].index;
     int i = sqlite3_bind_parameter_index(b->st, name);
     if (i == 0 && !b->bad)
         b->bad = name;
+    param_cache[h].st = b->st;
+    param_cache[h].name = name;
+    param_cache[h].index = i;
     return i;
 }
 
@@ -137,7 +155,7 @@ static void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
 
 static binder bind_start(ow_db *db, enum stmt_id id)
 {
-    binder b = {db->st[id], NULL};
+    binder b = {db->st[id], NULL, db->param_cache};
     sqlite3_reset(b.st);
     sqlite3_clear_bindings(b.st);
     return b;

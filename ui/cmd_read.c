@@ -87,6 +87,9 @@ int cmd_read(int argc, char **argv)
                     r.p.db_path);
         return rc;
     }
+    if (r.p.cap.keep_dir)
+        fprintf(stderr, "orphanwatch: note: without -w no database lists the kept packets "
+                        "(export needs one)\n");
     char dir[] = "/tmp/orphanwatch-XXXXXX", path[64];
     if (!mkdtemp(dir)) {
         perror("orphanwatch: temporary directory");
