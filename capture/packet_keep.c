@@ -217,14 +217,17 @@ static bool open_next(packet_keep *k)
     FILE *fp = NULL;
     if (fd < 0 || fchmod(fd, 0600) != 0 || !(fp = fdopen(fd, "wb"))) {
         fail(k, f->name, strerror(errno));
-        if (fd >= 0)
+        if (fd >= 0) {
             close(fd);
+            unlinkat(k->dirfd, f->name, 0);
+        }
         return false;
     }
     k->dumper = pcap_dump_fopen(k->dead, fp);
     if (!k->dumper) {
         fail(k, f->name, pcap_geterr(k->dead));
         fclose(fp);
+        unlinkat(k->dirfd, f->name, 0);
         return false;
     }
     f->bytes = OW_KEEP_FILE_HEADER;

@@ -533,6 +533,41 @@ def pipelined_requests(path, n=200_000):
         c.close()
 
 
+def page_flood(path, n=20_000, per_conn=200):
+    """n page loads (GET + 200 with a fresh token each), per_conn of them per keep-alive
+    connection, and no websocket ever: every one is a page load held for its grace time."""
+    with PcapWriter(path) as w:
+        body_head = bokeh_page("TOKEN").split(b"TOKEN")
+        for first in range(0, n, per_conn):
+            c = TcpConn(w, cport=10000 + first // per_conn % 50000, mss=32000).handshake()
+            reqs, resps = [], []
+            for i in range(first, min(n, first + per_conn)):
+                tok = bokeh_token(session_id(i), w.now + 300).encode()
+                reqs.append(http_request("GET", f"/app?visit={i}", [("User-Agent", "flood")]))
+                resps.append(http_response(200, [("Content-Type", "text/html")],
+                                           body_head[0] + tok + body_head[1]))
+            for rq, rs in zip(reqs, resps):
+                c.c2s(rq)
+                c.s2c(rs)
+            c.close()
+
+
+def ws_deflate_many(path, n=2000, size=60_000):
+    """n websockets negotiating permessage-deflate, each sending one compressed message of
+    size bytes each way, all left open (no FIN): per-connection decoder state at its peak."""
+    ext = "permessage-deflate"
+    msg = deflate_message([b"a" * size])
+    with PcapWriter(path) as w:
+        conns = []
+        for i in range(n):
+            ws = TcpConn(w, cport=10000 + i).handshake()
+            ws.c2s(ws_upgrade_request(extensions=ext))
+            ws.s2c(ws_upgrade_response(extensions=ext))
+            ws.s2c(ws_frame(msg, rsv1=True))
+            ws.c2s(ws_frame(msg, rsv1=True, masked=True))
+            conns.append(ws)
+
+
 def snaplen_60(path, linktype=LINKTYPE_RAW):
     """A whole page load and websocket session, every packet cut at 60 bytes."""
     with PcapWriter(path, linktype=linktype, snaplen=60) as w:
@@ -628,6 +663,8 @@ SCENARIOS = {
     "long-header-line": long_header_line,
     "endless-chunked": endless_chunked,
     "pipelined-requests": pipelined_requests,
+    "page-flood": page_flood,
+    "ws-deflate-many": ws_deflate_many,
     "snaplen-60": snaplen_60,
     "small": small_capture,
     "small-pcapng": lambda p: small_capture(p, writer=PcapngWriter),

@@ -8,11 +8,12 @@ tests/hostile/craft.py (python stdlib) into a temporary directory, read with
   - peak RSS stays under PEAK_RSS_MB (a flat-memory design keeps each of these tiny).
 Inputs: a SYN flood (100,000 SYNs, --max-streams 1000), websocket frames claiming 2^63 and
 2^62 bytes, a permessage-deflate bomb, a gzip page bomb, 10,000 headers, a 1 MB header line,
-an endless chunked body (50 MB), 200,000 unanswered pipelined requests, snap length 60, a
-truncated pcapng (made with editcap when present), an unknown link type (DLT 147), pcaps cut
-mid-record-header and mid-packet, garbage both ways on port 5006 (raw and after a 101),
-request smuggling shapes (CL+TE, two CLs), a 101 without an upgrade request and a response
-with no request, and files that cannot be read at all."""
+an endless chunked body (50 MB), 200,000 unanswered pipelined requests, 20,000 page loads
+(--max-page-loads 1000), 2,000 open permessage-deflate websockets (--max-streams 500), snap
+length 60 (RAW and Ethernet), a truncated pcapng (made with editcap when present), an unknown
+link type (DLT 147), pcaps cut mid-record-header and mid-packet, garbage both ways on port
+5006 (raw and after a 101), request smuggling shapes (CL+TE, two CLs), a 101 without an
+upgrade request and a response with no request, and files that cannot be read at all."""
 import json
 import os
 import re
@@ -294,6 +295,22 @@ def run_cases(tmp):
     f = path("pipelined.pcap")
     craft.pipelined_requests(f, n=200_000)
     check_run("200,000 unanswered pipelined requests", tmp, f, want=["http_pending_overflow"])
+    os.unlink(f)
+
+    # memory held per page load and per deflate websocket is bounded by the options that cap
+    # their number (defaults: 100,000 page loads of ~11 KB, 65,536 streams of ~80 KB of zlib
+    # state each when permessage-deflate is on): with small caps the counters must show it
+    f = path("pageflood.pcap")
+    craft.page_flood(f, n=20_000)
+    check_run("20,000 page loads, --max-page-loads 1000", tmp, f, ["--max-page-loads", "1000"],
+              want=["page_loads_evicted"],
+              more=lambda c, db, err: need(c.get("page_loads", 0) == 20_000,
+                                           f"page_loads {c.get('page_loads')}, expected 20000"))
+    os.unlink(f)
+    f = path("wsmany.pcap")
+    craft.ws_deflate_many(f, n=2000)
+    check_run("2,000 open deflate websockets, --max-streams 500", tmp, f,
+              ["--max-streams", "500"], want=["streams_evicted", "ws_messages"])
     os.unlink(f)
 
     f = path("snap60.pcap")

@@ -4,9 +4,10 @@ reaches the database unless --store-secrets.
 A crafted capture (tests/hostile/craft.py) holds a page GET carrying `Cookie:
 sessionid=SECRETCOOKIE123` and `Authorization: Bearer SECRETBEARER456` with a query
 `?bokeh-token=SECRETTOKEN789`, its response with a real Bokeh token whose `__bk__zlib_` payload
-holds that header and cookie, a static fetch whose Referer is the page URL (query included),
-a websocket upgrade carrying the token in `Sec-WebSocket-Protocol: bokeh, <token>` (and the
-query again), and Bokeh messages both ways whose contents carry SECRETUSERDATA. Read with -w:
+holds that header and cookie, static fetches whose Referer is the page URL or another URL
+(query included), a websocket upgrade carrying the token in `Sec-WebSocket-Protocol: bokeh,
+<token>` (and the query again), and Bokeh messages both ways whose contents carry
+SECRETUSERDATA. Read with -w:
 none of the secret strings, nor the raw token, nor its `__bk__zlib_` value appears in the
 database files' bytes, nor in `sqlite3 .dump` of every table, nor in the reports; the session id
 does appear (and the rows the secrets would have gone to exist). With --store-secrets the
@@ -84,6 +85,10 @@ def craft_capture(path):
     s = craft.TcpConn(w, cport=50001).handshake()
     s.c2s(craft.http_request("GET", "/static/js/bokeh.min.js?v=1", secret_headers + [
         ("Referer", "http://100.64.0.1:5006" + page_url)]))
+    s.s2c(craft.http_response(200, [("Content-Type", "application/javascript")], b"/*js*/"))
+    # a Referer that is not the linked page's URL is stored as it came: redacted too
+    s.c2s(craft.http_request("GET", "/static/js/bokeh-widgets.min.js?v=1", secret_headers + [
+        ("Referer", "http://100.64.0.1:5006/other?bokeh-token=SECRETTOKEN789&x=1")]))
     s.s2c(craft.http_response(200, [("Content-Type", "application/javascript")], b"/*js*/"))
     s.close()
     ws = craft.TcpConn(w, cport=50002).handshake()
