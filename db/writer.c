@@ -229,7 +229,8 @@ static bool begin_txn(ow_db *db)
     if (rc != SQLITE_OK) {
         describe_rc(db, "begin", rc);
         if (is_lock_error(rc))
-            db->blocked_until = now + db->opt.commit_interval_ms / 1000.0;
+            db->blocked_until =
+                mono_now() + db->opt.commit_interval_ms / 1000.0; /* after the busy wait */
         return false;
     }
     db->in_txn = true;

@@ -681,7 +681,6 @@ def main(argv):
         print("\n".join(SCENARIOS))
         return 0
     if len(argv) != 3 or argv[1] not in SCENARIOS:
-        print(__doc__.strip().splitlines()[-3:][0], file=sys.stderr)
         print("usage: craft.py list | craft.py SCENARIO OUT.pcap", file=sys.stderr)
         return 2
     random.seed(argv[1])
