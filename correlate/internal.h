@@ -89,6 +89,7 @@ typedef struct page_load {
     ow_evidence evidence[PAGE_MAX_EVIDENCE];
     int n_evidence;
     double decided_ts;
+    double created_ts; /* capture time the page load was found (list order) */
     bool dirty;
     struct page_load *prev, *next; /* in creation order */
 } page_load;

@@ -308,6 +308,7 @@ static page_load *page_new(correlator *c, conn_state *cs, exchange *x, const cha
     p->resp_end_ts = x->ended && x->complete ? x->resp_end_ts : 0;
     p->token_expiry = expiry;
     p->outcome = OW_OUTCOME_PENDING;
+    p->created_ts = c->now;
     int ri = add_resource(p, cs, x, true);
     if (ri >= 0) {
         page_resource *r = &p->res[ri];
@@ -522,15 +523,24 @@ void page_update_ws(correlator *c, ws_state *ws, const ow_flow *f)
 
 /* ---------------------------------------------------------------- time */
 
+/* Pages are listed in the order they were found. Only the newest ones can still be pending
+ * or due a render check: walk back from the tail while they are that recent. Old decided
+ * ones leave from the head. Each tick costs what is recent, not what is retained. */
+#define TICK_WINDOW_EXTRA_S 30.0
+
 void pages_tick(correlator *c, double now, bool final)
 {
-    page_load *p = c->pages_head, *next;
-    for (; p; p = next) {
-        next = p->next;
-        if (final) {
+    page_load *p, *prev, *next;
+    if (final) {
+        for (p = c->pages_head; p; p = next) {
+            next = p->next;
             page_retire(c, p, true);
-            continue;
         }
+        return;
+    }
+    for (p = c->pages_tail; p && now - p->created_ts <= c->opts.grace + TICK_WINDOW_EXTRA_S;
+         p = prev) {
+        prev = p->prev;
         /* two different reasons to evaluate: NOLINTBEGIN(bugprone-branch-clone) */
         if (p->outcome == OW_OUTCOME_PENDING && now >= grace_deadline(c, p))
             page_evaluate(c, p, false);
@@ -538,8 +548,11 @@ void pages_tick(correlator *c, double now, bool final)
                  p->decided_ts && now - p->decided_ts > 5.0 && now - p->decided_ts < 7.0)
             page_evaluate(c, p, false); /* render check once the client had time to patch */
         /* NOLINTEND(bugprone-branch-clone) */
-        if (p->outcome != OW_OUTCOME_PENDING && now - p->started > OW_PAGE_RETAIN_S)
-            page_retire(c, p, false);
+    }
+    while ((p = c->pages_head) && now - p->created_ts > OW_PAGE_RETAIN_S) {
+        if (p->outcome == OW_OUTCOME_PENDING) /* no tick reached it in time: decide now */
+            page_evaluate(c, p, false);
+        page_retire(c, p, false);
     }
 }
 
