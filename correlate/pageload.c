@@ -271,6 +271,20 @@ static int add_resource(page_load *p, conn_state *cs, exchange *x, bool is_page)
     return p->n_res++;
 }
 
+/* What the page load remembers of one fetch's response. */
+static void resource_from_exchange(page_resource *r, const exchange *x)
+{
+    r->has_response = x->has_response;
+    r->ended = x->ended;
+    r->complete = x->complete;
+    r->status = x->status;
+    r->content_length = x->content_length;
+    r->body_bytes = x->resp_body_bytes;
+    r->resp_ts = x->resp_ts;
+    r->end_ts = x->resp_end_ts;
+    r->end_offset = x->end_offset;
+}
+
 static void app_from_path(char *app, size_t cap, const char *path)
 {
     size_t n = strcspn(path, "?#");
@@ -310,18 +324,8 @@ static page_load *page_new(correlator *c, conn_state *cs, exchange *x, const cha
     p->outcome = OW_OUTCOME_PENDING;
     p->created_ts = c->now;
     int ri = add_resource(p, cs, x, true);
-    if (ri >= 0) {
-        page_resource *r = &p->res[ri];
-        r->has_response = x->has_response;
-        r->ended = x->ended;
-        r->complete = x->complete;
-        r->status = x->status;
-        r->content_length = x->content_length;
-        r->body_bytes = x->resp_body_bytes;
-        r->resp_ts = x->resp_ts;
-        r->end_ts = x->resp_end_ts;
-        r->end_offset = x->end_offset;
-    }
+    if (ri >= 0)
+        resource_from_exchange(&p->res[ri], x);
     return p;
 }
 
@@ -409,15 +413,7 @@ void page_update_resource(correlator *c, conn_state *cs, exchange *x)
     if (x->res_index >= 0 && x->res_index < p->n_res && p->res[x->res_index].http_id == x->id) {
         page_resource *r = &p->res[x->res_index];
         bool first_end = !r->ended && x->ended;
-        r->has_response = x->has_response;
-        r->ended = x->ended;
-        r->complete = x->complete;
-        r->status = x->status;
-        r->content_length = x->content_length;
-        r->body_bytes = x->resp_body_bytes;
-        r->resp_ts = x->resp_ts;
-        r->end_ts = x->resp_end_ts;
-        r->end_offset = x->end_offset;
+        resource_from_exchange(r, x);
         health_brief_from(&r->health, cs->flow, 0);
         r->health.server_last_data_ts = cs->last_data_ts[OW_DIR_S2C];
         if (first_end && is_static) {

@@ -97,19 +97,9 @@ static int live_loop(pipeline *p, dashboard *d, char *err, size_t errlen)
 int cmd_live(int argc, char **argv)
 {
     run_options r;
-    run_options_init(&r);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, RUN_SHORT_OPTIONS "h", run_long_options, NULL)) != -1) {
-        if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        }
-        if (run_options_handle(&r, opt, optarg) <= 0) {
-            usage(stderr);
-            return 2;
-        }
-    }
+    int parsed = run_options_parse(&r, argc, argv, usage);
+    if (parsed >= 0)
+        return parsed; /* --help (0) or a usage error (2) */
     if (!r.p.cap.iface || r.p.cap.file) {
         usage(stderr);
         return 2;

@@ -59,20 +59,9 @@ static int run_to_database(run_options *r)
 int cmd_read(int argc, char **argv)
 {
     run_options r;
-    run_options_init(&r);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, RUN_SHORT_OPTIONS "h", run_long_options, NULL)) != -1) {
-        if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        }
-        int handled = run_options_handle(&r, opt, optarg);
-        if (handled <= 0) {
-            usage(stderr);
-            return 2;
-        }
-    }
+    int parsed = run_options_parse(&r, argc, argv, usage);
+    if (parsed >= 0)
+        return parsed; /* --help (0) or a usage error (2) */
     if (!r.p.cap.file && optind < argc)
         r.p.cap.file = argv[optind++];
     if (!r.p.cap.file || r.p.cap.iface) {

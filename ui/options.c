@@ -212,6 +212,24 @@ int run_options_handle(run_options *r, int opt, const char *arg)
     }
 }
 
+int run_options_parse(run_options *r, int argc, char **argv, void (*usage)(FILE *))
+{
+    int opt;
+    run_options_init(r);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, RUN_SHORT_OPTIONS "h", run_long_options, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (run_options_handle(r, opt, optarg) <= 0) {
+            usage(stderr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
 void run_options_trailing_bpf(run_options *r, int argc, char **argv, int first)
 {
     size_t n = 0;

@@ -4,6 +4,7 @@
 #define OW_OPTIONS_H
 #include "ui/pipeline.h"
 #include <getopt.h>
+#include <stdio.h>
 
 enum { OPT_RUN_OPTIONS_BASE = 1000 };
 
@@ -16,6 +17,10 @@ typedef struct run_options {
 } run_options;
 
 void run_options_init(run_options *r);
+/* Initialises r and parses argv's options (optind is left at the first operand). Returns -1
+ * to go on, or the exit code: 0 after --help (usage printed to stdout), 2 on a usage error
+ * (usage printed to stderr). */
+int run_options_parse(run_options *r, int argc, char **argv, void (*usage)(FILE *));
 /* Handles one option shared by read/live; returns 1 if it was one, 0 if not, -1 on a bad
  * value (message printed). */
 int run_options_handle(run_options *r, int opt, const char *arg);
