@@ -6,7 +6,8 @@
 char *ow_addr_str(const ow_addr *a, char *out, size_t outlen)
 {
     int af = a->family == 6 ? AF_INET6 : AF_INET;
-    if (!inet_ntop(af, a->bytes, out, (socklen_t)outlen) && outlen) out[0] = 0;
+    if (!inet_ntop(af, a->bytes, out, (socklen_t)outlen) && outlen)
+        out[0] = 0;
     return out;
 }
 

@@ -10,13 +10,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define OW_DEFAULT_SERVER_PORT 5006
-#define OW_MAX_SERVER_PORTS 16
-#define OW_DEFAULT_MAX_STREAMS 65536
-#define OW_DEFAULT_SNAPLEN 262144
-#define OW_DEFAULT_BUFFER_MB 32
+#define OW_DEFAULT_SERVER_PORT       5006
+#define OW_MAX_SERVER_PORTS          16
+#define OW_DEFAULT_MAX_STREAMS       65536
+#define OW_DEFAULT_SNAPLEN           262144
+#define OW_DEFAULT_BUFFER_MB         32
 #define OW_DEFAULT_MAX_STREAM_BUFFER (1u << 20) /* unconsumed bytes kept per direction */
-#define OW_DEFAULT_KEEP_MB           256       /* --keep-packets-size */
+#define OW_DEFAULT_KEEP_MB           256        /* --keep-packets-size */
 
 /* One file of kept packets (--keep-packets), as capture reports it to on_kept_file: when it
  * is created, as it grows (at most once per tick), when it is finished and when it is
@@ -29,14 +29,14 @@ typedef struct capture_kept_file {
 } capture_kept_file;
 
 typedef struct capture_opts {
-    const char *file;   /* read this pcap/pcapng ("-" = stdin), or */
-    const char *iface;  /* capture live on this interface */
-    const char *bpf;    /* extra BPF expression (tcpdump syntax), may be NULL */
+    const char *file;  /* read this pcap/pcapng ("-" = stdin), or */
+    const char *iface; /* capture live on this interface */
+    const char *bpf;   /* extra BPF expression (tcpdump syntax), may be NULL */
     uint16_t server_ports[OW_MAX_SERVER_PORTS];
     int n_server_ports; /* 0: OW_DEFAULT_SERVER_PORT */
     int snaplen;
-    int buffer_mb;      /* live kernel buffer */
-    int max_streams;    /* connections tracked at once */
+    int buffer_mb;   /* live kernel buffer */
+    int max_streams; /* connections tracked at once */
     uint32_t max_stream_buffer;
     bool promisc;
     /* --keep-packets: every analysed packet (server-port TCP, not IP fragments) is written in
@@ -58,15 +58,15 @@ typedef struct capture_opts {
 typedef struct capture_stats {
     uint64_t packets, bytes;
     uint64_t ipv4, ipv6, non_ip, non_tcp, not_server_port;
-    uint64_t tcp_packets;    /* server-port TCP segments analysed (health + reassembly) */
-    uint64_t truncated;      /* caplen shorter than the headers or the IP length */
+    uint64_t tcp_packets;     /* server-port TCP segments analysed (health + reassembly) */
+    uint64_t truncated;       /* caplen shorter than the headers or the IP length */
     uint64_t bad_ip, bad_tcp; /* malformed headers */
     uint64_t fragments, reassembled;
     uint64_t streams, streams_without_syn, midstream_recovered;
-    uint64_t nids_refused;   /* libnids warnings (table full, bad flags, too much data) */
+    uint64_t nids_refused;    /* libnids warnings (table full, bad flags, too much data) */
     uint64_t streams_evicted; /* max_streams hit */
     uint64_t gaps, gap_bytes;
-    uint64_t buffer_overflows; /* max_stream_buffer hit: bytes skipped as a gap */
+    uint64_t buffer_overflows;       /* max_stream_buffer hit: bytes skipped as a gap */
     uint64_t kernel_drops, if_drops; /* live only (pcap_stats) */
     /* --keep-packets */
     uint64_t kept_packets;         /* analysed packets written to kept files */
@@ -75,7 +75,7 @@ typedef struct capture_stats {
     uint64_t kept_files_dropped;   /* kept files deleted to stay within the size bound */
     uint64_t kept_packets_dropped; /* the packets they held */
     double first_ts, last_ts;
-    int linktypes[8];        /* DLTs seen (pcapng may have several) */
+    int linktypes[8]; /* DLTs seen (pcapng may have several) */
     int n_linktypes;
 } capture_stats;
 

@@ -9,23 +9,23 @@
 #include <stdint.h>
 
 enum ow_close_how {
-    OW_CLOSE_FIN = 1,     /* both sides (or one side and then silence) closed with FIN */
-    OW_CLOSE_RST,         /* a reset ended it */
-    OW_CLOSE_TIMEOUT,     /* idle past the flow timeout, or evicted by a limit */
-    OW_CLOSE_END,         /* the capture ended while the connection was open */
+    OW_CLOSE_FIN = 1, /* both sides (or one side and then silence) closed with FIN */
+    OW_CLOSE_RST,     /* a reset ended it */
+    OW_CLOSE_TIMEOUT, /* idle past the flow timeout, or evicted by a limit */
+    OW_CLOSE_END,     /* the capture ended while the connection was open */
 };
 
 typedef struct ow_flow {
-    uint64_t id;          /* unique within one capture run, from 1 */
+    uint64_t id; /* unique within one capture run, from 1 */
     ow_addr client, server;
     uint16_t client_port, server_port;
     double first_ts, last_ts;
-    bool syn_seen;        /* false: picked up mid-stream */
+    bool syn_seen; /* false: picked up mid-stream */
     bool midstream;
-    uint64_t gaps[2];     /* content gaps per direction (bytes acknowledged but never seen) */
+    uint64_t gaps[2]; /* content gaps per direction (bytes acknowledged but never seen) */
     uint64_t gap_bytes[2];
     tcp_health health;
-    void *user;           /* owned by the sink */
+    void *user; /* owned by the sink */
 } ow_flow;
 
 typedef struct ow_flow_sink {

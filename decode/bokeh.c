@@ -27,17 +27,21 @@ int bokeh_token_decode(const char *tok, size_t len, bokeh_token_info *out)
 {
     bokeh_token_info info;
     memset(&info, 0, sizeof info);
-    if (out) *out = info;
-    if (!tok || len == 0) return -1;
+    if (out)
+        *out = info;
+    if (!tok || len == 0)
+        return -1;
     const char *dot = memchr(tok, '.', len);
     size_t body = dot ? (size_t)(dot - tok) : len;
     info.signed_token = dot != NULL;
     bool whole = body <= BOKEH_TOKEN_DECODE_CHARS;
     size_t n = whole ? body : BOKEH_TOKEN_DECODE_CHARS;
-    if (n % 4 == 1) n--; /* a cut token: a lone last character carries no whole byte */
+    if (n % 4 == 1)
+        n--; /* a cut token: a lone last character carries no whole byte */
     uint8_t json[BOKEH_TOKEN_DECODE_CHARS / 4 * 3];
     size_t json_len = 0;
-    if (n == 0 || ow_b64_decode(tok, n, OW_B64_URL, json, sizeof json, &json_len) < 0) return -1;
+    if (n == 0 || ow_b64_decode(tok, n, OW_B64_URL, json, sizeof json, &json_len) < 0)
+        return -1;
     const char *j = (const char *)json;
     bool id_cut = false;
     int rc = json_find_string(j, json_len, "session_id", info.session_id, sizeof info.session_id,
@@ -53,7 +57,8 @@ int bokeh_token_decode(const char *tok, size_t len, bokeh_token_info *out)
         info.expiry = expiry;
     }
     info.has_extra_payload = has_extra_payload(j, json_len);
-    if (out) *out = info;
+    if (out)
+        *out = info;
     return 0;
 }
 
@@ -74,15 +79,18 @@ static size_t value_start(const char *buf, size_t len, size_t at, bool escaped)
 {
     while (at < len && (buf[at] == ' ' || buf[at] == '\t'))
         at++;
-    if (at >= len || buf[at] != ':') return 0;
+    if (at >= len || buf[at] != ':')
+        return 0;
     at++;
     while (at < len && (buf[at] == ' ' || buf[at] == '\t'))
         at++;
     if (escaped) {
-        if (at >= len || buf[at] != '\\') return 0;
+        if (at >= len || buf[at] != '\\')
+            return 0;
         at++;
     }
-    if (at >= len || buf[at] != '"') return 0;
+    if (at >= len || buf[at] != '"')
+        return 0;
     return at + 1;
 }
 
@@ -92,7 +100,8 @@ static size_t value_length(const char *buf, size_t len, size_t at, bool escaped,
     size_t i = at;
     while (i < len && (token ? is_token_char(buf[i]) : is_id_char(buf[i])))
         i++;
-    if (i >= len) return 0;
+    if (i >= len)
+        return 0;
     bool closed = escaped ? buf[i] == '\\' && i + 1 < len && buf[i + 1] == '"' : buf[i] == '"';
     return closed ? i - at : 0;
 }
@@ -104,17 +113,22 @@ static bool match_member(const char *buf, size_t len, size_t q, const char *key,
     size_t key_len = strlen(key);
     bool escaped = q > 0 && buf[q - 1] == '\\';
     size_t at = q + 1;
-    if (len - at < key_len || memcmp(buf + at, key, key_len) != 0) return false;
+    if (len - at < key_len || memcmp(buf + at, key, key_len) != 0)
+        return false;
     at += key_len;
     if (escaped) {
-        if (at >= len || buf[at] != '\\') return false;
+        if (at >= len || buf[at] != '\\')
+            return false;
         at++;
     }
-    if (at >= len || buf[at] != '"') return false;
+    if (at >= len || buf[at] != '"')
+        return false;
     size_t v = value_start(buf, len, at + 1, escaped);
-    if (!v) return false;
+    if (!v)
+        return false;
     size_t n = value_length(buf, len, v, escaped, token);
-    if (!n) return false;
+    if (!n)
+        return false;
     f->start = buf + v;
     f->len = n;
     f->is_token = token;
@@ -124,16 +138,19 @@ static bool match_member(const char *buf, size_t len, size_t q, const char *key,
 size_t bokeh_find_tokens(const char *buf, size_t len, bokeh_found *out, size_t max)
 {
     size_t count = 0;
-    if (!buf) return 0;
+    if (!buf)
+        return 0;
     const char *p = buf, *end = buf + len;
     while (p < end) {
         const char *q = memchr(p, '"', (size_t)(end - p));
-        if (!q) break;
+        if (!q)
+            break;
         bokeh_found f;
         size_t at = (size_t)(q - buf);
         if (match_member(buf, len, at, "token", true, &f) ||
             match_member(buf, len, at, "sessionid", false, &f)) {
-            if (count < max && out) out[count] = f;
+            if (count < max && out)
+                out[count] = f;
             count++;
             p = f.start + f.len;
         } else {
@@ -155,7 +172,8 @@ static void trim(const char **s, const char **e)
 
 int bokeh_parse_subprotocol(const char *value, size_t len, const char **tok, size_t *tok_len)
 {
-    if (!value) return -1;
+    if (!value)
+        return -1;
     const char *end = value + len;
     const char *comma = memchr(value, ',', len);
     if (!comma || memchr(comma + 1, ',', (size_t)(end - comma - 1)))
@@ -163,28 +181,36 @@ int bokeh_parse_subprotocol(const char *value, size_t len, const char **tok, siz
     const char *a = value, *ae = comma, *b = comma + 1, *be = end;
     trim(&a, &ae);
     trim(&b, &be);
-    if (ae - a != 5 || memcmp(a, "bokeh", 5) != 0 || be == b) return -1;
-    if (tok) *tok = b;
-    if (tok_len) *tok_len = (size_t)(be - b);
+    if (ae - a != 5 || memcmp(a, "bokeh", 5) != 0 || be == b)
+        return -1;
+    if (tok)
+        *tok = b;
+    if (tok_len)
+        *tok_len = (size_t)(be - b);
     return 0;
 }
 
 int bokeh_query_session_id(const char *target, size_t len, const char **id, size_t *id_len)
 {
     static const char name[] = "bokeh-session-id=";
-    if (!target) return -1;
+    if (!target)
+        return -1;
     const char *end = target + len;
     const char *hash = memchr(target, '#', len);
-    if (hash) end = hash;
+    if (hash)
+        end = hash;
     const char *q = memchr(target, '?', (size_t)(end - target));
-    if (!q) return -1;
+    if (!q)
+        return -1;
     for (const char *arg = q + 1; arg < end;) {
         const char *amp = memchr(arg, '&', (size_t)(end - arg));
         const char *arg_end = amp ? amp : end;
         size_t n = (size_t)(arg_end - arg);
         if (n > sizeof name - 1 && memcmp(arg, name, sizeof name - 1) == 0) {
-            if (id) *id = arg + sizeof name - 1;
-            if (id_len) *id_len = n - (sizeof name - 1);
+            if (id)
+                *id = arg + sizeof name - 1;
+            if (id_len)
+                *id_len = n - (sizeof name - 1);
             return 0;
         }
         arg = arg_end + 1;
@@ -204,7 +230,8 @@ static int header_id(const char *j, size_t n, const char *key, char *dst, size_t
     if (rc == JSON_BAD) {
         int64_t v;
         rc = json_find_int(j, n, key, &v);
-        if (rc == JSON_FOUND || rc == JSON_CUT) snprintf(dst, cap, "%lld", (long long)v);
+        if (rc == JSON_FOUND || rc == JSON_CUT)
+            snprintf(dst, cap, "%lld", (long long)v);
     }
     return rc;
 }
@@ -221,9 +248,11 @@ static int parse_header(const uint8_t *data, size_t kept, uint64_t total, bokeh_
         m->msgtype[0] == 0)
         return -1;
     int rc = header_id(j, kept, "msgid", m->msgid, sizeof m->msgid);
-    if (rc == JSON_BAD || rc == JSON_ABSENT || (rc == JSON_ENDED && !cut)) return -1;
+    if (rc == JSON_BAD || rc == JSON_ABSENT || (rc == JSON_ENDED && !cut))
+        return -1;
     rc = header_id(j, kept, "reqid", m->reqid, sizeof m->reqid);
-    if (rc == JSON_BAD) return -1;
+    if (rc == JSON_BAD)
+        return -1;
     int64_t nb = 0;
     rc = json_find_int(j, kept, "num_buffers", &nb);
     if (rc == JSON_BAD || rc == JSON_CUT || (rc == JSON_FOUND && (nb < 0 || nb > UINT32_MAX)))
@@ -252,7 +281,8 @@ void bokeh_stream_init(bokeh_stream *s)
 
 static int start_message(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total)
 {
-    if (parse_header(data, kept, total, &s->cur) != 0) return -1;
+    if (parse_header(data, kept, total, &s->cur) != 0)
+        return -1;
     s->buffers_left = s->cur.num_buffers;
     s->state = BK_METADATA;
     return 0;
@@ -269,7 +299,8 @@ static int protocol_error(bokeh_stream *s)
 static int restart(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total)
 {
     s->errors++;
-    if (start_message(s, data, kept, total) != 0) s->state = BK_RESYNC;
+    if (start_message(s, data, kept, total) != 0)
+        s->state = BK_RESYNC;
     return -1;
 }
 
@@ -277,7 +308,8 @@ static int complete(bokeh_stream *s, bokeh_msg *out)
 {
     s->messages++;
     s->state = BK_HEADER;
-    if (out) *out = s->cur;
+    if (out)
+        *out = s->cur;
     return 1;
 }
 
@@ -285,7 +317,8 @@ static int complete(bokeh_stream *s, bokeh_msg *out)
 static int text_part(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total,
                      bokeh_msg *out)
 {
-    if (looks_like_header(data, kept)) return restart(s, data, kept, total);
+    if (looks_like_header(data, kept))
+        return restart(s, data, kept, total);
     s->cur.size += total;
     switch (s->state) {
     case BK_METADATA:
@@ -293,7 +326,8 @@ static int text_part(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t
         return 0;
     case BK_CONTENT:
         s->cur.content_size = total;
-        if (s->buffers_left == 0) return complete(s, out);
+        if (s->buffers_left == 0)
+            return complete(s, out);
         s->state = BK_BUFFER_ID;
         return 0;
     default: /* BK_BUFFER_ID */
@@ -307,29 +341,37 @@ static int text_part(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t
 int bokeh_stream_feed(bokeh_stream *s, bool binary, const uint8_t *data, size_t kept,
                       uint64_t total, bokeh_msg *out)
 {
-    if (!s) return -1;
-    if (!data) kept = 0;
-    if (kept > total) total = kept;
+    if (!s)
+        return -1;
+    if (!data)
+        kept = 0;
+    if (kept > total)
+        total = kept;
     switch (s->state) {
     case BK_RESYNC:
-        if (!binary && looks_like_header(data, kept)) start_message(s, data, kept, total);
+        if (!binary && looks_like_header(data, kept))
+            start_message(s, data, kept, total);
         return 0;
     case BK_HEADER:
-        if (binary || start_message(s, data, kept, total) != 0) return protocol_error(s);
+        if (binary || start_message(s, data, kept, total) != 0)
+            return protocol_error(s);
         return 0;
     case BK_BUFFER:
         if (!binary) {
-            if (looks_like_header(data, kept)) return restart(s, data, kept, total);
+            if (looks_like_header(data, kept))
+                return restart(s, data, kept, total);
             return protocol_error(s);
         }
         s->cur.size += total;
-        if (--s->buffers_left == 0) return complete(s, out);
+        if (--s->buffers_left == 0)
+            return complete(s, out);
         s->state = BK_BUFFER_ID;
         return 0;
     case BK_METADATA:
     case BK_CONTENT:
     case BK_BUFFER_ID:
-        if (binary) return protocol_error(s);
+        if (binary)
+            return protocol_error(s);
         return text_part(s, data, kept, total, out);
     default:
         return protocol_error(s);

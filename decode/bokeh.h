@@ -14,9 +14,9 @@ typedef struct bokeh_token_info {
     char session_id[BOKEH_SESSION_ID_MAX];
     bool session_id_truncated;
     bool has_expiry;
-    int64_t expiry;          /* epoch seconds */
-    bool signed_token;       /* had a ".<signature>" part */
-    bool has_extra_payload;  /* __bk__zlib_ (headers/cookies) present: never stored */
+    int64_t expiry;         /* epoch seconds */
+    bool signed_token;      /* had a ".<signature>" part */
+    bool has_extra_payload; /* __bk__zlib_ (headers/cookies) present: never stored */
 } bokeh_token_info;
 
 /* Decodes a token (B64U JSON[.sig]). Returns 0, or -1 when it is not a Bokeh token. Only the
@@ -41,16 +41,16 @@ int bokeh_query_session_id(const char *target, size_t len, const char **id, size
 
 /* ---- messages ---- */
 typedef struct bokeh_msg {
-    char msgtype[32];    /* e.g. ACK, PULL-DOC-REQ, PULL-DOC-REPLY, PATCH-DOC, OK, ERROR */
+    char msgtype[32]; /* e.g. ACK, PULL-DOC-REQ, PULL-DOC-REPLY, PATCH-DOC, OK, ERROR */
     char msgid[64];
-    char reqid[64];      /* empty when absent */
+    char reqid[64]; /* empty when absent */
     uint32_t num_buffers;
-    uint64_t size;       /* bytes of all its websocket messages (header+metadata+content+buffers) */
+    uint64_t size; /* bytes of all its websocket messages (header+metadata+content+buffers) */
     uint64_t content_size;
 } bokeh_msg;
 
 typedef struct bokeh_stream {
-    int state;           /* internal: expecting header/metadata/content/buffer id/buffer */
+    int state; /* internal: expecting header/metadata/content/buffer id/buffer */
     bokeh_msg cur;
     uint32_t buffers_left;
     uint64_t messages, errors;

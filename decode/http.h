@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_HEADERS 100      /* more headers in one head: the message is an error */
+#define HTTP_MAX_HEADERS    100   /* more headers in one head: the message is an error */
 #define HTTP_MAX_HEAD_BYTES 65536 /* a head longer than this: error (no terminator found) */
-#define HTTP_MAX_PENDING 64       /* requests awaiting their response (pipelining) */
+#define HTTP_MAX_PENDING    64    /* requests awaiting their response (pipelining) */
 
 enum { HTTP_NEED_MORE = -2, HTTP_ERROR = -1 };
 enum { HTTP_DIR_REQUEST = 0, HTTP_DIR_RESPONSE = 1 }; /* same values as OW_DIR_C2S / S2C */
@@ -33,13 +33,13 @@ typedef struct http_header {
 typedef struct http_head {
     const char *method, *target; /* requests */
     size_t method_len, target_len;
-    int status;                  /* responses */
+    int status; /* responses */
     const char *reason;
     size_t reason_len;
-    int minor_version;           /* 0 or 1 */
+    int minor_version; /* 0 or 1 */
     size_t num_headers;
     http_header headers[HTTP_MAX_HEADERS];
-    size_t head_len;             /* bytes of the head including the blank line */
+    size_t head_len; /* bytes of the head including the blank line */
 } http_head;
 
 int http_parse_request_head(const char *buf, size_t len, http_head *h);
@@ -54,7 +54,7 @@ bool http_value_has_token(const char *value, size_t len, const char *token);
 typedef struct http_request_info { /* what the response side needs to know of its request */
     char method[16];
     bool upgrade_websocket;
-    uint32_t index;                /* 0-based request number on this connection */
+    uint32_t index; /* 0-based request number on this connection */
 } http_request_info;
 
 typedef struct http_callbacks {
@@ -77,13 +77,13 @@ typedef struct http_callbacks {
 } http_callbacks;
 
 typedef struct http_dir_state {
-    int state;             /* internal: head, body kinds, chunk states, tunnel, resync */
-    uint64_t remaining;    /* body or chunk bytes left */
-    uint64_t body_bytes;   /* de-chunked body bytes so far in the current message */
-    uint64_t scan;         /* internal: head bytes already searched for the blank line, or
-                              bytes of the current chunk-size line / trailer section */
+    int state;           /* internal: head, body kinds, chunk states, tunnel, resync */
+    uint64_t remaining;  /* body or chunk bytes left */
+    uint64_t body_bytes; /* de-chunked body bytes so far in the current message */
+    uint64_t scan;       /* internal: head bytes already searched for the blank line, or
+                            bytes of the current chunk-size line / trailer section */
     bool want_body;
-    bool lost;             /* internal: bytes of the current message were lost in a gap */
+    bool lost; /* internal: bytes of the current message were lost in a gap */
     bool eof;
 } http_dir_state;
 
@@ -93,7 +93,7 @@ typedef struct http_conn {
     http_request_info pending[HTTP_MAX_PENDING]; /* ring of requests awaiting responses */
     unsigned pend_head, pend_count;
     uint32_t requests, responses, errors, pending_overflow;
-    bool upgraded;         /* after a 101: the parser consumes nothing more */
+    bool upgraded; /* after a 101: the parser consumes nothing more */
 } http_conn;
 
 void http_conn_init(http_conn *c, const http_callbacks *cb);

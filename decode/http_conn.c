@@ -60,7 +60,8 @@ static void deliver(http_conn *c, int dir, const uint8_t *p, size_t n)
 {
     http_dir_state *d = &c->dir[dir];
     d->body_bytes += n;
-    if (n && d->want_body && c->cb.on_body) c->cb.on_body(c->cb.ctx, dir, p, n);
+    if (n && d->want_body && c->cb.on_body)
+        c->cb.on_body(c->cb.ctx, dir, p, n);
 }
 
 static void end_message(http_conn *c, int dir, bool complete)
@@ -71,13 +72,15 @@ static void end_message(http_conn *c, int dir, bool complete)
     d->remaining = d->body_bytes = 0;
     d->want_body = d->lost = false;
     enter(d, ST_HEAD);
-    if (c->cb.on_message_end) c->cb.on_message_end(c->cb.ctx, dir, bytes, ok);
+    if (c->cb.on_message_end)
+        c->cb.on_message_end(c->cb.ctx, dir, bytes, ok);
 }
 
 static void report_error(http_conn *c, int dir, const char *why)
 {
     c->errors++;
-    if (c->cb.on_error) c->cb.on_error(c->cb.ctx, dir, why);
+    if (c->cb.on_error)
+        c->cb.on_error(c->cb.ctx, dir, why);
 }
 
 /* Malformed input outside a message: report it, skip to the next plausible message start. */
@@ -114,7 +117,8 @@ static void pending_push(http_conn *c, const http_request_info *info)
 
 static bool pending_pop(http_conn *c, http_request_info *info)
 {
-    if (c->pend_count == 0) return false;
+    if (c->pend_count == 0)
+        return false;
     *info = c->pending[c->pend_head % HTTP_MAX_PENDING];
     c->pend_head = (c->pend_head + 1) % HTTP_MAX_PENDING;
     c->pend_count--;
@@ -126,12 +130,16 @@ static bool pending_pop(http_conn *c, http_request_info *info)
 static bool ascii_ieq_n(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
-    if (alen != blen) return false;
+    if (alen != blen)
+        return false;
     for (size_t i = 0; i < alen; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z') x = (unsigned char)(x + 32);
-        if (y >= 'A' && y <= 'Z') y = (unsigned char)(y + 32);
-        if (x != y) return false;
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return false;
     }
     return true;
 }
@@ -149,7 +157,8 @@ static bool transfer_encoding(const http_head *h, bool *chunked)
     *chunked = false;
     for (size_t i = 0; i < h->num_headers; i++) {
         const http_header *hd = &h->headers[i];
-        if (!ascii_ieq_n(hd->name, hd->name_len, "transfer-encoding")) continue;
+        if (!ascii_ieq_n(hd->name, hd->name_len, "transfer-encoding"))
+            continue;
         present = true;
         size_t stop = hd->value_len, start;
         while (stop > 0 && (is_list_space(hd->value[stop - 1]) || hd->value[stop - 1] == ','))
@@ -168,11 +177,14 @@ static bool transfer_encoding(const http_head *h, bool *chunked)
 static bool parse_length_element(const char *s, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
-    if (n == 0) return false;
+    if (n == 0)
+        return false;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
+        if (s[i] < '0' || s[i] > '9')
+            return false;
         uint64_t digit = (uint64_t)(s[i] - '0');
-        if (v > (HTTP_MAX_CONTENT_LENGTH - digit) / 10) return false;
+        if (v > (HTTP_MAX_CONTENT_LENGTH - digit) / 10)
+            return false;
         v = v * 10 + digit;
     }
     *out = v;
@@ -186,7 +198,8 @@ static int content_length(const http_head *h, uint64_t *len)
     bool seen = false;
     for (size_t i = 0; i < h->num_headers; i++) {
         const http_header *hd = &h->headers[i];
-        if (!ascii_ieq_n(hd->name, hd->name_len, "content-length")) continue;
+        if (!ascii_ieq_n(hd->name, hd->name_len, "content-length"))
+            continue;
         size_t pos = 0;
         do {
             size_t start = pos;
@@ -198,8 +211,10 @@ static int content_length(const http_head *h, uint64_t *len)
             while (stop > start && is_list_space(hd->value[stop - 1]))
                 stop--;
             uint64_t v;
-            if (!parse_length_element(hd->value + start, stop - start, &v)) return -1;
-            if (seen && v != *len) return -1;
+            if (!parse_length_element(hd->value + start, stop - start, &v))
+                return -1;
+            if (seen && v != *len)
+                return -1;
             *len = v;
             seen = true;
             pos++;
@@ -213,7 +228,8 @@ static enum body_kind framed_body(const http_head *h, enum body_kind otherwise, 
 {
     bool chunked;
     if (transfer_encoding(h, &chunked)) {
-        if (chunked) return BODY_CHUNKED;
+        if (chunked)
+            return BODY_CHUNKED;
         return otherwise == BODY_NONE ? BODY_INVALID : BODY_CLOSE;
     }
     switch (content_length(h, len)) {
@@ -287,7 +303,8 @@ static void on_request_head(http_conn *c, const http_head *h)
 static void enter_tunnel(http_conn *c)
 {
     for (int dir = 0; dir < 2; dir++) {
-        if (is_body_state(c->dir[dir].state)) end_message(c, dir, false);
+        if (is_body_state(c->dir[dir].state))
+            end_message(c, dir, false);
         enter(&c->dir[dir], ST_TUNNEL);
     }
 }
@@ -296,7 +313,8 @@ static void on_response_head(http_conn *c, const http_head *h)
 {
     int status = h->status;
     if (status < 200 && status != 101) {
-        if (c->cb.on_interim) c->cb.on_interim(c->cb.ctx, h);
+        if (c->cb.on_interim)
+            c->cb.on_interim(c->cb.ctx, h);
         return; /* the final response still follows */
     }
     http_request_info req;
@@ -312,7 +330,8 @@ static void on_response_head(http_conn *c, const http_head *h)
     if (status == 101) {
         end_message(c, HTTP_DIR_RESPONSE, true);
         c->upgraded = true;
-        if (c->cb.on_upgrade) c->cb.on_upgrade(c->cb.ctx, reqp);
+        if (c->cb.on_upgrade)
+            c->cb.on_upgrade(c->cb.ctx, reqp);
         return;
     }
     if (connect_ok) {
@@ -330,14 +349,17 @@ static size_t find_blank_line(const char *s, size_t n, size_t from, size_t *next
     size_t i = from;
     while (i < n) {
         const char *lf = memchr(s + i, '\n', n - i);
-        if (!lf) break;
+        if (!lf)
+            break;
         i = (size_t)(lf - s);
         if (i + 1 >= n || (s[i + 1] == '\r' && i + 2 >= n)) {
             *next = i; /* undecided until more bytes arrive */
             return 0;
         }
-        if (s[i + 1] == '\n') return i + 2;
-        if (s[i + 1] == '\r' && s[i + 2] == '\n') return i + 3;
+        if (s[i + 1] == '\n')
+            return i + 2;
+        if (s[i + 1] == '\r' && s[i + 2] == '\n')
+            return i + 3;
         i++;
     }
     *next = n;
@@ -358,7 +380,8 @@ static const char *head_error(int dir, const char *s, size_t n)
     size_t lim = n < HTTP_MAX_HEAD_BYTES - 1 ? n : HTTP_MAX_HEAD_BYTES - 1;
     if (parse_dir_head(dir, s, lim, &h) != HTTP_ERROR)
         return "head longer than HTTP_MAX_HEAD_BYTES";
-    if (h.num_headers >= HTTP_MAX_HEADERS) return "more than HTTP_MAX_HEADERS headers";
+    if (h.num_headers >= HTTP_MAX_HEADERS)
+        return "more than HTTP_MAX_HEADERS headers";
     return dir == HTTP_DIR_REQUEST ? "malformed request head" : "malformed response head";
 }
 
@@ -367,8 +390,10 @@ static const char *head_error(int dir, const char *s, size_t n)
 static size_t skip_empty_line(const char *s, size_t n, bool *wait)
 {
     *wait = false;
-    if (s[0] == '\n') return 1;
-    if (s[0] != '\r') return 0;
+    if (s[0] == '\n')
+        return 1;
+    if (s[0] != '\r')
+        return 0;
     if (n < 2) {
         *wait = true;
         return 0;
@@ -384,7 +409,8 @@ static bool step_start_line(http_conn *c, int dir, const char *s, size_t n, size
     if (d->scan == 0) {
         bool wait;
         *used = skip_empty_line(s, n, &wait);
-        if (*used || wait) return *used > 0;
+        if (*used || wait)
+            return *used > 0;
     }
     const char *lf = memchr(s + d->scan, '\n', n - d->scan);
     if (!lf) {
@@ -455,9 +481,12 @@ static size_t step_length(http_conn *c, int dir, const uint8_t *p, size_t n, int
 
 static int hex_value(uint8_t ch)
 {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
     return -1;
 }
 
@@ -596,8 +625,10 @@ static int plausible_start(int dir, const char *s, size_t n)
     for (size_t i = 0; i < count; i++) {
         size_t len = strlen(starts[i]);
         size_t cmp = n < len ? n : len;
-        if (memcmp(s, starts[i], cmp) != 0) continue;
-        if (cmp == len) return 1;
+        if (memcmp(s, starts[i], cmp) != 0)
+            continue;
+        if (cmp == len)
+            return 1;
         result = -1;
     }
     return result;
@@ -609,7 +640,8 @@ static bool step_resync(http_conn *c, int dir, const uint8_t *p, size_t n, size_
     if (d->state == ST_RESYNC_SKIP) {
         const uint8_t *lf = memchr(p, '\n', n);
         *used = lf ? (size_t)(lf - p) + 1 : n;
-        if (lf) enter(d, ST_RESYNC_LINE);
+        if (lf)
+            enter(d, ST_RESYNC_LINE);
         return true;
     }
     if (p[0] == '\n') {
@@ -641,7 +673,8 @@ static bool step(http_conn *c, int dir, const uint8_t *p, size_t n, size_t *used
     case ST_HEAD_REST:
         if (d->scan > n) /* the caller offered less than before: look again */
             enter(d, ST_HEAD);
-        if (d->state == ST_HEAD) return step_start_line(c, dir, (const char *)p, n, used);
+        if (d->state == ST_HEAD)
+            return step_start_line(c, dir, (const char *)p, n, used);
         return step_head_rest(c, dir, (const char *)p, n, used);
     case ST_BODY_LENGTH:
         *used = step_length(c, dir, p, n, ST_HEAD);
@@ -683,16 +716,19 @@ static bool step(http_conn *c, int dir, const uint8_t *p, size_t n, size_t *used
 void http_conn_init(http_conn *c, const http_callbacks *cb)
 {
     memset(c, 0, sizeof *c);
-    if (cb) c->cb = *cb;
+    if (cb)
+        c->cb = *cb;
 }
 
 size_t http_conn_feed(http_conn *c, int dir, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
-    if (!valid_dir(dir) || !buf) return 0;
+    if (!valid_dir(dir) || !buf)
+        return 0;
     while (off < len && !c->upgraded) {
         size_t used;
-        if (!step(c, dir, buf + off, len - off, &used)) break;
+        if (!step(c, dir, buf + off, len - off, &used))
+            break;
         off += used;
     }
     return off;
@@ -700,15 +736,19 @@ size_t http_conn_feed(http_conn *c, int dir, const uint8_t *buf, size_t len)
 
 void http_conn_eof(http_conn *c, int dir)
 {
-    if (!valid_dir(dir)) return;
+    if (!valid_dir(dir))
+        return;
     http_dir_state *d = &c->dir[dir];
-    if (d->eof) return; /* a direction ends once */
+    if (d->eof)
+        return; /* a direction ends once */
     d->eof = true;
-    if (c->upgraded) return;
+    if (c->upgraded)
+        return;
     switch (d->state) {
     case ST_HEAD:
     case ST_HEAD_REST:
-        if (d->scan > 0) report_error(c, dir, "head cut short by the end of the stream");
+        if (d->scan > 0)
+            report_error(c, dir, "head cut short by the end of the stream");
         enter(d, ST_HEAD);
         break;
     case ST_BODY_CLOSE:
@@ -735,7 +775,8 @@ static bool gap_in_counted(http_conn *c, int dir, uint64_t *len)
     d->body_bytes += skip;
     d->lost = true;
     *len -= skip;
-    if (d->remaining > 0) return true;
+    if (d->remaining > 0)
+        return true;
     if (d->state == ST_BODY_LENGTH)
         end_message(c, dir, false);
     else
@@ -745,14 +786,19 @@ static bool gap_in_counted(http_conn *c, int dir, uint64_t *len)
 
 void http_conn_gap(http_conn *c, int dir, uint64_t len)
 {
-    if (!valid_dir(dir) || len == 0 || c->upgraded) return;
+    if (!valid_dir(dir) || len == 0 || c->upgraded)
+        return;
     http_dir_state *d = &c->dir[dir];
-    if (d->state == ST_TUNNEL) return;
+    if (d->state == ST_TUNNEL)
+        return;
     if (d->state == ST_BODY_LENGTH || d->state == ST_CHUNK_DATA) {
-        if (gap_in_counted(c, dir, &len)) return;
+        if (gap_in_counted(c, dir, &len))
+            return;
     }
-    if (d->state == ST_BODY_CLOSE) d->body_bytes += len;
+    if (d->state == ST_BODY_CLOSE)
+        d->body_bytes += len;
     /* the hole reaches past what framing can account for: restart at a message start */
-    if (is_body_state(d->state)) end_message(c, dir, false);
+    if (is_body_state(d->state))
+        end_message(c, dir, false);
     enter(d, ST_RESYNC_LINE);
 }

@@ -11,7 +11,8 @@
 
 static bool is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
@@ -34,7 +35,8 @@ static unsigned char ascii_lower(unsigned char c)
 static bool ascii_ieq(const char *a, const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i])) return false;
+        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+            return false;
     return true;
 }
 
@@ -53,14 +55,18 @@ static int peek(const cursor *c)
 static int eat_eol(cursor *c)
 {
     int ch = peek(c);
-    if (ch < 0) return HTTP_NEED_MORE;
+    if (ch < 0)
+        return HTTP_NEED_MORE;
     if (ch == '\n') {
         c->pos++;
         return 0;
     }
-    if (ch != '\r') return HTTP_ERROR;
-    if (c->pos + 1 >= c->end) return HTTP_NEED_MORE;
-    if (c->buf[c->pos + 1] != '\n') return HTTP_ERROR;
+    if (ch != '\r')
+        return HTTP_ERROR;
+    if (c->pos + 1 >= c->end)
+        return HTTP_NEED_MORE;
+    if (c->buf[c->pos + 1] != '\n')
+        return HTTP_ERROR;
     c->pos += 2;
     return 0;
 }
@@ -70,18 +76,23 @@ static int skip_empty_lines(cursor *c)
 {
     for (;;) {
         int ch = peek(c);
-        if (ch < 0) return HTTP_NEED_MORE;
-        if (ch != '\r' && ch != '\n') return 0;
+        if (ch < 0)
+            return HTTP_NEED_MORE;
+        if (ch != '\r' && ch != '\n')
+            return 0;
         int rc = eat_eol(c);
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
     }
 }
 
 /* One or more SP. */
 static int eat_spaces(cursor *c)
 {
-    if (peek(c) < 0) return HTTP_NEED_MORE;
-    if (peek(c) != ' ') return HTTP_ERROR;
+    if (peek(c) < 0)
+        return HTTP_NEED_MORE;
+    if (peek(c) != ' ')
+        return HTTP_ERROR;
     while (peek(c) == ' ')
         c->pos++;
     return peek(c) < 0 ? HTTP_NEED_MORE : 0;
@@ -98,8 +109,10 @@ static int parse_token(cursor *c, const char **tok, size_t *tok_len)
     size_t start = c->pos;
     while (c->pos < c->end && is_tchar((unsigned char)c->buf[c->pos]))
         c->pos++;
-    if (c->pos >= c->end) return HTTP_NEED_MORE;
-    if (c->pos == start) return HTTP_ERROR;
+    if (c->pos >= c->end)
+        return HTTP_NEED_MORE;
+    if (c->pos == start)
+        return HTTP_ERROR;
     *tok = c->buf + start;
     *tok_len = c->pos - start;
     return 0;
@@ -111,13 +124,17 @@ static int parse_version(cursor *c, int *minor)
     static const char prefix[] = "HTTP/1.";
     for (size_t i = 0; i < sizeof prefix - 1; i++) {
         int ch = peek(c);
-        if (ch < 0) return HTTP_NEED_MORE;
-        if (ch != prefix[i]) return HTTP_ERROR;
+        if (ch < 0)
+            return HTTP_NEED_MORE;
+        if (ch != prefix[i])
+            return HTTP_ERROR;
         c->pos++;
     }
     int ch = peek(c);
-    if (ch < 0) return HTTP_NEED_MORE;
-    if (ch != '0' && ch != '1') return HTTP_ERROR;
+    if (ch < 0)
+        return HTTP_NEED_MORE;
+    if (ch != '0' && ch != '1')
+        return HTTP_ERROR;
     *minor = ch - '0';
     c->pos++;
     return 0;
@@ -130,9 +147,12 @@ static int scan_text(cursor *c, const char **text, size_t *text_len)
     size_t start = c->pos;
     for (;;) {
         int ch = peek(c);
-        if (ch < 0) return HTTP_NEED_MORE;
-        if (ch == '\r' || ch == '\n') break;
-        if (!is_text_char((unsigned char)ch)) return HTTP_ERROR;
+        if (ch < 0)
+            return HTTP_NEED_MORE;
+        if (ch == '\r' || ch == '\n')
+            break;
+        if (!is_text_char((unsigned char)ch))
+            return HTTP_ERROR;
         c->pos++;
     }
     size_t stop = c->pos;
@@ -146,38 +166,50 @@ static int scan_text(cursor *c, const char **text, size_t *text_len)
 static int parse_request_line(cursor *c, http_head *h)
 {
     int rc = parse_token(c, &h->method, &h->method_len);
-    if (rc == 0) rc = eat_spaces(c);
-    if (rc != 0) return rc;
+    if (rc == 0)
+        rc = eat_spaces(c);
+    if (rc != 0)
+        return rc;
     size_t start = c->pos;
     while (c->pos < c->end && is_target_char((unsigned char)c->buf[c->pos]))
         c->pos++;
-    if (c->pos >= c->end) return HTTP_NEED_MORE;
-    if (c->pos == start) return HTTP_ERROR;
+    if (c->pos >= c->end)
+        return HTTP_NEED_MORE;
+    if (c->pos == start)
+        return HTTP_ERROR;
     h->target = c->buf + start;
     h->target_len = c->pos - start;
     rc = eat_spaces(c);
-    if (rc == 0) rc = parse_version(c, &h->minor_version);
-    if (rc == 0) rc = eat_eol(c);
+    if (rc == 0)
+        rc = parse_version(c, &h->minor_version);
+    if (rc == 0)
+        rc = eat_eol(c);
     return rc;
 }
 
 static int parse_status_line(cursor *c, http_head *h)
 {
     int rc = parse_version(c, &h->minor_version);
-    if (rc == 0) rc = eat_spaces(c);
-    if (rc != 0) return rc;
+    if (rc == 0)
+        rc = eat_spaces(c);
+    if (rc != 0)
+        return rc;
     int status = 0;
     for (int i = 0; i < 3; i++) {
         int ch = peek(c);
-        if (ch < 0) return HTTP_NEED_MORE;
-        if (ch < '0' || ch > '9') return HTTP_ERROR;
+        if (ch < 0)
+            return HTTP_NEED_MORE;
+        if (ch < '0' || ch > '9')
+            return HTTP_ERROR;
         status = status * 10 + (ch - '0');
         c->pos++;
     }
-    if (status < 100) return HTTP_ERROR;
+    if (status < 100)
+        return HTTP_ERROR;
     h->status = status;
     int ch = peek(c);
-    if (ch < 0) return HTTP_NEED_MORE;
+    if (ch < 0)
+        return HTTP_NEED_MORE;
     if (ch == ' ') {
         skip_ows(c);
         rc = scan_text(c, &h->reason, &h->reason_len);
@@ -187,7 +219,8 @@ static int parse_status_line(cursor *c, http_head *h)
     } else {
         return HTTP_ERROR;
     }
-    if (rc == 0) rc = eat_eol(c);
+    if (rc == 0)
+        rc = eat_eol(c);
     return rc;
 }
 
@@ -201,10 +234,12 @@ static int parse_continuation(cursor *c, http_head *h)
     const char *text;
     size_t text_len;
     int rc = scan_text(c, &text, &text_len);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     http_header *last = &h->headers[h->num_headers - 1];
     if (text_len > 0) {
-        if (last->value_len == 0) last->value = text;
+        if (last->value_len == 0)
+            last->value = text;
         last->value_len = (size_t)(text + text_len - last->value);
     }
     return eat_eol(c);
@@ -212,15 +247,19 @@ static int parse_continuation(cursor *c, http_head *h)
 
 static int parse_header_line(cursor *c, http_head *h)
 {
-    if (h->num_headers >= HTTP_MAX_HEADERS) return HTTP_ERROR;
+    if (h->num_headers >= HTTP_MAX_HEADERS)
+        return HTTP_ERROR;
     http_header *hd = &h->headers[h->num_headers];
     int rc = parse_token(c, &hd->name, &hd->name_len);
-    if (rc != 0) return rc;
-    if (peek(c) != ':') return HTTP_ERROR; /* also rejects whitespace before the colon */
+    if (rc != 0)
+        return rc;
+    if (peek(c) != ':')
+        return HTTP_ERROR; /* also rejects whitespace before the colon */
     c->pos++;
     skip_ows(c);
     rc = scan_text(c, &hd->value, &hd->value_len);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     h->num_headers++;
     return eat_eol(c);
 }
@@ -229,18 +268,21 @@ static int parse_headers(cursor *c, http_head *h)
 {
     for (;;) {
         int ch = peek(c);
-        if (ch < 0) return HTTP_NEED_MORE;
+        if (ch < 0)
+            return HTTP_NEED_MORE;
         int rc;
         if (ch == '\r' || ch == '\n') {
             rc = eat_eol(c);
-            if (rc == 0) h->head_len = c->pos;
+            if (rc == 0)
+                h->head_len = c->pos;
             return rc;
         }
         if (ch == ' ' || ch == '\t')
             rc = parse_continuation(c, h);
         else
             rc = parse_header_line(c, h);
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
     }
 }
 
@@ -259,8 +301,10 @@ static int parse_head(const char *buf, size_t len, http_head *h, bool request)
     head_reset(h);
     cursor c = {buf, 0, len < HTTP_MAX_HEAD_BYTES ? len : HTTP_MAX_HEAD_BYTES};
     int rc = skip_empty_lines(&c);
-    if (rc == 0) rc = request ? parse_request_line(&c, h) : parse_status_line(&c, h);
-    if (rc == 0) rc = parse_headers(&c, h);
+    if (rc == 0)
+        rc = request ? parse_request_line(&c, h) : parse_status_line(&c, h);
+    if (rc == 0)
+        rc = parse_headers(&c, h);
     if (rc == HTTP_NEED_MORE && len >= HTTP_MAX_HEAD_BYTES)
         return HTTP_ERROR; /* no blank line within the limit */
     return rc == 0 ? (int)h->head_len : rc;
@@ -281,7 +325,8 @@ const http_header *http_find_header(const http_head *h, const char *name)
     size_t n = strlen(name);
     for (size_t i = 0; i < h->num_headers && i < HTTP_MAX_HEADERS; i++) {
         const http_header *hd = &h->headers[i];
-        if (hd->name_len == n && ascii_ieq(hd->name, name, n)) return hd;
+        if (hd->name_len == n && ascii_ieq(hd->name, name, n))
+            return hd;
     }
     return NULL;
 }
@@ -295,7 +340,8 @@ bool http_value_has_token(const char *value, size_t len, const char *token)
 {
     size_t tlen = strlen(token);
     size_t i = 0;
-    if (!value || tlen == 0) return false;
+    if (!value || tlen == 0)
+        return false;
     while (i < len) {
         size_t start = i;
         while (i < len && value[i] != ',')
@@ -305,7 +351,8 @@ bool http_value_has_token(const char *value, size_t len, const char *token)
             start++;
         while (stop > start && is_list_space(value[stop - 1]))
             stop--;
-        if (stop - start == tlen && ascii_ieq(value + start, token, tlen)) return true;
+        if (stop - start == tlen && ascii_ieq(value + start, token, tlen))
+            return true;
         i++; /* past the comma */
     }
     return false;

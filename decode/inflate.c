@@ -26,7 +26,8 @@ struct ow_inflater {
 static int init_zlib(ow_inflater *z, int window_bits)
 {
     memset(&z->zs, 0, sizeof z->zs);
-    if (inflateInit2(&z->zs, window_bits) != Z_OK) return -1;
+    if (inflateInit2(&z->zs, window_bits) != Z_OK)
+        return -1;
     z->ready = true;
     return 0;
 }
@@ -40,7 +41,8 @@ static bool looks_like_zlib_header(const uint8_t h[2])
 ow_inflater *ow_inflater_new(ow_inflate_mode mode)
 {
     ow_inflater *z = calloc(1, sizeof *z);
-    if (!z) return NULL;
+    if (!z)
+        return NULL;
     z->mode = mode;
     int bits = mode == OW_INFLATE_GZIP ? WINDOW_GZIP : WINDOW_RAW;
     if (mode != OW_INFLATE_ZLIB_OR_RAW && init_zlib(z, bits) != 0) {
@@ -52,16 +54,20 @@ ow_inflater *ow_inflater_new(ow_inflate_mode mode)
 
 void ow_inflater_free(ow_inflater *z)
 {
-    if (!z) return;
-    if (z->ready) inflateEnd(&z->zs);
+    if (!z)
+        return;
+    if (z->ready)
+        inflateEnd(&z->zs);
     free(z);
 }
 
 void ow_inflater_reset(ow_inflater *z)
 {
-    if (!z) return;
+    if (!z)
+        return;
     if (z->mode == OW_INFLATE_ZLIB_OR_RAW) {
-        if (z->ready) inflateEnd(&z->zs);
+        if (z->ready)
+            inflateEnd(&z->zs);
         z->ready = false;
     } else if (z->ready) {
         inflateReset(&z->zs);
@@ -97,7 +103,8 @@ static int run(ow_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out, s
         int rc = inflate(&z->zs, Z_SYNC_FLUSH);
         size_t produced = out_before - z->zs.avail_out;
         if (to_scratch) {
-            if (dropped) *dropped += produced;
+            if (dropped)
+                *dropped += produced;
         } else {
             *out_len += produced;
         }
@@ -113,7 +120,8 @@ static int run(ow_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out, s
         if (input_done && z->zs.avail_out > 0)
             return 0; /* everything consumed and nothing left pending in zlib */
         if (produced == 0 && in_before == z->zs.avail_in) {
-            if (input_done) return 0;
+            if (input_done)
+                return 0;
             z->failed = true; /* stuck with input and room left: cannot happen on sane data */
             return -1;
         }
@@ -128,7 +136,8 @@ static int detect_and_start(ow_inflater *z, const uint8_t **in, size_t *in_len)
         (*in)++;
         (*in_len)--;
     }
-    if (z->head_len < 2) return 0;
+    if (z->head_len < 2)
+        return 0;
     int bits = looks_like_zlib_header(z->head) ? WINDOW_ZLIB : WINDOW_RAW;
     return init_zlib(z, bits);
 }
@@ -136,19 +145,25 @@ static int detect_and_start(ow_inflater *z, const uint8_t **in, size_t *in_len)
 int ow_inflater_feed(ow_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
                      size_t *out_len, uint64_t *dropped)
 {
-    if (!z || z->failed) return -1;
-    if (z->ended) return 1;
-    if (!out) out_cap = 0;
+    if (!z || z->failed)
+        return -1;
+    if (z->ended)
+        return 1;
+    if (!out)
+        out_cap = 0;
     if (!z->ready) {
         if (detect_and_start(z, &in, &in_len) != 0) {
             z->failed = true;
             return -1;
         }
-        if (!z->ready) return 0;
+        if (!z->ready)
+            return 0;
         uint8_t head[2] = {z->head[0], z->head[1]};
         int rc = run(z, head, sizeof head, out, out_cap, out_len, dropped);
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
     }
-    if (in_len == 0) return 0;
+    if (in_len == 0)
+        return 0;
     return run(z, in, in_len, out, out_cap, out_len, dropped);
 }

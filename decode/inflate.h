@@ -15,7 +15,7 @@ void ow_inflater_free(ow_inflater *z);
 /* Decompresses in[0..in_len) appending to out (capacity out_cap, *out_len in/out). Output
  * beyond out_cap is discarded and counted in *dropped (never written). Returns 0 on success
  * (more input welcome), 1 at end of stream, -1 on corrupt data. */
-int ow_inflater_feed(ow_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out,
-                     size_t out_cap, size_t *out_len, uint64_t *dropped);
+int ow_inflater_feed(ow_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
+                     size_t *out_len, uint64_t *dropped);
 void ow_inflater_reset(ow_inflater *z);
 #endif

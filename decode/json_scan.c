@@ -17,20 +17,25 @@ static void skip_ws(cursor *c)
 
 static int hex_digit(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
 /* Reads the 4 hex digits of \uXXXX at c->p. Returns JSON_FOUND, JSON_CUT or JSON_BAD. */
 static int read_hex4(cursor *c, unsigned *v)
 {
-    if (c->end - c->p < 4) return JSON_CUT;
+    if (c->end - c->p < 4)
+        return JSON_CUT;
     *v = 0;
     for (int i = 0; i < 4; i++) {
         int d = hex_digit(c->p[i]);
-        if (d < 0) return JSON_BAD;
+        if (d < 0)
+            return JSON_BAD;
         *v = (*v << 4) | (unsigned)d;
     }
     c->p += 4;
@@ -57,7 +62,8 @@ static void put(sink *s, const char *b, size_t n)
 static void put_utf8(sink *s, unsigned cp)
 {
     char b[4];
-    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
+        cp = 0xFFFD;
     if (cp < 0x80) {
         b[0] = (char)cp;
         put(s, b, 1);
@@ -84,14 +90,17 @@ static int unicode_escape(cursor *c, sink *s)
 {
     unsigned hi;
     int rc = read_hex4(c, &hi);
-    if (rc != JSON_FOUND) return rc;
+    if (rc != JSON_FOUND)
+        return rc;
     if (hi >= 0xD800 && hi <= 0xDBFF) {
-        if (c->end - c->p < 2) return JSON_CUT;
+        if (c->end - c->p < 2)
+            return JSON_CUT;
         if (c->p[0] == '\\' && c->p[1] == 'u') {
             cursor look = {c->p + 2, c->end};
             unsigned lo;
             rc = read_hex4(&look, &lo);
-            if (rc == JSON_CUT) return JSON_CUT;
+            if (rc == JSON_CUT)
+                return JSON_CUT;
             if (rc == JSON_FOUND && lo >= 0xDC00 && lo <= 0xDFFF) {
                 c->p = look.p;
                 put_utf8(s, 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00));
@@ -107,7 +116,8 @@ static int simple_escape(char e, sink *s)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
     const char *at = memchr(from, e, sizeof from - 1);
-    if (!at) return JSON_BAD;
+    if (!at)
+        return JSON_BAD;
     put(s, &to[at - from], 1);
     return JSON_FOUND;
 }
@@ -118,16 +128,20 @@ static int read_string(cursor *c, sink *s)
 {
     while (c->p < c->end) {
         unsigned char ch = (unsigned char)*c->p++;
-        if (ch == '"') return JSON_FOUND;
-        if (ch < 0x20) return JSON_BAD;
+        if (ch == '"')
+            return JSON_FOUND;
+        if (ch < 0x20)
+            return JSON_BAD;
         if (ch != '\\') {
             put(s, (const char *)&ch, 1);
             continue;
         }
-        if (c->p == c->end) return JSON_CUT;
+        if (c->p == c->end)
+            return JSON_CUT;
         char e = *c->p++;
         int rc = e == 'u' ? unicode_escape(c, s) : simple_escape(e, s);
-        if (rc != JSON_FOUND) return rc;
+        if (rc != JSON_FOUND)
+            return rc;
     }
     return JSON_CUT;
 }
@@ -147,7 +161,8 @@ static bool ends_scalar(char ch)
 /* Skips any value. Objects and arrays by bracket counting (strings inside respected). */
 static int skip_value(cursor *c)
 {
-    if (c->p == c->end) return JSON_CUT;
+    if (c->p == c->end)
+        return JSON_CUT;
     if (*c->p == '"') {
         c->p++;
         return skip_string(c);
@@ -156,7 +171,8 @@ static int skip_value(cursor *c)
         const char *start = c->p;
         while (c->p < c->end && !ends_scalar(*c->p) && *c->p != ':' && *c->p != '"')
             c->p++;
-        if (c->p == c->end) return JSON_CUT;
+        if (c->p == c->end)
+            return JSON_CUT;
         return c->p > start ? JSON_FOUND : JSON_BAD;
     }
     size_t depth = 0;
@@ -164,11 +180,13 @@ static int skip_value(cursor *c)
         char ch = *c->p++;
         if (ch == '"') {
             int rc = skip_string(c);
-            if (rc != JSON_FOUND) return rc;
+            if (rc != JSON_FOUND)
+                return rc;
         } else if (ch == '{' || ch == '[') {
             depth++;
         } else if (ch == '}' || ch == ']') {
-            if (--depth == 0) return JSON_FOUND;
+            if (--depth == 0)
+                return JSON_FOUND;
         }
     }
     return JSON_CUT;
@@ -180,31 +198,45 @@ static int seek_key(cursor *c, const char *key)
 {
     size_t key_len = strlen(key);
     skip_ws(c);
-    if (c->p == c->end) return JSON_ENDED;
-    if (*c->p++ != '{') return JSON_BAD;
+    if (c->p == c->end)
+        return JSON_ENDED;
+    if (*c->p++ != '{')
+        return JSON_BAD;
     skip_ws(c);
-    if (c->p < c->end && *c->p == '}') return JSON_ABSENT;
+    if (c->p < c->end && *c->p == '}')
+        return JSON_ABSENT;
     for (;;) {
         skip_ws(c);
-        if (c->p == c->end) return JSON_ENDED;
-        if (*c->p++ != '"') return JSON_BAD;
+        if (c->p == c->end)
+            return JSON_ENDED;
+        if (*c->p++ != '"')
+            return JSON_BAD;
         char name[JSON_KEY_MAX];
         sink s = {name, sizeof name, 0, false};
         int rc = read_string(c, &s);
-        if (rc != JSON_FOUND) return rc == JSON_CUT ? JSON_ENDED : rc;
+        if (rc != JSON_FOUND)
+            return rc == JSON_CUT ? JSON_ENDED : rc;
         skip_ws(c);
-        if (c->p == c->end) return JSON_ENDED;
-        if (*c->p++ != ':') return JSON_BAD;
+        if (c->p == c->end)
+            return JSON_ENDED;
+        if (*c->p++ != ':')
+            return JSON_BAD;
         skip_ws(c);
-        if (c->p == c->end) return JSON_ENDED;
-        if (!s.truncated && s.len == key_len && memcmp(name, key, key_len) == 0) return JSON_FOUND;
+        if (c->p == c->end)
+            return JSON_ENDED;
+        if (!s.truncated && s.len == key_len && memcmp(name, key, key_len) == 0)
+            return JSON_FOUND;
         rc = skip_value(c);
-        if (rc != JSON_FOUND) return rc == JSON_CUT ? JSON_ENDED : rc;
+        if (rc != JSON_FOUND)
+            return rc == JSON_CUT ? JSON_ENDED : rc;
         skip_ws(c);
-        if (c->p == c->end) return JSON_ENDED;
+        if (c->p == c->end)
+            return JSON_ENDED;
         char sep = *c->p++;
-        if (sep == '}') return JSON_ABSENT;
-        if (sep != ',') return JSON_BAD;
+        if (sep == '}')
+            return JSON_ABSENT;
+        if (sep != ',')
+            return JSON_BAD;
     }
 }
 
@@ -212,7 +244,8 @@ int json_find_string(const char *buf, size_t len, const char *key, char *out, si
                      size_t *out_len, bool *truncated)
 {
     sink s = {out, cap, 0, false};
-    if (out && cap) out[0] = 0;
+    if (out && cap)
+        out[0] = 0;
     cursor c = {buf, buf ? buf + len : buf};
     int rc = buf && key ? seek_key(&c, key) : JSON_BAD;
     if (rc == JSON_FOUND) {
@@ -223,9 +256,12 @@ int json_find_string(const char *buf, size_t len, const char *key, char *out, si
             rc = read_string(&c, &s);
         }
     }
-    if (out && cap) out[s.len] = 0;
-    if (out_len) *out_len = s.len;
-    if (truncated) *truncated = s.truncated;
+    if (out && cap)
+        out[s.len] = 0;
+    if (out_len)
+        *out_len = s.len;
+    if (truncated)
+        *truncated = s.truncated;
     return rc;
 }
 
@@ -233,20 +269,25 @@ int json_find_int(const char *buf, size_t len, const char *key, int64_t *value)
 {
     cursor c = {buf, buf ? buf + len : buf};
     int rc = buf && key ? seek_key(&c, key) : JSON_BAD;
-    if (rc != JSON_FOUND) return rc;
+    if (rc != JSON_FOUND)
+        return rc;
     bool neg = c.p < c.end && *c.p == '-';
-    if (neg) c.p++;
+    if (neg)
+        c.p++;
     uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     const char *digits = c.p;
     while (c.p < c.end && *c.p >= '0' && *c.p <= '9') {
         unsigned d = (unsigned)(*c.p++ - '0');
-        if (v > (limit - d) / 10) return JSON_BAD;
+        if (v > (limit - d) / 10)
+            return JSON_BAD;
         v = v * 10 + d;
     }
-    if (c.p == digits) return c.p == c.end ? JSON_CUT : JSON_BAD;
+    if (c.p == digits)
+        return c.p == c.end ? JSON_CUT : JSON_BAD;
     if (c.p < c.end && !ends_scalar(*c.p))
         return JSON_BAD; /* a fraction, exponent or junk: not an integer */
-    if (value) *value = !neg ? (int64_t)v : v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v;
+    if (value)
+        *value = !neg ? (int64_t)v : v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v;
     return c.p == c.end ? JSON_CUT : JSON_FOUND;
 }
 

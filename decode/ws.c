@@ -65,7 +65,8 @@ static size_t header_size(const uint8_t *h)
         n += 2;
     else if (len7 == 127)
         n += 8;
-    if (h[1] & 0x80) n += 4;
+    if (h[1] & 0x80)
+        n += 4;
     return n;
 }
 
@@ -107,17 +108,24 @@ static const char *prefix_violation(uint8_t b0, uint8_t b1, bool from_client, bo
 {
     int opcode = b0 & 0x0f;
     bool fin = b0 & 0x80, rsv1 = b0 & 0x40, masked = b1 & 0x80;
-    if (b0 & 0x30) return "reserved bits RSV2/RSV3 set";
-    if (!is_known_opcode(opcode)) return "reserved opcode";
+    if (b0 & 0x30)
+        return "reserved bits RSV2/RSV3 set";
+    if (!is_known_opcode(opcode))
+        return "reserved opcode";
     if (masked != from_client)
         return from_client ? "client frame not masked" : "server frame masked";
     if (is_control(opcode)) {
-        if (!fin) return "fragmented control frame";
-        if ((b1 & 0x7f) > WS_MAX_CONTROL) return "control frame longer than 125 bytes";
-        if (rsv1) return "RSV1 set on a control frame";
+        if (!fin)
+            return "fragmented control frame";
+        if ((b1 & 0x7f) > WS_MAX_CONTROL)
+            return "control frame longer than 125 bytes";
+        if (rsv1)
+            return "RSV1 set on a control frame";
     }
-    if (rsv1 && !deflate) return "RSV1 set without permessage-deflate";
-    if (rsv1 && opcode == WS_OP_CONT) return "RSV1 set on a continuation frame";
+    if (rsv1 && !deflate)
+        return "RSV1 set without permessage-deflate";
+    if (rsv1 && opcode == WS_OP_CONT)
+        return "RSV1 set on a continuation frame";
     return NULL;
 }
 
@@ -125,7 +133,8 @@ static const char *prefix_violation(uint8_t b0, uint8_t b1, bool from_client, bo
 static const char *header_violation(const uint8_t *h, bool from_client, bool deflate)
 {
     const char *why = prefix_violation(h[0], h[1], from_client, deflate);
-    if (!why && (h[1] & 0x7f) == 127 && (h[2] & 0x80)) why = "64-bit length with the top bit set";
+    if (!why && (h[1] & 0x7f) == 127 && (h[2] & 0x80))
+        why = "64-bit length with the top bit set";
     return why;
 }
 
@@ -135,33 +144,42 @@ static const char *header_violation(const uint8_t *h, bool from_client, bool def
 static int candidate_at(const uint8_t *buf, size_t len, size_t at, bool from_client, bool rsv1_ok,
                         int depth)
 {
-    if (at == len) return CAND_NEED_MORE;
+    if (at == len)
+        return CAND_NEED_MORE;
     size_t avail = len - at;
     const uint8_t *h = buf + at;
     if (prefix_violation(h[0], avail > 1 ? h[1] : (from_client ? 0x80 : 0), from_client, rsv1_ok))
         return CAND_NO;
-    if (avail < 2) return CAND_NEED_MORE;
+    if (avail < 2)
+        return CAND_NEED_MORE;
     size_t hsize = header_size(h);
-    if (avail < hsize) return CAND_NEED_MORE;
+    if (avail < hsize)
+        return CAND_NEED_MORE;
     ws_frame_info f;
     uint8_t mask[4];
     decode_header(h, &f, mask);
-    if (header_violation(h, from_client, rsv1_ok)) return CAND_NO;
+    if (header_violation(h, from_client, rsv1_ok))
+        return CAND_NO;
     unsigned len7 = h[1] & 0x7f;
-    if ((len7 == 126 && f.len < 126) || (len7 == 127 && f.len < 65536)) return CAND_NO;
-    if (f.len > WS_RESYNC_MAX_LEN) return CAND_NO;
+    if ((len7 == 126 && f.len < 126) || (len7 == 127 && f.len < 65536))
+        return CAND_NO;
+    if (f.len > WS_RESYNC_MAX_LEN)
+        return CAND_NO;
     if (f.opcode == WS_OP_CONT && f.len == 0)
         return CAND_NO; /* legal but rare, while runs of zero bytes are common */
-    if (depth <= 0 || f.len > avail - hsize) return CAND_YES;
+    if (depth <= 0 || f.len > avail - hsize)
+        return CAND_YES;
     int next = candidate_at(buf, len, at + hsize + (size_t)f.len, from_client, rsv1_ok, depth - 1);
     return next == CAND_NO ? CAND_NO : CAND_YES;
 }
 
 size_t ws_find_frame_start(const uint8_t *buf, size_t len, bool from_client)
 {
-    if (!buf) return len;
+    if (!buf)
+        return len;
     for (size_t i = 0; i < len; i++)
-        if (candidate_at(buf, len, i, from_client, true, WS_RESYNC_CHAIN) == CAND_YES) return i;
+        if (candidate_at(buf, len, i, from_client, true, WS_RESYNC_CHAIN) == CAND_YES)
+            return i;
     return len;
 }
 
@@ -169,14 +187,18 @@ size_t ws_find_frame_start(const uint8_t *buf, size_t len, bool from_client)
 
 static bool grow_to(ws_parser *p, size_t want)
 {
-    if (want > p->max_message) want = p->max_message;
-    if (want <= p->msg_cap) return true;
+    if (want > p->max_message)
+        want = p->max_message;
+    if (want <= p->msg_cap)
+        return true;
     size_t cap = p->msg_cap ? p->msg_cap : WS_MSG_MIN_ALLOC;
-    if (cap > p->max_message) cap = p->max_message;
+    if (cap > p->max_message)
+        cap = p->max_message;
     while (cap < want)
         cap = cap > p->max_message / 2 ? p->max_message : cap * 2;
     uint8_t *m = realloc(p->msg, cap);
-    if (!m) return false;
+    if (!m)
+        return false;
     p->msg = m;
     p->msg_cap = cap;
     return true;
@@ -185,7 +207,8 @@ static bool grow_to(ws_parser *p, size_t want)
 static void append_plain(ws_parser *p, const uint8_t *data, size_t n)
 {
     p->msg_wire += n;
-    if (p->msg_gap) return;
+    if (p->msg_gap)
+        return;
     size_t room = p->max_message - p->msg_kept;
     size_t take = n < room ? n : room;
     if (take && grow_to(p, p->msg_kept + take)) {
@@ -200,7 +223,8 @@ static void inflate_failed(ws_parser *p)
 {
     p->msg_inflate_failed = true;
     p->stats.inflate_errors++;
-    if (p->cb.on_error) p->cb.on_error(p->cb.ctx, "permessage-deflate data does not inflate");
+    if (p->cb.on_error)
+        p->cb.on_error(p->cb.ctx, "permessage-deflate data does not inflate");
 }
 
 /* Inflates in slices so that the buffer can grow ahead of the output: one slice makes at most
@@ -209,7 +233,8 @@ static void inflate_failed(ws_parser *p)
 static void append_compressed(ws_parser *p, const uint8_t *data, size_t n)
 {
     p->msg_wire += n;
-    if (p->msg_gap || p->msg_inflate_failed || p->msg_stream_ended) return;
+    if (p->msg_gap || p->msg_inflate_failed || p->msg_stream_ended)
+        return;
     while (n > 0) {
         size_t s = n < WS_INFLATE_SLICE ? n : WS_INFLATE_SLICE;
         size_t want = p->msg_kept + s * WS_DEFLATE_MAX_RATIO + WS_INFLATE_HELD;
@@ -243,7 +268,8 @@ static void start_message(ws_parser *p, const ws_frame_info *f)
     p->msg_wire = p->msg_dropped = 0;
     if (p->msg_compressed && !p->inflater) {
         p->inflater = ow_inflater_new(OW_INFLATE_RAW);
-        if (!p->inflater) inflate_failed(p);
+        if (!p->inflater)
+            inflate_failed(p);
     }
 }
 
@@ -268,7 +294,8 @@ static void finish_message(ws_parser *p)
     }
     bool truncated = total > p->msg_kept || p->msg_gap || p->msg_inflate_failed;
     p->stats.messages++;
-    if (truncated) p->stats.truncated_messages++;
+    if (truncated)
+        p->stats.truncated_messages++;
     if (p->cb.on_message)
         p->cb.on_message(p->cb.ctx, p->msg_opcode, p->msg ? p->msg : (const uint8_t *)"",
                          p->msg_kept, total, p->msg_compressed, truncated);
@@ -282,7 +309,8 @@ static void finish_message(ws_parser *p)
 /* Framing or bytes were lost inside a message: deliver what was kept, marked truncated. */
 static void abandon_message(ws_parser *p)
 {
-    if (!p->in_message) return;
+    if (!p->in_message)
+        return;
     p->msg_gap = true;
     finish_message(p);
 }
@@ -292,7 +320,8 @@ static void abandon_message(ws_parser *p)
 static void report_error(ws_parser *p, const char *why)
 {
     p->stats.errors++;
-    if (p->cb.on_error) p->cb.on_error(p->cb.ctx, why);
+    if (p->cb.on_error)
+        p->cb.on_error(p->cb.ctx, why);
 }
 
 /* Framing is lost: end the message in progress and look for the next frame header. */
@@ -308,10 +337,12 @@ static void finish_frame(ws_parser *p)
 {
     p->state = ST_HEADER;
     if (is_control(p->f.opcode)) {
-        if (p->cb.on_control) p->cb.on_control(p->cb.ctx, p->f.opcode, p->ctl, p->ctl_len);
+        if (p->cb.on_control)
+            p->cb.on_control(p->cb.ctx, p->f.opcode, p->ctl, p->ctl_len);
         return;
     }
-    if (!p->skip_frame && p->in_message && p->f.fin) finish_message(p);
+    if (!p->skip_frame && p->in_message && p->f.fin)
+        finish_message(p);
 }
 
 /* A valid header arrived: check it against the message sequence and set up its payload. */
@@ -320,7 +351,8 @@ static void begin_frame(ws_parser *p)
     const ws_frame_info *f = &p->f;
     p->stats.frames++;
     p->stats.by_opcode[f->opcode & 0x0f]++;
-    if (p->cb.on_frame) p->cb.on_frame(p->cb.ctx, f);
+    if (p->cb.on_frame)
+        p->cb.on_frame(p->cb.ctx, f);
     p->payload_pos = 0;
     p->remaining = f->len;
     p->skip_frame = p->frame_gap = false;
@@ -332,11 +364,13 @@ static void begin_frame(ws_parser *p)
         }
         start_message(p, f);
     } else if (f->opcode == WS_OP_CONT && !p->in_message) {
-        if (!p->lost_sync) report_error(p, "continuation frame without a message");
+        if (!p->lost_sync)
+            report_error(p, "continuation frame without a message");
         p->skip_frame = true;
     }
     p->state = ST_PAYLOAD;
-    if (p->remaining == 0) finish_frame(p);
+    if (p->remaining == 0)
+        finish_frame(p);
 }
 
 /* Header bytes that turned out invalid go back to be searched for a frame start. */
@@ -357,13 +391,17 @@ static size_t take_header(ws_parser *p, const uint8_t *buf, size_t len)
     size_t used = 0;
     while (used < len) {
         size_t need = p->hdr_len < 2 ? 2 : header_size(p->hdr);
-        if (p->hdr_len >= need) break;
+        if (p->hdr_len >= need)
+            break;
         p->hdr[p->hdr_len++] = buf[used++];
     }
-    if (p->hdr_len < 2) return used;
+    if (p->hdr_len < 2)
+        return used;
     const char *why = prefix_violation(p->hdr[0], p->hdr[1], p->from_client, p->deflate);
-    if (!why && p->hdr_len < header_size(p->hdr)) return used;
-    if (!why) why = header_violation(p->hdr, p->from_client, p->deflate);
+    if (!why && p->hdr_len < header_size(p->hdr))
+        return used;
+    if (!why)
+        why = header_violation(p->hdr, p->from_client, p->deflate);
     if (why) {
         header_error(p, why);
         return used;
@@ -408,7 +446,8 @@ static size_t take_payload(ws_parser *p, const uint8_t *buf, size_t len)
         done += n;
     }
     p->remaining -= take;
-    if (p->remaining == 0) finish_frame(p);
+    if (p->remaining == 0)
+        finish_frame(p);
     return take;
 }
 
@@ -438,7 +477,8 @@ static size_t take_resync(ws_parser *p, const uint8_t *buf, size_t len)
         int c = CAND_NO;
         for (; at < p->rs_len; at++) {
             c = candidate_at(p->rs, p->rs_len, at, p->from_client, p->deflate, WS_RESYNC_CHAIN);
-            if (c != CAND_NO) break;
+            if (c != CAND_NO)
+                break;
         }
         p->stats.resync_bytes += at;
         if (c != CAND_YES) { /* nothing, or a header cut by the end: keep that part */
@@ -467,8 +507,10 @@ ws_parser *ws_parser_new(const ws_callbacks *cb, bool from_client, bool deflate,
                          bool no_context_takeover, size_t max_message)
 {
     ws_parser *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    if (cb) p->cb = *cb;
+    if (!p)
+        return NULL;
+    if (cb)
+        p->cb = *cb;
     p->from_client = from_client;
     p->deflate = deflate;
     p->no_context_takeover = no_context_takeover;
@@ -479,7 +521,8 @@ ws_parser *ws_parser_new(const ws_callbacks *cb, bool from_client, bool deflate,
 
 void ws_parser_free(ws_parser *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     ow_inflater_free(p->inflater);
     free(p->msg);
     free(p);
@@ -487,7 +530,8 @@ void ws_parser_free(ws_parser *p)
 
 size_t ws_parser_feed(ws_parser *p, const uint8_t *buf, size_t len)
 {
-    if (!p || !buf) return 0;
+    if (!p || !buf)
+        return 0;
     p->stats.bytes += len;
     size_t off = 0;
     while (off < len) {
@@ -507,7 +551,8 @@ size_t ws_parser_feed(ws_parser *p, const uint8_t *buf, size_t len)
  * resynchronises. */
 void ws_parser_gap(ws_parser *p, uint64_t len)
 {
-    if (!p) return;
+    if (!p)
+        return;
     p->stats.gap_bytes += len;
     if (p->state == ST_PAYLOAD && len <= p->remaining) {
         p->frame_gap = true;
@@ -517,7 +562,8 @@ void ws_parser_gap(ws_parser *p, uint64_t len)
         }
         p->payload_pos += len;
         p->remaining -= len;
-        if (p->remaining == 0) finish_frame(p);
+        if (p->remaining == 0)
+            finish_frame(p);
         return;
     }
     if (p->state == ST_PAYLOAD && !is_control(p->f.opcode) && !p->skip_frame && p->in_message)
@@ -528,7 +574,8 @@ void ws_parser_gap(ws_parser *p, uint64_t len)
 
 void ws_parser_eof(ws_parser *p)
 {
-    if (p) abandon_message(p);
+    if (p)
+        abandon_message(p);
 }
 
 const ws_parser_stats *ws_parser_get_stats(const ws_parser *p)
@@ -547,9 +594,12 @@ void ws_parse_close(const uint8_t *payload, size_t len, int *code, const uint8_t
         r = payload + 2;
         rl = len - 2;
     }
-    if (code) *code = c;
-    if (reason) *reason = r;
-    if (reason_len) *reason_len = rl;
+    if (code)
+        *code = c;
+    if (reason)
+        *reason = r;
+    if (reason_len)
+        *reason_len = rl;
 }
 
 /* ---- Sec-WebSocket-Extensions ---- */
@@ -570,11 +620,14 @@ static void trim(const char **s, const char **e)
 static bool token_is(const char *s, const char *e, const char *want)
 {
     size_t n = strlen(want);
-    if ((size_t)(e - s) != n) return false;
+    if ((size_t)(e - s) != n)
+        return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-        if (c != want[i]) return false;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != want[i])
+            return false;
     }
     return true;
 }
@@ -586,7 +639,8 @@ static bool parse_one_extension(const char *s, const char *e, bool *server_nct, 
     const char *name_end = semi ? semi : e;
     const char *ns = s;
     trim(&ns, &name_end);
-    if (!token_is(ns, name_end, "permessage-deflate")) return false;
+    if (!token_is(ns, name_end, "permessage-deflate"))
+        return false;
     const char *q = semi;
     while (q && q < e) {
         const char *ps = q + 1;
@@ -615,7 +669,10 @@ void ws_parse_extensions(const char *value, size_t len, bool *deflate,
         d = parse_one_extension(s, e, &snct, &cnct);
         s = comma ? comma + 1 : end;
     }
-    if (deflate) *deflate = d;
-    if (server_no_context_takeover) *server_no_context_takeover = d && snct;
-    if (client_no_context_takeover) *client_no_context_takeover = d && cnct;
+    if (deflate)
+        *deflate = d;
+    if (server_no_context_takeover)
+        *server_no_context_takeover = d && snct;
+    if (client_no_context_takeover)
+        *client_no_context_takeover = d && cnct;
 }

@@ -11,27 +11,31 @@
 #include <stdint.h>
 
 enum {
-    WS_OP_CONT = 0x0, WS_OP_TEXT = 0x1, WS_OP_BINARY = 0x2,
-    WS_OP_CLOSE = 0x8, WS_OP_PING = 0x9, WS_OP_PONG = 0xA
+    WS_OP_CONT = 0x0,
+    WS_OP_TEXT = 0x1,
+    WS_OP_BINARY = 0x2,
+    WS_OP_CLOSE = 0x8,
+    WS_OP_PING = 0x9,
+    WS_OP_PONG = 0xA
 };
 #define WS_DEFAULT_MAX_MESSAGE (1u << 20) /* bytes of one message kept for decoding */
 
 typedef struct ws_frame_info {
     int opcode;
     bool fin, rsv1, masked;
-    uint64_t len;          /* payload length as declared */
+    uint64_t len; /* payload length as declared */
 } ws_frame_info;
 
 typedef struct ws_callbacks {
     void *ctx;
-    void (*on_frame)(void *ctx, const ws_frame_info *f);  /* every frame header */
+    void (*on_frame)(void *ctx, const ws_frame_info *f); /* every frame header */
     /* A complete data message (text/binary). data = the first kept bytes (after unmasking and
      * inflating), total = its full size, truncated when total > kept. */
     void (*on_message)(void *ctx, int opcode, const uint8_t *data, size_t kept, uint64_t total,
                        bool compressed, bool truncated);
     /* Control frame with its (unmasked) payload; close code 0 when absent. */
     void (*on_control)(void *ctx, int opcode, const uint8_t *payload, size_t len);
-    void (*on_error)(void *ctx, const char *why);          /* protocol violation, then resync */
+    void (*on_error)(void *ctx, const char *why); /* protocol violation, then resync */
 } ws_callbacks;
 
 typedef struct ws_parser ws_parser; /* opaque: holds the message buffer and the inflater */

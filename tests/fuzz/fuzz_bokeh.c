@@ -15,19 +15,25 @@ static void check_token(const char *t, size_t n)
 {
     bokeh_token_info info;
     int rc = bokeh_token_decode(t, n, &info);
-    if (rc != 0 && rc != -1) abort();
-    if (memchr(info.session_id, 0, sizeof info.session_id) == NULL) abort();
-    if (rc == 0 && info.signed_token != (memchr(t, '.', n) != NULL)) abort();
+    if (rc != 0 && rc != -1)
+        abort();
+    if (memchr(info.session_id, 0, sizeof info.session_id) == NULL)
+        abort();
+    if (rc == 0 && info.signed_token != (memchr(t, '.', n) != NULL))
+        abort();
 }
 
 static void check_find(const char *s, size_t n)
 {
     bokeh_found f[8];
     size_t k = bokeh_find_tokens(s, n, f, 8);
-    if (bokeh_find_tokens(s, n, NULL, 0) != k) abort();
+    if (bokeh_find_tokens(s, n, NULL, 0) != k)
+        abort();
     for (size_t i = 0; i < k && i < 8; i++) {
-        if (f[i].start < s || f[i].len == 0 || f[i].start + f[i].len > s + n) abort();
-        if (i > 0 && f[i].start <= f[i - 1].start) abort();
+        if (f[i].start < s || f[i].len == 0 || f[i].start + f[i].len > s + n)
+            abort();
+        if (i > 0 && f[i].start <= f[i - 1].start)
+            abort();
         check_token(f[i].start, f[i].len);
     }
 }
@@ -45,11 +51,13 @@ static void check_values(const char *s, size_t n)
     bool tr;
     size_t olen;
     int rc = json_find_string(s, n, "msgtype", out, sizeof out, &olen, &tr);
-    if (rc < JSON_BAD || rc > JSON_ENDED || olen >= sizeof out || strlen(out) > olen) abort();
+    if (rc < JSON_BAD || rc > JSON_ENDED || olen >= sizeof out || strlen(out) > olen)
+        abort();
     int64_t v;
     json_find_int(s, n, "num_buffers", &v);
     uint8_t b[64];
-    if (ow_b64_decode(s, n, OW_B64_ANY, b, sizeof b, &olen) >= 0 && olen > sizeof b) abort();
+    if (ow_b64_decode(s, n, OW_B64_ANY, b, sizeof b, &olen) >= 0 && olen > sizeof b)
+        abort();
 }
 
 static void check_stream(const uint8_t *d, size_t n)
@@ -82,7 +90,8 @@ static void check_stream(const uint8_t *d, size_t n)
         }
         i += part + 1;
     }
-    if (s.messages != completed || s.errors != errors) abort();
+    if (s.messages != completed || s.errors != errors)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

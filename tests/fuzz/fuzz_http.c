@@ -69,7 +69,8 @@ static void fz_interim(void *ctx, const http_head *h)
 static void fz_body(void *ctx, int dir, const uint8_t *data, size_t len)
 {
     fz_rec *r = ctx;
-    if (len == 0) abort();           /* never called empty */
+    if (len == 0)
+        abort();                     /* never called empty */
     for (size_t i = 0; i < len; i++) /* piece boundaries must not matter */
         r->hash = (r->hash ^ (uint64_t)(data[i] + 256 * (dir + 1))) * FNV_PRIME;
 }
@@ -124,16 +125,19 @@ static void caller_fini(fz_caller *k)
 
 static void caller_feed(fz_caller *k, int dir, const uint8_t *p, size_t n)
 {
-    if (n) memcpy(k->buf[dir] + k->len[dir], p, n);
+    if (n)
+        memcpy(k->buf[dir] + k->len[dir], p, n);
     k->len[dir] += n;
     bool was_upgraded = k->conn.upgraded;
     size_t used = http_conn_feed(&k->conn, dir, k->buf[dir], k->len[dir]);
-    if (used > k->len[dir] || (was_upgraded && used != 0)) abort();
+    if (used > k->len[dir] || (was_upgraded && used != 0))
+        abort();
     memmove(k->buf[dir], k->buf[dir] + used, k->len[dir] - used);
     k->len[dir] -= used;
     if (!k->conn.upgraded && k->len[dir] >= HTTP_MAX_HEAD_BYTES)
         abort(); /* the caller's buffer would grow without bound */
-    if (k->conn.pend_count > HTTP_MAX_PENDING) abort();
+    if (k->conn.pend_count > HTTP_MAX_PENDING)
+        abort();
 }
 
 typedef struct script {
@@ -165,7 +169,8 @@ static void feed_segment(fz_caller *k, int dir, const uint8_t *p, size_t n, bool
     size_t off = 0;
     do {
         size_t piece = (flags & 0x10) ? 1 : (size_t)(rng_next(rng) % 17) + 1;
-        if (piece > n - off) piece = n - off;
+        if (piece > n - off)
+            piece = n - off;
         caller_feed(k, dir, p + off, piece);
         off += piece;
     } while (off < n);
@@ -190,7 +195,8 @@ static size_t run_script(const script *s, bool split, uint64_t *trace, size_t tr
             pos = s->npayload;
         } else if (kind < 6) {
             size_t n = ((size_t)(op >> 3) + 1) * scale;
-            if (n > s->npayload - pos) n = s->npayload - pos;
+            if (n > s->npayload - pos)
+                n = s->npayload - pos;
             feed_segment(&k, kind < 3 ? 0 : 1, s->payload + pos, n, split, &rng, s->flags);
             pos += n;
         } else if (kind == 6) {
@@ -228,18 +234,22 @@ static void check_parsers(const uint8_t *p, size_t n, uint64_t seed)
         http_head whole, part;
         int rw = request ? http_parse_request_head(s, n, &whole)
                          : http_parse_response_head(s, n, &whole);
-        if (rw > (int)n || rw == 0 || rw < HTTP_NEED_MORE) abort();
+        if (rw > (int)n || rw == 0 || rw < HTTP_NEED_MORE)
+            abort();
         for (int t = 0; t < 4 && n > 0; t++) {
             size_t k = (size_t)(rng_next(&seed) % n);
             int rp = request ? http_parse_request_head(s, k, &part)
                              : http_parse_response_head(s, k, &part);
             if (rp == HTTP_ERROR && rw != HTTP_ERROR)
-                abort();                     /* an error in a prefix is an error in the whole */
-            if (rp > 0 && rp != rw) abort(); /* a complete head parses the same whatever follows */
-            if (rw > 0 && (int)k < rw && rp != HTTP_NEED_MORE) abort();
+                abort(); /* an error in a prefix is an error in the whole */
+            if (rp > 0 && rp != rw)
+                abort(); /* a complete head parses the same whatever follows */
+            if (rw > 0 && (int)k < rw && rp != HTTP_NEED_MORE)
+                abort();
         }
         if (rw > 0) {
-            if (whole.num_headers > HTTP_MAX_HEADERS || whole.head_len != (size_t)rw) abort();
+            if (whole.num_headers > HTTP_MAX_HEADERS || whole.head_len != (size_t)rw)
+                abort();
             for (size_t i = 0; i < whole.num_headers; i++) {
                 const http_header *h = &whole.headers[i];
                 if (h->name < s || h->name + h->name_len > s + rw || h->value < s ||
@@ -256,9 +266,11 @@ static void check_parsers(const uint8_t *p, size_t n, uint64_t seed)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 2) return 0;
+    if (size < 2)
+        return 0;
     script s = {data[0], data + 2, data[1], NULL, 0};
-    if (s.nops > size - 2) s.nops = size - 2;
+    if (s.nops > size - 2)
+        s.nops = size - 2;
     s.payload = data + 2 + s.nops;
     s.npayload = size - 2 - s.nops;
     static uint64_t a[TRACE_CAP], b[TRACE_CAP];

@@ -21,7 +21,8 @@ static result run(ow_inflate_mode mode, const uint8_t *d, size_t n, size_t cap, 
     result r = {0, 0, 0, 2166136261u};
     uint8_t *out = malloc(cap + CANARY);
     ow_inflater *z = ow_inflater_new(mode);
-    if (!out || !z) abort();
+    if (!out || !z)
+        abort();
     memset(out + cap, 0x5a, CANARY);
     uint32_t rnd = 0x12345678u ^ (uint32_t)n;
     for (size_t i = 0; i < n && r.rc == 0;) {
@@ -32,20 +33,24 @@ static result run(ow_inflate_mode mode, const uint8_t *d, size_t n, size_t cap, 
             piece = want < piece ? want : piece;
         }
         r.rc = ow_inflater_feed(z, d + i, piece, out, cap, &r.out_len, &r.dropped);
-        if (r.out_len > cap) abort();
+        if (r.out_len > cap)
+            abort();
         i += piece;
     }
     for (size_t i = 0; i < CANARY; i++)
-        if (out[cap + i] != 0x5a) abort();
+        if (out[cap + i] != 0x5a)
+            abort();
     for (size_t i = 0; i < r.out_len; i++)
         r.hash = (r.hash ^ out[i]) * 16777619u;
     /* Failed or ended: it stays so; after a reset it runs again from the start. */
     if (r.rc != 0) {
         size_t l = 0;
         uint64_t dr = 0;
-        if (ow_inflater_feed(z, d, n, out, cap, &l, &dr) != r.rc || l != 0) abort();
+        if (ow_inflater_feed(z, d, n, out, cap, &l, &dr) != r.rc || l != 0)
+            abort();
         ow_inflater_reset(z);
-        if (ow_inflater_feed(z, d, n, NULL, 0, &l, &dr) < -1) abort();
+        if (ow_inflater_feed(z, d, n, NULL, 0, &l, &dr) < -1)
+            abort();
     }
     ow_inflater_free(z);
     free(out);
@@ -54,7 +59,8 @@ static result run(ow_inflate_mode mode, const uint8_t *d, size_t n, size_t cap, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     static const ow_inflate_mode modes[4] = {OW_INFLATE_GZIP, OW_INFLATE_ZLIB_OR_RAW,
                                              OW_INFLATE_RAW, OW_INFLATE_ZLIB_OR_RAW};
     static const size_t caps[4] = {0, 7, 4096, 1 << 20};
@@ -63,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     result a = run(mode, data + 1, size - 1, cap, false);
     result b = run(mode, data + 1, size - 1, cap, true);
     /* Corrupt data may be noticed after different amounts of output; otherwise all agrees. */
-    if (a.rc != b.rc) abort();
+    if (a.rc != b.rc)
+        abort();
     if (a.rc >= 0 && (a.out_len != b.out_len || a.dropped != b.dropped || a.hash != b.hash))
         abort();
     return 0;

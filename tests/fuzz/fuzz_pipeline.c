@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char path[64], err[512];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    capture_opts o = {.file = path, .max_streams = 64, .max_stream_buffer = 1 << 16,
-                      .snaplen = 262144};
+    capture_opts o = {
+        .file = path, .max_streams = 64, .max_stream_buffer = 1 << 16, .snaplen = 262144};
     capture *cap = capture_open(&o, err, sizeof err);
     if (cap) {
         ow_record_sink out = {.page = check_page};

@@ -45,7 +45,8 @@ static void on_message(void *ctx, int opcode, const uint8_t *data, size_t kept, 
                        bool compressed, bool truncated)
 {
     fz *r = ctx;
-    if (!data || kept > r->max_message || kept > total || (!truncated && kept != total)) abort();
+    if (!data || kept > r->max_message || kept > total || (!truncated && kept != total))
+        abort();
     if (!r->gaps && total > kept && kept < r->max_message)
         abort(); /* bytes dropped below the cap: only a gap may do that */
     r->messages++;
@@ -58,7 +59,8 @@ static void on_message(void *ctx, int opcode, const uint8_t *data, size_t kept, 
 static void on_control(void *ctx, int opcode, const uint8_t *payload, size_t len)
 {
     fz *r = ctx;
-    if (len > 125 || opcode < 8) abort();
+    if (len > 125 || opcode < 8)
+        abort();
     mix(r, 3);
     mix(r, (uint64_t)opcode);
     mix_bytes(r, payload, len);
@@ -66,7 +68,8 @@ static void on_control(void *ctx, int opcode, const uint8_t *payload, size_t len
     const uint8_t *reason;
     size_t rlen;
     ws_parse_close(payload, len, &code, &reason, &rlen);
-    if (code < 0 || code > 65535 || (len >= 2 && rlen != len - 2)) abort();
+    if (code < 0 || code > 65535 || (len >= 2 && rlen != len - 2))
+        abort();
 }
 
 static void on_error(void *ctx, const char *why)
@@ -93,7 +96,8 @@ typedef struct run_cfg {
 /* Gap positions come from the data only, so both runs put them at the same offsets. */
 static bool gap_at(const run_cfg *c, const uint8_t *d, size_t i, uint64_t *len)
 {
-    if (!c->gaps || i == 0 || d[i - 1] != 0xee) return false;
+    if (!c->gaps || i == 0 || d[i - 1] != 0xee)
+        return false;
     *len = d[i] == 0xee ? (1ull << 40) : d[i] % 64;
     return true;
 }
@@ -103,7 +107,8 @@ static uint64_t run(const run_cfg *c, const uint8_t *d, size_t n, bool split, ws
     fz r = {FNV_BASIS, c->max_message ? c->max_message : WS_DEFAULT_MAX_MESSAGE, 0, c->gaps};
     ws_callbacks cb = {&r, on_frame, on_message, on_control, on_error};
     ws_parser *p = ws_parser_new(&cb, c->from_client, c->deflate, c->nct, c->max_message);
-    if (!p) return 0;
+    if (!p)
+        return 0;
     uint32_t rnd = 0x9e3779b9u ^ c->seed ^ (uint32_t)n << 8;
     size_t i = 0;
     while (i < n) {
@@ -122,7 +127,8 @@ static uint64_t run(const run_cfg *c, const uint8_t *d, size_t n, bool split, ws
                 size_t want = (x & 3) == 0 ? 1 : (x >> 2) % 64 + 1;
                 piece = want < piece ? want : piece;
             }
-            if (ws_parser_feed(p, d + i, piece) != piece) abort();
+            if (ws_parser_feed(p, d + i, piece) != piece)
+                abort();
             i += piece;
         }
         uint64_t g;
@@ -132,14 +138,16 @@ static uint64_t run(const run_cfg *c, const uint8_t *d, size_t n, bool split, ws
         }
     }
     *st = *ws_parser_get_stats(p);
-    if (st->bytes != n || st->messages != r.messages) abort();
+    if (st->bytes != n || st->messages != r.messages)
+        abort();
     ws_parser_free(p);
     return r.hash;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 2) return 0;
+    if (size < 2)
+        return 0;
     static const size_t caps[4] = {16, 1000, 65536, 0};
     run_cfg c = {.from_client = data[0] & 1,
                  .deflate = data[0] & 2,
@@ -149,12 +157,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  .seed = data[1]};
     const uint8_t *d = data + 2;
     size_t n = size - 2;
-    if (ws_find_frame_start(d, n, c.from_client) > n) abort();
+    if (ws_find_frame_start(d, n, c.from_client) > n)
+        abort();
     ws_parser_stats whole, cut;
     uint64_t h1 = run(&c, d, n, false, &whole);
     uint64_t h2 = run(&c, d, n, true, &cut);
     bool clean = whole.resync_bytes == 0 && cut.resync_bytes == 0 && whole.errors == 0 &&
                  cut.errors == 0 && whole.inflate_errors == 0 && cut.inflate_errors == 0;
-    if (clean && h1 != h2) abort();
+    if (clean && h1 != h2)
+        abort();
     return 0;
 }

@@ -23,8 +23,10 @@ static void rec_http(void *ctx, const ow_http_rec *r)
 {
     (void)ctx;
     for (int i = 0; i < n_rows; i++)
-        if (rows[i].id == r->id) return; /* updated rows of an exchange: the first one counts */
-    if (n_rows >= MAX_ROWS) return;
+        if (rows[i].id == r->id)
+            return; /* updated rows of an exchange: the first one counts */
+    if (n_rows >= MAX_ROWS)
+        return;
     struct http_row *h = &rows[n_rows++];
     h->id = r->id;
     h->target_len = strlen(r->target);
@@ -145,8 +147,9 @@ static void test_ws_cut_by_end_counted(void)
     correlator *c = new_correlator(&s);
     ow_flow *f = new_flow(4, 40004);
     s->on_open(s->ctx, f, 1.0);
-    const char *req = "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const char *req =
+        "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n";
     feed(s, f, 0, req, strlen(req), 1.0);
     uint8_t buf[512];
     size_t n = (size_t)snprintf((char *)buf, sizeof buf,

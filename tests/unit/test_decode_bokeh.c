@@ -18,12 +18,16 @@ static size_t b64url(const char *in, size_t n, char *out)
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)(uint8_t)in[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)(uint8_t)in[i + 1] << 8;
-        if (i + 2 < n) v |= (uint8_t)in[i + 2];
+        if (i + 1 < n)
+            v |= (uint32_t)(uint8_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (uint8_t)in[i + 2];
         out[o++] = a[(v >> 18) & 63];
         out[o++] = a[(v >> 12) & 63];
-        if (i + 1 < n) out[o++] = a[(v >> 6) & 63];
-        if (i + 2 < n) out[o++] = a[v & 63];
+        if (i + 1 < n)
+            out[o++] = a[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = a[v & 63];
     }
     out[o] = 0;
     return o;
@@ -77,7 +81,8 @@ static void test_real_tokens(void)
      * an expiry only when it is complete. */
     int ok = 0, bad_id = 0, bad_expiry = 0;
     for (size_t n = 0; n <= strlen(REAL1); n++) {
-        if (bokeh_token_decode(REAL1, n, &t) != 0) continue;
+        if (bokeh_token_decode(REAL1, n, &t) != 0)
+            continue;
         ok++;
         bad_id += strcmp(t.session_id, REAL1_ID) != 0;
         bad_expiry += t.has_expiry && t.expiry != REAL1_EXPIRY;
@@ -106,10 +111,12 @@ static void read_manifest(const char *text, manifest *m)
     while (m->n < MAX_LOADS && (p = strstr(p, "\"started_at\": ")) != NULL) {
         m->started[m->n] = strtod(p + 14, NULL);
         const char *s = strstr(p, "\"session_id\": \"");
-        if (!s) break;
+        if (!s)
+            break;
         s += 15;
         const char *e = strchr(s, '"');
-        if (!e || (size_t)(e - s) >= BOKEH_SESSION_ID_MAX) break;
+        if (!e || (size_t)(e - s) >= BOKEH_SESSION_ID_MAX)
+            break;
         memcpy(m->id[m->n], s, (size_t)(e - s));
         m->n++;
         p = e;
@@ -151,7 +158,8 @@ static void scan_capture(const char *dir, const char *name)
             decoded++;
             int at = -1;
             for (int i = 0; i < m.n; i++)
-                if (strcmp(m.id[i], t.session_id) == 0) at = i;
+                if (strcmp(m.id[i], t.session_id) == 0)
+                    at = i;
             if (at >= 0) {
                 m.found[at]++;
                 double d = (double)t.expiry - m.started[at];
@@ -190,7 +198,8 @@ static void test_capture_tokens(void)
     }
     DIR *d = opendir(dir);
     CHECK(d != NULL);
-    if (!d) return;
+    if (!d)
+        return;
     int pcaps = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {

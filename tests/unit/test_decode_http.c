@@ -26,12 +26,14 @@ typedef struct rec {
 static void logf_(rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(rec *r, const char *fmt, ...)
 {
-    if (r->len >= LOG_CAP - 1) return;
+    if (r->len >= LOG_CAP - 1)
+        return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(r->log + r->len, LOG_CAP - r->len, fmt, ap);
     va_end(ap);
-    if (n > 0) r->len += (size_t)n < LOG_CAP - r->len ? (size_t)n : LOG_CAP - 1 - r->len;
+    if (n > 0)
+        r->len += (size_t)n < LOG_CAP - r->len ? (size_t)n : LOG_CAP - 1 - r->len;
 }
 
 static bool cb_request(void *ctx, const http_head *h, const http_request_info *info)
@@ -64,7 +66,8 @@ static void cb_body(void *ctx, int dir, const uint8_t *data, size_t len)
 {
     rec *r = ctx;
     for (size_t i = 0; i < len; i++) {
-        if (r->body_seen[dir] < BODY_SHOW - 1) r->body_text[dir][r->body_seen[dir]] = (char)data[i];
+        if (r->body_seen[dir] < BODY_SHOW - 1)
+            r->body_text[dir][r->body_seen[dir]] = (char)data[i];
         r->body_seen[dir]++;
         r->body_hash[dir] = (r->body_hash[dir] ^ data[i]) * 1099511628211ull;
     }
@@ -132,9 +135,11 @@ static void caller_feed(caller *k, int dir, const void *data, size_t n)
         k->buf[dir] = realloc(k->buf[dir], cap);
         k->cap[dir] = cap;
     }
-    if (n) memcpy(k->buf[dir] + k->len[dir], data, n);
+    if (n)
+        memcpy(k->buf[dir] + k->len[dir], data, n);
     k->len[dir] += n;
-    if (k->len[dir] > k->max_len[dir]) k->max_len[dir] = k->len[dir];
+    if (k->len[dir] > k->max_len[dir])
+        k->max_len[dir] = k->len[dir];
     size_t used = http_conn_feed(&k->conn, dir, k->buf[dir], k->len[dir]);
     if (used > k->len[dir]) {
         CHECK(used <= k->len[dir]);
@@ -314,7 +319,8 @@ static void test_parse_errors(void)
                                 "HTTP/1.1 200 O\001K\r\n\r\n", "HTTP/1.1 200 OK\r\r\n\r\n"};
     for (size_t i = 0; i < sizeof bad_status / sizeof *bad_status; i++) {
         int rc = http_parse_response_head(bad_status[i], strlen(bad_status[i]), &h);
-        if (rc != HTTP_ERROR) fprintf(stderr, "  accepted bad status line #%zu\n", i);
+        if (rc != HTTP_ERROR)
+            fprintf(stderr, "  accepted bad status line #%zu\n", i);
         CHECK_EQ_INT(rc, HTTP_ERROR);
     }
     const char *bad_req[] = {"GET /\r\n\r\n",
@@ -328,7 +334,8 @@ static void test_parse_errors(void)
                              "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"};
     for (size_t i = 0; i < sizeof bad_req / sizeof *bad_req; i++) {
         int rc = http_parse_request_head(bad_req[i], strlen(bad_req[i]), &h);
-        if (rc != HTTP_ERROR) fprintf(stderr, "  accepted bad request #%zu\n", i);
+        if (rc != HTTP_ERROR)
+            fprintf(stderr, "  accepted bad request #%zu\n", i);
         CHECK_EQ_INT(rc, HTTP_ERROR);
     }
     /* a NUL inside a header value */
@@ -977,8 +984,10 @@ static char *run_fuzz_script(const uint8_t *d, size_t size, bool bytewise, size_
 {
     caller *k = caller_new(true);
     size_t nops = size >= 2 ? d[1] : 0;
-    if (size < 2) size = 2;
-    if (nops > size - 2) nops = size - 2;
+    if (size < 2)
+        size = 2;
+    if (nops > size - 2)
+        nops = size - 2;
     const uint8_t *ops = d + 2, *pay = d + 2 + nops;
     size_t npay = size - 2 - nops, pos = 0, scale = (size_t)1 << (2 * (d[0] & 3));
     for (size_t i = 0; i <= nops; i++) {
@@ -1002,7 +1011,8 @@ static char *run_fuzz_script(const uint8_t *d, size_t size, bool bytewise, size_
             continue;
         }
         for (int sd = 0; sd < 2; sd++) {
-            if (i < nops && sd != (kind < 3 ? 0 : 1)) continue;
+            if (i < nops && sd != (kind < 3 ? 0 : 1))
+                continue;
             const uint8_t *p = pay + seg[sd][0];
             size_t n = seg[sd][1], off = 0;
             do { /* an empty segment still re-offers what the caller holds */
@@ -1130,7 +1140,8 @@ static void test_fuzz_regressions(void)
         snprintf(path, sizeof path, "%s/tests/fuzz/corpus/http/%s", src, seeds[i]);
         char *d = tl_read_file(path, &len);
         CHECK(d != NULL);
-        if (d) check_fuzz_script(seeds[i], (const uint8_t *)d, len);
+        if (d)
+            check_fuzz_script(seeds[i], (const uint8_t *)d, len);
         free(d);
     }
 }

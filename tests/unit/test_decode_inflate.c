@@ -11,7 +11,8 @@ static size_t compress_with(int window_bits, int flush, const uint8_t *in, size_
                             size_t cap)
 {
     z_stream zs = {0};
-    if (deflateInit2(&zs, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
+    if (deflateInit2(&zs, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
     zs.next_in = (Bytef *)in;
     zs.avail_in = (uInt)n;
     zs.next_out = out;

@@ -68,7 +68,8 @@ static void logf_(rec *r, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(r->log + r->len, sizeof r->log - r->len, fmt, ap);
     va_end(ap);
-    if (n > 0 && r->len + (size_t)n < sizeof r->log) r->len += (size_t)n;
+    if (n > 0 && r->len + (size_t)n < sizeof r->log)
+        r->len += (size_t)n;
 }
 
 static void on_frame(void *ctx, const ws_frame_info *f)
@@ -238,7 +239,8 @@ static void check_every_split(const uint8_t *b, size_t n, bool from_client, bool
     int mismatches = 0;
     for (size_t cut = 0; cut <= n; cut++) {
         run_split(b, n, cut, from_client, deflate, &part);
-        if (part.len != whole.len || memcmp(part.log, whole.log, whole.len) != 0) mismatches++;
+        if (part.len != whole.len || memcmp(part.log, whole.log, whole.len) != 0)
+            mismatches++;
     }
     CHECK_EQ_INT(mismatches, 0);
     /* One byte at a time. */
@@ -539,9 +541,11 @@ static size_t deflate_stream(uint8_t *b, bool reset_between, bool masked, size_t
     for (int i = 0; i < 3; i++) {
         uint8_t c[512];
         size_t cl = compress_message(&d, MSGS[i], c, sizeof c);
-        if (i == 1 && second_len) *second_len = cl;
+        if (i == 1 && second_len)
+            *second_len = cl;
         n += frame(b + n, WS_OP_TEXT, true, true, masked, c, cl);
-        if (reset_between) deflateReset(&d.zs);
+        if (reset_between)
+            deflateReset(&d.zs);
     }
     deflateEnd(&d.zs);
     return n;

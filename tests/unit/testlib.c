@@ -14,7 +14,8 @@ void tl_fail(const char *file, int line, const char *expr)
 char *tl_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -26,7 +27,8 @@ char *tl_read_file(const char *path, size_t *len)
     fclose(f);
     if (buf) {
         buf[n] = 0;
-        if (len) *len = (size_t)n;
+        if (len)
+            *len = (size_t)n;
     }
     return buf;
 }
