@@ -698,8 +698,9 @@ static void on_error(void *ctx, int dir, const char *why)
 
 /* ---------------------------------------------------------------- the flow sink */
 
-void health_brief_from(health_brief *b, const ow_flow *f, int close_how)
+void health_brief_from(health_brief *b, const conn_state *cs, int close_how)
 {
+    const ow_flow *f = cs->flow;
     const tcp_dir_health *s = &f->health.dir[OW_DIR_S2C], *cl = &f->health.dir[OW_DIR_C2S];
     *b = (health_brief){
         .max_seg = s->max_seg,
@@ -718,6 +719,7 @@ void health_brief_from(health_brief *b, const ow_flow *f, int close_how)
         .client_rst_ts = cl->rst ? cl->rst_ts : 0,
         .server_fin_ts = s->fin ? s->fin_ts : 0,
         .server_rst_ts = s->rst ? s->rst_ts : 0,
+        .server_last_data_ts = cs->last_data_ts[OW_DIR_S2C],
         .close_how = close_how,
     };
 }

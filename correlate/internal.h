@@ -185,7 +185,8 @@ void conn_open(correlator *c, ow_flow *f, double ts);
 size_t conn_data(correlator *c, ow_flow *f, int dir, const uint8_t *data, size_t len, double ts);
 void conn_gap(correlator *c, ow_flow *f, int dir, uint64_t len, double ts);
 void conn_close(correlator *c, ow_flow *f, int how, double ts);
-void health_brief_from(health_brief *b, const ow_flow *f, int close_how);
+/* The connection's transport health as the verdict rules need it, now. */
+void health_brief_from(health_brief *b, const conn_state *cs, int close_how);
 /* The open connection with this flow id, or NULL once it closed. */
 conn_state *conn_find(correlator *c, int64_t conn_id);
 /* Re-emits an open connection's row (its transport health so far). */

@@ -144,8 +144,7 @@ static void refresh_open_resources(correlator *c, page_load *p)
         conn_state *cs = conn_find(c, r->conn_id);
         if (!cs)
             continue;
-        health_brief_from(&r->health, cs->flow, 0);
-        r->health.server_last_data_ts = cs->last_data_ts[OW_DIR_S2C];
+        health_brief_from(&r->health, cs, 0);
         bool seen = false;
         for (int j = 0; j < n_done; j++)
             seen |= done[j] == r->conn_id;
@@ -266,8 +265,7 @@ static int add_resource(page_load *p, conn_state *cs, exchange *x, bool is_page)
     r->content_length = -1;
     r->client_port = cs->flow->client_port;
     resource_path(r->path, sizeof r->path, x->target);
-    health_brief_from(&r->health, cs->flow, 0);
-    r->health.server_last_data_ts = cs->last_data_ts[OW_DIR_S2C];
+    health_brief_from(&r->health, cs, 0);
     return p->n_res++;
 }
 
@@ -414,8 +412,7 @@ void page_update_resource(correlator *c, conn_state *cs, exchange *x)
         page_resource *r = &p->res[x->res_index];
         bool first_end = !r->ended && x->ended;
         resource_from_exchange(r, x);
-        health_brief_from(&r->health, cs->flow, 0);
-        r->health.server_last_data_ts = cs->last_data_ts[OW_DIR_S2C];
+        health_brief_from(&r->health, cs, 0);
         if (first_end && is_static) {
             p->static_bytes += x->resp_body_bytes;
             if (x->status >= 400 || !x->complete)
@@ -439,8 +436,7 @@ void page_refresh_conn(correlator *c, conn_state *cs, int close_how)
             page_resource *r = &p->res[j];
             if (r->conn_id != (int64_t)cs->flow->id)
                 continue;
-            health_brief_from(&r->health, cs->flow, close_how);
-            r->health.server_last_data_ts = cs->last_data_ts[OW_DIR_S2C];
+            health_brief_from(&r->health, cs, close_how);
             if (!r->ended && r->has_response) /* cut short by the close */
                 r->end_ts = c->now;
         }
