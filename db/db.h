@@ -47,7 +47,8 @@ int owdb_schema_version(void);
 ow_db *owdb_create(const char *path, const owdb_options *o, char *err, size_t errlen);
 /* The record sink that writes into db (valid until owdb_close). */
 const ow_record_sink *owdb_sink(ow_db *db);
-/* Commits the open transaction now. 0 on success (or nothing to commit), -1 on failure. */
+/* Writes the held rows and commits them now. 0 on success (or nothing to do), -1 when a
+ * row or the commit failed (counted in the stats, last_error says why). */
 int owdb_commit(ow_db *db);
 /* The id of the captures row this writer fills. */
 int64_t owdb_capture_id(const ow_db *db);

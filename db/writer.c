@@ -5,6 +5,7 @@
  * back, is counted and remembered, and writing goes on with the next record. */
 #include "db/db.h"
 #include "db/dbfile.h"
+#include "db/rowbuf.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,14 @@ typedef struct id_offsets {
 
 #define PARAM_CACHE 256
 typedef struct param_slot {
-    sqlite3_stmt *st;
+    int stmt;
     const char *name;
     int index;
 } param_slot;
+
+/* Rows are held (and re-emitted ones replaced) until the batch reaches this size or a commit
+ * is due; then they are written in one go. */
+#define ROWBUF_FLUSH_BYTES (4u << 20)
 
 struct ow_db {
     uint32_t magic;
@@ -52,6 +57,7 @@ struct ow_db {
     ow_record_sink sink;
     sqlite3_stmt *st[ST_COUNT];
     param_slot param_cache[PARAM_CACHE];
+    rowbuf rows; /* the batch not yet written */
     int64_t capture_id;
     id_offsets off;
     bool in_txn;
@@ -61,11 +67,13 @@ struct ow_db {
     owdb_stats stats;
 };
 
-/* Binds by parameter name (":column"); a name the statement lacks is remembered as an error. */
+/* Binds by parameter name (":column") into a held row; a name the statement lacks is
+ * remembered as an error. */
 typedef struct binder {
-    sqlite3_stmt *st;
+    ow_db *db;
+    int stmt;
+    rb_row *row;
     const char *bad;
-    param_slot *cache;
 } binder;
 
 static double mono_now(void)
@@ -94,14 +102,14 @@ static ow_db *writer_of(void *ctx)
  * by the pointer saves SQLite's by-name lookup (a strcmp per parameter) on every bind. */
 static int param(binder *b, const char *name)
 {
-    param_slot *param_cache = b->cache;
-    size_t h = (((uintptr_t)name >> 3) ^ ((uintptr_t)b->st >> 4)) % PARAM_CACHE;
-    if (param_cache[h].name == name && param_cache[h].st == b->st)
+    param_slot *param_cache = b->db->param_cache;
+    size_t h = (((uintptr_t)name >> 3) ^ (size_t)b->stmt) % PARAM_CACHE;
+    if (param_cache[h].name == name && param_cache[h].stmt == b->stmt)
         return param_cache[h].index;
-    int i = sqlite3_bind_parameter_index(b->st, name);
+    int i = sqlite3_bind_parameter_index(b->db->st[b->stmt], name);
     if (i == 0 && !b->bad)
         b->bad = name;
-    param_cache[h].st = b->st;
+    param_cache[h].stmt = b->stmt;
     param_cache[h].name = name;
     param_cache[h].index = i;
     return i;
@@ -109,26 +117,27 @@ static int param(binder *b, const char *name)
 
 static void b_int(binder *b, const char *name, int64_t v)
 {
-    sqlite3_bind_int64(b->st, param(b, name), v);
+    rowbuf_int(&b->db->rows, b->row, param(b, name), v);
 }
 
 static void b_uint(binder *b, const char *name, uint64_t v)
 {
-    sqlite3_bind_int64(b->st, param(b, name), v > INT64_MAX ? INT64_MAX : (int64_t)v);
+    b_int(b, name, v > INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
 static void b_real(binder *b, const char *name, double v)
 {
-    sqlite3_bind_double(b->st, param(b, name), v);
+    rowbuf_real(&b->db->rows, b->row, param(b, name), v);
 }
 
 static void b_text(binder *b, const char *name, const char *s)
 {
-    int i = param(b, name);
-    if (s)
-        sqlite3_bind_text(b->st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(b->st, i);
+    rowbuf_text(&b->db->rows, b->row, param(b, name), s);
+}
+
+static void b_null(binder *b, const char *name)
+{
+    rowbuf_null(&b->db->rows, b->row, param(b, name));
 }
 
 /* Optional values: NULL unless present. */
@@ -137,7 +146,7 @@ static void b_int_if(binder *b, const char *name, int64_t v, bool present)
     if (present)
         b_int(b, name, v);
     else
-        sqlite3_bind_null(b->st, param(b, name));
+        b_null(b, name);
 }
 
 static void b_real_if(binder *b, const char *name, double v, bool present)
@@ -145,7 +154,7 @@ static void b_real_if(binder *b, const char *name, double v, bool present)
     if (present)
         b_real(b, name, v);
     else
-        sqlite3_bind_null(b->st, param(b, name));
+        b_null(b, name);
 }
 
 static void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
@@ -153,11 +162,18 @@ static void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
     b_int_if(b, name, rec_id + offset, rec_id > 0);
 }
 
-static binder bind_start(ow_db *db, enum stmt_id id)
+/* Starts the held row of statement id for the record key (0: a row never re-emitted). A row
+ * already held under the same key is replaced. */
+static binder bind_start(ow_db *db, enum stmt_id id, int64_t key, const char *key_text)
 {
-    binder b = {db->st[id], NULL, db->param_cache};
-    sqlite3_reset(b.st);
-    sqlite3_clear_bindings(b.st);
+    binder b = {db, id, rowbuf_begin(&db->rows, id, key, key_text), NULL};
+    return b;
+}
+
+/* Starts a child row of b's row (written after it, replaced with it). */
+static binder bind_child(binder *parent, enum stmt_id id)
+{
+    binder b = {parent->db, id, rowbuf_begin_child(&parent->db->rows, parent->row, id), NULL};
     return b;
 }
 
@@ -238,10 +254,13 @@ static bool begin_txn(ow_db *db)
     return true;
 }
 
+static uint64_t flush_rows(ow_db *db);
+
 int owdb_commit(ow_db *db)
 {
+    uint64_t lost = flush_rows(db);
     if (!db->in_txn)
-        return 0;
+        return lost ? -1 : 0;
     int rc = sqlite3_exec(db->file.db, "COMMIT", NULL, NULL, NULL);
     db->last_commit = mono_now();
     if (rc == SQLITE_OK) {
@@ -249,7 +268,7 @@ int owdb_commit(ow_db *db)
         db->stats.commits++;
         db->pending_rows = 0;
         db->in_txn = false;
-        return 0;
+        return lost ? -1 : 0;
     }
     db->stats.commit_failures++;
     describe_rc(db, "commit", rc);
@@ -261,14 +280,10 @@ int owdb_commit(ow_db *db)
 
 /* Steps a bound statement inside the open transaction. A failure is remembered, and a
  * failure the transaction cannot survive rolls it back. */
-static bool step_ok(ow_db *db, binder *b, const char *what)
+static bool step_ok(ow_db *db, sqlite3_stmt *st, const char *what)
 {
-    if (b->bad) {
-        note_error(db, what, "internal: the statement has no parameter %s", b->bad);
-        return false;
-    }
-    int rc = sqlite3_step(b->st);
-    sqlite3_reset(b->st);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW)
         return true;
     describe_rc(db, what, rc);
@@ -279,24 +294,26 @@ static bool step_ok(ow_db *db, binder *b, const char *what)
     return false;
 }
 
-/* Steps a bound insert; counts the row as pending (committed later) or failed. */
-static bool run_row(ow_db *db, binder *b, const char *what)
+/* Ends a record's row: a row that could not be held (memory) or that names a parameter its
+ * statement lacks is lost, and counted. */
+static void hold_row(ow_db *db, binder *b, const char *what)
 {
-    if (step_ok(db, b, what)) {
-        db->pending_rows++;
-        return true;
+    if (b->bad) {
+        note_error(db, what, "internal: the statement has no parameter %s", b->bad);
+        if (b->row)
+            b->row->dead = true;
     }
-    db->stats.rows_failed++;
-    return false;
+    if (!b->row) {
+        note_error(db, what, "out of memory holding the row");
+        db->stats.rows_failed++;
+    }
 }
 
-/* Starts a row: the transaction must be open, else the row is lost (counted). */
-static bool row_begin(ow_db *db)
+/* Starts a record: writes the held rows first when they have grown past the bound. */
+static void row_begin(ow_db *db)
 {
-    if (begin_txn(db))
-        return true;
-    db->stats.rows_failed++;
-    return false;
+    if (rowbuf_bytes(&db->rows) >= ROWBUF_FLUSH_BYTES)
+        flush_rows(db);
 }
 
 /* ---- records ---- */
@@ -306,10 +323,9 @@ static void on_capture(void *ctx, const ow_capture_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!row_begin(db))
-        return;
+    row_begin(db);
     const capture_stats *s = r->stats;
-    binder b = bind_start(db, ST_CAPTURE);
+    binder b = bind_start(db, ST_CAPTURE, db->capture_id, NULL);
     b_int(&b, ":id", db->capture_id);
     b_text(&b, ":source", r->source ? r->source : "");
     b_int(&b, ":live", r->live);
@@ -327,7 +343,7 @@ static void on_capture(void *ctx, const ow_capture_rec *r)
     b_int(&b, ":store_secrets", r->store_secrets);
     b_text(&b, ":counters", r->counters_json);
     b_text(&b, ":tool_version", OW_VERSION);
-    run_row(db, &b, "capture");
+    hold_row(db, &b, "capture");
 }
 
 /* JSON array of the back-off gaps between timeouts (trailing unused slots dropped). */
@@ -416,12 +432,12 @@ static void on_conn(void *ctx, const ow_conn_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!r->flow || !row_begin(db)) {
-        if (!r->flow)
-            db->stats.rows_failed++;
+    if (!r->flow) {
+        db->stats.rows_failed++;
         return;
     }
-    binder b = bind_start(db, ST_CONN);
+    row_begin(db);
+    binder b = bind_start(db, ST_CONN, r->id + db->off.conn, NULL);
     b_int(&b, ":id", r->id + db->off.conn);
     b_int(&b, ":capture_id", db->capture_id);
     b_text(&b, ":close", r->close);
@@ -433,7 +449,7 @@ static void on_conn(void *ctx, const ow_conn_rec *r)
     bind_conn_options(&b, &r->flow->health);
     bind_conn_loss(&b, &r->flow->health);
     bind_conn_window(&b, &r->flow->health);
-    run_row(db, &b, "connection");
+    hold_row(db, &b, "connection");
 }
 
 static void on_http(void *ctx, const ow_http_rec *r)
@@ -441,9 +457,8 @@ static void on_http(void *ctx, const ow_http_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!row_begin(db))
-        return;
-    binder b = bind_start(db, ST_HTTP);
+    row_begin(db);
+    binder b = bind_start(db, ST_HTTP, r->id + db->off.http, NULL);
     b_int(&b, ":id", r->id + db->off.http);
     b_ref(&b, ":connection_id", r->conn_id, db->off.conn);
     b_int(&b, ":seq", r->seq);
@@ -468,7 +483,7 @@ static void on_http(void *ctx, const ow_http_rec *r)
     b_int_if(&b, ":last_byte_acked", r->last_byte_acked, r->last_byte_acked >= 0);
     b_ref(&b, ":page_load_id", r->page_load_id, db->off.page);
     b_text(&b, ":session_id", r->session_id);
-    run_row(db, &b, "http exchange");
+    hold_row(db, &b, "http exchange");
 }
 
 static void bind_ws_counts(binder *b, const ow_ws_rec *r)
@@ -493,9 +508,8 @@ static void on_ws(void *ctx, const ow_ws_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!row_begin(db))
-        return;
-    binder b = bind_start(db, ST_WS);
+    row_begin(db);
+    binder b = bind_start(db, ST_WS, r->id + db->off.ws, NULL);
     b_int(&b, ":id", r->id + db->off.ws);
     b_ref(&b, ":connection_id", r->conn_id, db->off.conn);
     b_ref(&b, ":http_id", r->http_id, db->off.http);
@@ -517,7 +531,7 @@ static void on_ws(void *ctx, const ow_ws_rec *r)
     b_real_if(&b, ":end_ts", r->end_ts, r->end_ts > 0);
     b_int(&b, ":midstream", r->midstream);
     b_uint(&b, ":errors", r->errors);
-    run_row(db, &b, "websocket");
+    hold_row(db, &b, "websocket");
 }
 
 /* Room for one more stored message on this websocket (a re-emitted one always fits). */
@@ -538,14 +552,9 @@ static void on_bokeh(void *ctx, const ow_bokeh_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!row_begin(db))
-        return;
+    row_begin(db);
     int64_t ws_id = r->ws_id + db->off.ws, id = r->id + db->off.bokeh;
-    if (db->opt.max_bokeh_msgs_per_ws != SIZE_MAX && !bokeh_has_room(db, ws_id, id)) {
-        db->stats.bokeh_skipped++;
-        return;
-    }
-    binder b = bind_start(db, ST_BOKEH);
+    binder b = bind_start(db, ST_BOKEH, id, NULL);
     b_int(&b, ":id", id);
     b_int(&b, ":websocket_id", ws_id);
     b_real(&b, ":ts", r->ts);
@@ -555,7 +564,7 @@ static void on_bokeh(void *ctx, const ow_bokeh_rec *r)
     b_text(&b, ":reqid", r->reqid);
     b_uint(&b, ":size", r->size);
     b_uint(&b, ":num_buffers", r->num_buffers);
-    run_row(db, &b, "bokeh message");
+    hold_row(db, &b, "bokeh message");
 }
 
 static void bind_page_who(binder *b, const ow_page_rec *r)
@@ -593,21 +602,19 @@ static void bind_page_result(binder *b, const ow_page_rec *r)
     b_real_if(b, ":decided_ts", r->decided_ts, r->decided_ts > 0);
 }
 
-static void write_evidence(ow_db *db, int64_t page_id, const ow_page_rec *r)
+/* The evidence rows, children of the page's row: the page's earlier ones are deleted when
+ * they are written. */
+static void hold_evidence(ow_db *db, binder *page, int64_t page_id, const ow_page_rec *r)
 {
-    binder b = bind_start(db, ST_EVIDENCE_DEL);
-    b_int(&b, ":page_load_id", page_id);
-    if (!step_ok(db, &b, "evidence"))
-        return;
-    for (size_t i = 0; i < r->n_evidence && db->in_txn; i++) {
+    for (size_t i = 0; i < r->n_evidence; i++) {
         const ow_evidence *e = &r->evidence[i];
-        b = bind_start(db, ST_EVIDENCE);
+        binder b = bind_child(page, ST_EVIDENCE);
         b_int(&b, ":page_load_id", page_id);
         b_int(&b, ":seq", (int64_t)i);
         b_ref(&b, ":connection_id", e->conn_id, db->off.conn);
         b_ref(&b, ":http_id", e->http_id, db->off.http);
         b_text(&b, ":text", e->text ? e->text : "");
-        run_row(db, &b, "evidence");
+        hold_row(db, &b, "evidence");
     }
 }
 
@@ -616,18 +623,18 @@ static void on_page(void *ctx, const ow_page_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!row_begin(db))
-        return;
+    row_begin(db);
     int64_t id = r->id + db->off.page;
-    binder b = bind_start(db, ST_PAGE);
+    binder b = bind_start(db, ST_PAGE, id, NULL);
     b_int(&b, ":id", id);
     b_int(&b, ":capture_id", db->capture_id);
     b_ref(&b, ":http_id", r->http_id, db->off.http);
     b_ref(&b, ":connection_id", r->conn_id, db->off.conn);
     bind_page_who(&b, r);
     bind_page_result(&b, r);
-    if (run_row(db, &b, "page load") && db->in_txn)
-        write_evidence(db, id, r);
+    hold_row(db, &b, "page load");
+    if (b.row)
+        hold_evidence(db, &b, id, r);
 }
 
 static void on_session(void *ctx, const ow_session_rec *r)
@@ -635,12 +642,12 @@ static void on_session(void *ctx, const ow_session_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!r->session_id || !row_begin(db)) {
-        if (!r->session_id)
-            db->stats.rows_failed++;
+    if (!r->session_id) {
+        db->stats.rows_failed++;
         return;
     }
-    binder b = bind_start(db, ST_SESSION);
+    row_begin(db);
+    binder b = bind_start(db, ST_SESSION, 0, r->session_id);
     b_text(&b, ":session_id", r->session_id);
     b_real(&b, ":first_ts", r->first_ts);
     b_real(&b, ":last_ts", r->last_ts);
@@ -648,7 +655,7 @@ static void on_session(void *ctx, const ow_session_rec *r)
     b_uint(&b, ":websockets", r->websockets);
     b_int_if(&b, ":token_expiry", r->token_expiry, r->token_expiry > 0);
     b_text(&b, ":outcome", r->outcome);
-    run_row(db, &b, "session");
+    hold_row(db, &b, "session");
 }
 
 static void on_packet_file(void *ctx, const ow_packet_file_rec *r)
@@ -656,19 +663,19 @@ static void on_packet_file(void *ctx, const ow_packet_file_rec *r)
     ow_db *db = writer_of(ctx);
     if (!db)
         return;
-    if (!r->file || !row_begin(db)) {
-        if (!r->file)
-            db->stats.rows_failed++;
+    if (!r->file) {
+        db->stats.rows_failed++;
         return;
     }
-    binder b = bind_start(db, ST_PACKET_FILE);
+    row_begin(db);
+    binder b = bind_start(db, ST_PACKET_FILE, 0, NULL);
     b_int(&b, ":capture_id", db->capture_id);
     b_text(&b, ":file", r->file);
     b_real(&b, ":first_ts", r->first_ts);
     b_real(&b, ":last_ts", r->last_ts);
     b_uint(&b, ":packets", r->packets);
     b_int(&b, ":dropped", r->dropped);
-    run_row(db, &b, "packet file");
+    hold_row(db, &b, "packet file");
 }
 
 static void on_tick(void *ctx, double now)
@@ -677,8 +684,111 @@ static void on_tick(void *ctx, double now)
     if (!db)
         return;
     (void)now; /* capture time; commits follow wall-clock time */
-    if (db->in_txn && (mono_now() - db->last_commit) * 1000.0 >= db->opt.commit_interval_ms)
+    if ((db->in_txn || db->rows.n_rows) &&
+        (mono_now() - db->last_commit) * 1000.0 >= db->opt.commit_interval_ms)
         owdb_commit(db);
+}
+
+/* ---- writing the held rows ---- */
+
+static const char *const stmt_what[ST_COUNT] = {
+    [ST_CAPTURE] = "capture", [ST_CONN] = "connection",        [ST_HTTP] = "http exchange",
+    [ST_WS] = "websocket",    [ST_BOKEH] = "bokeh message",    [ST_BOKEH_ROOM] = "bokeh message",
+    [ST_PAGE] = "page load",  [ST_EVIDENCE_DEL] = "evidence",  [ST_EVIDENCE] = "evidence",
+    [ST_SESSION] = "session", [ST_PACKET_FILE] = "packet file"};
+
+static void bind_row(ow_db *db, sqlite3_stmt *st, const rb_row *r)
+{
+    const rowbuf *rb = &db->rows;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (size_t i = 0; i < r->n_values; i++) {
+        const rb_value *v = &rb->values[r->first_value + i];
+        if (v->type == RB_INT)
+            sqlite3_bind_int64(st, v->param, v->v.i);
+        else if (v->type == RB_REAL)
+            sqlite3_bind_double(st, v->param, v->v.d);
+        else if (v->type == RB_TEXT)
+            sqlite3_bind_text(st, v->param, rowbuf_value_text(rb, v), (int)v->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, v->param);
+    }
+}
+
+/* Writes one held row inside the open transaction (opened here when needed); counts it as
+ * pending (committed later) or failed. */
+static bool write_row(ow_db *db, const rb_row *r)
+{
+    if (r->dead || !begin_txn(db)) {
+        db->stats.rows_failed++;
+        return false;
+    }
+    sqlite3_stmt *st = db->st[r->stmt];
+    bind_row(db, st, r);
+    bool ok = step_ok(db, st, stmt_what[r->stmt]);
+    sqlite3_clear_bindings(st); /* the held text goes with the batch */
+    if (ok)
+        db->pending_rows++;
+    else
+        db->stats.rows_failed++;
+    return ok;
+}
+
+/* A page's evidence: its earlier rows deleted, the held ones written. */
+static void write_evidence(ow_db *db, const rb_row *page)
+{
+    sqlite3_stmt *del = db->st[ST_EVIDENCE_DEL];
+    sqlite3_reset(del);
+    sqlite3_bind_int64(del, 1, page->key);
+    if (!step_ok(db, del, "evidence")) {
+        db->stats.rows_failed += page->n_children;
+        return;
+    }
+    for (size_t i = 0; i < page->n_children; i++)
+        write_row(db, &db->rows.children[page->first_child + i]);
+}
+
+/* A held value of row r by parameter name (0 when absent). */
+static int64_t held_int(ow_db *db, const rb_row *r, const char *name)
+{
+    binder b = {db, r->stmt, NULL, NULL};
+    int p = param(&b, name);
+    for (size_t i = 0; i < r->n_values; i++) {
+        const rb_value *v = &db->rows.values[r->first_value + i];
+        if (v->param == p && v->type == RB_INT)
+            return v->v.i;
+    }
+    return 0;
+}
+
+static bool bokeh_row_fits(ow_db *db, const rb_row *r)
+{
+    if (db->opt.max_bokeh_msgs_per_ws == SIZE_MAX ||
+        bokeh_has_room(db, held_int(db, r, ":websocket_id"), r->key))
+        return true;
+    db->stats.bokeh_skipped++;
+    return false;
+}
+
+/* Writes every held row in the order first held (a replaced row keeps its place), then
+ * forgets them. Returns how many rows were lost. */
+static uint64_t flush_rows(ow_db *db)
+{
+    rowbuf *rb = &db->rows;
+    uint64_t failed_before = db->stats.rows_failed;
+    for (size_t i = 0; i < rb->n_rows; i++) {
+        const rb_row *r = &rb->rows[i];
+        if (r->stmt == ST_BOKEH && !bokeh_row_fits(db, r))
+            continue;
+        if (write_row(db, r) && r->stmt == ST_PAGE)
+            write_evidence(db, r);
+        else if (r->stmt == ST_PAGE)
+            db->stats.rows_failed += r->n_children;
+    }
+    if (rb->failed)
+        note_error(db, "rows", "out of memory while holding rows; some were lost");
+    rowbuf_clear(rb);
+    return db->stats.rows_failed - failed_before;
 }
 
 /* ---- setup ---- */
@@ -855,6 +965,7 @@ void owdb_close(ow_db *db)
         sqlite3_exec(db->file.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_exec(db->file.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
     }
+    rowbuf_free(&db->rows);
     owdb_file_close(&db->file);
     db->magic = 0;
     free(db->path);

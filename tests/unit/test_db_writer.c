@@ -437,7 +437,8 @@ static void test_commit_interval(void)
     owdb_close(db);
 }
 
-/* Another connection holds the write lock: rows fail with a clear message, then recover. */
+/* Another connection holds the write lock: the held rows fail when written, with a clear
+ * message; then writing recovers. */
 static void test_locked(void)
 {
     char path[128];
@@ -453,6 +454,8 @@ static void test_locked(void)
     emit_page(s, 1, OW_OUTCOME_CONNECTED, OW_VERDICT_NONE, 0, NULL);
     emit_page(s, 2, OW_OUTCOME_CONNECTED, OW_VERDICT_NONE, 0, NULL);
     const owdb_stats *st = owdb_get_stats(db);
+    CHECK_EQ_INT(st->rows_failed, 0); /* held, not yet written */
+    CHECK_EQ_INT(owdb_commit(db), -1);
     CHECK_EQ_INT(st->rows_failed, 2);
     CHECK(strstr(st->last_error, "locked by another writer") != NULL);
     sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
