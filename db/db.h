@@ -52,6 +52,8 @@ const ow_record_sink *owdb_sink(ow_db *db);
 int owdb_commit(ow_db *db);
 /* The id of the captures row this writer fills. */
 int64_t owdb_capture_id(const ow_db *db);
+/* The writer's counters as of the last hand-over to its writing thread (every commit
+ * interval, every held batch, owdb_commit). */
 const owdb_stats *owdb_get_stats(const ow_db *db);
 /* Final commit, checkpoint (the file is left in rollback-journal mode, self-contained),
  * close. NULL is ignored. */

@@ -4,6 +4,7 @@
  * time and at close. A failure (disk full, another writer, I/O error) rolls the transaction
  * back, is counted and remembered, and writing goes on with the next record. */
 #include "db/db.h"
+#include "db/batch_worker.h"
 #include "db/dbfile.h"
 #include "db/rowbuf.h"
 #include <stdarg.h>
@@ -46,9 +47,21 @@ typedef struct param_slot {
 } param_slot;
 
 /* Rows are held (and re-emitted ones replaced) until the batch reaches this size or a commit
- * is due; then they are written in one go. */
+ * is due; then the batch goes to the writing thread while the next one fills. */
 #define ROWBUF_FLUSH_BYTES (4u << 20)
 
+enum { BATCH_COMMIT = 1 }; /* the batch ends with a COMMIT */
+
+/* A statement's parameter names, copied at prepare time: looked up without SQLite. */
+typedef struct param_names {
+    char **name; /* name[i] is parameter i + 1 */
+    int n;
+} param_names;
+
+/* Two threads: the packet thread holds records as rows (rows[filling], param_cache, the
+ * held_* fields, next_commit); the writing thread owns the SQLite connection while a batch is
+ * out (in_txn .. stats). They meet only in batch_worker hand-overs, where the snapshot that
+ * owdb_get_stats returns is refreshed. */
 struct ow_db {
     uint32_t magic;
     owdb_file file;
@@ -56,14 +69,24 @@ struct ow_db {
     owdb_options opt;
     ow_record_sink sink;
     sqlite3_stmt *st[ST_COUNT];
-    param_slot param_cache[PARAM_CACHE];
-    rowbuf rows; /* the batch not yet written */
+    param_names params[ST_COUNT];
     int64_t capture_id;
     id_offsets off;
+    /* packet thread */
+    param_slot param_cache[PARAM_CACHE];
+    rowbuf rows[2]; /* the batch being filled and the one being written */
+    int filling;
+    double next_commit;   /* monotonic seconds */
+    uint64_t held_lost;   /* rows that could not be held */
+    char held_error[200]; /* why, "" when never */
+    owdb_stats snapshot;  /* stats as of the last hand-over */
+    batch_worker worker;
+    /* writing thread */
     bool in_txn;
     uint64_t pending_rows; /* rows in the open transaction */
     double last_commit;    /* monotonic seconds */
     double blocked_until;  /* after "locked by another writer": fail fast until then */
+    int batch_result;      /* of the last batch: 0, or -1 when a row or the commit failed */
     owdb_stats stats;
 };
 
@@ -100,13 +123,22 @@ static ow_db *writer_of(void *ctx)
 
 /* Parameter index by name. The names are string literals, so a small per-writer cache keyed
  * by the pointer saves SQLite's by-name lookup (a strcmp per parameter) on every bind. */
+static int param_index(const ow_db *db, int stmt, const char *name)
+{
+    const param_names *p = &db->params[stmt];
+    for (int i = 0; i < p->n; i++)
+        if (p->name[i] && strcmp(p->name[i], name) == 0)
+            return i + 1;
+    return 0;
+}
+
 static int param(binder *b, const char *name)
 {
     param_slot *param_cache = b->db->param_cache;
     size_t h = (((uintptr_t)name >> 3) ^ (size_t)b->stmt) % PARAM_CACHE;
     if (param_cache[h].name == name && param_cache[h].stmt == b->stmt)
         return param_cache[h].index;
-    int i = sqlite3_bind_parameter_index(b->db->st[b->stmt], name);
+    int i = param_index(b->db, b->stmt, name);
     if (i == 0 && !b->bad)
         b->bad = name;
     param_cache[h].stmt = b->stmt;
@@ -117,7 +149,7 @@ static int param(binder *b, const char *name)
 
 static void b_int(binder *b, const char *name, int64_t v)
 {
-    rowbuf_int(&b->db->rows, b->row, param(b, name), v);
+    rowbuf_int(&b->db->rows[b->db->filling], b->row, param(b, name), v);
 }
 
 static void b_uint(binder *b, const char *name, uint64_t v)
@@ -127,17 +159,17 @@ static void b_uint(binder *b, const char *name, uint64_t v)
 
 static void b_real(binder *b, const char *name, double v)
 {
-    rowbuf_real(&b->db->rows, b->row, param(b, name), v);
+    rowbuf_real(&b->db->rows[b->db->filling], b->row, param(b, name), v);
 }
 
 static void b_text(binder *b, const char *name, const char *s)
 {
-    rowbuf_text(&b->db->rows, b->row, param(b, name), s);
+    rowbuf_text(&b->db->rows[b->db->filling], b->row, param(b, name), s);
 }
 
 static void b_null(binder *b, const char *name)
 {
-    rowbuf_null(&b->db->rows, b->row, param(b, name));
+    rowbuf_null(&b->db->rows[b->db->filling], b->row, param(b, name));
 }
 
 /* Optional values: NULL unless present. */
@@ -166,14 +198,15 @@ static void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
  * already held under the same key is replaced. */
 static binder bind_start(ow_db *db, enum stmt_id id, int64_t key, const char *key_text)
 {
-    binder b = {db, id, rowbuf_begin(&db->rows, id, key, key_text), NULL};
+    binder b = {db, id, rowbuf_begin(&db->rows[db->filling], id, key, key_text), NULL};
     return b;
 }
 
 /* Starts a child row of b's row (written after it, replaced with it). */
 static binder bind_child(binder *parent, enum stmt_id id)
 {
-    binder b = {parent->db, id, rowbuf_begin_child(&parent->db->rows, parent->row, id), NULL};
+    rowbuf *rb = &parent->db->rows[parent->db->filling];
+    binder b = {parent->db, id, rowbuf_begin_child(rb, parent->row, id), NULL};
     return b;
 }
 
@@ -254,13 +287,11 @@ static bool begin_txn(ow_db *db)
     return true;
 }
 
-static uint64_t flush_rows(ow_db *db);
-
-int owdb_commit(ow_db *db)
+/* Writing thread: commits the open transaction (if any). */
+static int commit_txn(ow_db *db)
 {
-    uint64_t lost = flush_rows(db);
     if (!db->in_txn)
-        return lost ? -1 : 0;
+        return 0;
     int rc = sqlite3_exec(db->file.db, "COMMIT", NULL, NULL, NULL);
     db->last_commit = mono_now();
     if (rc == SQLITE_OK) {
@@ -268,7 +299,7 @@ int owdb_commit(ow_db *db)
         db->stats.commits++;
         db->pending_rows = 0;
         db->in_txn = false;
-        return lost ? -1 : 0;
+        return 0;
     }
     db->stats.commit_failures++;
     describe_rc(db, "commit", rc);
@@ -294,26 +325,58 @@ static bool step_ok(ow_db *db, sqlite3_stmt *st, const char *what)
     return false;
 }
 
+/* ---- hand-over (packet thread) ---- */
+
+/* The writer's stats as of now: the writing thread's (it is idle) plus the rows lost here. */
+static void refresh_snapshot(ow_db *db)
+{
+    db->snapshot = db->stats;
+    db->snapshot.rows_failed += db->held_lost;
+    if (!db->snapshot.last_error[0] && db->held_error[0])
+        snprintf(db->snapshot.last_error, sizeof db->snapshot.last_error, "%s", db->held_error);
+}
+
+/* Sends the filling batch to the writing thread (after the previous one is written) and
+ * starts filling the other. */
+static void hand_over(ow_db *db, int flags)
+{
+    batch_worker_wait(&db->worker);
+    refresh_snapshot(db);
+    rowbuf *batch = &db->rows[db->filling];
+    db->filling ^= 1;
+    batch_worker_submit(&db->worker, batch, flags);
+}
+
+int owdb_commit(ow_db *db)
+{
+    hand_over(db, BATCH_COMMIT);
+    batch_worker_wait(&db->worker);
+    refresh_snapshot(db);
+    db->next_commit = mono_now() + db->opt.commit_interval_ms / 1000.0;
+    return db->batch_result;
+}
+
 /* Ends a record's row: a row that could not be held (memory) or that names a parameter its
  * statement lacks is lost, and counted. */
 static void hold_row(ow_db *db, binder *b, const char *what)
 {
     if (b->bad) {
-        note_error(db, what, "internal: the statement has no parameter %s", b->bad);
+        snprintf(db->held_error, sizeof db->held_error,
+                 "%s: internal: the statement has no parameter %s", what, b->bad);
         if (b->row)
             b->row->dead = true;
     }
     if (!b->row) {
-        note_error(db, what, "out of memory holding the row");
-        db->stats.rows_failed++;
+        snprintf(db->held_error, sizeof db->held_error, "%s: out of memory holding the row", what);
+        db->held_lost++;
     }
 }
 
-/* Starts a record: writes the held rows first when they have grown past the bound. */
+/* Starts a record: hands the held rows over first when they have grown past the bound. */
 static void row_begin(ow_db *db)
 {
-    if (rowbuf_bytes(&db->rows) >= ROWBUF_FLUSH_BYTES)
-        flush_rows(db);
+    if (rowbuf_bytes(&db->rows[db->filling]) >= ROWBUF_FLUSH_BYTES)
+        hand_over(db, 0);
 }
 
 /* ---- records ---- */
@@ -684,9 +747,11 @@ static void on_tick(void *ctx, double now)
     if (!db)
         return;
     (void)now; /* capture time; commits follow wall-clock time */
-    if ((db->in_txn || db->rows.n_rows) &&
-        (mono_now() - db->last_commit) * 1000.0 >= db->opt.commit_interval_ms)
-        owdb_commit(db);
+    double t = mono_now();
+    if (t >= db->next_commit) {
+        hand_over(db, BATCH_COMMIT); /* written and committed while packets go on */
+        db->next_commit = t + db->opt.commit_interval_ms / 1000.0;
+    }
 }
 
 /* ---- writing the held rows ---- */
@@ -697,9 +762,8 @@ static const char *const stmt_what[ST_COUNT] = {
     [ST_PAGE] = "page load",  [ST_EVIDENCE_DEL] = "evidence",  [ST_EVIDENCE] = "evidence",
     [ST_SESSION] = "session", [ST_PACKET_FILE] = "packet file"};
 
-static void bind_row(ow_db *db, sqlite3_stmt *st, const rb_row *r)
+static void bind_row(const rowbuf *rb, sqlite3_stmt *st, const rb_row *r)
 {
-    const rowbuf *rb = &db->rows;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     for (size_t i = 0; i < r->n_values; i++) {
@@ -717,14 +781,14 @@ static void bind_row(ow_db *db, sqlite3_stmt *st, const rb_row *r)
 
 /* Writes one held row inside the open transaction (opened here when needed); counts it as
  * pending (committed later) or failed. */
-static bool write_row(ow_db *db, const rb_row *r)
+static bool write_row(ow_db *db, const rowbuf *rb, const rb_row *r)
 {
     if (r->dead || !begin_txn(db)) {
         db->stats.rows_failed++;
         return false;
     }
     sqlite3_stmt *st = db->st[r->stmt];
-    bind_row(db, st, r);
+    bind_row(rb, st, r);
     bool ok = step_ok(db, st, stmt_what[r->stmt]);
     sqlite3_clear_bindings(st); /* the held text goes with the batch */
     if (ok)
@@ -735,36 +799,35 @@ static bool write_row(ow_db *db, const rb_row *r)
 }
 
 /* A page's evidence: its earlier rows deleted, the held ones written. */
-static void write_evidence(ow_db *db, const rb_row *page)
+static void write_evidence(ow_db *db, const rowbuf *rb, const rb_row *page)
 {
     sqlite3_stmt *del = db->st[ST_EVIDENCE_DEL];
     sqlite3_reset(del);
     sqlite3_bind_int64(del, 1, page->key);
-    if (!step_ok(db, del, "evidence")) {
+    if (!begin_txn(db) || !step_ok(db, del, "evidence")) {
         db->stats.rows_failed += page->n_children;
         return;
     }
     for (size_t i = 0; i < page->n_children; i++)
-        write_row(db, &db->rows.children[page->first_child + i]);
+        write_row(db, rb, &rb->children[page->first_child + i]);
 }
 
-/* A held value of row r by parameter name (0 when absent). */
-static int64_t held_int(ow_db *db, const rb_row *r, const char *name)
+/* A held integer of row r by parameter name (0 when absent). */
+static int64_t held_int(const ow_db *db, const rowbuf *rb, const rb_row *r, const char *name)
 {
-    binder b = {db, r->stmt, NULL, NULL};
-    int p = param(&b, name);
+    int p = param_index(db, r->stmt, name);
     for (size_t i = 0; i < r->n_values; i++) {
-        const rb_value *v = &db->rows.values[r->first_value + i];
+        const rb_value *v = &rb->values[r->first_value + i];
         if (v->param == p && v->type == RB_INT)
             return v->v.i;
     }
     return 0;
 }
 
-static bool bokeh_row_fits(ow_db *db, const rb_row *r)
+static bool bokeh_row_fits(ow_db *db, const rowbuf *rb, const rb_row *r)
 {
     if (db->opt.max_bokeh_msgs_per_ws == SIZE_MAX ||
-        bokeh_has_room(db, held_int(db, r, ":websocket_id"), r->key))
+        bokeh_has_room(db, held_int(db, rb, r, ":websocket_id"), r->key))
         return true;
     db->stats.bokeh_skipped++;
     return false;
@@ -772,16 +835,15 @@ static bool bokeh_row_fits(ow_db *db, const rb_row *r)
 
 /* Writes every held row in the order first held (a replaced row keeps its place), then
  * forgets them. Returns how many rows were lost. */
-static uint64_t flush_rows(ow_db *db)
+static uint64_t flush_rows(ow_db *db, rowbuf *rb)
 {
-    rowbuf *rb = &db->rows;
     uint64_t failed_before = db->stats.rows_failed;
     for (size_t i = 0; i < rb->n_rows; i++) {
         const rb_row *r = &rb->rows[i];
-        if (r->stmt == ST_BOKEH && !bokeh_row_fits(db, r))
+        if (r->stmt == ST_BOKEH && !bokeh_row_fits(db, rb, r))
             continue;
-        if (write_row(db, r) && r->stmt == ST_PAGE)
-            write_evidence(db, r);
+        if (write_row(db, rb, r) && r->stmt == ST_PAGE)
+            write_evidence(db, rb, r);
         else if (r->stmt == ST_PAGE)
             db->stats.rows_failed += r->n_children;
     }
@@ -789,6 +851,16 @@ static uint64_t flush_rows(ow_db *db)
         note_error(db, "rows", "out of memory while holding rows; some were lost");
     rowbuf_clear(rb);
     return db->stats.rows_failed - failed_before;
+}
+
+/* The writing thread's work: one batch, then a commit when asked. */
+static void write_batch(void *ctx, void *batch, int flags)
+{
+    ow_db *db = ctx;
+    int rc = flush_rows(db, batch) ? -1 : 0;
+    if ((flags & BATCH_COMMIT) && commit_txn(db) < 0)
+        rc = -1;
+    db->batch_result = rc;
 }
 
 /* ---- setup ---- */
@@ -817,6 +889,27 @@ static char *insert_sql(sqlite3 *db, const char *table)
     return out;
 }
 
+/* Keeps the statement's parameter names, so rows are bound by name without asking SQLite
+ * (whose connection the writing thread may be using). */
+static int copy_param_names(ow_db *db, enum stmt_id id, char *err, size_t errlen)
+{
+    int n = sqlite3_bind_parameter_count(db->st[id]);
+    param_names *p = &db->params[id];
+    if (!(p->name = calloc(n > 0 ? (size_t)n : 1, sizeof *p->name))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->n = n;
+    for (int i = 0; i < n; i++) {
+        const char *name = sqlite3_bind_parameter_name(db->st[id], i + 1);
+        if (name && !(p->name[i] = strdup(name))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *err, size_t errlen)
 {
     char *sql = insert_sql(db->file.db, table);
@@ -824,17 +917,19 @@ static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *e
         sql ? sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL)
             : SQLITE_NOMEM;
     sqlite3_free(sql);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: preparing the %s insert: %s", db->path, table,
                  sqlite3_errmsg(db->file.db));
-    return rc == SQLITE_OK ? 0 : -1;
+        return -1;
+    }
+    return copy_param_names(db, id, err, errlen);
 }
 
 static int prepare_sql(ow_db *db, enum stmt_id id, const char *sql, char *err, size_t errlen)
 {
     if (sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL) ==
         SQLITE_OK)
-        return 0;
+        return copy_param_names(db, id, err, errlen);
     snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->file.db));
     return -1;
 }
@@ -923,7 +1018,9 @@ ow_db *owdb_create(const char *path, const owdb_options *o, char *err, size_t er
         return NULL;
     }
     apply_defaults(&db->opt, o);
+    batch_worker_init(&db->worker, write_batch, db);
     if (owdb_file_open(path, 0, &db->opt, &db->file, err, errlen) < 0) {
+        batch_worker_stop(&db->worker);
         free(db->path);
         free(db);
         return NULL;
@@ -934,6 +1031,7 @@ ow_db *owdb_create(const char *path, const owdb_options *o, char *err, size_t er
     }
     init_sink(db);
     db->last_commit = mono_now();
+    db->next_commit = db->last_commit + db->opt.commit_interval_ms / 1000.0;
     db->magic = OWDB_MAGIC;
     return db;
 }
@@ -950,22 +1048,30 @@ int64_t owdb_capture_id(const ow_db *db)
 
 const owdb_stats *owdb_get_stats(const ow_db *db)
 {
-    return &db->stats;
+    return &db->snapshot;
 }
 
 void owdb_close(ow_db *db)
 {
     if (!db)
         return;
-    if (db->file.db) {
+    if (db->file.db && db->magic == OWDB_MAGIC)
         owdb_commit(db);
+    batch_worker_stop(&db->worker);
+    if (db->file.db) {
         for (int i = 0; i < ST_COUNT; i++)
             sqlite3_finalize(db->st[i]);
         /* leave one self-contained file; harmless failures when a reader still has it open */
         sqlite3_exec(db->file.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_exec(db->file.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
     }
-    rowbuf_free(&db->rows);
+    for (int i = 0; i < 2; i++)
+        rowbuf_free(&db->rows[i]);
+    for (int i = 0; i < ST_COUNT; i++) {
+        for (int k = 0; k < db->params[i].n; k++)
+            free(db->params[i].name[k]);
+        free(db->params[i].name);
+    }
     owdb_file_close(&db->file);
     db->magic = 0;
     free(db->path);
