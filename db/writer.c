@@ -39,7 +39,7 @@ typedef struct id_offsets {
 
 #define OWDB_MAGIC 0x6f776462u /* "owdb": marks a live writer behind a sink's ctx */
 
-#define PARAM_CACHE 256
+#define PARAM_CACHE 4096 /* a power of two; ~200 (statement, name) pairs are used */
 typedef struct param_slot {
     int stmt;
     const char *name;
@@ -135,7 +135,8 @@ static int param_index(const ow_db *db, int stmt, const char *name)
 static int param(binder *b, const char *name)
 {
     param_slot *param_cache = b->db->param_cache;
-    size_t h = (((uintptr_t)name >> 3) ^ (size_t)b->stmt) % PARAM_CACHE;
+    uint64_t key = ((uint64_t)(uintptr_t)name << 4) ^ (uint64_t)b->stmt;
+    size_t h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 52) & (PARAM_CACHE - 1);
     if (param_cache[h].name == name && param_cache[h].stmt == b->stmt)
         return param_cache[h].index;
     int i = param_index(b->db, b->stmt, name);
