@@ -272,8 +272,16 @@ static int configure(owdb_file *f, const char *path, const owdb_options *o, char
          * not in a temporary file (that was 470,000 writes for a 1 GB capture) */
         owdb_exec(f->db, "PRAGMA temp_store=MEMORY", path, err, errlen) < 0)
         return -1;
-    /* IF NOT EXISTS throughout: on an existing file this only adds what is missing */
-    return owdb_exec(f->db, ow_schema_sql, path, err, errlen);
+    /* IF NOT EXISTS throughout: on an existing file this only adds what is missing. One
+     * transaction: the WAL gets each schema page once, not once per statement. */
+    if (owdb_exec(f->db, "BEGIN IMMEDIATE", path, err, errlen) < 0)
+        return -1;
+    if (owdb_exec(f->db, ow_schema_sql, path, err, errlen) < 0 ||
+        owdb_exec(f->db, "COMMIT", path, err, errlen) < 0) {
+        sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
 }
 
 static int open_sqlite(owdb_file *f, const char *path, unsigned flags, char *err, size_t errlen)

@@ -1,6 +1,8 @@
 /* query: the canned queries (see query.h and docs/query.md). Each builds one SELECT whose
  * filtered part runs on an index (page_loads by started, client, outcome, verdict or app;
- * sessions by first_ts; connections by client) and whose LIMIT keeps the most recent rows. */
+ * sessions by first_ts; connections by client) and whose LIMIT keeps the most recent rows.
+ * clients, verdicts and stats read the rollup tables (db/schema.sql) when the filter is one
+ * the rollup keys answer exactly, else they scan the filtered page loads. */
 #include "db/query.h"
 #include "capture/addr.h"
 #include "correlate/outcome.h"
@@ -139,11 +141,40 @@ static int prepare_sessions(sqlite3 *db, const query_filter *f, sqlite3_stmt **o
 
 /* ---- clients ---- */
 
+/* From the rollups (no filter but --client): the clients in order, then for the ones shown
+ * their verdict counts. NULL keys are stored as x'' (see db/schema.sql). */
+static int prepare_clients_rollup(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
+                                  size_t errlen)
+{
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "SELECT c.client, c.n AS page_loads, c.orphans, "
+               "round(1.0 * c.orphans / c.n, 3) AS orphan_rate, "
+               "COALESCE((SELECT SUM(n) FROM rollup_verdicts v WHERE v.client = c.k), 0) "
+               "AS with_verdict, (SELECT verdict FROM rollup_verdicts v WHERE v.client = c.k "
+               "GROUP BY verdict ORDER BY SUM(n) DESC, verdict LIMIT 1) AS dominant_verdict, "
+               "COALESCE((SELECT SUM(n) AS vn FROM rollup_verdicts v WHERE v.client = c.k "
+               "GROUP BY verdict ORDER BY vn DESC LIMIT 1), 0) AS dominant_count, "
+               "ow_time(c.first) AS first_seen, ow_time(c.last) AS last_seen "
+               "FROM (SELECT client AS k, NULLIF(client, x'') AS client, n, orphans, first, last "
+               "FROM rollup_clients WHERE 1");
+    if (f->client) {
+        qb_sql(&q, " AND client = ");
+        qb_text(&q, f->client);
+    }
+    qb_sql(&q, " ORDER BY orphans DESC, n DESC, NULLIF(client, x'')");
+    qb_limit(&q, f);
+    qb_sql(&q, ") AS c ORDER BY c.orphans DESC, c.n DESC, c.client");
+    return qb_prepare(&q, db, out, err, errlen);
+}
+
 /* One pass: page loads grouped by (client, verdict), ranked inside each client so the
  * dominant verdict is the first non-NULL group. */
 static int prepare_clients(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
                            size_t errlen)
 {
+    if (!f->has_since && !f->has_until && !f->app && !f->verdict && !f->outcome)
+        return prepare_clients_rollup(db, f, out, err, errlen);
     qbuild q;
     qb_init(&q, db);
     /* MATERIALIZED: the filter picks its index alone, not the one that orders the groups */
@@ -204,16 +235,83 @@ static void meaning_case(qbuild *q)
 }
 
 /* The resource a verdict points at: the target of its first evidence row tied to an HTTP
- * exchange, else the page's own path; without the query string. */
-static const char resource_expr[] =
-    "ow_path(COALESCE((SELECT h.target FROM evidence e JOIN http_exchanges h ON h.id = e.http_id "
-    "WHERE e.page_load_id = pl.id ORDER BY e.seq LIMIT 1), pl.path))";
+ * exchange (page_loads.resource, kept by the schema's triggers), else the page's own path;
+ * without the query string. */
+static const char resource_expr[] = "COALESCE(pl.resource, ow_path(pl.path))";
+
+/* The verdict and resource rows from the per-verdict counts v, the (client, verdict,
+ * resource) counts r, the per-client totals ct and the total tot. */
+static void verdicts_select(qbuild *q)
+{
+    qb_sql(q, "SELECT * FROM (SELECT 'verdict' AS level, v.verdict, NULL AS client, "
+              "NULL AS resource, v.n AS page_loads, tot.n AS of_page_loads, "
+              "round(1.0 * v.n / tot.n, 3) AS share, ");
+    meaning_case(q);
+    qb_sql(q, " AS description FROM v, tot UNION ALL SELECT 'resource', r.verdict, r.client, "
+              "r.resource, r.n, ct.n, round(1.0 * r.n / ct.n, 3), "
+              "printf('%%d of %%d page loads from %%s %%s %%s', r.n, ct.n, r.client, ");
+    verb_case(q);
+    qb_sql(q, ", r.resource) FROM r JOIN ct ON ct.client = r.client) "
+              "ORDER BY level = 'resource', page_loads DESC, verdict, client, resource");
+}
+
+/* " AND client = ?" and " AND verdict = ?" for the filters that are set. */
+static void rollup_keys(qbuild *q, const query_filter *f, bool client, bool verdict)
+{
+    if (client && f->client) {
+        qb_sql(q, " AND client = ");
+        qb_text(q, f->client);
+    }
+    if (verdict && f->verdict) {
+        qb_sql(q, " AND verdict = ");
+        qb_text(q, f->verdict);
+    }
+}
+
+/* From the rollups (no filter but --client and --verdict NAME): per verdict and the total
+ * from rollup_outcomes (with --client from rollup_verdicts), per client from rollup_clients
+ * (with --verdict from rollup_verdicts), and only the first `limit` resource rows of
+ * rollup_verdicts get their sentence. Resource rows of a NULL client are left out, as the
+ * join on client always did. */
+static int prepare_verdicts_rollup(sqlite3 *db, const query_filter *f, sqlite3_stmt **out,
+                                   char *err, size_t errlen)
+{
+    const char *by = f->client ? "rollup_verdicts" : "rollup_outcomes";
+    qbuild q;
+    qb_init(&q, db);
+    qb_sql(&q, "WITH r AS (SELECT verdict, client, NULLIF(resource, x'') AS resource, n "
+               "FROM rollup_verdicts WHERE client <> x''");
+    rollup_keys(&q, f, true, true);
+    qb_sql(&q, " ORDER BY n DESC, verdict, client, NULLIF(resource, x'')");
+    qb_limit(&q, f);
+    if (f->verdict) {
+        qb_sql(&q, "), ct AS (SELECT client, SUM(n) AS n FROM rollup_verdicts WHERE 1");
+        rollup_keys(&q, f, true, true);
+        qb_sql(&q, " GROUP BY client), tot AS (SELECT SUM(n) AS n FROM %s WHERE 1", by);
+        rollup_keys(&q, f, true, true);
+    } else {
+        qb_sql(&q,
+               "), ct AS (SELECT client, n FROM rollup_clients), "
+               "tot AS (SELECT SUM(n) AS n FROM %s WHERE 1",
+               f->client ? "rollup_clients" : "rollup_outcomes");
+        rollup_keys(&q, f, true, false);
+    }
+    qb_sql(&q, "), v AS (SELECT verdict, SUM(n) AS n FROM %s WHERE verdict <> x''", by);
+    rollup_keys(&q, f, true, true);
+    qb_sql(&q, " GROUP BY verdict) ");
+    verdicts_select(&q);
+    qb_limit(&q, f);
+    return qb_prepare(&q, db, out, err, errlen);
+}
 
 /* Per (verdict, client, resource) from one pass over the page loads with a verdict; per
  * verdict by adding those up; the per-client totals from the client index. */
 static int prepare_verdicts(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
                             size_t errlen)
 {
+    if (!f->has_since && !f->has_until && !f->app && !f->outcome &&
+        !(f->verdict && strcmp(f->verdict, "none") == 0))
+        return prepare_verdicts_rollup(db, f, out, err, errlen);
     qbuild q;
     qb_init(&q, db);
     /* MATERIALIZED: each filter picks its index alone, not the one that orders the groups */
@@ -228,17 +326,8 @@ static int prepare_verdicts(sqlite3 *db, const query_filter *f, sqlite3_stmt **o
     qb_page_filter(&q, f, "pl", true);
     qb_sql(&q, "), r AS (SELECT verdict, client, resource, COUNT(*) AS n FROM fr "
                "GROUP BY verdict, client, resource), "
-               "v AS (SELECT verdict, SUM(n) AS n FROM r GROUP BY verdict) "
-               "SELECT * FROM (SELECT 'verdict' AS level, v.verdict, NULL AS client, "
-               "NULL AS resource, v.n AS page_loads, tot.n AS of_page_loads, "
-               "round(1.0 * v.n / tot.n, 3) AS share, ");
-    meaning_case(&q);
-    qb_sql(&q, " AS description FROM v, tot UNION ALL SELECT 'resource', r.verdict, r.client, "
-               "r.resource, r.n, ct.n, round(1.0 * r.n / ct.n, 3), "
-               "printf('%%d of %%d page loads from %%s %%s %%s', r.n, ct.n, r.client, ");
-    verb_case(&q);
-    qb_sql(&q, ", r.resource) FROM r JOIN ct ON ct.client = r.client) "
-               "ORDER BY level = 'resource', page_loads DESC, verdict, client, resource");
+               "v AS (SELECT verdict, SUM(n) AS n FROM r GROUP BY verdict) ");
+    verdicts_select(&q);
     qb_limit(&q, f);
     return qb_prepare(&q, db, out, err, errlen);
 }
@@ -278,15 +367,47 @@ static void stats_captures(qbuild *q)
               "UNION ALL ");
 }
 
-/* Page loads in the filter (the CTE f): total, by outcome, by verdict. */
+/* Page loads in the filter (the CTE f of outcome, verdict, n): total, by outcome, by verdict. */
 static void stats_page_loads(qbuild *q)
 {
     static const char *const groups[][2] = {{"outcome", "outcome"},
                                             {"verdict", "COALESCE(verdict, 'none')"}};
-    qb_sql(q, "SELECT 1, NULL, 0, 'page_loads', 'total', COUNT(*) FROM f");
+    qb_sql(q, "SELECT 1, NULL, 0, 'page_loads', 'total', COALESCE(SUM(n), 0) FROM f");
     for (int g = 0; g < 2; g++)
-        qb_sql(q, " UNION ALL SELECT %d, NULL, -COUNT(*), %Q, %s, COUNT(*) FROM f GROUP BY %s",
-               2 + g, groups[g][0], groups[g][1], groups[g][1]);
+        qb_sql(q, " UNION ALL SELECT %d, NULL, -SUM(n), %Q, %s, SUM(n) FROM f GROUP BY %s", 2 + g,
+               groups[g][0], groups[g][1], groups[g][1]);
+}
+
+/* The CTE f: without a time or client filter from rollup_outcomes, else from page_loads. */
+static void stats_filter(qbuild *q, const query_filter *f)
+{
+    if (f->has_since || f->has_until || f->client) {
+        /* MATERIALIZED: the filter picks its index alone, not the one that orders the groups */
+        qb_sql(q, "WITH g AS MATERIALIZED (SELECT pl.outcome, pl.verdict FROM page_loads pl "
+                  "WHERE 1");
+        qb_page_filter(q, f, "pl", true);
+        qb_sql(q, "), f AS (SELECT outcome, verdict, COUNT(*) AS n FROM g GROUP BY outcome, "
+                  "verdict)");
+        return;
+    }
+    qb_sql(q, "WITH f AS MATERIALIZED (SELECT outcome, NULLIF(verdict, x'') AS verdict, n "
+              "FROM rollup_outcomes WHERE 1");
+    if (f->app) {
+        qb_sql(q, " AND app = ");
+        qb_text(q, f->app);
+    }
+    if (f->verdict) {
+        qb_sql(q, " AND verdict = ");
+        if (strcmp(f->verdict, "none") == 0)
+            qb_sql(q, "x''");
+        else
+            qb_text(q, f->verdict);
+    }
+    if (f->outcome) {
+        qb_sql(q, " AND outcome = ");
+        qb_text(q, f->outcome);
+    }
+    qb_sql(q, ")");
 }
 
 static int prepare_stats(sqlite3 *db, const query_filter *f, sqlite3_stmt **out, char *err,
@@ -294,9 +415,8 @@ static int prepare_stats(sqlite3 *db, const query_filter *f, sqlite3_stmt **out,
 {
     qbuild q;
     qb_init(&q, db);
-    qb_sql(&q, "WITH f AS MATERIALIZED (SELECT pl.outcome, pl.verdict FROM page_loads pl WHERE 1");
-    qb_page_filter(&q, f, "pl", true);
-    qb_sql(&q, ") SELECT capture_id, section, name, value FROM (");
+    stats_filter(&q, f);
+    qb_sql(&q, " SELECT capture_id, section, name, value FROM (");
     stats_captures(&q);
     stats_page_loads(&q);
     qb_sql(&q, ") ORDER BY o1, capture_id, o2, name");

@@ -2,7 +2,7 @@
 -- Version: bump OW_SCHEMA_VERSION (user_version below) on any change; readers refuse others.
 -- Times are epoch seconds (REAL, UTC). Addresses are text (IPv6 in RFC 5952 form).
 -- "dir" columns: 0 = client to server, 1 = server to client.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- @table captures: one row per capture run (a file read or a live session).
 CREATE TABLE IF NOT EXISTS captures (
@@ -129,7 +129,9 @@ CREATE TABLE IF NOT EXISTS page_loads (
     confidence REAL,               -- 0..1
     summary TEXT,                  -- one line: the verdict in words
     advice TEXT,
-    decided_ts REAL                -- when the outcome was decided
+    decided_ts REAL,               -- when the outcome was decided
+    resource TEXT                  -- target (without query) of the first evidence row tied to an
+                                   -- HTTP exchange; NULL when none (kept by the triggers below)
 );
 
 -- @table evidence: the wire facts a verdict rests on, in order.
@@ -160,6 +162,44 @@ CREATE TABLE IF NOT EXISTS packet_files (
     PRIMARY KEY (capture_id, file)
 );
 
+-- Rollups: page-load counts kept by the triggers below on every write (INSERT, INSERT OR
+-- REPLACE with recursive_triggers off, the default; UPDATE; DELETE), so the summary queries
+-- and the dashboard need not scan page_loads. A NULL key is stored as x'' (a key column may
+-- not be NULL); readers decode it with NULLIF(col, x'').
+
+-- @table rollup_outcomes: page loads per app, outcome and verdict.
+CREATE TABLE IF NOT EXISTS rollup_outcomes (
+    app, outcome, verdict,         -- as in page_loads (verdict x'' when none)
+    n INTEGER NOT NULL,            -- page loads
+    PRIMARY KEY (app, outcome, verdict)
+) WITHOUT ROWID;
+
+-- @table rollup_clients: page loads per client.
+CREATE TABLE IF NOT EXISTS rollup_clients (
+    client PRIMARY KEY,            -- as in page_loads
+    n INTEGER NOT NULL,            -- page loads
+    orphans INTEGER NOT NULL,      -- of which outcome orphan
+    first REAL, last REAL          -- first and last started (a replaced row keeps its started)
+) WITHOUT ROWID;
+
+-- @table rollup_verdicts: page loads with a verdict per client, verdict and resource.
+CREATE TABLE IF NOT EXISTS rollup_verdicts (
+    client, verdict,
+    resource,                      -- page_loads.resource, else the page path without query
+    n INTEGER NOT NULL,            -- page loads
+    PRIMARY KEY (client, verdict, resource)
+) WITHOUT ROWID;
+
+-- the verdicts query's order: its first rows without a sort
+CREATE INDEX IF NOT EXISTS rollup_verdicts_n ON rollup_verdicts(n DESC, verdict, client, NULLIF(resource, x''));
+
+-- @table rollup_minutes: page loads per minute of started (the dashboard's sparklines).
+CREATE TABLE IF NOT EXISTS rollup_minutes (
+    minute INTEGER PRIMARY KEY,    -- CAST(started / 60 AS INTEGER)
+    n INTEGER NOT NULL,            -- page loads
+    orphans INTEGER NOT NULL       -- of which outcome orphan
+);
+
 CREATE INDEX IF NOT EXISTS page_loads_started ON page_loads(started);
 CREATE INDEX IF NOT EXISTS page_loads_outcome ON page_loads(outcome, started);
 CREATE INDEX IF NOT EXISTS page_loads_client ON page_loads(client, started);
@@ -173,6 +213,136 @@ CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);
 CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_id);
 CREATE INDEX IF NOT EXISTS bokeh_ws ON bokeh_messages(websocket_id);
 CREATE INDEX IF NOT EXISTS conn_client ON connections(client, first_ts);
+
+-- Triggers keeping the rollups and page_loads.resource. INSERT OR REPLACE deletes the row it
+-- replaces without firing DELETE triggers (recursive_triggers off), so page_loads_replace
+-- takes that row out first; an explicit DELETE goes through page_loads_delete.
+CREATE TRIGGER IF NOT EXISTS page_loads_replace BEFORE INSERT ON page_loads
+WHEN EXISTS (SELECT 1 FROM page_loads WHERE id = NEW.id) BEGIN
+    UPDATE rollup_outcomes SET n = n - 1 WHERE (app, outcome, verdict) =
+        (SELECT COALESCE(app, x''), outcome, COALESCE(verdict, x'') FROM page_loads WHERE id = NEW.id);
+    UPDATE rollup_clients SET n = n - 1, orphans = orphans - (SELECT outcome = 'orphan' FROM page_loads
+        WHERE id = NEW.id) WHERE client = (SELECT COALESCE(client, x'') FROM page_loads WHERE id = NEW.id);
+    UPDATE rollup_verdicts SET n = n - 1 WHERE (client, verdict, resource) = (SELECT COALESCE(client, x''),
+        verdict, COALESCE(resource, substr(path, 1, min(instr(path || '?', '?'), instr(path || '#', '#')) - 1), x'')
+        FROM page_loads WHERE id = NEW.id);
+    UPDATE rollup_minutes SET n = n - 1, orphans = orphans - (SELECT outcome = 'orphan' FROM page_loads
+        WHERE id = NEW.id) WHERE minute = (SELECT CAST(started / 60 AS INTEGER) FROM page_loads WHERE id = NEW.id);
+    DELETE FROM rollup_outcomes WHERE n <= 0 AND (app, outcome, verdict) =
+        (SELECT COALESCE(app, x''), outcome, COALESCE(verdict, x'') FROM page_loads WHERE id = NEW.id);
+    DELETE FROM rollup_clients WHERE n <= 0
+        AND client = (SELECT COALESCE(client, x'') FROM page_loads WHERE id = NEW.id);
+    DELETE FROM rollup_verdicts WHERE n <= 0 AND (client, verdict, resource) = (SELECT COALESCE(client, x''),
+        verdict, COALESCE(resource, substr(path, 1, min(instr(path || '?', '?'), instr(path || '#', '#')) - 1), x'')
+        FROM page_loads WHERE id = NEW.id);
+    DELETE FROM rollup_minutes WHERE n <= 0
+        AND minute = (SELECT CAST(started / 60 AS INTEGER) FROM page_loads WHERE id = NEW.id);
+END;
+CREATE TRIGGER IF NOT EXISTS page_loads_insert AFTER INSERT ON page_loads BEGIN
+    INSERT INTO rollup_outcomes VALUES (COALESCE(NEW.app, x''), NEW.outcome,
+        COALESCE(NEW.verdict, x''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO rollup_clients VALUES (COALESCE(NEW.client, x''), 1, NEW.outcome = 'orphan',
+        NEW.started, NEW.started) ON CONFLICT DO UPDATE SET n = n + 1,
+        orphans = orphans + excluded.orphans,
+        first = CASE WHEN first <= excluded.first OR excluded.first IS NULL THEN first
+                ELSE excluded.first END,
+        last = CASE WHEN last >= excluded.last OR excluded.last IS NULL THEN last
+               ELSE excluded.last END;
+    INSERT INTO rollup_verdicts SELECT COALESCE(NEW.client, x''), NEW.verdict,
+        COALESCE(NEW.resource, substr(NEW.path, 1, min(instr(NEW.path || '?', '?'), instr(NEW.path || '#', '#')) - 1), x''), 1
+        WHERE NEW.verdict IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO rollup_minutes SELECT CAST(NEW.started / 60 AS INTEGER), 1, NEW.outcome = 'orphan'
+        WHERE NEW.started IS NOT NULL
+        ON CONFLICT DO UPDATE SET n = n + 1, orphans = orphans + excluded.orphans;
+    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.id
+        ORDER BY e.seq LIMIT 1)
+    WHERE id = NEW.id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.id
+        ORDER BY e.seq LIMIT 1);
+END;
+CREATE TRIGGER IF NOT EXISTS page_loads_update
+AFTER UPDATE OF client, app, outcome, verdict, resource, path, started ON page_loads BEGIN
+    UPDATE rollup_outcomes SET n = n - 1 WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'');
+    DELETE FROM rollup_outcomes WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'') AND n <= 0;
+    UPDATE rollup_clients SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE client = COALESCE(OLD.client, x'');
+    DELETE FROM rollup_clients WHERE client = COALESCE(OLD.client, x'') AND n <= 0;
+    UPDATE rollup_verdicts SET n = n - 1 WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
+        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'');
+    DELETE FROM rollup_verdicts WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
+        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'') AND n <= 0;
+    UPDATE rollup_minutes SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE minute = CAST(OLD.started / 60 AS INTEGER);
+    DELETE FROM rollup_minutes WHERE minute = CAST(OLD.started / 60 AS INTEGER) AND n <= 0;
+    INSERT INTO rollup_outcomes VALUES (COALESCE(NEW.app, x''), NEW.outcome,
+        COALESCE(NEW.verdict, x''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO rollup_clients VALUES (COALESCE(NEW.client, x''), 1, NEW.outcome = 'orphan',
+        NEW.started, NEW.started) ON CONFLICT DO UPDATE SET n = n + 1,
+        orphans = orphans + excluded.orphans,
+        first = CASE WHEN first <= excluded.first OR excluded.first IS NULL THEN first
+                ELSE excluded.first END,
+        last = CASE WHEN last >= excluded.last OR excluded.last IS NULL THEN last
+               ELSE excluded.last END;
+    INSERT INTO rollup_verdicts SELECT COALESCE(NEW.client, x''), NEW.verdict,
+        COALESCE(NEW.resource, substr(NEW.path, 1, min(instr(NEW.path || '?', '?'), instr(NEW.path || '#', '#')) - 1), x''), 1
+        WHERE NEW.verdict IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO rollup_minutes SELECT CAST(NEW.started / 60 AS INTEGER), 1, NEW.outcome = 'orphan'
+        WHERE NEW.started IS NOT NULL
+        ON CONFLICT DO UPDATE SET n = n + 1, orphans = orphans + excluded.orphans;
+END;
+CREATE TRIGGER IF NOT EXISTS page_loads_delete AFTER DELETE ON page_loads BEGIN
+    UPDATE rollup_outcomes SET n = n - 1 WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'');
+    DELETE FROM rollup_outcomes WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'') AND n <= 0;
+    UPDATE rollup_clients SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE client = COALESCE(OLD.client, x'');
+    DELETE FROM rollup_clients WHERE client = COALESCE(OLD.client, x'') AND n <= 0;
+    UPDATE rollup_verdicts SET n = n - 1 WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
+        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'');
+    DELETE FROM rollup_verdicts WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
+        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'') AND n <= 0;
+    UPDATE rollup_minutes SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE minute = CAST(OLD.started / 60 AS INTEGER);
+    DELETE FROM rollup_minutes WHERE minute = CAST(OLD.started / 60 AS INTEGER) AND n <= 0;
+END;
+-- (no WHEN: INSERT OR REPLACE may have replaced a row tied to an exchange)
+CREATE TRIGGER IF NOT EXISTS evidence_insert AFTER INSERT ON evidence BEGIN
+    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
+        ORDER BY e.seq LIMIT 1)
+    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
+        ORDER BY e.seq LIMIT 1);
+END;
+CREATE TRIGGER IF NOT EXISTS evidence_delete AFTER DELETE ON evidence
+WHEN OLD.http_id IS NOT NULL BEGIN
+    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
+        ORDER BY e.seq LIMIT 1)
+    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
+        ORDER BY e.seq LIMIT 1);
+END;
+CREATE TRIGGER IF NOT EXISTS evidence_update AFTER UPDATE OF page_load_id, seq, http_id ON evidence BEGIN
+    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
+        ORDER BY e.seq LIMIT 1)
+    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
+        ORDER BY e.seq LIMIT 1);
+    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
+        ORDER BY e.seq LIMIT 1)
+    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
+        ORDER BY e.seq LIMIT 1);
+END;
+-- An exchange written after the evidence naming it (a stalled script ends after the verdict).
+CREATE TRIGGER IF NOT EXISTS http_exchanges_insert AFTER INSERT ON http_exchanges
+WHEN NEW.page_load_id IS NOT NULL BEGIN
+    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
+        ORDER BY e.seq LIMIT 1)
+    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
+        ORDER BY e.seq LIMIT 1);
+END;
 
 -- @view orphans: page loads whose session never got a websocket.
 CREATE VIEW IF NOT EXISTS orphans AS

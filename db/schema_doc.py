@@ -83,7 +83,7 @@ def parse(text):
             t = Table(m.group(1), pending[2] if pending and pending[0] == "table" else "")
             pending = None
             i += 1
-            while i < len(lines) and not re.match(r"\s*\);", lines[i]):
+            while i < len(lines) and not re.match(r"\s*\)(\s*WITHOUT ROWID)?\s*;", lines[i], re.I):
                 t.add_line(lines[i])
                 i += 1
             tables[t.name] = t

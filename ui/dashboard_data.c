@@ -2,8 +2,9 @@
  * The list reads only what is on screen, with keyset pagination on the page_loads indexes
  * (started; client,started; outcome,started; verdict,started): a page is "the next N rows after
  * this row in the sort order", so Home, End and PgDn cost the same on a million rows. Header
- * counts use the indexes too (GROUP BY outcome scans only the (outcome,started) index) and the
- * caller repeats them at most every DASH_STATS_MIN_S, or slower when they are slow.
+ * counts, sparklines and the clients view read the rollup tables the schema's triggers keep
+ * (db/schema.sql); the caller repeats them at most every DASH_STATS_MIN_S, or slower when they
+ * are slow.
  * Rows without `started` or `client` (the correlator always sets both) sort last and are
  * reached with End rather than by paging. */
 #include "ui/dashboard_int.h"
@@ -109,8 +110,8 @@ static void stats_outcomes(sqlite3 *db, dash_stats *st)
     sqlite3_stmt *s;
     memset(st->outcome, 0, sizeof st->outcome);
     st->total = st->other = 0;
-    if (sqlite3_prepare_v2(db, "SELECT outcome, COUNT(*) FROM page_loads GROUP BY outcome", -1, &s,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT outcome, SUM(n) FROM rollup_outcomes GROUP BY outcome", -1,
+                           &s, NULL) != SQLITE_OK)
         return;
     while (sqlite3_step(s) == SQLITE_ROW) {
         long long n = sqlite3_column_int64(s, 1);
@@ -124,15 +125,15 @@ static void stats_outcomes(sqlite3 *db, dash_stats *st)
     sqlite3_finalize(s);
 }
 
-/* Per-minute counts for the minutes (spark_end - DASH_SPARK_MAX, spark_end]; both queries
- * read only an index: page_loads_started and page_loads_outcome. */
+/* Per-minute counts for the minutes (spark_end - DASH_SPARK_MAX, spark_end], from
+ * rollup_minutes. */
 static void spark_fill(sqlite3 *db, const char *sql, double first_minute, long *cells)
 {
     sqlite3_stmt *s;
     memset(cells, 0, sizeof(long) * DASH_SPARK_MAX);
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return;
-    sqlite3_bind_double(s, 1, first_minute * 60.0);
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)first_minute);
     while (sqlite3_step(s) == SQLITE_ROW) {
         long long i = sqlite3_column_int64(s, 0) - (long long)first_minute;
         if (i >= 0 && i < DASH_SPARK_MAX)
@@ -157,14 +158,10 @@ static void stats_spark(sqlite3 *db, dash_stats *st, bool live)
     }
     st->spark_end = floor(end / 60.0);
     double first = st->spark_end - (DASH_SPARK_MAX - 1);
-    spark_fill(db,
-               "SELECT CAST(started / 60 AS INTEGER) AS m, COUNT(*) FROM page_loads "
-               "WHERE started >= ?1 GROUP BY m",
-               first, st->spark_loads);
-    spark_fill(db,
-               "SELECT CAST(started / 60 AS INTEGER) AS m, COUNT(*) FROM page_loads "
-               "WHERE outcome = 'orphan' AND started >= ?1 GROUP BY m",
-               first, st->spark_orphans);
+    spark_fill(db, "SELECT minute, n FROM rollup_minutes WHERE minute >= ?1", first,
+               st->spark_loads);
+    spark_fill(db, "SELECT minute, orphans FROM rollup_minutes WHERE minute >= ?1", first,
+               st->spark_orphans);
 }
 
 void dash_data_stats(sqlite3 *db, dash_stats *st, bool live)
@@ -467,21 +464,19 @@ long long dash_data_count(sqlite3 *db, const dash_query *q)
 
 /* ---- clients ---- */
 
-/* The rows of `orphanwatch query clients`, in one pass over the table (NOT INDEXED: walking
- * the client index and looking up every row is 3x slower): per client and verdict a count,
- * then per client the totals and its most frequent verdict. (db/query.c's version joins two
- * aggregates without an index, which grows with the square of the clients.) */
+/* The rows of `orphanwatch query clients` from the rollups: the clients in order
+ * (rollup_clients), then for the ones shown their most frequent verdict (rollup_verdicts).
+ * NULL keys are stored as x'' (see db/schema.sql). */
 int dash_data_clients(sqlite3 *db, dash_client *v, int cap, bool *more)
 {
     static const char sql[] =
-        "WITH per AS MATERIALIZED (SELECT client, verdict, COUNT(*) AS n,"
-        "   SUM(outcome = 'orphan') AS o FROM page_loads NOT INDEXED GROUP BY client, verdict)"
-        " SELECT client, loads, orphans, verdict, n FROM ("
-        "   SELECT client, verdict, n, SUM(n) OVER w AS loads, SUM(o) OVER w AS orphans,"
-        "     ROW_NUMBER() OVER (PARTITION BY client ORDER BY verdict IS NULL, n DESC, verdict)"
-        "       AS rk"
-        "   FROM per WINDOW w AS (PARTITION BY client))"
-        " WHERE rk = 1 ORDER BY orphans DESC, loads DESC, client LIMIT ?";
+        "SELECT client, n, orphans, (SELECT verdict FROM rollup_verdicts r WHERE r.client = c.k"
+        "   GROUP BY verdict ORDER BY SUM(n) DESC, verdict LIMIT 1),"
+        " (SELECT SUM(n) AS vn FROM rollup_verdicts r WHERE r.client = c.k GROUP BY verdict"
+        "   ORDER BY vn DESC LIMIT 1)"
+        " FROM (SELECT client AS k, NULLIF(client, x'') AS client, n, orphans FROM rollup_clients"
+        "   ORDER BY orphans DESC, n DESC, NULLIF(client, x'') LIMIT ?) AS c"
+        " ORDER BY orphans DESC, n DESC, client";
     sqlite3_stmt *st;
     int n = 0;
     *more = false;

@@ -325,11 +325,19 @@ static void test_plans(sqlite3 *db)
     expect_indexed(db, QUERY_SESSIONS, &by_client, "page_loads_client");
     expect_indexed(db, QUERY_CONNECTIONS, &by_client, "conn_client");
     expect_indexed(db, QUERY_CLIENTS, &by_since, "page_loads_started");
-    expect_indexed(db, QUERY_CLIENTS, &by_client, "page_loads_client");
-    expect_indexed(db, QUERY_VERDICTS, &by_client, "page_loads_client");
+    expect_indexed(db, QUERY_CLIENTS, &by_app, "page_loads_app");
     expect_indexed(db, QUERY_VERDICTS, &by_since, "page_loads_started");
-    expect_indexed(db, QUERY_VERDICTS, &by_verdict, "page_loads_verdict");
+    expect_indexed(db, QUERY_VERDICTS, &by_outcome, "page_loads_outcome");
     expect_indexed(db, QUERY_STATS, &by_since, "page_loads_started");
+    expect_indexed(db, QUERY_STATS, &by_client, "page_loads_client");
+    /* without a time filter (stats: nor a client), the rollups answer */
+    expect_indexed(db, QUERY_CLIENTS, &none, "SCAN rollup_clients");
+    expect_indexed(db, QUERY_CLIENTS, &by_client, "SEARCH rollup_clients USING PRIMARY KEY");
+    expect_indexed(db, QUERY_VERDICTS, &none, "SCAN rollup_verdicts");
+    expect_indexed(db, QUERY_VERDICTS, &by_client, "SEARCH rollup_verdicts USING PRIMARY KEY");
+    expect_indexed(db, QUERY_VERDICTS, &by_verdict, "rollup_verdicts");
+    expect_indexed(db, QUERY_STATS, &none, "SCAN rollup_outcomes");
+    expect_indexed(db, QUERY_STATS, &by_outcome, "rollup_outcomes");
     query_filter everything = {0}; /* unfiltered and unlimited: the detector must see the scan */
     CHECK(full_scan(plan_of(db, QUERY_PAGELOADS, &everything), big_tables));
 }
