@@ -1,20 +1,43 @@
 /* base64: bounded decoding of standard and URL-safe base64 (see base64.h). */
 #include "decode/base64.h"
 
+/* The sextet of each character (low 6 bits), with STD: only in the standard alphabet, URL:
+ * only in the URL-safe one, N: in neither. */
+#define STD 0x40
+#define URL 0x80
+#define N   (STD | URL)
+/* clang-format off */
+static const uint8_t sextet_code[256] = {
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N, STD | 62,  N, URL | 62,  N, STD | 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  N,  N,  N,  N,  N,  N,
+     N,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,  N,  N,  N,  N, URL | 63,
+     N, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+     N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,  N,
+};
+/* clang-format on */
+
 static int sextet(unsigned char c, ow_b64_alphabet alphabet)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if ((c == '+' || c == '/') && alphabet != OW_B64_URL)
-        return c == '+' ? 62 : 63;
-    if ((c == '-' || c == '_') && alphabet != OW_B64_STD)
-        return c == '-' ? 62 : 63;
-    return -1;
+    unsigned code = sextet_code[c];
+    if ((code & N) && (code == N || ((code & STD) && alphabet == OW_B64_URL) ||
+                       ((code & URL) && alphabet == OW_B64_STD)))
+        return -1;
+    return (int)(code & 0x3f);
 }
+#undef STD
+#undef URL
+#undef N
 
 size_t ow_b64_decoded_max(size_t n)
 {

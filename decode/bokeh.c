@@ -18,9 +18,12 @@
 
 static bool has_extra_payload(const char *json, size_t len)
 {
-    return json_has_key(json, len, "__bk__zlib_") == JSON_FOUND ||
-           json_has_key(json, len, "headers") == JSON_FOUND ||
-           json_has_key(json, len, "cookies") == JSON_FOUND;
+    json_member f[] = {{.key = "__bk__zlib_"}, {.key = "headers"}, {.key = "cookies"}};
+    json_find_members(json, len, f, sizeof f / sizeof f[0]);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].rc == JSON_FOUND)
+            return true;
+    return false;
 }
 
 int bokeh_token_decode(const char *tok, size_t len, bokeh_token_info *out)
@@ -222,15 +225,32 @@ int bokeh_query_session_id(const char *target, size_t len, const char **id, size
 
 enum { BK_HEADER, BK_METADATA, BK_CONTENT, BK_BUFFER_ID, BK_BUFFER, BK_RESYNC };
 
-/* A header field that is a string (or, from old servers, an integer). cut: the data ended. */
-static int header_id(const char *j, size_t n, const char *key, char *dst, size_t cap)
+/* The header keys, looked up in one pass. */
+enum { HK_MSGTYPE, HK_MSGID, HK_REQID, HK_NUM_BUFFERS, HK_COUNT };
+
+/* An integer id cut before its first digit ("-" or nothing) has no value to show. */
+static bool int_started(const char *j, size_t n, size_t at)
 {
+    if (at < n && j[at] == '-')
+        at++;
+    return at < n && j[at] >= '0' && j[at] <= '9';
+}
+
+/* A header field that is a string (or, from old servers, an integer), found as f; reads it
+ * into dst as json_find_string (then json_find_int) would. Returns their result. */
+static int header_id(const char *j, size_t n, const json_member *f, char *dst, size_t cap)
+{
+    if (f->rc != JSON_FOUND) {
+        if (cap)
+            dst[0] = 0;
+        return f->rc;
+    }
     bool truncated;
-    int rc = json_find_string(j, n, key, dst, cap, NULL, &truncated);
+    int rc = json_string_at(j, n, f->at, dst, cap, NULL, &truncated);
     if (rc == JSON_BAD) {
         int64_t v;
-        rc = json_find_int(j, n, key, &v);
-        if (rc == JSON_FOUND || rc == JSON_CUT)
+        rc = json_int_at(j, n, f->at, &v);
+        if (rc == JSON_FOUND || (rc == JSON_CUT && int_started(j, n, f->at)))
             snprintf(dst, cap, "%lld", (long long)v);
     }
     return rc;
@@ -242,19 +262,30 @@ static int parse_header(const uint8_t *data, size_t kept, uint64_t total, bokeh_
     const char *j = (const char *)data;
     bool cut = kept < total;
     memset(m, 0, sizeof *m);
+    json_member f[HK_COUNT] = {
+        [HK_MSGTYPE] = {.key = "msgtype"},
+        [HK_MSGID] = {.key = "msgid"},
+        [HK_REQID] = {.key = "reqid"},
+        [HK_NUM_BUFFERS] = {.key = "num_buffers"},
+    };
+    json_find_members(j, kept, f, HK_COUNT);
     bool truncated;
-    if (json_find_string(j, kept, "msgtype", m->msgtype, sizeof m->msgtype, NULL, &truncated) !=
-            JSON_FOUND ||
-        m->msgtype[0] == 0)
+    int rc = f[HK_MSGTYPE].rc;
+    if (rc == JSON_FOUND)
+        rc = json_string_at(j, kept, f[HK_MSGTYPE].at, m->msgtype, sizeof m->msgtype, NULL,
+                            &truncated);
+    if (rc != JSON_FOUND || m->msgtype[0] == 0)
         return -1;
-    int rc = header_id(j, kept, "msgid", m->msgid, sizeof m->msgid);
+    rc = header_id(j, kept, &f[HK_MSGID], m->msgid, sizeof m->msgid);
     if (rc == JSON_BAD || rc == JSON_ABSENT || (rc == JSON_ENDED && !cut))
         return -1;
-    rc = header_id(j, kept, "reqid", m->reqid, sizeof m->reqid);
+    rc = header_id(j, kept, &f[HK_REQID], m->reqid, sizeof m->reqid);
     if (rc == JSON_BAD)
         return -1;
     int64_t nb = 0;
-    rc = json_find_int(j, kept, "num_buffers", &nb);
+    rc = f[HK_NUM_BUFFERS].rc;
+    if (rc == JSON_FOUND)
+        rc = json_int_at(j, kept, f[HK_NUM_BUFFERS].at, &nb);
     if (rc == JSON_BAD || rc == JSON_CUT || (rc == JSON_FOUND && (nb < 0 || nb > UINT32_MAX)))
         return -1;
     m->num_buffers = rc == JSON_FOUND ? (uint32_t)nb : 0;
@@ -262,11 +293,29 @@ static int parse_header(const uint8_t *data, size_t kept, uint64_t total, bokeh_
     return 0;
 }
 
+/* Is there a \u escape (a backslash followed by u) in the text? */
+static bool has_u_escape(const uint8_t *data, size_t kept)
+{
+    const uint8_t *p = data, *end = data + kept;
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL && ++p < end)
+        if (*p == 'u')
+            return true;
+    return false;
+}
+
+/* Can the text hold a top-level "msgtype" key? Its name is in the data as is, or written with
+ * at least one \u escape. A cheap test that rules out most metadata and content texts. */
+static bool may_name_msgtype(const uint8_t *data, size_t kept)
+{
+    static const char key[] = "msgtype";
+    return memmem(data, kept, key, sizeof key - 1) != NULL || has_u_escape(data, kept);
+}
+
 static bool looks_like_header(const uint8_t *data, size_t kept)
 {
     char msgtype[32];
     bool truncated;
-    return kept <= BOKEH_HEADER_MAX &&
+    return data && kept <= BOKEH_HEADER_MAX && may_name_msgtype(data, kept) &&
            json_find_string((const char *)data, kept, "msgtype", msgtype, sizeof msgtype, NULL,
                             &truncated) == JSON_FOUND;
 }

@@ -1,5 +1,6 @@
-/* json_scan: finds one top-level member of a small JSON object and reads its string or
- * integer value (see json_scan.h). Every step checks the end of the data. */
+/* json_scan: finds top-level members of a small JSON object and reads their string or
+ * integer values (see json_scan.h). Every step checks the end of the data. Runs of plain
+ * string characters are scanned and copied eight bytes at a time when they are long. */
 #include "decode/json_scan.h"
 #include <string.h>
 
@@ -54,6 +55,24 @@ static void put(sink *s, const char *b, size_t n)
     if (s->truncated || !s->out || s->cap == 0 || s->len + n > s->cap - 1) {
         s->truncated = true;
         return;
+    }
+    memcpy(s->out + s->len, b, n);
+    s->len += n;
+}
+
+/* Appends a run of plain string bytes: as many as fit, as if put one at a time. */
+static void put_run(sink *s, const char *b, size_t n)
+{
+    if (n == 0)
+        return;
+    if (s->truncated || !s->out || s->cap == 0) {
+        s->truncated = true;
+        return;
+    }
+    size_t room = s->cap - 1 - s->len;
+    if (n > room) {
+        n = room;
+        s->truncated = true;
     }
     memcpy(s->out + s->len, b, n);
     s->len += n;
@@ -122,20 +141,53 @@ static int simple_escape(char e, sink *s)
     return JSON_FOUND;
 }
 
+#define BYTES_1 0x0101010101010101ull /* a byte value repeated in all eight bytes */
+#define BYTES_H 0x8080808080808080ull
+
+/* Is any of the eight bytes of w a quote, a backslash or a control character? (The classic
+ * "has a zero byte" and "has a byte less than n" tests: exact as a yes/no answer.) */
+static bool word_ends_plain(uint64_t w)
+{
+    uint64_t q = w ^ (BYTES_1 * '"'), b = w ^ (BYTES_1 * '\\');
+    uint64_t hits = ((q - BYTES_1) & ~q) | ((b - BYTES_1) & ~b) | ((w - BYTES_1 * 0x20) & ~w);
+    return (hits & BYTES_H) != 0;
+}
+
+static bool is_plain(unsigned char ch)
+{
+    return ch >= 0x20 && ch != '"' && ch != '\\';
+}
+
+/* The end of the run of plain string bytes starting at p (at most end). */
+static const char *plain_run_end(const char *p, const char *end)
+{
+    uint64_t w;
+    while (end - p >= 8) {
+        memcpy(&w, p, sizeof w);
+        if (word_ends_plain(w))
+            break;
+        p += 8;
+    }
+    while (p < end && is_plain((unsigned char)*p))
+        p++;
+    return p;
+}
+
 /* String body at c->p (just after the opening quote) up to the closing quote, unescaped into
  * s (which may have no buffer: then it only skips). Leaves c->p after the closing quote. */
 static int read_string(cursor *c, sink *s)
 {
-    while (c->p < c->end) {
+    for (;;) {
+        const char *run = c->p;
+        c->p = plain_run_end(c->p, c->end);
+        put_run(s, run, (size_t)(c->p - run));
+        if (c->p == c->end)
+            return JSON_CUT;
         unsigned char ch = (unsigned char)*c->p++;
         if (ch == '"')
             return JSON_FOUND;
-        if (ch < 0x20)
-            return JSON_BAD;
-        if (ch != '\\') {
-            put(s, (const char *)&ch, 1);
-            continue;
-        }
+        if (ch != '\\')
+            return JSON_BAD; /* a control character */
         if (c->p == c->end)
             return JSON_CUT;
         char e = *c->p++;
@@ -143,7 +195,6 @@ static int read_string(cursor *c, sink *s)
         if (rc != JSON_FOUND)
             return rc;
     }
-    return JSON_CUT;
 }
 
 static int skip_string(cursor *c)
@@ -157,6 +208,10 @@ static bool ends_scalar(char ch)
     return ch == ',' || ch == '}' || ch == ']' || ch == ' ' || ch == '\t' || ch == '\n' ||
            ch == '\r';
 }
+
+/* Bytes that matter while counting brackets: strings and brackets. */
+static const bool structural[256] = {
+    ['"'] = true, ['{'] = true, ['['] = true, ['}'] = true, [']'] = true};
 
 /* Skips any value. Objects and arrays by bracket counting (strings inside respected). */
 static int skip_value(cursor *c)
@@ -188,15 +243,45 @@ static int skip_value(cursor *c)
             if (--depth == 0)
                 return JSON_FOUND;
         }
+        while (c->p < c->end && !structural[(unsigned char)*c->p])
+            c->p++;
     }
     return JSON_CUT;
 }
 
-/* Moves c to the value of key in the top-level object. Returns JSON_FOUND (c->p at the value),
- * JSON_ABSENT, JSON_ENDED or JSON_BAD. */
-static int seek_key(cursor *c, const char *key)
+/* Is the member name the key? (A name never holds a NUL: the key's NUL ends the loop.) */
+static bool name_is(const sink *name, const char *key)
 {
-    size_t key_len = strlen(key);
+    if (!key || name->truncated)
+        return false;
+    size_t i = 0;
+    for (; i < name->len; i++)
+        if (key[i] != name->out[i])
+            return false;
+    return key[i] == '\0';
+}
+
+/* Marks the wanted keys that are still open and named name as found, with their value at
+ * c->p. Returns how many are still open. */
+static size_t match_member(const sink *name, const cursor *c, const char *buf, json_member *want,
+                           size_t n, size_t open)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (want[i].rc == JSON_FOUND || !name_is(name, want[i].key))
+            continue;
+        want[i].rc = JSON_FOUND;
+        want[i].at = (size_t)(c->p - buf);
+        open--;
+    }
+    return open;
+}
+
+/* Walks the members of the top-level object at c->p until every wanted key is found (their rc
+ * is preset to anything but JSON_FOUND; open of them). Returns JSON_FOUND then (c->p at the
+ * value of the last one found), else how the walk ended: JSON_ABSENT, JSON_ENDED or JSON_BAD,
+ * what a search for any key still open gives. */
+static int walk_members(cursor *c, const char *buf, json_member *want, size_t n, size_t open)
+{
     skip_ws(c);
     if (c->p == c->end)
         return JSON_ENDED;
@@ -224,7 +309,8 @@ static int seek_key(cursor *c, const char *key)
         skip_ws(c);
         if (c->p == c->end)
             return JSON_ENDED;
-        if (!s.truncated && s.len == key_len && memcmp(name, key, key_len) == 0)
+        open = match_member(&s, c, buf, want, n, open);
+        if (open == 0)
             return JSON_FOUND;
         rc = skip_value(c);
         if (rc != JSON_FOUND)
@@ -240,21 +326,45 @@ static int seek_key(cursor *c, const char *key)
     }
 }
 
-int json_find_string(const char *buf, size_t len, const char *key, char *out, size_t cap,
-                     size_t *out_len, bool *truncated)
+void json_find_members(const char *buf, size_t len, json_member *want, size_t n)
+{
+    if (!want)
+        return;
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++) {
+        want[i].rc = buf && want[i].key ? JSON_ENDED : JSON_BAD;
+        want[i].at = 0;
+        open += want[i].rc == JSON_ENDED;
+    }
+    if (open == 0)
+        return;
+    cursor c = {buf, buf + len};
+    int end = walk_members(&c, buf, want, n, open);
+    for (size_t i = 0; i < n; i++)
+        if (want[i].rc == JSON_ENDED && want[i].key)
+            want[i].rc = end;
+}
+
+/* Moves c to the value of key in the top-level object. Returns JSON_FOUND (c->p at the value),
+ * JSON_ABSENT, JSON_ENDED or JSON_BAD. */
+static int seek_key(cursor *c, const char *key)
+{
+    json_member one = {key, JSON_ENDED, 0};
+    return walk_members(c, c->p, &one, 1, 1);
+}
+
+/* The string value at c->p (inside the data) into out, as json_find_string reports it. */
+static int string_value(cursor *c, char *out, size_t cap, size_t *out_len, bool *truncated)
 {
     sink s = {out, cap, 0, false};
-    if (out && cap)
-        out[0] = 0;
-    cursor c = {buf, buf ? buf + len : buf};
-    int rc = buf && key ? seek_key(&c, key) : JSON_BAD;
-    if (rc == JSON_FOUND) {
-        if (*c.p != '"') {
-            rc = JSON_BAD;
-        } else {
-            c.p++;
-            rc = read_string(&c, &s);
-        }
+    int rc;
+    if (c->p == c->end) {
+        rc = JSON_CUT;
+    } else if (*c->p != '"') {
+        rc = JSON_BAD;
+    } else {
+        c->p++;
+        rc = read_string(c, &s);
     }
     if (out && cap)
         out[s.len] = 0;
@@ -265,34 +375,79 @@ int json_find_string(const char *buf, size_t len, const char *key, char *out, si
     return rc;
 }
 
-int json_find_int(const char *buf, size_t len, const char *key, int64_t *value)
+/* The integer value at c->p, as json_find_int reports it. */
+static int int_value(cursor *c, int64_t *value)
 {
-    cursor c = {buf, buf ? buf + len : buf};
-    int rc = buf && key ? seek_key(&c, key) : JSON_BAD;
-    if (rc != JSON_FOUND)
-        return rc;
-    bool neg = c.p < c.end && *c.p == '-';
+    bool neg = c->p < c->end && *c->p == '-';
     if (neg)
-        c.p++;
+        c->p++;
     uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    const char *digits = c.p;
-    while (c.p < c.end && *c.p >= '0' && *c.p <= '9') {
-        unsigned d = (unsigned)(*c.p++ - '0');
+    const char *digits = c->p;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        unsigned d = (unsigned)(*c->p++ - '0');
         if (v > (limit - d) / 10)
             return JSON_BAD;
         v = v * 10 + d;
     }
-    if (c.p == digits)
-        return c.p == c.end ? JSON_CUT : JSON_BAD;
-    if (c.p < c.end && !ends_scalar(*c.p))
+    if (c->p == digits)
+        return c->p == c->end ? JSON_CUT : JSON_BAD;
+    if (c->p < c->end && !ends_scalar(*c->p))
         return JSON_BAD; /* a fraction, exponent or junk: not an integer */
     if (value)
         *value = !neg ? (int64_t)v : v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v;
-    return c.p == c.end ? JSON_CUT : JSON_FOUND;
+    return c->p == c->end ? JSON_CUT : JSON_FOUND;
+}
+
+/* What json_find_string reports besides a result when there is no string value. */
+static void no_string(char *out, size_t cap, size_t *out_len, bool *truncated)
+{
+    if (out && cap)
+        out[0] = 0;
+    if (out_len)
+        *out_len = 0;
+    if (truncated)
+        *truncated = false;
+}
+
+int json_find_string(const char *buf, size_t len, const char *key, char *out, size_t cap,
+                     size_t *out_len, bool *truncated)
+{
+    cursor c = {buf, buf ? buf + len : buf};
+    int rc = buf && key ? seek_key(&c, key) : JSON_BAD;
+    if (rc == JSON_FOUND)
+        return string_value(&c, out, cap, out_len, truncated);
+    no_string(out, cap, out_len, truncated);
+    return rc;
+}
+
+int json_find_int(const char *buf, size_t len, const char *key, int64_t *value)
+{
+    cursor c = {buf, buf ? buf + len : buf};
+    int rc = buf && key ? seek_key(&c, key) : JSON_BAD;
+    return rc == JSON_FOUND ? int_value(&c, value) : rc;
 }
 
 int json_has_key(const char *buf, size_t len, const char *key)
 {
     cursor c = {buf, buf ? buf + len : buf};
     return buf && key ? seek_key(&c, key) : JSON_BAD;
+}
+
+int json_string_at(const char *buf, size_t len, size_t at, char *out, size_t cap, size_t *out_len,
+                   bool *truncated)
+{
+    if (!buf) {
+        no_string(out, cap, out_len, truncated);
+        return JSON_BAD;
+    }
+    cursor c = {buf + (at < len ? at : len), buf + len};
+    return string_value(&c, out, cap, out_len, truncated);
+}
+
+int json_int_at(const char *buf, size_t len, size_t at, int64_t *value)
+{
+    if (!buf)
+        return JSON_BAD;
+    cursor c = {buf + (at < len ? at : len), buf + len};
+    return int_value(&c, value);
 }

@@ -389,11 +389,14 @@ static void header_error(ws_parser *p, const char *why)
 static size_t take_header(ws_parser *p, const uint8_t *buf, size_t len)
 {
     size_t used = 0;
-    while (used < len) {
+    for (;;) {
         size_t need = p->hdr_len < 2 ? 2 : header_size(p->hdr);
-        if (p->hdr_len >= need)
+        if (p->hdr_len >= need || used == len)
             break;
-        p->hdr[p->hdr_len++] = buf[used++];
+        size_t n = need - p->hdr_len < len - used ? need - p->hdr_len : len - used;
+        memcpy(p->hdr + p->hdr_len, buf + used, n);
+        p->hdr_len += n;
+        used += n;
     }
     if (p->hdr_len < 2)
         return used;
@@ -429,6 +432,24 @@ static void frame_data(ws_parser *p, const uint8_t *data, size_t n)
     }
 }
 
+/* dst = src XOR the mask, starting at payload position pos; eight bytes at a time. */
+static void unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4], uint64_t pos)
+{
+    uint8_t m[8];
+    for (size_t i = 0; i < sizeof m; i++)
+        m[i] = mask[(pos + i) & 3];
+    uint64_t m8, w;
+    memcpy(&m8, m, sizeof m8);
+    size_t i = 0;
+    for (; n - i >= sizeof w; i += sizeof w) {
+        memcpy(&w, src + i, sizeof w);
+        w ^= m8;
+        memcpy(dst + i, &w, sizeof w);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ m[i & 7];
+}
+
 static size_t take_payload(ws_parser *p, const uint8_t *buf, size_t len)
 {
     size_t take = p->remaining < len ? (size_t)p->remaining : len;
@@ -437,8 +458,7 @@ static size_t take_payload(ws_parser *p, const uint8_t *buf, size_t len)
         size_t n = take - done < sizeof chunk ? take - done : sizeof chunk;
         const uint8_t *src = buf + done;
         if (p->f.masked) {
-            for (size_t i = 0; i < n; i++)
-                chunk[i] = src[i] ^ p->mask[(p->payload_pos + i) & 3];
+            unmask(chunk, src, n, p->mask, p->payload_pos);
             src = chunk;
         }
         frame_data(p, src, n);

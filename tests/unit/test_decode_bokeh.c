@@ -441,6 +441,108 @@ static void test_json_scan(void)
     CHECK(tr && n == 15 && strlen(out) == 15);
 }
 
+/* json_find_members gives, key by key, what json_has_key gives, in one pass; json_string_at and
+ * json_int_at read the values it found as json_find_string and json_find_int do. */
+static void test_json_members(void)
+{
+    const char *docs[] = {
+        "{\"msgid\": \"p1\", \"msgtype\": \"OK\", \"reqid\": 7, \"num_buffers\": 2}",
+        "{\"a\": {\"msgtype\": \"no\"}, \"msgtype\": \"ACK\", \"msgtype\": \"2nd\"}",
+        "{\"msg\\u0074ype\": \"E\\u00e9\\ud83d\\ude00\", \"msgid\": \"x\\\"y\\\\z\"}",
+        "{\"msgid\": \"p1\", \"msgtype\": \"O",
+        "{\"msgid\": \"p1\", \"reqid\": [1, \"]\"], \"num_buffers\": 12",
+        "{\"msgid\": \"p1\" \"msgtype\": \"OK\"}",
+        "{\"msgid\": \"p1\", \"msgtype\": \"OK\"} trailing",
+        "{\"msgid\": \"p1\", \"msgtype\": \"OK\", \"reqid\": -",
+        "{}",
+        "",
+        "[1]",
+        "{\"msgid\": 1.5, \"msgtype\": \"\\x\"}",
+        "{\"msgid\": \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}",
+    };
+    const char *keys[] = {"msgtype", "msgid", "reqid", "num_buffers", "zz", ""};
+    enum { NK = sizeof keys / sizeof keys[0] };
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        size_t len = strlen(docs[d]);
+        for (size_t cut = 0; cut <= len; cut++) {
+            json_member f[NK];
+            for (size_t k = 0; k < NK; k++)
+                f[k].key = keys[k];
+            json_find_members(docs[d], cut, f, NK);
+            for (size_t k = 0; k < NK; k++) {
+                CHECK_EQ_INT(f[k].rc, json_has_key(docs[d], cut, keys[k]));
+                if (f[k].rc != JSON_FOUND)
+                    continue;
+                CHECK(f[k].at < cut);
+                char a[8], b[8];
+                size_t an, bn;
+                bool at, bt;
+                int rc = json_find_string(docs[d], cut, keys[k], a, sizeof a, &an, &at);
+                CHECK_EQ_INT(json_string_at(docs[d], cut, f[k].at, b, sizeof b, &bn, &bt), rc);
+                CHECK(an == bn && at == bt && strcmp(a, b) == 0);
+                int64_t av = 5, bv = 5;
+                rc = json_find_int(docs[d], cut, keys[k], &av);
+                CHECK_EQ_INT(json_int_at(docs[d], cut, f[k].at, &bv), rc);
+                CHECK(av == bv);
+            }
+        }
+    }
+    json_member one = {.key = "a"};
+    json_find_members(NULL, 5, &one, 1);
+    CHECK_EQ_INT(one.rc, JSON_BAD);
+    json_member none = {.key = NULL};
+    json_find_members("{\"a\": 1}", 8, &none, 1);
+    CHECK_EQ_INT(none.rc, JSON_BAD);
+    char out[4] = "zzz";
+    CHECK_EQ_INT(json_string_at("{\"a\": \"b\"}", 10, 10, out, sizeof out, NULL, NULL), JSON_CUT);
+    CHECK_EQ_STR(out, "");
+    int64_t v;
+    CHECK_EQ_INT(json_int_at("{\"a\": 12", 8, 6, &v), JSON_CUT);
+    CHECK(v == 12);
+}
+
+/* Strings longer than a machine word, with escapes and control characters at every offset:
+ * the word-at-a-time scan stops exactly where the byte-at-a-time one would. */
+static void test_json_long_strings(void)
+{
+    for (size_t at = 0; at < 40; at++) {
+        for (int kind = 0; kind < 4; kind++) {
+            char doc[80], out[64];
+            size_t n;
+            bool tr;
+            memset(doc, 'x', sizeof doc);
+            memcpy(doc, "{\"a\": \"", 7);
+            char *body = doc + 7;
+            static const char special[] = {'"', '\\', '\x1f', '\x7f'};
+            body[at] = special[kind];
+            if (kind == 1)
+                body[at + 1] = 'n';
+            body[44] = '"';
+            body[45] = '}';
+            size_t len = 7 + 46;
+            int rc = json_find_string(doc, len, "a", out, sizeof out, &n, &tr);
+            if (kind == 0) {
+                CHECK_EQ_INT(rc, JSON_FOUND);
+                CHECK_EQ_INT(n, at);
+            } else if (kind == 1) {
+                CHECK_EQ_INT(rc, JSON_FOUND);
+                CHECK_EQ_INT(n, 43);
+                CHECK(out[at] == '\n');
+            } else if (kind == 2) {
+                CHECK_EQ_INT(rc, JSON_BAD);
+                CHECK_EQ_INT(n, at);
+            } else {
+                CHECK_EQ_INT(rc, JSON_FOUND); /* DEL is an ordinary character */
+                CHECK_EQ_INT(n, 44);
+            }
+            for (size_t cap = 1; cap < 50; cap += 7) {
+                rc = json_find_string(doc, len, "a", out, cap, &n, &tr);
+                CHECK(n < cap && strlen(out) == n);
+            }
+        }
+    }
+}
+
 static void test_base64(void)
 {
     uint8_t out[16];
@@ -572,6 +674,18 @@ static void test_messages(void)
     CHECK_EQ_INT(m.content_size, 5000000);
     CHECK_EQ_INT(m.size, strlen(full) + 2 + 5000000);
     CHECK_EQ_INT(s.errors, 0);
+
+    /* A numeric msgid cut before its first digit has no value (not stack garbage). */
+    bokeh_stream_init(&s);
+    const char *cut_id = "{\"msgtype\": \"OK\", \"msgid\": -";
+    CHECK_EQ_INT(bokeh_stream_feed(&s, false, (const uint8_t *)cut_id, strlen(cut_id), 500, &m), 0);
+    CHECK_EQ_STR(s.cur.msgid, "");
+    const char *cut_num = "{\"msgtype\": \"OK\", \"msgid\": 12";
+    CHECK_EQ_INT(bokeh_stream_feed(&s, false, (const uint8_t *)"{}", 2, 2, &m), 0);
+    CHECK_EQ_INT(bokeh_stream_feed(&s, false, (const uint8_t *)"{}", 2, 2, &m), 1);
+    CHECK_EQ_INT(bokeh_stream_feed(&s, false, (const uint8_t *)cut_num, strlen(cut_num), 500, &m),
+                 0);
+    CHECK_EQ_STR(s.cur.msgid, "12");
 }
 
 int main(void)
@@ -584,6 +698,8 @@ int main(void)
     test_subprotocol();
     test_query();
     test_json_scan();
+    test_json_members();
+    test_json_long_strings();
     test_base64();
     test_messages();
     TEST_MAIN_END("test_decode_bokeh");
