@@ -101,12 +101,13 @@ CREATE TABLE IF NOT EXISTS websockets (
 
 -- @table bokeh_messages: Bokeh protocol messages (the first few per websocket; the rest counted).
 CREATE TABLE IF NOT EXISTS bokeh_messages (
-    id INTEGER PRIMARY KEY,
+    id INTEGER NOT NULL,           -- unique; rows are stored by (websocket_id, id), no rowid
     websocket_id INTEGER NOT NULL REFERENCES websockets(id),
     ts REAL, dir INTEGER,
     msgtype TEXT, msgid TEXT, reqid TEXT,
-    size INTEGER, num_buffers INTEGER
-);
+    size INTEGER, num_buffers INTEGER,
+    PRIMARY KEY (websocket_id, id)
+) WITHOUT ROWID;
 
 -- @table page_loads: one row per served page that created a Bokeh session.
 CREATE TABLE IF NOT EXISTS page_loads (
@@ -150,7 +151,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     page_loads INTEGER, websockets INTEGER,
     token_expiry INTEGER,
     outcome TEXT                   -- outcome of its latest page load, or 'websocket_only'
-);
+) WITHOUT ROWID;
 
 -- @table packet_files: with --keep-packets, one row per kept pcap file (export reads them).
 CREATE TABLE IF NOT EXISTS packet_files (
@@ -211,7 +212,6 @@ CREATE INDEX IF NOT EXISTS http_page ON http_exchanges(page_load_id);
 CREATE INDEX IF NOT EXISTS http_conn ON http_exchanges(connection_id);
 CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);
 CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_id);
-CREATE INDEX IF NOT EXISTS bokeh_ws ON bokeh_messages(websocket_id);
 CREATE INDEX IF NOT EXISTS conn_client ON connections(client, first_ts);
 
 -- Triggers keeping the rollups and page_loads.resource. INSERT OR REPLACE deletes the row it

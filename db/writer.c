@@ -48,7 +48,7 @@ typedef struct param_slot {
 
 /* Rows are held (and re-emitted ones replaced) until the batch reaches this size or a commit
  * is due; then the batch goes to the writing thread while the next one fills. */
-#define ROWBUF_FLUSH_BYTES (4u << 20)
+#define ROWBUF_FLUSH_BYTES (2u << 20)
 
 enum { BATCH_COMMIT = 1 }; /* the batch ends with a COMMIT */
 
@@ -952,7 +952,7 @@ static int prepare_all(ow_db *db, char *err, size_t errlen)
         return -1;
     return prepare_sql(
         db, ST_BOKEH_ROOM,
-        "SELECT EXISTS(SELECT 1 FROM bokeh_messages WHERE id = ?2) OR "
+        "SELECT EXISTS(SELECT 1 FROM bokeh_messages WHERE websocket_id = ?1 AND id = ?2) OR "
         "(SELECT COUNT(*) FROM (SELECT 1 FROM bokeh_messages WHERE websocket_id = ?1 "
         "LIMIT ?3)) < ?3",
         err, errlen);

@@ -160,8 +160,8 @@ def make_known_db(path):
                (conn_pl["id"], conn_pl["sid"], ws_t, ws_t + 5))
     for i, (dt, d, mt) in enumerate([(0.01, 1, "ACK"), (0.02, 0, "PULL-DOC-REQ"),
                                      (0.05, 1, "PULL-DOC-REPLY")]):
-        db.execute("INSERT INTO bokeh_messages (websocket_id, ts, dir, msgtype, msgid, size) "
-                   "VALUES (1, ?, ?, ?, ?, 100)", (ws_t + dt, d, mt, str(i + 1)))
+        db.execute("INSERT INTO bokeh_messages (id, websocket_id, ts, dir, msgtype, msgid, size) "
+                   "VALUES (?, 1, ?, ?, ?, ?, 100)", (i + 1, ws_t + dt, d, mt, str(i + 1)))
     db.commit()
     db.close()
     by_client = {}
