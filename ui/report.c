@@ -88,16 +88,17 @@ static void print_totals(sqlite3 *db, FILE *out)
                 sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
                 sqlite3_column_int64(s, 3));
     sqlite3_finalize(s);
-    s = prep(db, "SELECT outcome, COUNT(*) FROM page_loads GROUP BY outcome "
-                 "ORDER BY COUNT(*) DESC");
+    /* the counts from the rollup the triggers keep (db/schema.sql): no scan */
+    s = prep(db, "SELECT outcome, SUM(n) FROM rollup_outcomes GROUP BY outcome "
+                 "ORDER BY SUM(n) DESC, outcome");
     if (!s)
         return;
     fprintf(out, "outcomes:");
     while (sqlite3_step(s) == SQLITE_ROW)
         fprintf(out, "  %s %lld", col_text(s, 0), sqlite3_column_int64(s, 1));
     sqlite3_finalize(s);
-    s = prep(db, "SELECT verdict, COUNT(*) FROM page_loads WHERE verdict IS NOT NULL "
-                 "GROUP BY verdict ORDER BY COUNT(*) DESC");
+    s = prep(db, "SELECT verdict, SUM(n) FROM rollup_outcomes WHERE verdict <> x'' "
+                 "GROUP BY verdict ORDER BY SUM(n) DESC, verdict");
     if (!s)
         return;
     fprintf(out, "\nverdicts:");
@@ -181,122 +182,146 @@ static void print_evidence(sqlite3 *db, FILE *out, sqlite3_int64 page_id)
     sqlite3_finalize(s);
 }
 
+static const char failed_columns[] =
+    "SELECT id, outcome, verdict, confidence, session_id, client, client_port, server, "
+    "server_port, path, user_agent, started, status, ttfb, summary, advice, static_count, "
+    "websockets FROM page_loads ";
+
+/* The failed page loads in the report's order, one group after the other, each read through
+ * the page_loads_outcome index (outcome, started): orphans, refused, no document, undecided,
+ * pending, then connected ones with a verdict. */
+static const char *const failed_groups[] = {
+    "WHERE outcome = 'orphan' ORDER BY started",
+    "WHERE outcome = 'ws_refused' ORDER BY started",
+    "WHERE outcome = 'ws_no_doc' ORDER BY started",
+    "WHERE outcome = 'undecided' ORDER BY started",
+    "WHERE outcome = 'pending' ORDER BY started",
+    "WHERE outcome NOT IN ('orphan', 'ws_refused', 'ws_no_doc', 'undecided', 'pending') AND "
+    "(outcome <> 'connected' OR verdict IS NOT NULL) ORDER BY outcome <> 'connected', started",
+};
+
+static void print_one_failed(sqlite3 *db, FILE *out, const report_opts *o, sqlite3_stmt *s)
+{
+    char when[48];
+    const char *client = col_text(s, 5), *server = col_text(s, 7);
+    bool v6c = strchr(client, ':') != NULL, v6s = strchr(server, ':') != NULL;
+    fmt_time(sqlite3_column_double(s, 11), o->utc, when, sizeof when);
+    fprintf(out, "\n[%s] %s", col_text(s, 1),
+            sqlite3_column_type(s, 2) == SQLITE_NULL ? "(no verdict yet)" : col_text(s, 2));
+    if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+        fprintf(out, " (confidence %.2f)", sqlite3_column_double(s, 3));
+    fprintf(out, "  session %s\n", col_text(s, 4));
+    fprintf(out, "  %s%s%s:%d -> %s%s%s:%d  GET %s  at %s\n", v6c ? "[" : "", client,
+            v6c ? "]" : "", sqlite3_column_int(s, 6), v6s ? "[" : "", server, v6s ? "]" : "",
+            sqlite3_column_int(s, 8), col_text(s, 9), when);
+    fprintf(out, "  User-Agent: %s\n", col_text(s, 10));
+    if (*col_text(s, 14))
+        fprintf(out, "  %s\n", col_text(s, 14));
+    fprintf(out, "  timeline:\n");
+    print_timeline(db, out, sqlite3_column_int64(s, 0), sqlite3_column_double(s, 11));
+    print_evidence(db, out, sqlite3_column_int64(s, 0));
+    if (*col_text(s, 15))
+        fprintf(out, "  advice: %s\n", col_text(s, 15));
+}
+
+/* Page loads counted by the rollup whose (outcome, verdict) match where (no scan). */
+static long long rollup_count(sqlite3 *db, const char *where)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT COALESCE(SUM(n), 0) FROM rollup_outcomes WHERE %s", where);
+    sqlite3_stmt *s = prep(db, sql);
+    long long n = s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return n;
+}
+
 static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
 {
-    sqlite3_stmt *s = prep(
-        db, "SELECT id, outcome, verdict, confidence, session_id, client, client_port, server, "
-            "server_port, path, user_agent, started, status, ttfb, summary, advice, "
-            "static_count, websockets FROM page_loads "
-            "WHERE outcome <> 'connected' OR verdict IS NOT NULL ORDER BY "
-            "CASE outcome WHEN 'orphan' THEN 0 WHEN 'ws_refused' THEN 1 WHEN 'ws_no_doc' THEN 2 "
-            "WHEN 'undecided' THEN 3 WHEN 'pending' THEN 4 ELSE 5 END, started");
-    if (!s)
-        return;
-    int n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (o->max_failed && n >= o->max_failed) {
-            n++;
-            continue;
+    long long shown = 0;
+    for (size_t g = 0; g < sizeof failed_groups / sizeof *failed_groups; g++) {
+        if (o->max_failed && shown >= o->max_failed)
+            break;
+        char sql[512];
+        snprintf(sql, sizeof sql, "%s%s LIMIT %lld", failed_columns, failed_groups[g],
+                 o->max_failed ? (long long)o->max_failed - shown : -1LL);
+        sqlite3_stmt *s = prep(db, sql);
+        while (s && sqlite3_step(s) == SQLITE_ROW) {
+            if (!shown++)
+                fprintf(out, "\nPAGE LOADS THAT DID NOT END WELL (orphans first)\n");
+            print_one_failed(db, out, o, s);
         }
-        char when[48];
-        const char *client = col_text(s, 5), *server = col_text(s, 7);
-        bool v6c = strchr(client, ':') != NULL, v6s = strchr(server, ':') != NULL;
-        fmt_time(sqlite3_column_double(s, 11), o->utc, when, sizeof when);
-        if (!n++)
-            fprintf(out, "\nPAGE LOADS THAT DID NOT END WELL (orphans first)\n");
-        fprintf(out, "\n[%s] %s", col_text(s, 1),
-                sqlite3_column_type(s, 2) == SQLITE_NULL ? "(no verdict yet)" : col_text(s, 2));
-        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
-            fprintf(out, " (confidence %.2f)", sqlite3_column_double(s, 3));
-        fprintf(out, "  session %s\n", col_text(s, 4));
-        fprintf(out, "  %s%s%s:%d -> %s%s%s:%d  GET %s  at %s\n", v6c ? "[" : "", client,
-                v6c ? "]" : "", sqlite3_column_int(s, 6), v6s ? "[" : "", server, v6s ? "]" : "",
-                sqlite3_column_int(s, 8), col_text(s, 9), when);
-        fprintf(out, "  User-Agent: %s\n", col_text(s, 10));
-        if (*col_text(s, 14))
-            fprintf(out, "  %s\n", col_text(s, 14));
-        fprintf(out, "  timeline:\n");
-        print_timeline(db, out, sqlite3_column_int64(s, 0), sqlite3_column_double(s, 11));
-        print_evidence(db, out, sqlite3_column_int64(s, 0));
-        if (*col_text(s, 15))
-            fprintf(out, "  advice: %s\n", col_text(s, 15));
+        sqlite3_finalize(s);
     }
-    if (!n)
+    long long total = rollup_count(db, "outcome <> 'connected' OR verdict <> x''");
+    if (!shown)
         fprintf(out, "\nEvery page load connected and no verdict was raised.\n");
-    else if (o->max_failed && n > o->max_failed)
-        fprintf(out, "\n... and %d more (report --all, or `orphanwatch query DB orphans`)\n",
-                n - o->max_failed);
-    sqlite3_finalize(s);
+    else if (total > shown)
+        fprintf(out, "\n... and %lld more (report --all, or `orphanwatch query DB orphans`)\n",
+                total - shown);
 }
 
 /* ---------------------------------------------------------------- patterns */
 
+/* Per client and per (client, verdict, resource), from the rollups (db/schema.sql). */
 static void print_patterns(sqlite3 *db, FILE *out)
 {
     sqlite3_stmt *s =
-        prep(db, "WITH per AS (SELECT client, COUNT(*) AS n, SUM(outcome <> 'connected') AS bad "
-                 "FROM page_loads GROUP BY client), "
-                 "v AS (SELECT client, verdict, ROW_NUMBER() OVER (PARTITION BY client "
-                 "ORDER BY COUNT(*) DESC, verdict) AS r FROM page_loads WHERE verdict IS NOT NULL "
-                 "GROUP BY client, verdict) "
-                 "SELECT per.client, per.n, per.bad, v.verdict FROM per "
-                 "LEFT JOIN v ON v.client = per.client AND v.r = 1 "
-                 "ORDER BY per.bad DESC, per.n DESC LIMIT 20");
+        prep(db, "SELECT NULLIF(c.client, x''), c.n, c.orphans, (SELECT v.verdict FROM "
+                 "rollup_verdicts v WHERE v.client = c.client GROUP BY v.verdict "
+                 "ORDER BY SUM(v.n) DESC, v.verdict LIMIT 1) FROM rollup_clients c "
+                 "ORDER BY c.orphans DESC, c.n DESC, c.client LIMIT 20");
     if (!s)
         return;
     fprintf(out, "\nBY CLIENT\n");
     while (sqlite3_step(s) == SQLITE_ROW)
-        fprintf(out, "  %-40s %4lld page loads, %4lld not connected (%3.0f%%)%s%s\n",
-                col_text(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
-                100.0 * (double)sqlite3_column_int64(s, 2) / (double)sqlite3_column_int64(s, 1),
+        fprintf(out, "  %-40s %4lld page loads, %4lld orphaned (%3.0f%%)%s%s\n", col_text(s, 0),
+                sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                100.0 * (double)sqlite3_column_int64(s, 2) /
+                    (double)(sqlite3_column_int64(s, 1) ? sqlite3_column_int64(s, 1) : 1),
                 sqlite3_column_type(s, 3) == SQLITE_NULL ? "" : ", mostly ", col_text(s, 3));
     sqlite3_finalize(s);
     /* which resource the failures stalled on, per client */
-    s = prep(db, "SELECT p.client, p.verdict, h.target, COUNT(DISTINCT p.id), "
-                 "(SELECT COUNT(*) FROM page_loads a WHERE a.client = p.client) "
-                 "FROM page_loads p JOIN evidence e ON e.page_load_id = p.id "
-                 "JOIN http_exchanges h ON h.id = e.http_id "
-                 "WHERE p.verdict IN ('pmtu_blackhole','slow_pmtu_recovery','script_stalled',"
-                 "'script_failed') "
-                 "GROUP BY p.client, p.verdict, CASE WHEN instr(h.target,'?') > 0 THEN "
-                 "substr(h.target, 1, instr(h.target,'?') - 1) ELSE h.target END "
-                 "ORDER BY COUNT(DISTINCT p.id) DESC LIMIT 20");
+    s = prep(db, "SELECT NULLIF(v.client, x''), v.verdict, NULLIF(v.resource, x''), v.n, "
+                 "c.n FROM rollup_verdicts v JOIN rollup_clients c ON c.client = v.client "
+                 "WHERE v.verdict IN ('pmtu_blackhole','slow_pmtu_recovery','script_stalled',"
+                 "'script_failed') ORDER BY v.n DESC, v.verdict, v.client, v.resource LIMIT 20");
     if (!s)
         return;
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *t = col_text(s, 2);
         if (!n++)
             fprintf(out, "\nBY RESOURCE\n");
-        fprintf(out, "  %lld of %lld page loads from %s: %s on %.*s\n", sqlite3_column_int64(s, 3),
-                sqlite3_column_int64(s, 4), col_text(s, 0), col_text(s, 1), (int)strcspn(t, "?"),
-                t);
+        fprintf(out, "  %lld of %lld page loads from %s: %s on %s\n", sqlite3_column_int64(s, 3),
+                sqlite3_column_int64(s, 4), col_text(s, 0), col_text(s, 1), col_text(s, 2));
     }
     sqlite3_finalize(s);
 }
 
 static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
 {
-    sqlite3_stmt *s = prep(db, "SELECT started, client, path, session_id, static_count, "
-                               "first_ws_ts - started FROM page_loads "
-                               "WHERE outcome = 'connected' AND verdict IS NULL ORDER BY started");
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT started, client, path, session_id, static_count, first_ws_ts - started "
+             "FROM page_loads WHERE outcome = 'connected' AND verdict IS NULL ORDER BY started "
+             "LIMIT %lld",
+             o->max_healthy ? (long long)o->max_healthy : -1LL);
+    sqlite3_stmt *s = prep(db, sql);
     if (!s)
         return;
-    int n = 0;
+    long long n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        if (!n)
+        if (!n++)
             fprintf(out, "\nCONNECTED\n");
-        if (o->max_healthy && n++ >= o->max_healthy)
-            continue;
         char when[48];
         fmt_time(sqlite3_column_double(s, 0), o->utc, when, sizeof when);
         fprintf(out, "  %s  %-24s %-32.32s session %.12s  %d scripts, websocket after %.2f s\n",
                 when, col_text(s, 1), col_text(s, 2), col_text(s, 3), sqlite3_column_int(s, 4),
                 sqlite3_column_double(s, 5));
     }
-    if (o->max_healthy && n > o->max_healthy)
-        fprintf(out, "  ... and %d more\n", n - o->max_healthy);
     sqlite3_finalize(s);
+    long long total = rollup_count(db, "outcome = 'connected' AND verdict = x''");
+    if (total > n)
+        fprintf(out, "  ... and %lld more\n", total - n);
 }
 
 /* Websockets with no page load of this capture: picked up mid-stream, Python clients, or

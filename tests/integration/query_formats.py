@@ -6,7 +6,8 @@ directly, JSON lines must equal the JSON array, the CSV (csv module) must carry 
 and the table must show every column (and stay inside its width, with a cut mark, when narrow).
 Filters (client, verdict, outcome, app, absolute and relative times), local time offsets, the
 timeline and its prefix errors, the read-only refusal of `sql`, and a merge of two servers'
-databases where one session's page is in A and its websocket in B (ws_elsewhere) are checked.
+databases where one session's page is in A and its websocket in B (ws_elsewhere) are checked,
+and the text report: its order, what it counts instead of listing, its per-client lines.
 """
 import collections
 import csv
@@ -332,6 +333,33 @@ def test_merge(tmp):
     check(not os.path.exists(bad), "a failed merge leaves no output")
 
 
+def test_report(path, db):
+    """The text report: failed page loads in its order (orphans first, then by time), the rest
+    counted; healthy ones counted; the per-client lines equal SQL over page_loads."""
+    r = ow("report", path)
+    text = r.stdout
+    order = {"orphan": 0, "ws_refused": 1, "ws_no_doc": 2, "undecided": 3, "pending": 4}
+    failed = db.execute("SELECT outcome, started, session_id FROM page_loads WHERE "
+                        "outcome <> 'connected' OR verdict IS NOT NULL").fetchall()
+    failed.sort(key=lambda f: (order.get(f[0], 5), f[1]))
+    shown = [line.split("session ")[1].strip() for line in text.splitlines()
+             if line.startswith("[") and "session " in line]
+    check(shown == [f[2] for f in failed[:200]], "report: the first 200 failed, orphans first")
+    check("... and %d more (report --all" % (len(failed) - 200) in text,
+          "report: the other failed page loads counted")
+    healthy = db.execute("SELECT COUNT(*) FROM page_loads WHERE outcome = 'connected' "
+                         "AND verdict IS NULL").fetchone()[0]
+    check("  ... and %d more\n" % (healthy - 50) in text, "report: healthy ones counted")
+    top = db.execute("SELECT client, COUNT(*), SUM(outcome = 'orphan') FROM page_loads "
+                     "GROUP BY client ORDER BY 3 DESC, 2 DESC, client LIMIT 1").fetchone()
+    line = text.split("BY CLIENT\n")[1].splitlines()[0].split()
+    check(line[:5] == [top[0], str(top[1]), "page", "loads,", str(top[2])],
+          "report: BY CLIENT's first line (%s) is %s" % (line[:5], top))
+    r = ow("report", path, "--all")
+    check(r.stdout.count("\n[") == len(failed) and "more" not in r.stdout,
+          "report --all: every failed page load")
+
+
 def main():
     if not BIN or not os.access(BIN, os.X_OK):
         print("ORPHANWATCH_BIN is not set to an executable: cannot run")
@@ -345,7 +373,7 @@ def main():
         synth_db.build(path, 3000, seed=7)
         db = sqlite3.connect(path)
         for test in (test_page_lists, test_times, test_sessions_connections, test_clients,
-                     test_verdicts, test_stats, test_timeline, test_sql):
+                     test_verdicts, test_stats, test_timeline, test_sql, test_report):
             test(path, db)
         test_table_width(path)
         db.close()
