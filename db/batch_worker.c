@@ -42,6 +42,16 @@ static void start(batch_worker *w)
         w->inline_only = true;
 }
 
+bool batch_worker_busy(batch_worker *w)
+{
+    if (!w->started)
+        return false;
+    pthread_mutex_lock(&w->mu);
+    bool busy = w->busy;
+    pthread_mutex_unlock(&w->mu);
+    return busy;
+}
+
 void batch_worker_wait(batch_worker *w)
 {
     if (!w->started)

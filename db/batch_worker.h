@@ -25,6 +25,8 @@ typedef struct batch_worker {
 void batch_worker_init(batch_worker *w, batch_fn run, void *ctx);
 /* Waits until the worker is idle, then hands batch over (runs it here without a thread). */
 void batch_worker_submit(batch_worker *w, void *batch, int flags);
+/* Whether the worker is still writing the batch handed over last. */
+bool batch_worker_busy(batch_worker *w);
 /* Waits until the batch handed over last is done. */
 void batch_worker_wait(batch_worker *w);
 /* Waits, then ends the thread. */

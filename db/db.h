@@ -27,6 +27,8 @@ typedef struct owdb_options {
     bool chown_to_owner;          /* give the db and its -wal/-shm files to owner/group */
     size_t max_bokeh_msgs_per_ws; /* 0: OWDB_DEFAULT_MAX_BOKEH_MSGS; beyond: counted only */
     int busy_timeout_ms;          /* <= 0: OWDB_DEFAULT_BUSY_TIMEOUT_MS; then a clear error */
+    bool never_stall; /* live: while the writing thread is busy, keep holding rows (up to a
+                       * bound) instead of waiting for it */
 } owdb_options;
 
 typedef struct owdb_stats {

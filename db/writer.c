@@ -47,8 +47,12 @@ typedef struct param_slot {
 } param_slot;
 
 /* Rows are held (and re-emitted ones replaced) until the batch reaches this size or a commit
- * is due; then the batch goes to the writing thread while the next one fills. */
+ * is due; then the batch goes to the writing thread while the next one fills. Live
+ * (never_stall), while that thread is still busy (a checkpoint's fsync, a slow disk), the
+ * packet thread keeps filling rather than wait, up to ROWBUF_MAX_BYTES: a stall there would
+ * drop packets. A file read waits instead (less memory). */
 #define ROWBUF_FLUSH_BYTES (2u << 20)
+#define ROWBUF_MAX_BYTES   (4 * ROWBUF_FLUSH_BYTES)
 
 enum { BATCH_COMMIT = 1 }; /* the batch ends with a COMMIT */
 
@@ -376,7 +380,10 @@ static void hold_row(ow_db *db, binder *b, const char *what)
 /* Starts a record: hands the held rows over first when they have grown past the bound. */
 static void row_begin(ow_db *db)
 {
-    if (rowbuf_bytes(&db->rows[db->filling]) >= ROWBUF_FLUSH_BYTES)
+    size_t held = rowbuf_bytes(&db->rows[db->filling]);
+    if (held < ROWBUF_FLUSH_BYTES)
+        return;
+    if (!db->opt.never_stall || held >= ROWBUF_MAX_BYTES || !batch_worker_busy(&db->worker))
         hand_over(db, 0);
 }
 
@@ -749,7 +756,8 @@ static void on_tick(void *ctx, double now)
         return;
     (void)now; /* capture time; commits follow wall-clock time */
     double t = mono_now();
-    if (t >= db->next_commit) {
+    bool wait = db->opt.never_stall && batch_worker_busy(&db->worker); /* next tick */
+    if (t >= db->next_commit && !wait) {
         hand_over(db, BATCH_COMMIT); /* written and committed while packets go on */
         db->next_commit = t + db->opt.commit_interval_ms / 1000.0;
     }

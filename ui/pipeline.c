@@ -249,6 +249,7 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     snprintf(p->source, sizeof p->source, "%s", abs ? abs : name); /* export finds it again */
     free(abs);
     describe_ports(p);
+    p->o.db.never_stall = p->live; /* packets do not wait for the disk; a file read may */
     p->db = owdb_create(o->db_path, &p->o.db, err, errlen);
     if (!p->db)
         goto fail;
