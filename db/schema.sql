@@ -214,6 +214,14 @@ CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);
 CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_id);
 CREATE INDEX IF NOT EXISTS conn_client ON connections(client, first_ts);
 
+-- @view evidence_resources: per evidence row tied to an HTTP exchange, the exchange's target
+-- without its query string (page_loads.resource is the first of a page's, by seq).
+CREATE VIEW IF NOT EXISTS evidence_resources AS
+    SELECT e.page_load_id, e.seq,
+           substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
+               AS resource
+    FROM evidence e JOIN http_exchanges h ON h.id = e.http_id;
+
 -- Triggers keeping the rollups and page_loads.resource. INSERT OR REPLACE deletes the row it
 -- replaces without firing DELETE triggers (recursive_triggers off), so page_loads_replace
 -- takes that row out first; an explicit DELETE goes through page_loads_delete.
@@ -254,12 +262,8 @@ CREATE TRIGGER IF NOT EXISTS page_loads_insert AFTER INSERT ON page_loads BEGIN
     INSERT INTO rollup_minutes SELECT CAST(NEW.started / 60 AS INTEGER), 1, NEW.outcome = 'orphan'
         WHERE NEW.started IS NOT NULL
         ON CONFLICT DO UPDATE SET n = n + 1, orphans = orphans + excluded.orphans;
-    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.id
-        ORDER BY e.seq LIMIT 1)
-    WHERE id = NEW.id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.id
-        ORDER BY e.seq LIMIT 1);
+    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.id ORDER BY seq LIMIT 1)
+    WHERE id = NEW.id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.id ORDER BY seq LIMIT 1);
 END;
 CREATE TRIGGER IF NOT EXISTS page_loads_update
 AFTER UPDATE OF client, app, outcome, verdict, resource, path, started ON page_loads BEGIN
@@ -303,45 +307,25 @@ CREATE TRIGGER IF NOT EXISTS page_loads_delete AFTER DELETE ON page_loads BEGIN
 END;
 -- (no WHEN: INSERT OR REPLACE may have replaced a row tied to an exchange)
 CREATE TRIGGER IF NOT EXISTS evidence_insert AFTER INSERT ON evidence BEGIN
-    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
-        ORDER BY e.seq LIMIT 1)
-    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
-        ORDER BY e.seq LIMIT 1);
+    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1)
+    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1);
 END;
 CREATE TRIGGER IF NOT EXISTS evidence_delete AFTER DELETE ON evidence
 WHEN OLD.http_id IS NOT NULL BEGIN
-    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
-        ORDER BY e.seq LIMIT 1)
-    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
-        ORDER BY e.seq LIMIT 1);
+    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1)
+    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1);
 END;
 CREATE TRIGGER IF NOT EXISTS evidence_update AFTER UPDATE OF page_load_id, seq, http_id ON evidence BEGIN
-    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
-        ORDER BY e.seq LIMIT 1)
-    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = OLD.page_load_id
-        ORDER BY e.seq LIMIT 1);
-    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
-        ORDER BY e.seq LIMIT 1)
-    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
-        ORDER BY e.seq LIMIT 1);
+    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1)
+    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1);
+    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1)
+    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1);
 END;
 -- An exchange written after the evidence naming it (a stalled script ends after the verdict).
 CREATE TRIGGER IF NOT EXISTS http_exchanges_insert AFTER INSERT ON http_exchanges
 WHEN NEW.page_load_id IS NOT NULL BEGIN
-    UPDATE page_loads SET resource = (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
-        ORDER BY e.seq LIMIT 1)
-    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT substr(h.target, 1, min(instr(h.target || '?', '?'), instr(h.target || '#', '#')) - 1)
-        FROM evidence e JOIN http_exchanges h ON h.id = e.http_id WHERE e.page_load_id = NEW.page_load_id
-        ORDER BY e.seq LIMIT 1);
+    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1)
+    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1);
 END;
 
 -- @view orphans: page loads whose session never got a websocket.

@@ -99,13 +99,14 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def schema_statements(schema_text):
-    """The schema's statements, split into (tables and pragmas, indexes and views)."""
+    """The schema's statements, split into (tables, views, triggers and pragmas; indexes): the
+    indexes are built after the rows go in (the triggers use the views, so those come first)."""
     now, later, buf = [], [], ""
     for line in schema_text.splitlines(keepends=True):
         buf += line
         if sqlite3.complete_statement(buf):
             body = re.sub(r"--[^\n]*", "", buf).strip()
-            (later if re.match(r"CREATE\s+(INDEX|VIEW)", body, re.I) else now).append(buf)
+            (later if re.match(r"CREATE\s+INDEX", body, re.I) else now).append(buf)
             buf = ""
     return now, later
 
