@@ -196,8 +196,8 @@ static const char *const failed_groups[] = {
     "WHERE outcome = 'ws_no_doc' ORDER BY started",
     "WHERE outcome = 'undecided' ORDER BY started",
     "WHERE outcome = 'pending' ORDER BY started",
-    "WHERE outcome NOT IN ('orphan', 'ws_refused', 'ws_no_doc', 'undecided', 'pending') AND "
-    "(outcome <> 'connected' OR verdict IS NOT NULL) ORDER BY outcome <> 'connected', started",
+    ("WHERE outcome NOT IN ('orphan', 'ws_refused', 'ws_no_doc', 'undecided', 'pending') AND "
+     "(outcome <> 'connected' OR verdict IS NOT NULL) ORDER BY outcome <> 'connected', started"),
 };
 
 static void print_one_failed(sqlite3 *db, FILE *out, const report_opts *o, sqlite3_stmt *s)
