@@ -51,8 +51,8 @@ typedef struct param_slot {
  * (never_stall), while that thread is still busy (a checkpoint's fsync, a slow disk), the
  * packet thread keeps filling rather than wait, up to ROWBUF_MAX_BYTES: a stall there would
  * drop packets. A file read waits instead (less memory). */
-#define ROWBUF_FLUSH_BYTES (2u << 20)
-#define ROWBUF_MAX_BYTES   (4 * ROWBUF_FLUSH_BYTES)
+#define ROWBUF_FLUSH_BYTES ((size_t)2 << 20)
+#define ROWBUF_MAX_BYTES   ((size_t)8 << 20)
 
 enum { BATCH_COMMIT = 1 }; /* the batch ends with a COMMIT */
 

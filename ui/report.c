@@ -190,14 +190,13 @@ static const char failed_columns[] =
 /* The failed page loads in the report's order, one group after the other, each read through
  * the page_loads_outcome index (outcome, started): orphans, refused, no document, undecided,
  * pending, then connected ones with a verdict. */
+static const char failed_others[] =
+    "WHERE outcome NOT IN ('orphan', 'ws_refused', 'ws_no_doc', 'undecided', 'pending') AND "
+    "(outcome <> 'connected' OR verdict IS NOT NULL) ORDER BY outcome <> 'connected', started";
 static const char *const failed_groups[] = {
-    "WHERE outcome = 'orphan' ORDER BY started",
-    "WHERE outcome = 'ws_refused' ORDER BY started",
-    "WHERE outcome = 'ws_no_doc' ORDER BY started",
-    "WHERE outcome = 'undecided' ORDER BY started",
-    "WHERE outcome = 'pending' ORDER BY started",
-    ("WHERE outcome NOT IN ('orphan', 'ws_refused', 'ws_no_doc', 'undecided', 'pending') AND "
-     "(outcome <> 'connected' OR verdict IS NOT NULL) ORDER BY outcome <> 'connected', started"),
+    "WHERE outcome = 'orphan' ORDER BY started",    "WHERE outcome = 'ws_refused' ORDER BY started",
+    "WHERE outcome = 'ws_no_doc' ORDER BY started", "WHERE outcome = 'undecided' ORDER BY started",
+    "WHERE outcome = 'pending' ORDER BY started",   failed_others,
 };
 
 static void print_one_failed(sqlite3 *db, FILE *out, const report_opts *o, sqlite3_stmt *s)
