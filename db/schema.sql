@@ -222,88 +222,65 @@ CREATE VIEW IF NOT EXISTS evidence_resources AS
                AS resource
     FROM evidence e JOIN http_exchanges h ON h.id = e.http_id;
 
+-- @table rollup_changes: always empty. Each row written is one page load entering (sign 1) or
+-- leaving (sign -1) the rollups; its trigger adds it to every rollup and deletes it. The one
+-- place where the rollups' keys and counts are defined.
+CREATE TABLE IF NOT EXISTS rollup_changes (
+    sign INTEGER NOT NULL,         -- 1 or -1
+    app, client, outcome, verdict, path, resource, started -- the page load's values
+);
+CREATE TRIGGER IF NOT EXISTS rollup_changes_apply AFTER INSERT ON rollup_changes BEGIN
+    INSERT INTO rollup_outcomes VALUES (COALESCE(NEW.app, x''), NEW.outcome,
+        COALESCE(NEW.verdict, x''), NEW.sign) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    INSERT INTO rollup_clients VALUES (COALESCE(NEW.client, x''), NEW.sign,
+        NEW.sign * (NEW.outcome = 'orphan'), iif(NEW.sign > 0, NEW.started, NULL),
+        iif(NEW.sign > 0, NEW.started, NULL)) ON CONFLICT DO UPDATE SET n = n + excluded.n,
+        orphans = orphans + excluded.orphans,
+        first = CASE WHEN first <= excluded.first OR excluded.first IS NULL THEN first
+                ELSE excluded.first END,
+        last = CASE WHEN last >= excluded.last OR excluded.last IS NULL THEN last
+               ELSE excluded.last END;
+    INSERT INTO rollup_verdicts SELECT COALESCE(NEW.client, x''), NEW.verdict,
+        COALESCE(NEW.resource, substr(NEW.path, 1, min(instr(NEW.path || '?', '?'), instr(NEW.path || '#', '#')) - 1), x''),
+        NEW.sign WHERE NEW.verdict IS NOT NULL ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    INSERT INTO rollup_minutes SELECT CAST(NEW.started / 60 AS INTEGER), NEW.sign,
+        NEW.sign * (NEW.outcome = 'orphan') WHERE NEW.started IS NOT NULL
+        ON CONFLICT DO UPDATE SET n = n + excluded.n, orphans = orphans + excluded.orphans;
+    DELETE FROM rollup_outcomes WHERE NEW.sign < 0 AND n <= 0 AND app = COALESCE(NEW.app, x'')
+        AND outcome = NEW.outcome AND verdict = COALESCE(NEW.verdict, x'');
+    DELETE FROM rollup_clients WHERE NEW.sign < 0 AND n <= 0 AND client = COALESCE(NEW.client, x'');
+    DELETE FROM rollup_verdicts WHERE NEW.sign < 0 AND n <= 0 AND client = COALESCE(NEW.client, x'')
+        AND verdict = NEW.verdict AND resource = COALESCE(NEW.resource,
+            substr(NEW.path, 1, min(instr(NEW.path || '?', '?'), instr(NEW.path || '#', '#')) - 1), x'');
+    DELETE FROM rollup_minutes WHERE NEW.sign < 0 AND n <= 0
+        AND minute = CAST(NEW.started / 60 AS INTEGER);
+    DELETE FROM rollup_changes WHERE rowid = NEW.rowid;
+END;
+
 -- Triggers keeping the rollups and page_loads.resource. INSERT OR REPLACE deletes the row it
 -- replaces without firing DELETE triggers (recursive_triggers off), so page_loads_replace
 -- takes that row out first; an explicit DELETE goes through page_loads_delete.
 CREATE TRIGGER IF NOT EXISTS page_loads_replace BEFORE INSERT ON page_loads
 WHEN EXISTS (SELECT 1 FROM page_loads WHERE id = NEW.id) BEGIN
-    UPDATE rollup_outcomes SET n = n - 1 WHERE (app, outcome, verdict) =
-        (SELECT COALESCE(app, x''), outcome, COALESCE(verdict, x'') FROM page_loads WHERE id = NEW.id);
-    UPDATE rollup_clients SET n = n - 1, orphans = orphans - (SELECT outcome = 'orphan' FROM page_loads
-        WHERE id = NEW.id) WHERE client = (SELECT COALESCE(client, x'') FROM page_loads WHERE id = NEW.id);
-    UPDATE rollup_verdicts SET n = n - 1 WHERE (client, verdict, resource) = (SELECT COALESCE(client, x''),
-        verdict, COALESCE(resource, substr(path, 1, min(instr(path || '?', '?'), instr(path || '#', '#')) - 1), x'')
-        FROM page_loads WHERE id = NEW.id);
-    UPDATE rollup_minutes SET n = n - 1, orphans = orphans - (SELECT outcome = 'orphan' FROM page_loads
-        WHERE id = NEW.id) WHERE minute = (SELECT CAST(started / 60 AS INTEGER) FROM page_loads WHERE id = NEW.id);
-    DELETE FROM rollup_outcomes WHERE n <= 0 AND (app, outcome, verdict) =
-        (SELECT COALESCE(app, x''), outcome, COALESCE(verdict, x'') FROM page_loads WHERE id = NEW.id);
-    DELETE FROM rollup_clients WHERE n <= 0
-        AND client = (SELECT COALESCE(client, x'') FROM page_loads WHERE id = NEW.id);
-    DELETE FROM rollup_verdicts WHERE n <= 0 AND (client, verdict, resource) = (SELECT COALESCE(client, x''),
-        verdict, COALESCE(resource, substr(path, 1, min(instr(path || '?', '?'), instr(path || '#', '#')) - 1), x'')
-        FROM page_loads WHERE id = NEW.id);
-    DELETE FROM rollup_minutes WHERE n <= 0
-        AND minute = (SELECT CAST(started / 60 AS INTEGER) FROM page_loads WHERE id = NEW.id);
+    INSERT INTO rollup_changes SELECT -1, app, client, outcome, verdict, path, resource, started
+        FROM page_loads WHERE id = NEW.id;
 END;
 CREATE TRIGGER IF NOT EXISTS page_loads_insert AFTER INSERT ON page_loads BEGIN
-    INSERT INTO rollup_outcomes VALUES (COALESCE(NEW.app, x''), NEW.outcome,
-        COALESCE(NEW.verdict, x''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO rollup_clients VALUES (COALESCE(NEW.client, x''), 1, NEW.outcome = 'orphan',
-        NEW.started, NEW.started) ON CONFLICT DO UPDATE SET n = n + 1,
-        orphans = orphans + excluded.orphans,
-        first = CASE WHEN first <= excluded.first OR excluded.first IS NULL THEN first
-                ELSE excluded.first END,
-        last = CASE WHEN last >= excluded.last OR excluded.last IS NULL THEN last
-               ELSE excluded.last END;
-    INSERT INTO rollup_verdicts SELECT COALESCE(NEW.client, x''), NEW.verdict,
-        COALESCE(NEW.resource, substr(NEW.path, 1, min(instr(NEW.path || '?', '?'), instr(NEW.path || '#', '#')) - 1), x''), 1
-        WHERE NEW.verdict IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO rollup_minutes SELECT CAST(NEW.started / 60 AS INTEGER), 1, NEW.outcome = 'orphan'
-        WHERE NEW.started IS NOT NULL
-        ON CONFLICT DO UPDATE SET n = n + 1, orphans = orphans + excluded.orphans;
+    INSERT INTO rollup_changes VALUES (1, NEW.app, NEW.client, NEW.outcome, NEW.verdict, NEW.path,
+        NEW.resource, NEW.started);
     UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.id ORDER BY seq LIMIT 1)
     WHERE id = NEW.id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.id ORDER BY seq LIMIT 1);
 END;
 CREATE TRIGGER IF NOT EXISTS page_loads_update
 AFTER UPDATE OF client, app, outcome, verdict, resource, path, started ON page_loads BEGIN
-    UPDATE rollup_outcomes SET n = n - 1 WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'');
-    DELETE FROM rollup_outcomes WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'') AND n <= 0;
-    UPDATE rollup_clients SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE client = COALESCE(OLD.client, x'');
-    DELETE FROM rollup_clients WHERE client = COALESCE(OLD.client, x'') AND n <= 0;
-    UPDATE rollup_verdicts SET n = n - 1 WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
-        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'');
-    DELETE FROM rollup_verdicts WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
-        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'') AND n <= 0;
-    UPDATE rollup_minutes SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE minute = CAST(OLD.started / 60 AS INTEGER);
-    DELETE FROM rollup_minutes WHERE minute = CAST(OLD.started / 60 AS INTEGER) AND n <= 0;
-    INSERT INTO rollup_outcomes VALUES (COALESCE(NEW.app, x''), NEW.outcome,
-        COALESCE(NEW.verdict, x''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO rollup_clients VALUES (COALESCE(NEW.client, x''), 1, NEW.outcome = 'orphan',
-        NEW.started, NEW.started) ON CONFLICT DO UPDATE SET n = n + 1,
-        orphans = orphans + excluded.orphans,
-        first = CASE WHEN first <= excluded.first OR excluded.first IS NULL THEN first
-                ELSE excluded.first END,
-        last = CASE WHEN last >= excluded.last OR excluded.last IS NULL THEN last
-               ELSE excluded.last END;
-    INSERT INTO rollup_verdicts SELECT COALESCE(NEW.client, x''), NEW.verdict,
-        COALESCE(NEW.resource, substr(NEW.path, 1, min(instr(NEW.path || '?', '?'), instr(NEW.path || '#', '#')) - 1), x''), 1
-        WHERE NEW.verdict IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO rollup_minutes SELECT CAST(NEW.started / 60 AS INTEGER), 1, NEW.outcome = 'orphan'
-        WHERE NEW.started IS NOT NULL
-        ON CONFLICT DO UPDATE SET n = n + 1, orphans = orphans + excluded.orphans;
+    INSERT INTO rollup_changes VALUES (-1, OLD.app, OLD.client, OLD.outcome, OLD.verdict, OLD.path,
+        OLD.resource, OLD.started);
+    INSERT INTO rollup_changes VALUES (1, NEW.app, NEW.client, NEW.outcome, NEW.verdict, NEW.path,
+        NEW.resource, NEW.started);
 END;
 CREATE TRIGGER IF NOT EXISTS page_loads_delete AFTER DELETE ON page_loads BEGIN
-    UPDATE rollup_outcomes SET n = n - 1 WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'');
-    DELETE FROM rollup_outcomes WHERE app = COALESCE(OLD.app, x'') AND outcome = OLD.outcome AND verdict = COALESCE(OLD.verdict, x'') AND n <= 0;
-    UPDATE rollup_clients SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE client = COALESCE(OLD.client, x'');
-    DELETE FROM rollup_clients WHERE client = COALESCE(OLD.client, x'') AND n <= 0;
-    UPDATE rollup_verdicts SET n = n - 1 WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
-        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'');
-    DELETE FROM rollup_verdicts WHERE client = COALESCE(OLD.client, x'') AND verdict = OLD.verdict
-        AND resource = COALESCE(OLD.resource, substr(OLD.path, 1, min(instr(OLD.path || '?', '?'), instr(OLD.path || '#', '#')) - 1), x'') AND n <= 0;
-    UPDATE rollup_minutes SET n = n - 1, orphans = orphans - (OLD.outcome = 'orphan') WHERE minute = CAST(OLD.started / 60 AS INTEGER);
-    DELETE FROM rollup_minutes WHERE minute = CAST(OLD.started / 60 AS INTEGER) AND n <= 0;
+    INSERT INTO rollup_changes VALUES (-1, OLD.app, OLD.client, OLD.outcome, OLD.verdict, OLD.path,
+        OLD.resource, OLD.started);
 END;
 -- (no WHEN: INSERT OR REPLACE may have replaced a row tied to an exchange)
 CREATE TRIGGER IF NOT EXISTS evidence_insert AFTER INSERT ON evidence BEGIN
