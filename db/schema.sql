@@ -257,6 +257,20 @@ CREATE TRIGGER IF NOT EXISTS rollup_changes_apply AFTER INSERT ON rollup_changes
     DELETE FROM rollup_changes WHERE rowid = NEW.rowid;
 END;
 
+-- @table resource_refresh: always empty. A page load id written here has its
+-- page_loads.resource set again from its evidence (the first row tied to an HTTP exchange);
+-- the row deletes itself. The one place that sets page_loads.resource.
+CREATE TABLE IF NOT EXISTS resource_refresh (
+    page_load_id INTEGER           -- the page load to look at again
+);
+CREATE TRIGGER IF NOT EXISTS resource_refresh_apply AFTER INSERT ON resource_refresh BEGIN
+    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources
+        WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1)
+    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources
+        WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1);
+    DELETE FROM resource_refresh WHERE rowid = NEW.rowid;
+END;
+
 -- Triggers keeping the rollups and page_loads.resource. INSERT OR REPLACE deletes the row it
 -- replaces without firing DELETE triggers (recursive_triggers off), so page_loads_replace
 -- takes that row out first; an explicit DELETE goes through page_loads_delete.
@@ -268,8 +282,7 @@ END;
 CREATE TRIGGER IF NOT EXISTS page_loads_insert AFTER INSERT ON page_loads BEGIN
     INSERT INTO rollup_changes VALUES (1, NEW.app, NEW.client, NEW.outcome, NEW.verdict, NEW.path,
         NEW.resource, NEW.started);
-    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.id ORDER BY seq LIMIT 1)
-    WHERE id = NEW.id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.id ORDER BY seq LIMIT 1);
+    INSERT INTO resource_refresh VALUES (NEW.id);
 END;
 CREATE TRIGGER IF NOT EXISTS page_loads_update
 AFTER UPDATE OF client, app, outcome, verdict, resource, path, started ON page_loads BEGIN
@@ -284,25 +297,20 @@ CREATE TRIGGER IF NOT EXISTS page_loads_delete AFTER DELETE ON page_loads BEGIN
 END;
 -- (no WHEN: INSERT OR REPLACE may have replaced a row tied to an exchange)
 CREATE TRIGGER IF NOT EXISTS evidence_insert AFTER INSERT ON evidence BEGIN
-    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1)
-    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1);
+    INSERT INTO resource_refresh VALUES (NEW.page_load_id);
 END;
 CREATE TRIGGER IF NOT EXISTS evidence_delete AFTER DELETE ON evidence
 WHEN OLD.http_id IS NOT NULL BEGIN
-    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1)
-    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1);
+    INSERT INTO resource_refresh VALUES (OLD.page_load_id);
 END;
 CREATE TRIGGER IF NOT EXISTS evidence_update AFTER UPDATE OF page_load_id, seq, http_id ON evidence BEGIN
-    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1)
-    WHERE id = OLD.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = OLD.page_load_id ORDER BY seq LIMIT 1);
-    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1)
-    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1);
+    INSERT INTO resource_refresh VALUES (OLD.page_load_id);
+    INSERT INTO resource_refresh VALUES (NEW.page_load_id);
 END;
 -- An exchange written after the evidence naming it (a stalled script ends after the verdict).
 CREATE TRIGGER IF NOT EXISTS http_exchanges_insert AFTER INSERT ON http_exchanges
 WHEN NEW.page_load_id IS NOT NULL BEGIN
-    UPDATE page_loads SET resource = (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1)
-    WHERE id = NEW.page_load_id AND resource IS NOT (SELECT resource FROM evidence_resources WHERE page_load_id = NEW.page_load_id ORDER BY seq LIMIT 1);
+    INSERT INTO resource_refresh VALUES (NEW.page_load_id);
 END;
 
 -- @view orphans: page loads whose session never got a websocket.
