@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("OW_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -576,3 +577,26 @@ def install_signal_exit():
         raise SystemExit(1)
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)
+
+
+def main(name, run, user="nobody", need=("curl",)):
+    """A live test's whole life: the environment checked (else skipped), the capture set up
+    for user (a name, or a function giving one after that check), run(live, checks),
+    orphanwatch's stderr shown, everything torn down (kept on failure with
+    OW_LIVE_KEEP_ON_FAIL=1); exits with the checks' status."""
+    install_signal_exit()
+    check_environment(need=need)
+    c = Checks()
+    live = Live(name, user=user() if callable(user) else user)
+    t0 = time.time()
+    try:
+        run(live, c)
+    except Exception:
+        c.ok("the test ran to completion", False, traceback.format_exc())
+    finally:
+        if live.ow_err:
+            for _, line in live.ow_err.snapshot():
+                print(f"orphanwatch stderr: {line}")
+        live.close(keep=c.failed > 0 and bool(os.environ.get("OW_LIVE_KEEP_ON_FAIL")))
+    log(f"{name} took {time.time() - t0:.1f} s")
+    sys.exit(c.finish())

@@ -23,7 +23,6 @@ import signal
 import stat
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 import live_lib as L  # noqa: E402
@@ -181,22 +180,7 @@ def run(live, c):
 
 
 def main():
-    L.install_signal_exit()
-    L.check_environment(need=("curl",))
-    c = L.Checks()
-    live = L.Live("live_sigkill", user=sudo_user())
-    t0 = time.time()
-    try:
-        run(live, c)
-    except Exception:
-        c.ok("the test ran to completion", False, traceback.format_exc())
-    finally:
-        if live.ow_err:
-            for _, l in live.ow_err.snapshot():
-                print(f"orphanwatch stderr: {l}")
-        live.close()
-    L.log(f"live_sigkill took {time.time() - t0:.1f} s")
-    sys.exit(c.finish())
+    L.main("live_sigkill", run, user=sudo_user)
 
 
 if __name__ == "__main__":

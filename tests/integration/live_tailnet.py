@@ -30,7 +30,6 @@ import sqlite3
 import stat
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 import live_lib as L  # noqa: E402
@@ -253,22 +252,7 @@ def run(live, c):
 
 
 def main():
-    L.install_signal_exit()
-    L.check_environment(need=("curl",))
-    c = L.Checks()
-    live = L.Live("live_tailnet", user="nobody")
-    t0 = time.time()
-    try:
-        run(live, c)
-    except Exception:
-        c.ok("the test ran to completion", False, traceback.format_exc())
-    finally:
-        if live.ow_err:
-            for _, l in live.ow_err.snapshot():
-                print(f"orphanwatch stderr: {l}")
-        live.close(keep=c.failed > 0 and bool(os.environ.get("OW_LIVE_KEEP_ON_FAIL")))
-    L.log(f"live_tailnet took {time.time() - t0:.1f} s")
-    sys.exit(c.finish())
+    L.main("live_tailnet", run)
 
 
 if __name__ == "__main__":
