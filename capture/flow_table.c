@@ -1,18 +1,27 @@
-/* flow_table: hash table of TCP connections by real 4-tuple, slots, LRU (see flow_table.h). */
+/* flow_table: hash table of TCP connections by real 4-tuple, slots, LRU (see flow_table.h).
+ * A lookup first tries the flow the previous lookup found. */
 #include "capture/flow_table.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+static uint32_t load32(const uint8_t *b)
+{
+    uint32_t w;
+    memcpy(&w, b, sizeof w);
+    return w;
+}
+
+/* A word at a time (this runs for every packet); the table's seed keeps it unpredictable. */
 static uint32_t endpoint_hash(const ow_addr *a, uint16_t port, uint32_t seed)
 {
-    uint32_t h = 2166136261u ^ seed;
-    size_t n = a->family == 6 ? 16 : 4;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ a->bytes[i]) * 16777619u;
-    h = (h ^ (port & 0xFF)) * 16777619u;
-    h = (h ^ (port >> 8)) * 16777619u;
-    return h;
+    uint64_t h = ((uint64_t)seed << 32) ^ ((uint64_t)a->family << 16) ^ port;
+    int words = a->family == 6 ? 4 : 1;
+    for (int i = 0; i < words; i++) {
+        h = (h ^ load32(a->bytes + (size_t)i * 4)) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* Symmetric: both directions of a connection land in the same bucket. */
@@ -58,27 +67,41 @@ void ft_destroy(flow_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* ow_addr_eq, inline: the lookup compares endpoints for every packet. */
 static bool endpoint_eq(const ow_addr *a, uint16_t pa, const ow_addr *b, uint16_t pb)
 {
-    return pa == pb && ow_addr_eq(a, b);
+    if (pa != pb || a->family != b->family || load32(a->bytes) != load32(b->bytes))
+        return false;
+    return a->family != 6 || memcmp(a->bytes + 4, b->bytes + 4, 12) == 0;
+}
+
+/* Is f the connection between src:sport and dst:dport? Sets *dir when it is. */
+static bool flow_is(const ow_flow_int *f, const ow_addr *src, uint16_t sport, const ow_addr *dst,
+                    uint16_t dport, int *dir)
+{
+    const ow_flow *p = &f->pub;
+    if (endpoint_eq(&p->client, p->client_port, src, sport) &&
+        endpoint_eq(&p->server, p->server_port, dst, dport)) {
+        *dir = OW_DIR_C2S;
+        return true;
+    }
+    if (endpoint_eq(&p->server, p->server_port, src, sport) &&
+        endpoint_eq(&p->client, p->client_port, dst, dport)) {
+        *dir = OW_DIR_S2C;
+        return true;
+    }
+    return false;
 }
 
 ow_flow_int *ft_lookup(flow_table *t, const ow_addr *src, uint16_t sport, const ow_addr *dst,
                        uint16_t dport, int *dir)
 {
+    if (t->last && flow_is(t->last, src, sport, dst, dport, dir))
+        return t->last; /* most packets belong to the connection of the packet before */
     uint32_t h = pair_hash(t, src, sport, dst, dport);
     for (ow_flow_int *f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext) {
-        if (f->hash != h)
-            continue;
-        const ow_flow *p = &f->pub;
-        if (endpoint_eq(&p->client, p->client_port, src, sport) &&
-            endpoint_eq(&p->server, p->server_port, dst, dport)) {
-            *dir = OW_DIR_C2S;
-            return f;
-        }
-        if (endpoint_eq(&p->server, p->server_port, src, sport) &&
-            endpoint_eq(&p->client, p->client_port, dst, dport)) {
-            *dir = OW_DIR_S2C;
+        if (f->hash == h && flow_is(f, src, sport, dst, dport, dir)) {
+            t->last = f;
             return f;
         }
     }
@@ -138,6 +161,8 @@ ow_flow_int *ft_insert(flow_table *t, const ow_addr *client, uint16_t cport, con
 
 void ft_remove(flow_table *t, ow_flow_int *f)
 {
+    if (t->last == f)
+        t->last = NULL;
     ow_flow_int **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
     while (*pp && *pp != f)
         pp = &(*pp)->hnext;

@@ -55,6 +55,7 @@ typedef struct flow_table {
     uint32_t *free_slots;
     uint32_t nslots, nfree;
     ow_flow_int *lru_head, *lru_tail; /* head: most recently seen */
+    ow_flow_int *last;                /* what the last lookup found (or NULL) */
     uint32_t seed;
 } flow_table;
 

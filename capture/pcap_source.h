@@ -11,6 +11,7 @@
 typedef struct pkt_source {
     pcap_t *pcap;      /* libpcap: file or live */
     pcapng_reader *ng; /* own pcapng reader */
+    char *iobuf;       /* the stdio buffer of the file libpcap reads (freed after it) */
     int dlt;           /* libpcap's link type */
     bool live;
 } pkt_source;
