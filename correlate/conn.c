@@ -88,9 +88,10 @@ static void emit_http(correlator *c, conn_state *cs, const exchange *x)
     if (x->ended && x->has_response)
         acked = cs->flow->health.dir[OW_DIR_S2C].acked_bytes >= x->end_offset ? 1 : 0;
     page_load *p = x->page_load_id ? page_find(c, x->page_load_id) : NULL;
-    /* a fetch made for a page repeats the page's User-Agent and names it as Referer: store
-     * those once, on the page (NULL here means "as the page") */
+    /* a fetch made for a page repeats the page's Host and User-Agent and names it as
+     * Referer: store those once, on the page (NULL here means "as the page") */
     bool linked = p != NULL;
+    bool same_host = linked && !strcmp(x->host, p->host);
     bool same_ua = linked && !strcmp(x->user_agent, p->user_agent);
     bool same_referer = linked && x->referer[0] && strstr(x->referer, p->path) &&
                         !strcmp(strstr(x->referer, p->path), p->path);
@@ -105,7 +106,7 @@ static void emit_http(correlator *c, conn_state *cs, const exchange *x)
         .req_ts = x->req_ts,
         .method = x->method,
         .target = x->target,
-        .host = x->host,
+        .host = same_host ? NULL : x->host,
         .user_agent = same_ua ? NULL : x->user_agent,
         .referer = same_referer ? NULL : x->referer,
         .origin = x->origin,
@@ -347,15 +348,28 @@ static int msgtype_slot(ws_state *ws, const char *type)
     return MSGTYPE_SLOTS - 1; /* last slot absorbs overflow */
 }
 
+/* Stored: the first message of each type in each direction, up to max_bokeh_stored per
+ * websocket (the handshake, the first of each later kind, an ERROR however late); the rest
+ * are counted in msgcount. */
+static bool bokeh_store(correlator *c, ws_state *ws, int dir, int slot)
+{
+    uint16_t bit = (uint16_t)(1u << slot);
+    if (ws->bokeh_stored >= c->opts.max_bokeh_stored || (ws->type_stored[dir] & bit))
+        return false;
+    ws->type_stored[dir] |= bit;
+    ws->bokeh_stored++;
+    return true;
+}
+
 static void on_bokeh_message(correlator *c, conn_state *cs, ws_state *ws, int dir,
                              const bokeh_msg *m)
 {
     c->stats.bokeh_messages++;
-    ws->msgcount[msgtype_slot(ws, m->msgtype)]++;
-    if (ws->bokeh_stored >= c->opts.max_bokeh_stored) {
+    int slot = msgtype_slot(ws, m->msgtype);
+    ws->msgcount[slot]++;
+    if (!bokeh_store(c, ws, dir & 1, slot)) {
         c->stats.bokeh_not_stored++;
     } else if (c->out.bokeh) {
-        ws->bokeh_stored++;
         ow_bokeh_rec r = {.id = ++c->next_bokeh_id,
                           .ws_id = ws->id,
                           .ts = cs->now,

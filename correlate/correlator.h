@@ -12,10 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OW_DEFAULT_MAX_PAGE_LOADS   100000     /* page loads held in memory at once */
-#define OW_DEFAULT_MAX_PAGE_BODY    (2u << 20) /* page HTML kept (decompressed) to find tokens */
-#define OW_PAGE_RETAIN_S            600.0 /* a decided page load stays linkable this long (token life) */
-#define OW_DEFAULT_MAX_BOKEH_STORED 8 /* Bokeh messages recorded per websocket (all counted) */
+#define OW_DEFAULT_MAX_PAGE_LOADS 100000     /* page loads held in memory at once */
+#define OW_DEFAULT_MAX_PAGE_BODY  (2u << 20) /* page HTML kept (decompressed) to find tokens */
+#define OW_PAGE_RETAIN_S          600.0 /* a decided page load stays linkable this long (token life) */
+/* Bokeh messages recorded per websocket, the first of each type and direction (all counted) */
+#define OW_DEFAULT_MAX_BOKEH_STORED 8
 
 typedef struct correlator_opts {
     double grace;            /* OW_DEFAULT_GRACE_S */

@@ -135,6 +135,8 @@ typedef struct ws_state {
     uint64_t messages[2], bokeh_stored;
     char msgtype[MSGTYPE_SLOTS][32];
     uint64_t msgcount[MSGTYPE_SLOTS];
+    uint16_t type_stored[2]; /* per direction: bit i set once a msgtype[i] message is stored */
+    _Static_assert(MSGTYPE_SLOTS <= 16, "type_stored has a bit per msgtype slot");
     double ack_ts, pull_doc_ts, close_ts, last_ts;
     uint32_t client_patch_docs, pings, pongs, errors;
     int close_code[2];

@@ -29,6 +29,8 @@ typedef struct owdb_options {
     int busy_timeout_ms;          /* <= 0: OWDB_DEFAULT_BUSY_TIMEOUT_MS; then a clear error */
     bool never_stall; /* live: while the writing thread is busy, keep holding rows (up to a
                        * bound) instead of waiting for it */
+    bool compact;     /* owdb_close rebuilds a file this writer created (VACUUM): rows written
+                       * as records end leave pages part-empty; a file read packs them */
 } owdb_options;
 
 typedef struct owdb_stats {

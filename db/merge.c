@@ -17,28 +17,38 @@
 #define MERGE_CONFIDENCE      0.9
 
 enum shift_kind { SH_NONE, SH_CAPTURE, SH_CONN, SH_HTTP, SH_WS, SH_BOKEH, SH_PAGE, SH_COUNT };
+/* Columns that refer to an interned text (db/schema.sql "*_ref"): mapped through the text. */
+enum { REF_SESSION = SH_COUNT, REF_UA };
 
 typedef struct shifted_column {
     const char *column;
-    enum shift_kind kind;
+    int kind; /* enum shift_kind, or REF_* */
 } shifted_column;
 
-/* Tables copied with their id columns shifted (sessions are merged by session id). */
+/* Tables copied with their id columns shifted and their references to interned texts mapped
+ * (sessions and user agents are merged by their text first). */
 static const struct {
     const char *table;
-    shifted_column cols[5];
+    shifted_column cols[6];
 } copied_tables[] = {
     {"captures", {{"id", SH_CAPTURE}}},
     {"connections", {{"id", SH_CONN}, {"capture_id", SH_CAPTURE}}},
-    {"http_exchanges", {{"id", SH_HTTP}, {"connection_id", SH_CONN}, {"page_load_id", SH_PAGE}}},
+    {"http_exchanges",
+     {{"id", SH_HTTP}, {"connection_id", SH_CONN}, {"page_load_id", SH_PAGE}, {"ua_ref", REF_UA}}},
     {"websockets",
-     {{"id", SH_WS}, {"connection_id", SH_CONN}, {"http_id", SH_HTTP}, {"page_load_id", SH_PAGE}}},
+     {{"id", SH_WS},
+      {"connection_id", SH_CONN},
+      {"http_id", SH_HTTP},
+      {"page_load_id", SH_PAGE},
+      {"session_ref", REF_SESSION}}},
     {"bokeh_messages", {{"id", SH_BOKEH}, {"websocket_id", SH_WS}}},
     {"page_loads",
      {{"id", SH_PAGE},
       {"capture_id", SH_CAPTURE},
       {"http_id", SH_HTTP},
-      {"connection_id", SH_CONN}}},
+      {"connection_id", SH_CONN},
+      {"session_ref", REF_SESSION},
+      {"ua_ref", REF_UA}}},
     {"evidence", {{"page_load_id", SH_PAGE}, {"connection_id", SH_CONN}, {"http_id", SH_HTTP}}},
     {"packet_files", {{"capture_id", SH_CAPTURE}}},
 };
@@ -60,15 +70,27 @@ static const char sessions_merge_sql[] =
     "outcome = CASE WHEN outcome IS NULL OR outcome = 'websocket_only' THEN excluded.outcome "
     "ELSE outcome END";
 
-static enum shift_kind shift_of(size_t t, const char *column)
+static const char user_agents_merge_sql[] = "INSERT INTO main.user_agents(user_agent) SELECT "
+                                            "user_agent FROM src.user_agents WHERE true ON "
+                                            "CONFLICT DO NOTHING";
+
+/* The output's id of the text an input row's column refers to. */
+static const char *const ref_expr[] = {
+    [REF_SESSION - SH_COUNT] = "(SELECT m.id FROM main.sessions m JOIN src.sessions s ON "
+                               "s.session_id = m.session_id WHERE s.id = o.\"%w\")",
+    [REF_UA - SH_COUNT] = "(SELECT m.id FROM main.user_agents m JOIN src.user_agents s ON "
+                          "s.user_agent = m.user_agent WHERE s.id = o.\"%w\")",
+};
+
+static int shift_of(size_t t, const char *column)
 {
-    for (size_t i = 0; i < 5 && copied_tables[t].cols[i].column; i++)
+    for (size_t i = 0; i < 6 && copied_tables[t].cols[i].column; i++)
         if (strcmp(copied_tables[t].cols[i].column, column) == 0)
             return copied_tables[t].cols[i].kind;
     return SH_NONE;
 }
 
-/* INSERT INTO main.T(cols) SELECT cols (shifted) FROM src.T */
+/* INSERT INTO main.T(cols) SELECT cols (shifted, mapped) FROM src.T AS o */
 static char *copy_sql(sqlite3 *db, size_t t, const int64_t *off)
 {
     char *pragma = sqlite3_mprintf("PRAGMA main.table_info(\"%w\")", copied_tables[t].table);
@@ -81,18 +103,22 @@ static char *copy_sql(sqlite3 *db, size_t t, const int64_t *off)
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *c = (const char *)sqlite3_column_text(st, 1);
         const char *sep = sqlite3_str_length(cols) ? ", " : "";
-        enum shift_kind k = shift_of(t, c);
+        int k = shift_of(t, c);
         sqlite3_str_appendf(cols, "%s\"%w\"", sep, c);
+        sqlite3_str_appendall(exprs, sep);
         if (k == SH_NONE)
-            sqlite3_str_appendf(exprs, "%s\"%w\"", sep, c);
+            sqlite3_str_appendf(exprs, "o.\"%w\"", c);
+        else if (k >= SH_COUNT)
+            sqlite3_str_appendf(exprs, ref_expr[k - SH_COUNT], c);
         else
-            sqlite3_str_appendf(exprs, "%s\"%w\" + %lld", sep, c, (long long)off[k]);
+            sqlite3_str_appendf(exprs, "o.\"%w\" + %lld", c, (long long)off[k]);
     }
     sqlite3_finalize(st);
     char *c = sqlite3_str_finish(cols), *e = sqlite3_str_finish(exprs);
-    char *sql = c && e ? sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM src.\"%w\"",
-                                         copied_tables[t].table, c, e, copied_tables[t].table)
-                       : NULL;
+    char *sql = c && e
+                    ? sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM src.\"%w\" AS o",
+                                      copied_tables[t].table, c, e, copied_tables[t].table)
+                    : NULL;
     sqlite3_free(c);
     sqlite3_free(e);
     return sql;
@@ -112,6 +138,9 @@ static int copy_tables(sqlite3 *db, const char *label, char *err, size_t errlen)
 {
     int64_t off[SH_COUNT];
     current_offsets(db, off);
+    if (owdb_exec(db, sessions_merge_sql, label, err, errlen) < 0 ||
+        owdb_exec(db, user_agents_merge_sql, label, err, errlen) < 0)
+        return -1;
     for (size_t t = 0; t < sizeof copied_tables / sizeof *copied_tables; t++) {
         char *sql = copy_sql(db, t, off);
         int rc = sql ? owdb_exec(db, sql, label, err, errlen) : -1;
@@ -121,7 +150,7 @@ static int copy_tables(sqlite3 *db, const char *label, char *err, size_t errlen)
         if (rc < 0)
             return -1;
     }
-    return owdb_exec(db, sessions_merge_sql, label, err, errlen);
+    return 0;
 }
 
 /* Remembers which input each capture came from (temp.merge_src). */
@@ -179,14 +208,15 @@ static int merge_input(sqlite3 *db, const char *path, int input_no, char *err, s
 
 /* Orphan page loads and the websockets carrying their session in another input. */
 static const char elsewhere_sql[] =
-    "SELECT p.id, p.session_id, w.id, w.http_id, w.connection_id, c.server, c.server_port, "
+    "SELECT p.id, se.session_id, w.id, w.http_id, w.connection_id, c.server, c.server_port, "
     "w.status, w.upgrade_ts, cap.source FROM page_loads p "
     "JOIN temp.merge_src sp ON sp.capture_id = p.capture_id "
-    "JOIN websockets w ON w.session_id = p.session_id "
+    "JOIN sessions se ON se.id = p.session_ref "
+    "JOIN websockets w ON w.session_ref = p.session_ref "
     "JOIN connections c ON c.id = w.connection_id "
     "JOIN temp.merge_src sw ON sw.capture_id = c.capture_id "
     "LEFT JOIN captures cap ON cap.id = c.capture_id "
-    "WHERE p.outcome = 'orphan' AND p.session_id IS NOT NULL AND sw.input_no <> sp.input_no "
+    "WHERE p.outcome = 'orphan' AND sw.input_no <> sp.input_no "
     "ORDER BY p.id, w.upgrade_ts, w.id";
 
 static const char relabel_sql[] =

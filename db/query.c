@@ -61,11 +61,11 @@ int query_filter_check(query_filter *f, char *client_buf, size_t buflen, char *e
 
 /* ---- page loads, orphans ---- */
 
-/* "SELECT pl.* FROM page_loads pl WHERE <filter> ORDER BY started DESC LIMIT n": the rows
- * (the outer query names them p). */
+/* "SELECT pl.*, session_id, user_agent FROM page_loads pl WHERE <filter> ORDER BY started
+ * DESC LIMIT n": the rows with their interned texts (the outer query names them p). */
 static void inner_page_loads(qbuild *q, const query_filter *f, const char *extra)
 {
-    qb_sql(q, "SELECT pl.* FROM page_loads pl WHERE 1%s", extra);
+    qb_sql(q, "SELECT pl.*, " QUERY_PAGE_TEXTS("pl") " FROM page_loads pl WHERE 1%s", extra);
     qb_page_filter(q, f, "pl", true);
     if (f->limit > 0)
         qb_sql(q, " ORDER BY pl.started DESC, pl.id DESC");
@@ -126,7 +126,7 @@ static int prepare_sessions(sqlite3 *db, const query_filter *f, sqlite3_stmt **o
     if (f->client || f->app || f->verdict) {
         query_filter pf = *f;
         pf.outcome = NULL;
-        qb_sql(&q, " AND se.session_id IN (SELECT pl.session_id FROM page_loads pl WHERE 1");
+        qb_sql(&q, " AND se.id IN (SELECT pl.session_ref FROM page_loads pl WHERE 1");
         qb_page_filter(&q, &pf, "pl", false);
         qb_sql(&q, ")");
     }
@@ -134,7 +134,7 @@ static int prepare_sessions(sqlite3 *db, const query_filter *f, sqlite3_stmt **o
         qb_sql(&q, " ORDER BY se.first_ts DESC, se.session_id DESC");
     qb_limit(&q, f);
     qb_sql(&q, ") AS s LEFT JOIN page_loads l ON l.id = (SELECT id FROM page_loads "
-               "WHERE session_id = s.session_id ORDER BY started DESC LIMIT 1) "
+               "WHERE session_ref = s.id ORDER BY started DESC LIMIT 1) "
                "ORDER BY s.first_ts, s.session_id");
     return qb_prepare(&q, db, out, err, errlen);
 }

@@ -12,6 +12,12 @@
 #define QUERY_DEFAULT_LIMIT  1000
 #define QUERY_MAX_CANDIDATES 10 /* ambiguous session prefix: candidates listed */
 
+/* SQL select-list terms giving the interned texts of a page_loads row named t (schema
+ * "*_ref" columns): its session_id and user_agent. */
+#define QUERY_PAGE_TEXTS(t)                                                                        \
+    "(SELECT session_id FROM sessions WHERE id = " t ".session_ref) AS session_id, "               \
+    "(SELECT user_agent FROM user_agents WHERE id = " t ".ua_ref) AS user_agent"
+
 typedef struct query_filter {
     bool has_since, has_until;
     double since, until; /* epoch seconds: started >= since, started < until */

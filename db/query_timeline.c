@@ -10,9 +10,11 @@
 
 /* Rows: ts, ord (tie order), seq, event, detail. ?1 is the page load id. */
 static const char timeline_sql[] =
-    "WITH pl AS (SELECT * FROM page_loads WHERE id = ?1), "
+    "WITH pl AS (SELECT p.*, (SELECT session_id FROM sessions WHERE id = p.session_ref) AS "
+    "  session_id, (SELECT user_agent FROM user_agents WHERE id = p.ua_ref) AS user_agent "
+    "  FROM page_loads p WHERE id = ?1), "
     "ws AS (SELECT w.* FROM websockets w WHERE w.page_load_id = ?1 UNION "
-    "  SELECT w.* FROM websockets w, pl WHERE w.session_id = pl.session_id), "
+    "  SELECT w.* FROM websockets w, pl WHERE w.session_ref = pl.session_ref), "
     "last AS (SELECT MAX(t) AS t FROM (SELECT pl.started AS t FROM pl UNION ALL "
     "  SELECT COALESCE(h.resp_end_ts, h.resp_ts, h.req_ts) FROM http_exchanges h "
     "  WHERE h.page_load_id = ?1 UNION ALL SELECT COALESCE(end_ts, close_ts, upgrade_ts) FROM "
@@ -56,7 +58,8 @@ static const char timeline_sql[] =
     "  FROM ws w LEFT JOIN connections c ON c.id = w.connection_id "
     "UNION ALL SELECT m.ts, 4, m.id, CASE m.dir WHEN 0 THEN 'bokeh C->S' ELSE 'bokeh S->C' END, "
     "  printf('%s msgid %s%s, %d bytes%s', COALESCE(m.msgtype, '?'), COALESCE(m.msgid, '?'), "
-    "  COALESCE(' reqid ' || m.reqid, ''), COALESCE(m.size, 0), "
+    "  COALESCE(' reqid ' || COALESCE(m.reqid, (SELECT r.msgid FROM bokeh_messages r WHERE "
+    "  r.websocket_id = m.websocket_id AND r.id = m.reply_to)), ''), COALESCE(m.size, 0), "
     "  CASE WHEN m.num_buffers > 0 THEN printf(', %d buffers', m.num_buffers) ELSE '' END) "
     "  FROM bokeh_messages m JOIN ws w ON m.websocket_id = w.id "
     "UNION ALL SELECT COALESCE(w.close_ts, w.end_ts), 5, w.id, 'websocket end', "
@@ -98,8 +101,9 @@ static int prefix_candidates(sqlite3 *db, const char *prefix, sqlite3_str *list,
 {
     sqlite3_stmt *st = NULL;
     /* a range on the session index: every id with this prefix sorts inside it */
-    const char *sql = "SELECT DISTINCT session_id FROM page_loads WHERE session_id >= ?1 AND "
-                      "session_id < ?1 || char(1114111) ORDER BY session_id LIMIT ?2";
+    const char *sql = "SELECT s.session_id FROM sessions s WHERE s.session_id >= ?1 AND "
+                      "s.session_id < ?1 || char(1114111) AND EXISTS (SELECT 1 FROM page_loads "
+                      "WHERE session_ref = s.id) ORDER BY s.session_id LIMIT ?2";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -117,8 +121,8 @@ static int prefix_candidates(sqlite3 *db, const char *prefix, sqlite3_str *list,
 static int latest_page_of(sqlite3 *db, const char *session_id, int64_t *page_id)
 {
     sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT id FROM page_loads WHERE session_id = ?1 ORDER BY started DESC, "
-                      "id DESC LIMIT 1";
+    const char *sql = "SELECT id FROM page_loads WHERE session_ref = (SELECT id FROM sessions "
+                      "WHERE session_id = ?1) ORDER BY started DESC, id DESC LIMIT 1";
     int rc = -1;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);

@@ -1,8 +1,10 @@
 -- orphanwatch capture database schema. The one place the schema is written down.
 -- Version: bump OW_SCHEMA_VERSION (user_version below) on any change; readers refuse others.
 -- Times are epoch seconds (REAL, UTC). Addresses are text (IPv6 in RFC 5952 form).
+-- Text repeated across many rows is stored once: a "*_ref" column holds the id of its row in
+-- sessions (session_ref) or user_agents (ua_ref); join to read the text.
 -- "dir" columns: 0 = client to server, 1 = server to client.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- @table captures: one row per capture run (a file read or a live session).
 CREATE TABLE IF NOT EXISTS captures (
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS connections (
     max_seg_c2s INTEGER, max_seg_s2c INTEGER,
     max_seg_acked_s2c INTEGER, max_seg_lost_s2c INTEGER, lost_retrans_s2c INTEGER,
     retrans_c2s INTEGER, retrans_s2c INTEGER, retrans_bytes_c2s INTEGER, retrans_bytes_s2c INTEGER,
-    rto_s2c INTEGER, rto_series_s2c TEXT, -- JSON array of seconds between timeouts
+    rto_s2c INTEGER,               -- retransmission timeouts, server to client
+    rto_series_s2c TEXT,           -- JSON array of seconds between timeouts (NULL: none)
     longest_stall_s2c REAL, stall_start_s2c REAL,
     recovered_smaller_s2c INTEGER, seg_after_recovery_s2c INTEGER,
     dup_acks_c2s INTEGER, dup_acks_s2c INTEGER, sack_blocks INTEGER,
@@ -57,8 +60,10 @@ CREATE TABLE IF NOT EXISTS http_exchanges (
     connection_id INTEGER NOT NULL REFERENCES connections(id),
     seq INTEGER NOT NULL,          -- 0-based request number on the connection
     kind TEXT,                     -- page, static, websocket, autoload, favicon, other
-    req_ts REAL, method TEXT, target TEXT, host TEXT,
-    user_agent TEXT,               -- NULL when the row belongs to a page load: its User-Agent
+    req_ts REAL, method TEXT, target TEXT,
+    host TEXT,                     -- NULL when the row belongs to a page load with the same Host
+    ua_ref INTEGER REFERENCES user_agents(id), -- User-Agent; NULL when the row belongs to a
+                                   -- page load with the same one
     referer TEXT,                  -- NULL when it names the page this fetch belongs to
     origin TEXT,
     req_body_bytes INTEGER,
@@ -69,9 +74,8 @@ CREATE TABLE IF NOT EXISTS http_exchanges (
     resp_body_bytes INTEGER,
     complete INTEGER,              -- response body complete
     last_byte_acked INTEGER,       -- the client acknowledged the response's last byte (NULL unknown)
-    page_load_id INTEGER,          -- the page this fetch belongs to (page, statics, websocket)
-    session_id TEXT                -- page: first session created; websocket: session it carries;
-                                   -- NULL on statics (see page_load_id)
+    page_load_id INTEGER           -- the page this fetch belongs to (page, statics, websocket);
+                                   -- its session: page_loads.session_ref, websockets.session_ref
 );
 
 -- @table websockets: one row per websocket upgrade attempt (101 or refused).
@@ -80,7 +84,7 @@ CREATE TABLE IF NOT EXISTS websockets (
     connection_id INTEGER NOT NULL REFERENCES connections(id),
     http_id INTEGER REFERENCES http_exchanges(id),
     page_load_id INTEGER,
-    session_id TEXT,
+    session_ref INTEGER REFERENCES sessions(id), -- the session the websocket carries
     upgrade_ts REAL, status INTEGER, reason TEXT,
     origin TEXT, path TEXT,
     subprotocol_ok INTEGER,        -- 101 carried Sec-WebSocket-Protocol: bokeh
@@ -99,12 +103,15 @@ CREATE TABLE IF NOT EXISTS websockets (
     errors INTEGER
 );
 
--- @table bokeh_messages: Bokeh protocol messages (the first few per websocket; the rest counted).
+-- @table bokeh_messages: Bokeh messages, the first of each type and direction per websocket.
+-- At most --max-bokeh-messages (8) per websocket; websockets.msg_counts counts them all.
 CREATE TABLE IF NOT EXISTS bokeh_messages (
     id INTEGER NOT NULL,           -- unique; rows are stored by (websocket_id, id), no rowid
     websocket_id INTEGER NOT NULL REFERENCES websockets(id),
     ts REAL, dir INTEGER,
-    msgtype TEXT, msgid TEXT, reqid TEXT,
+    msgtype TEXT, msgid TEXT,
+    reply_to INTEGER,              -- id of the stored message whose msgid is this one's reqid
+    reqid TEXT,                    -- the header's reqid when it names no stored message
     size INTEGER, num_buffers INTEGER,
     PRIMARY KEY (websocket_id, id)
 ) WITHOUT ROWID;
@@ -115,9 +122,10 @@ CREATE TABLE IF NOT EXISTS page_loads (
     capture_id INTEGER NOT NULL REFERENCES captures(id),
     http_id INTEGER REFERENCES http_exchanges(id),
     connection_id INTEGER REFERENCES connections(id),
-    session_id TEXT,
+    session_ref INTEGER REFERENCES sessions(id), -- the session the page created
     client TEXT, client_port INTEGER, server TEXT, server_port INTEGER,
-    host TEXT, path TEXT, app TEXT, user_agent TEXT,
+    host TEXT, path TEXT, app TEXT,
+    ua_ref INTEGER REFERENCES user_agents(id), -- the request's User-Agent
     started REAL,                  -- page request time
     status INTEGER, resp_bytes INTEGER,
     ttfb REAL, ttlb REAL,          -- seconds from request to first / last response byte
@@ -145,13 +153,21 @@ CREATE TABLE IF NOT EXISTS evidence (
 );
 
 -- @table sessions: one row per Bokeh session id seen (from a page, a websocket or both).
+-- Rows are written by upsert on session_id, so a row keeps its id (other tables refer to it).
 CREATE TABLE IF NOT EXISTS sessions (
-    session_id TEXT PRIMARY KEY,
-    first_ts REAL, last_ts REAL,
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL UNIQUE, -- the Bokeh session id
+    first_ts REAL, last_ts REAL,   -- NULL until the correlator has written the session
     page_loads INTEGER, websockets INTEGER,
     token_expiry INTEGER,
     outcome TEXT                   -- outcome of its latest page load, or 'websocket_only'
-) WITHOUT ROWID;
+);
+
+-- @table user_agents: each distinct User-Agent header, stored once.
+CREATE TABLE IF NOT EXISTS user_agents (
+    id INTEGER PRIMARY KEY,
+    user_agent TEXT NOT NULL UNIQUE
+);
 
 -- @table packet_files: with --keep-packets, one row per kept pcap file (export reads them).
 CREATE TABLE IF NOT EXISTS packet_files (
@@ -204,15 +220,15 @@ CREATE TABLE IF NOT EXISTS rollup_minutes (
 CREATE INDEX IF NOT EXISTS page_loads_started ON page_loads(started);
 CREATE INDEX IF NOT EXISTS page_loads_outcome ON page_loads(outcome, started);
 CREATE INDEX IF NOT EXISTS page_loads_client ON page_loads(client, started);
-CREATE INDEX IF NOT EXISTS page_loads_session ON page_loads(session_id);
+CREATE INDEX IF NOT EXISTS page_loads_session ON page_loads(session_ref);
 CREATE INDEX IF NOT EXISTS page_loads_verdict ON page_loads(verdict, started);
 CREATE INDEX IF NOT EXISTS page_loads_app ON page_loads(app, started);
 CREATE INDEX IF NOT EXISTS sessions_first ON sessions(first_ts);
 CREATE INDEX IF NOT EXISTS http_page ON http_exchanges(page_load_id);
 CREATE INDEX IF NOT EXISTS http_conn ON http_exchanges(connection_id);
 CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);
-CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_id);
-CREATE INDEX IF NOT EXISTS conn_client ON connections(client, first_ts);
+CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_ref);
+CREATE INDEX IF NOT EXISTS conn_client ON connections(client);
 
 -- @view evidence_resources: per evidence row tied to an HTTP exchange, the exchange's target
 -- without its query string (page_loads.resource is the first of a page's, by seq).
@@ -315,10 +331,14 @@ END;
 
 -- @view orphans: page loads whose session never got a websocket.
 CREATE VIEW IF NOT EXISTS orphans AS
-    SELECT * FROM page_loads WHERE outcome = 'orphan' ORDER BY started;
+    SELECT p.*, s.session_id, u.user_agent FROM page_loads p
+    LEFT JOIN sessions s ON s.id = p.session_ref LEFT JOIN user_agents u ON u.id = p.ua_ref
+    WHERE p.outcome = 'orphan' ORDER BY p.started;
 -- @view failed_page_loads: every page load that did not end connected and healthy.
 CREATE VIEW IF NOT EXISTS failed_page_loads AS
-    SELECT * FROM page_loads WHERE outcome <> 'connected' OR verdict IS NOT NULL ORDER BY started;
+    SELECT p.*, s.session_id, u.user_agent FROM page_loads p
+    LEFT JOIN sessions s ON s.id = p.session_ref LEFT JOIN user_agents u ON u.id = p.ua_ref
+    WHERE p.outcome <> 'connected' OR p.verdict IS NOT NULL ORDER BY p.started;
 -- @view client_summary: per client address, page loads, orphans, orphan rate.
 CREATE VIEW IF NOT EXISTS client_summary AS
     SELECT client, COUNT(*) AS page_loads,

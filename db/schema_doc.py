@@ -78,6 +78,8 @@ def parse(text):
         m = re.match(r"--\s*@(table|view)\s+(\w+)\s*:\s*(.*)", line)
         if m:
             pending = (m.group(1), m.group(2), m.group(3).strip())
+        elif pending and line.startswith("--"):  # the description goes on
+            pending = (pending[0], pending[1], pending[2] + " " + line[2:].strip())
         m = re.match(r"\s*CREATE TABLE(?: IF NOT EXISTS)?\s+(\w+)\s*\(", line, re.I)
         if m:
             t = Table(m.group(1), pending[2] if pending and pending[0] == "table" else "")

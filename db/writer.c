@@ -28,8 +28,25 @@ enum stmt_id {
     ST_EVIDENCE_DEL,
     ST_EVIDENCE,
     ST_SESSION,
+    ST_SESSION_STUB,
+    ST_UA_STUB,
     ST_PACKET_FILE,
     ST_COUNT
+};
+
+/* Text stored once (db/schema.sql, "*_ref" columns): an insert writes the column as the id of
+ * the text's row, found by the parameter the text is bound to; the writing thread makes sure
+ * that row exists first (the stub statement). */
+enum { INTERN_SESSION, INTERN_UA, INTERN_COUNT };
+static const struct {
+    const char *column, *param, *expr;
+    enum stmt_id stub;
+} interned[INTERN_COUNT] = {
+    [INTERN_SESSION] = {"session_ref", ":session_id",
+                        "(SELECT id FROM sessions WHERE session_id = :session_id)",
+                        ST_SESSION_STUB},
+    [INTERN_UA] = {"ua_ref", ":user_agent",
+                   "(SELECT id FROM user_agents WHERE user_agent = :user_agent)", ST_UA_STUB},
 };
 
 /* id offsets: a record's id plus the largest id the table held when the file was opened */
@@ -74,6 +91,7 @@ struct ow_db {
     ow_record_sink sink;
     sqlite3_stmt *st[ST_COUNT];
     param_names params[ST_COUNT];
+    int intern_param[ST_COUNT][INTERN_COUNT]; /* parameter index of each interned text, or 0 */
     int64_t capture_id;
     id_offsets off;
     /* packet thread */
@@ -474,7 +492,7 @@ static void bind_conn_loss(binder *b, const tcp_health *h)
     b_uint(b, ":retrans_bytes_s2c", s->retrans_bytes);
     b_uint(b, ":rto_s2c", s->rto_count);
     rto_series_json(s, rto, sizeof rto);
-    b_text(b, ":rto_series_s2c", rto);
+    b_text(b, ":rto_series_s2c", strcmp(rto, "[]") ? rto : NULL);
     b_real(b, ":longest_stall_s2c", s->longest_stall);
     b_real_if(b, ":stall_start_s2c", s->stall_start_ts, s->stall_start_ts > 0);
     b_int(b, ":recovered_smaller_s2c", s->recovered_smaller);
@@ -553,7 +571,6 @@ static void on_http(void *ctx, const ow_http_rec *r)
     b_int(&b, ":complete", r->complete);
     b_int_if(&b, ":last_byte_acked", r->last_byte_acked, r->last_byte_acked >= 0);
     b_ref(&b, ":page_load_id", r->page_load_id, db->off.page);
-    b_text(&b, ":session_id", r->session_id);
     hold_row(db, &b, "http exchange");
 }
 
@@ -631,8 +648,8 @@ static void on_bokeh(void *ctx, const ow_bokeh_rec *r)
     b_real(&b, ":ts", r->ts);
     b_int(&b, ":dir", r->dir);
     b_text(&b, ":msgtype", r->msgtype);
-    b_text(&b, ":msgid", r->msgid);
-    b_text(&b, ":reqid", r->reqid);
+    b_text(&b, ":msgid", r->msgid && *r->msgid ? r->msgid : NULL); /* "": none in the header */
+    b_text(&b, ":reqid", r->reqid && *r->reqid ? r->reqid : NULL);
     b_uint(&b, ":size", r->size);
     b_uint(&b, ":num_buffers", r->num_buffers);
     hold_row(db, &b, "bokeh message");
@@ -766,10 +783,13 @@ static void on_tick(void *ctx, double now)
 /* ---- writing the held rows ---- */
 
 static const char *const stmt_what[ST_COUNT] = {
-    [ST_CAPTURE] = "capture", [ST_CONN] = "connection",        [ST_HTTP] = "http exchange",
-    [ST_WS] = "websocket",    [ST_BOKEH] = "bokeh message",    [ST_BOKEH_ROOM] = "bokeh message",
-    [ST_PAGE] = "page load",  [ST_EVIDENCE_DEL] = "evidence",  [ST_EVIDENCE] = "evidence",
-    [ST_SESSION] = "session", [ST_PACKET_FILE] = "packet file"};
+    [ST_CAPTURE] = "capture",        [ST_CONN] = "connection",
+    [ST_HTTP] = "http exchange",     [ST_WS] = "websocket",
+    [ST_BOKEH] = "bokeh message",    [ST_BOKEH_ROOM] = "bokeh message",
+    [ST_PAGE] = "page load",         [ST_EVIDENCE_DEL] = "evidence",
+    [ST_EVIDENCE] = "evidence",      [ST_SESSION] = "session",
+    [ST_SESSION_STUB] = "session",   [ST_UA_STUB] = "user agent",
+    [ST_PACKET_FILE] = "packet file"};
 
 static void bind_row(const rowbuf *rb, sqlite3_stmt *st, const rb_row *r)
 {
@@ -788,11 +808,32 @@ static void bind_row(const rowbuf *rb, sqlite3_stmt *st, const rb_row *r)
     }
 }
 
+/* The rows of the texts row r refers to by id (sessions, user_agents), made when missing. */
+static bool write_interned(ow_db *db, const rowbuf *rb, const rb_row *r)
+{
+    for (int k = 0; k < INTERN_COUNT; k++) {
+        int p = db->intern_param[r->stmt][k];
+        for (size_t i = 0; p && i < r->n_values; i++) {
+            const rb_value *v = &rb->values[r->first_value + i];
+            if (v->param != p || v->type != RB_TEXT)
+                continue;
+            sqlite3_stmt *stub = db->st[interned[k].stub];
+            sqlite3_reset(stub);
+            sqlite3_bind_text(stub, 1, rowbuf_value_text(rb, v), (int)v->len, SQLITE_STATIC);
+            bool ok = step_ok(db, stub, stmt_what[interned[k].stub]);
+            sqlite3_clear_bindings(stub);
+            if (!ok)
+                return false;
+        }
+    }
+    return true;
+}
+
 /* Writes one held row inside the open transaction (opened here when needed); counts it as
  * pending (committed later) or failed. */
 static bool write_row(ow_db *db, const rowbuf *rb, const rb_row *r)
 {
-    if (r->dead || !begin_txn(db)) {
+    if (r->dead || !begin_txn(db) || !write_interned(db, rb, r)) {
         db->stats.rows_failed++;
         return false;
     }
@@ -874,7 +915,16 @@ static void write_batch(void *ctx, void *batch, int flags)
 
 /* ---- setup ---- */
 
-/* "INSERT OR REPLACE INTO t(c1, ...) VALUES(:c1, ...)" over every column of the table. */
+static int interned_column(const char *name)
+{
+    for (int k = 0; k < INTERN_COUNT; k++)
+        if (strcmp(name, interned[k].column) == 0)
+            return k;
+    return -1;
+}
+
+/* "INSERT OR REPLACE INTO t(c1, ...) VALUES(:c1, ...)" over every column of the table; an
+ * interned column's value is its text's id. */
 static char *insert_sql(sqlite3 *db, const char *table)
 {
     char sql[128];
@@ -885,8 +935,13 @@ static char *insert_sql(sqlite3 *db, const char *table)
     sqlite3_str *cols = sqlite3_str_new(db), *vals = sqlite3_str_new(db);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 1);
+        int k = interned_column(name);
         sqlite3_str_appendf(cols, "%s\"%w\"", sqlite3_str_length(cols) ? ", " : "", name);
-        sqlite3_str_appendf(vals, "%s:%s", sqlite3_str_length(vals) ? ", " : "", name);
+        if (k >= 0)
+            sqlite3_str_appendf(vals, "%s%s", sqlite3_str_length(vals) ? ", " : "",
+                                interned[k].expr);
+        else
+            sqlite3_str_appendf(vals, "%s:%s", sqlite3_str_length(vals) ? ", " : "", name);
     }
     sqlite3_finalize(st);
     char *c = sqlite3_str_finish(cols), *v = sqlite3_str_finish(vals);
@@ -931,8 +986,27 @@ static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *e
                  sqlite3_errmsg(db->file.db));
         return -1;
     }
+    for (int k = 0; k < INTERN_COUNT; k++)
+        db->intern_param[id][k] = sqlite3_bind_parameter_index(db->st[id], interned[k].param);
     return copy_param_names(db, id, err, errlen);
 }
+
+/* A Bokeh message; a reply names the stored request it answers by id, not by its msgid. */
+static const char bokeh_insert_sql[] =
+    "INSERT OR REPLACE INTO bokeh_messages(id, websocket_id, ts, dir, msgtype, msgid, reply_to, "
+    "reqid, size, num_buffers) SELECT :id, :websocket_id, :ts, :dir, :msgtype, :msgid, r.id, "
+    "iif(r.id IS NULL, :reqid, NULL), :size, :num_buffers FROM (SELECT NULL) LEFT JOIN "
+    "(SELECT id FROM bokeh_messages WHERE websocket_id = :websocket_id AND id < :id AND "
+    "msgid = :reqid ORDER BY id DESC LIMIT 1) r";
+
+/* The session's row, updated in place so that it keeps its id. */
+static const char session_upsert_sql[] =
+    "INSERT INTO sessions(session_id, first_ts, last_ts, page_loads, websockets, token_expiry, "
+    "outcome) VALUES(:session_id, :first_ts, :last_ts, :page_loads, :websockets, :token_expiry, "
+    ":outcome) ON CONFLICT(session_id) DO UPDATE SET first_ts = excluded.first_ts, "
+    "last_ts = excluded.last_ts, page_loads = excluded.page_loads, "
+    "websockets = excluded.websockets, token_expiry = excluded.token_expiry, "
+    "outcome = excluded.outcome";
 
 static int prepare_sql(ow_db *db, enum stmt_id id, const char *sql, char *err, size_t errlen)
 {
@@ -948,13 +1022,22 @@ static int prepare_all(ow_db *db, char *err, size_t errlen)
     static const struct {
         enum stmt_id id;
         const char *table;
-    } inserts[] = {
-        {ST_CAPTURE, "captures"},  {ST_CONN, "connections"},     {ST_HTTP, "http_exchanges"},
-        {ST_WS, "websockets"},     {ST_BOKEH, "bokeh_messages"}, {ST_PAGE, "page_loads"},
-        {ST_EVIDENCE, "evidence"}, {ST_SESSION, "sessions"},     {ST_PACKET_FILE, "packet_files"}};
+    } inserts[] = {{ST_CAPTURE, "captures"},        {ST_CONN, "connections"},
+                   {ST_HTTP, "http_exchanges"},     {ST_WS, "websockets"},
+                   {ST_PAGE, "page_loads"},         {ST_EVIDENCE, "evidence"},
+                   {ST_PACKET_FILE, "packet_files"}};
     for (size_t i = 0; i < sizeof inserts / sizeof *inserts; i++)
         if (prepare_insert(db, inserts[i].id, inserts[i].table, err, errlen) < 0)
             return -1;
+    if (prepare_sql(db, ST_SESSION, session_upsert_sql, err, errlen) < 0 ||
+        prepare_sql(db, ST_BOKEH, bokeh_insert_sql, err, errlen) < 0 ||
+        prepare_sql(db, ST_SESSION_STUB,
+                    "INSERT INTO sessions(session_id) VALUES(?1) ON CONFLICT DO NOTHING", err,
+                    errlen) < 0 ||
+        prepare_sql(db, ST_UA_STUB,
+                    "INSERT INTO user_agents(user_agent) VALUES(?1) ON CONFLICT DO NOTHING", err,
+                    errlen) < 0)
+        return -1;
     if (prepare_sql(db, ST_EVIDENCE_DEL, "DELETE FROM evidence WHERE page_load_id = :page_load_id",
                     err, errlen) < 0)
         return -1;
@@ -1060,6 +1143,17 @@ const owdb_stats *owdb_get_stats(const ow_db *db)
     return &db->snapshot;
 }
 
+/* VACUUM, its copy in a temporary file (not memory: the file's size). Failing (a full disk)
+ * leaves the file as it was: said on stderr, nothing lost. */
+static void compact(ow_db *db)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db->file.db, "PRAGMA temp_store=FILE; VACUUM", NULL, NULL, &msg) != SQLITE_OK)
+        fprintf(stderr, "orphanwatch: %s: not compacted (%s); its data is complete\n", db->path,
+                msg ? msg : sqlite3_errmsg(db->file.db));
+    sqlite3_free(msg);
+}
+
 void owdb_close(ow_db *db)
 {
     if (!db)
@@ -1073,6 +1167,8 @@ void owdb_close(ow_db *db)
         /* leave one self-contained file; harmless failures when a reader still has it open */
         sqlite3_exec(db->file.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_exec(db->file.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+        if (db->opt.compact && db->file.created && !db->stats.rows_failed)
+            compact(db);
     }
     for (int i = 0; i < 2; i++)
         rowbuf_free(&db->rows[i]);

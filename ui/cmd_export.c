@@ -45,8 +45,8 @@ static size_t page_connections(sqlite3 *db, int64_t page_id, ow_conn_key *keys, 
         "SELECT client, client_port, server, server_port, first_ts, last_ts FROM connections "
         "WHERE id IN (SELECT connection_id FROM page_loads WHERE id = ?1 "
         "UNION SELECT connection_id FROM http_exchanges WHERE page_load_id = ?1 "
-        "UNION SELECT connection_id FROM websockets WHERE page_load_id = ?1 OR session_id = "
-        "(SELECT session_id FROM page_loads WHERE id = ?1))";
+        "UNION SELECT connection_id FROM websockets WHERE page_load_id = ?1 OR session_ref = "
+        "(SELECT session_ref FROM page_loads WHERE id = ?1))";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_int64(s, 1, page_id);

@@ -305,8 +305,9 @@ static void add_filters(sql_buf *b, const dash_query *q)
         }
         b->pattern[k++] = '%';
         b->pattern[k] = '\0';
-        sql_add(b, " AND (client LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\'"
-                   " OR session_id LIKE ? ESCAPE '\\' OR user_agent LIKE ? ESCAPE '\\')");
+        sql_add(b, " AND (client LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR session_ref IN "
+                   "(SELECT id FROM sessions WHERE session_id LIKE ? ESCAPE '\\') OR ua_ref IN "
+                   "(SELECT id FROM user_agents WHERE user_agent LIKE ? ESCAPE '\\'))");
         for (int i = 0; i < 4; i++)
             bind_text(b, b->pattern);
     }
@@ -356,9 +357,10 @@ static void build_list(sql_buf *b, const dash_query *q, const dash_row *anchor, 
     sort_key k[4];
     int nk = sort_keys(q->sort, k);
     char tmp[160];
-    sql_add(b, "SELECT id, started, client, COALESCE(NULLIF(app, ''), path), session_id, "
-               "user_agent, outcome, verdict, status, static_count, websockets, " DUR_EXPR
-               " FROM page_loads");
+    sql_add(b, "SELECT id, started, client, COALESCE(NULLIF(app, ''), path), ");
+    sql_add(b, QUERY_PAGE_TEXTS("page_loads"));
+    sql_add(b,
+            ", outcome, verdict, status, static_count, websockets, " DUR_EXPR " FROM page_loads");
     add_filters(b, q);
     if (anchor)
         add_keyset(b, k, nk, anchor, backward, inclusive);

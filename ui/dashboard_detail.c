@@ -279,8 +279,10 @@ static void message_rows(detail_ctx *c, int64_t ws_id)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(c->db,
-                           "SELECT ts, dir, msgtype, msgid, reqid, size, num_buffers "
-                           "FROM bokeh_messages WHERE websocket_id = ? ORDER BY ts, id LIMIT ?",
+                           "SELECT ts, dir, msgtype, msgid, COALESCE(reqid, (SELECT r.msgid "
+                           "FROM bokeh_messages r WHERE r.websocket_id = m.websocket_id AND "
+                           "r.id = m.reply_to)), size, num_buffers FROM bokeh_messages m "
+                           "WHERE websocket_id = ? ORDER BY ts, id LIMIT ?",
                            -1, &st, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(st, 1, ws_id);
@@ -304,7 +306,8 @@ static void websocket_rows(detail_ctx *c, int64_t page_id, const char *sid)
             "SELECT id, upgrade_ts, status, reason, path, subprotocol_ok, deflate, messages_c2s, "
             "messages_s2c, msg_counts, close_code_c2s, close_code_s2c, close_reason, close_ts, "
             "end_ts, midstream, errors, connection_id FROM websockets "
-            "WHERE page_load_id = ?1 OR (page_load_id IS NULL AND session_id = ?2) "
+            "WHERE page_load_id = ?1 OR (page_load_id IS NULL AND session_ref = "
+            "(SELECT id FROM sessions WHERE session_id = ?2)) "
             "ORDER BY upgrade_ts, id LIMIT ?3",
             -1, &st, NULL) != SQLITE_OK)
         return;
@@ -404,10 +407,12 @@ void dash_detail_build(sqlite3 *db, int64_t id, int width, bool utf8, dash_lines
     sqlite3_stmt *pl;
     if (sqlite3_prepare_v2(
             db,
-            "SELECT id, session_id, client, client_port, server, server_port, host, path, app, "
-            "user_agent, started, status, resp_bytes, ttfb, ttlb, token_expiry, static_count, "
+            "SELECT id, (SELECT session_id FROM sessions WHERE id = p.session_ref), client, "
+            "client_port, server, server_port, host, path, app, "
+            "(SELECT user_agent FROM user_agents WHERE id = p.ua_ref), started, status, "
+            "resp_bytes, ttfb, ttlb, token_expiry, static_count, "
             "static_bytes, static_failed, websockets, outcome, verdict, confidence, summary, "
-            "advice, decided_ts, http_id, connection_id FROM page_loads WHERE id = ?",
+            "advice, decided_ts, http_id, connection_id FROM page_loads p WHERE id = ?",
             -1, &pl, NULL) != SQLITE_OK) {
         dash_lines_add(l, DS_ORPHAN, false, "query failed: %s", sqlite3_errmsg(db));
         return;

@@ -151,7 +151,7 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
     s = prep(db, "SELECT w.upgrade_ts, w.path, w.status, w.msg_counts, w.close_code_c2s, "
                  "w.close_code_s2c, w.end_ts, c.server, c.server_port, c.client_port "
                  "FROM websockets w JOIN connections c ON c.id = w.connection_id "
-                 "WHERE w.session_id = (SELECT session_id FROM page_loads WHERE id = ?) "
+                 "WHERE w.session_ref = (SELECT session_ref FROM page_loads WHERE id = ?) "
                  "ORDER BY w.upgrade_ts");
     if (!s)
         return;
@@ -183,9 +183,10 @@ static void print_evidence(sqlite3 *db, FILE *out, sqlite3_int64 page_id)
 }
 
 static const char failed_columns[] =
-    "SELECT id, outcome, verdict, confidence, session_id, client, client_port, server, "
-    "server_port, path, user_agent, started, status, ttfb, summary, advice, static_count, "
-    "websockets FROM page_loads ";
+    "SELECT id, outcome, verdict, confidence, "
+    "(SELECT session_id FROM sessions WHERE id = session_ref), client, client_port, server, "
+    "server_port, path, (SELECT user_agent FROM user_agents WHERE id = ua_ref), started, "
+    "status, ttfb, summary, advice, static_count, websockets FROM page_loads ";
 
 /* The failed page loads in the report's order, one group after the other, each read through
  * the page_loads_outcome index (outcome, started): orphans, refused, no document, undecided,
@@ -300,7 +301,8 @@ static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
 {
     char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT started, client, path, session_id, static_count, first_ws_ts - started "
+             "SELECT started, client, path, (SELECT session_id FROM sessions WHERE id = "
+             "session_ref), static_count, first_ws_ts - started "
              "FROM page_loads WHERE outcome = 'connected' AND verdict IS NULL ORDER BY started "
              "LIMIT %lld",
              o->max_healthy ? (long long)o->max_healthy : -1LL);
@@ -327,11 +329,12 @@ static void print_healthy(sqlite3 *db, FILE *out, const report_opts *o)
  * pages served before the capture started. */
 static void print_unlinked_websockets(sqlite3 *db, FILE *out, const report_opts *o)
 {
-    sqlite3_stmt *s = prep(
-        db, "SELECT w.upgrade_ts, c.client, c.client_port, w.session_id, w.midstream, w.status, "
-            "w.msg_counts, w.frames_c2s + w.frames_s2c, w.end_ts - w.upgrade_ts "
-            "FROM websockets w JOIN connections c ON c.id = w.connection_id "
-            "WHERE w.page_load_id IS NULL ORDER BY w.upgrade_ts LIMIT 100");
+    sqlite3_stmt *s =
+        prep(db, "SELECT w.upgrade_ts, c.client, c.client_port, (SELECT session_id FROM sessions "
+                 "WHERE id = w.session_ref), w.midstream, w.status, "
+                 "w.msg_counts, w.frames_c2s + w.frames_s2c, w.end_ts - w.upgrade_ts "
+                 "FROM websockets w JOIN connections c ON c.id = w.connection_id "
+                 "WHERE w.page_load_id IS NULL ORDER BY w.upgrade_ts LIMIT 100");
     if (!s)
         return;
     int n = 0;

@@ -116,15 +116,15 @@ def main():
         db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
         res["page_loads"] = db.execute("SELECT COUNT(*) FROM page_loads").fetchone()[0]
         height = a.height - 6  # header 4, column bar, key bar
-        order = "ORDER BY started DESC, id DESC"
-        newest = sid8(db, "SELECT session_id FROM page_loads %s LIMIT 1" % order)
-        after20 = sid8(db, "SELECT session_id FROM page_loads %s LIMIT 1 OFFSET ?" % order,
-                       20 * height)
-        oldest = sid8(db, "SELECT session_id FROM page_loads ORDER BY started, id LIMIT 1")
-        orphan = sid8(db, "SELECT session_id FROM page_loads WHERE outcome = 'orphan' %s "
-                          "LIMIT 1" % order)
-        longest = sid8(db, "SELECT session_id FROM page_loads ORDER BY "
-                           "COALESCE(first_ws_ts - started, ttlb, -1.0) DESC, id DESC LIMIT 1")
+        order = "ORDER BY p.started DESC, p.id DESC"
+        # a page load's session id: the text of its sessions row (schema v3)
+        sel = "SELECT s.session_id FROM page_loads p LEFT JOIN sessions s ON s.id = p.session_ref"
+        newest = sid8(db, "%s %s LIMIT 1" % (sel, order))
+        after20 = sid8(db, "%s %s LIMIT 1 OFFSET ?" % (sel, order), 20 * height)
+        oldest = sid8(db, "%s ORDER BY p.started, p.id LIMIT 1" % sel)
+        orphan = sid8(db, "%s WHERE p.outcome = 'orphan' %s LIMIT 1" % (sel, order))
+        longest = sid8(db, "%s ORDER BY COALESCE(p.first_ws_ts - p.started, p.ttlb, -1.0) DESC, "
+                           "p.id DESC LIMIT 1" % sel)
         first_client = db.execute("SELECT client FROM page_loads ORDER BY client, started DESC, "
                                   "id DESC LIMIT 1").fetchone()[0]
         db.close()

@@ -5,7 +5,11 @@ Seeded and reproducible: the same arguments give the same rows. The mix is meant
 a real Bokeh server's traffic: IPv4 and IPv6 clients (a few heavy ones), several apps, browser
 and non-browser user agents, cold and warm caches, every outcome and verdict with the
 connections, HTTP exchanges, websockets, Bokeh messages and evidence each implies, sessions
-(including a few websocket-only ones) and a captures row with its counters.
+(including a few websocket-only ones) and a captures row with its counters. Like the real
+writer it stores each session id and User-Agent text once (sessions, user_agents) and refers to
+it by id (session_ref, ua_ref), stores per websocket only the first Bokeh message of each type in
+each direction (a reply names its request by id, reply_to), leaves http_exchanges.host NULL on a
+page load's rows (same Host as the page) and connections.rto_series_s2c NULL with no timeouts.
 
 Used by the query tests, the dashboard's tests and the benchmark (1,000,000 page loads build in
 a few minutes: rows go in with executemany inside one transaction, indexes are built after).
@@ -14,7 +18,9 @@ a few minutes: rows go in with executemany inside one transaction, indexes are b
     python3 tests/harness/synth_db.py OUT.db --page-loads 1000000 --force
 
 As a module: build(path, page_loads, ...) returns a dict of row counts;
-add_websocket(conn, session_id, ...) adds a websocket carrying a session (for merge tests).
+add_websocket(conn, session_id, ...) adds a websocket carrying a session (for merge tests);
+session_ref(conn, session_id) / ua_ref(conn, user_agent) return the id of a text's row, made
+when missing.
 """
 import argparse
 import json
@@ -77,24 +83,25 @@ CONN_COLS = ("id", "capture_id", "client", "client_port", "server", "server_port
              "max_seg_acked_s2c", "max_seg_lost_s2c", "retrans_s2c", "rto_s2c", "rto_series_s2c",
              "longest_stall_s2c", "recovered_smaller_s2c", "gaps_c2s", "gaps_s2c")
 HTTP_COLS = ("id", "connection_id", "seq", "kind", "req_ts", "method", "target", "host",
-             "user_agent", "referer", "resp_ts", "resp_end_ts", "status", "reason",
+             "ua_ref", "referer", "resp_ts", "resp_end_ts", "status", "reason",
              "content_type", "content_length", "resp_body_bytes", "complete", "last_byte_acked",
-             "page_load_id", "session_id")
-WS_COLS = ("id", "connection_id", "http_id", "page_load_id", "session_id", "upgrade_ts", "status",
+             "page_load_id")
+WS_COLS = ("id", "connection_id", "http_id", "page_load_id", "session_ref", "upgrade_ts", "status",
            "reason", "origin", "path", "subprotocol_ok", "token_expiry", "deflate", "frames_c2s",
            "frames_s2c", "bytes_c2s", "bytes_s2c", "messages_c2s", "messages_s2c", "msg_counts",
            "ack_ts", "pull_doc_ts", "client_patch_docs", "close_code_c2s", "close_code_s2c",
            "close_reason", "close_ts", "end_ts", "midstream", "errors")
-BOKEH_COLS = ("id", "websocket_id", "ts", "dir", "msgtype", "msgid", "reqid", "size",
-              "num_buffers")
-PAGE_COLS = ("id", "capture_id", "http_id", "connection_id", "session_id", "client",
-             "client_port", "server", "server_port", "host", "path", "app", "user_agent",
+BOKEH_COLS = ("id", "websocket_id", "ts", "dir", "msgtype", "msgid", "reply_to", "reqid",
+              "size", "num_buffers")
+PAGE_COLS = ("id", "capture_id", "http_id", "connection_id", "session_ref", "client",
+             "client_port", "server", "server_port", "host", "path", "app", "ua_ref",
              "started", "status", "resp_bytes", "ttfb", "ttlb", "token_expiry", "static_count",
              "static_bytes", "static_failed", "websockets", "first_ws_ts", "outcome", "verdict",
              "confidence", "summary", "advice", "decided_ts")
 EVIDENCE_COLS = ("page_load_id", "seq", "connection_id", "http_id", "text")
-SESSION_COLS = ("session_id", "first_ts", "last_ts", "page_loads", "websockets", "token_expiry",
-                "outcome")
+SESSION_COLS = ("id", "session_id", "first_ts", "last_ts", "page_loads", "websockets",
+                "token_expiry", "outcome")
+UA_COLS = ("id", "user_agent")
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -139,7 +146,8 @@ class Gen:
         self.rng = random.Random(args.seed)
         self.a = args
         self.t = args.start
-        self.ids = {"conn": 0, "http": 0, "ws": 0, "bokeh": 0, "page": 0}
+        self.ids = {"conn": 0, "http": 0, "ws": 0, "bokeh": 0, "page": 0, "session": 0, "ua": 0}
+        self.ua_ids = {}  # User-Agent text -> user_agents.id
         n_clients = max(4, min(20000, args.page_loads // 40))
         self.clients = make_clients(self.rng, n_clients)
         weights = [(c, 40 if i < 3 else 1) for i, c in enumerate(self.clients)]  # heavy users
@@ -147,7 +155,8 @@ class Gen:
         self.pick_app = weighted(self.rng, APPS)
         self.pick_ua = weighted(self.rng, BROWSER_UAS)
         self.pick_scenario = weighted(self.rng, [((o, v), w) for o, v, w in SCENARIOS])
-        self.rows = {k: [] for k in ("conn", "http", "ws", "bokeh", "page", "evidence", "session")}
+        self.rows = {k: [] for k in ("ua", "session", "conn", "http", "ws", "bokeh", "page",
+                                     "evidence")}
         self.port = 30000
 
     def next_id(self, kind):
@@ -156,6 +165,22 @@ class Gen:
 
     def session_id(self):
         return "".join(self.rng.choices(ALPHABET, k=44))
+
+    def new_session(self):
+        """A new session id: (its sessions.id, its text); the row is added by add_session."""
+        return self.next_id("session"), self.session_id()
+
+    def add_session(self, ref, sid, first, last, page_loads, websockets, expiry, outcome):
+        self.rows["session"].append((ref, sid, first, last, page_loads, websockets, expiry,
+                                     outcome))
+
+    def ua_ref(self, ua):
+        """user_agents.id of ua, its row added the first time the text is seen."""
+        ref = self.ua_ids.get(ua)
+        if ref is None:
+            ref = self.ua_ids[ua] = self.next_id("ua")
+            self.rows["ua"].append((ref, ua))
+        return ref
 
     def client_port(self):
         self.port = 30000 + (self.port - 30000 + 1) % 30000
@@ -166,7 +191,7 @@ class Gen:
         r = self.rng
         fam = 6 if ":" in client else 4
         rtt = round(r.uniform(0.004, 0.09), 5)
-        retr, rto, series, stall, lost, recovered = 0, 0, "[]", 0.0, 0, 0
+        retr, rto, series, stall, lost, recovered = 0, 0, None, 0.0, 0, 0  # no timeouts: NULL
         max_seg = 1228 if fam == 4 else 1208
         acked = max_seg
         if trouble in ("pmtu_blackhole", "script_stalled"):
@@ -185,20 +210,21 @@ class Gen:
             retr, rto, series, stall, recovered, 0, 0))
         return cid
 
-    def http(self, cid, seq, kind, t, target, ua, status, nbytes, complete, page_id, sid,
-             dur):
+    def http(self, cid, seq, kind, t, target, ua, status, nbytes, complete, page_id, dur):
         hid = self.next_id("http")
+        # like the writer: no Host on a page load's rows (all name the page's Host, as here)
         self.rows["http"].append((
-            hid, cid, seq, kind, t, "GET", target, "%s:%d" % (self.a.server_host, self.a.port), ua,
+            hid, cid, seq, kind, t, "GET", target,
+            None if page_id else "%s:%d" % (self.a.server_host, self.a.port), self.ua_ref(ua),
             None if kind == "page" else "http://%s:%d/" % (self.a.server_host, self.a.port),
             t + dur * 0.3 if status else None, t + dur if status else None, status,
             {200: "OK", 101: "Switching Protocols", 403: "Forbidden", 404: "Not Found"}.get(status),
             "text/html" if kind == "page" else "application/javascript", nbytes if status else None,
             nbytes if complete else nbytes // 3, 1 if complete else 0, 1 if complete else 0,
-            page_id, sid))
+            page_id))
         return hid
 
-    def statics(self, client, page_id, sid, t, ua, page_cid, verdict):
+    def statics(self, client, page_id, t, ua, page_cid, verdict):
         """The script fetches of a cold page load; returns (count, bytes, failed, bad http id)."""
         r = self.rng
         n, total, failed, bad = 0, 0, 0, None
@@ -219,21 +245,21 @@ class Gen:
                 client, ts, ts + dur, "http", 1, size, trouble)
             target = "/static/js/%s.min.js?v=%064x" % (name, 0xB0CE + i)
             hid = self.http(cid, 1 if cid == page_cid else 0, "static", ts, target, ua, status,
-                            size, complete, page_id, None, dur)
+                            size, complete, page_id, dur)
             if i == bad_index:
                 bad = (hid, cid)
             n += 1
             total += size if complete else size // 3
         return n, total, failed, bad
 
-    def websocket(self, client, page_id, sid, t, ua, outcome, app):
+    def websocket(self, client, page_id, sref, t, ua, outcome, app):
+        """A websocket carrying the session whose sessions.id is sref."""
         r = self.rng
         status = 403 if outcome == "ws_refused" else 101
         msgs = outcome == "connected"
         dur = r.uniform(5, 600) if msgs else 0.05
         cid = self.conn(client, t, t + dur, "websocket", 1, 9000 if msgs else 200)
-        hid = self.http(cid, 0, "websocket", t, "%s/ws" % app, ua, status, 0, True, page_id, sid,
-                        0.01)
+        hid = self.http(cid, 0, "websocket", t, "%s/ws" % app, ua, status, 0, True, page_id, 0.01)
         wid = self.next_id("ws")
         n_patch = r.randint(0, 4) if msgs else 0
         counts = {"ACK": 1, "PULL-DOC-REQ": 1, "PULL-DOC-REPLY": 1} if msgs else {}
@@ -242,7 +268,7 @@ class Gen:
         close = (1001, 1001, None) if msgs else ((None, None, None) if status != 101
                                                  else (1005, None, None))
         self.rows["ws"].append((
-            wid, cid, hid, page_id, sid, t, status,
+            wid, cid, hid, page_id, sref, t, status,
             "Switching Protocols" if status == 101 else "Forbidden",
             "http://%s:%d" % (self.a.server_host, self.a.port), "%s/ws" % app, 1 if status == 101
             else 0, None, 1, 2 + n_patch if msgs else 1, 3 if msgs else 1, 300 + 200 * n_patch,
@@ -251,13 +277,17 @@ class Gen:
             t + 0.05 if msgs else None, n_patch, close[0], close[1], close[2],
             t + dur if status == 101 else None, t + dur, 0, 0))
         if msgs:
-            plan = [(0.01, 1, "ACK", None, 40), (0.02, 0, "PULL-DOC-REQ", None, 60),
-                    (0.05, 1, "PULL-DOC-REPLY", "req", 4900)]
-            plan += [(0.5 + k, 0, "PATCH-DOC", None, 200) for k in range(n_patch)]
-            for dt, d, mt, req, size in plan:
+            # stored like the writer: the first message of each type in each direction (at most
+            # 4 kinds here, under the 8 per websocket), so one PATCH-DOC of the n_patch counted;
+            # the reply names its request by id (reply_to), its reqid then NULL
+            plan = [(0.01, 1, "ACK", False, 40), (0.02, 0, "PULL-DOC-REQ", False, 60),
+                    (0.05, 1, "PULL-DOC-REPLY", True, 4900)]
+            if n_patch:
+                plan.append((0.5, 0, "PATCH-DOC", False, 200))
+            for dt, d, mt, reply, size in plan:
                 mid = self.next_id("bokeh")
                 self.rows["bokeh"].append((mid, wid, t + dt, d, mt, "m%d" % mid,
-                                           "m%d" % (mid - 1) if req else None, size, 0))
+                                           mid - 1 if reply else None, None, size, 0))
         return wid, cid, hid
 
     def evidence(self, page_id, verdict, bad, page_hid, page_cid, ws):
@@ -284,7 +314,8 @@ class Gen:
         ua = r.choice(PROBE_UAS) if probe else self.pick_ua()
         if probe:
             outcome, verdict = "orphan", "no_scripts_fetched"
-        page_id, sid = self.next_id("page"), self.session_id()
+        page_id = self.next_id("page")
+        sref, sid = self.new_session()
         path = "%s?visit=%d" % (app, page_id) if r.random() < 0.7 else app
         ttfb = round(r.uniform(0.01, 0.3), 4)
         trouble = verdict if verdict == "pmtu_blackhole" and r.random() < 0.3 else None
@@ -292,10 +323,10 @@ class Gen:
         page_port = self.port
         page_bytes = r.randint(8000, 40000)
         page_hid = self.http(page_cid, 0, "page", t, path, ua, 200, page_bytes, trouble is None,
-                             page_id, sid, ttfb * 2)
+                             page_id, ttfb * 2)
         cold = not probe and verdict not in ("no_scripts_fetched",) and (
             r.random() < 0.4 or verdict in ("script_stalled", "script_failed", "pmtu_blackhole"))
-        n, sbytes, failed, bad = (self.statics(client, page_id, sid, t + ttfb * 2, ua, page_cid,
+        n, sbytes, failed, bad = (self.statics(client, page_id, t + ttfb * 2, ua, page_cid,
                                                verdict)
                                   if cold and trouble is None else (0, 0, 0, None))
         if trouble:
@@ -303,28 +334,28 @@ class Gen:
         ws = None
         if outcome in ("connected", "ws_refused", "ws_no_doc"):
             ws_t = t + ttfb * 2 + (0.8 if n else 0.1) + r.random() * 0.5
-            ws = self.websocket(client, page_id, sid, ws_t, ua, outcome, app)
+            ws = self.websocket(client, page_id, sref, ws_t, ua, outcome, app)
         if verdict:
             self.evidence(page_id, verdict, bad, page_hid, page_cid, ws)
         decided = t + a.grace if outcome == "orphan" else (ws_t + 0.1 if ws else t + a.grace)
         self.rows["page"].append((
-            page_id, a.capture_id, page_hid, page_cid, sid, client, page_port, a.server, a.port,
-            "%s:%d" % (a.server_host, a.port), path, app, ua, t, 200, page_bytes, ttfb,
+            page_id, a.capture_id, page_hid, page_cid, sref, client, page_port, a.server, a.port,
+            "%s:%d" % (a.server_host, a.port), path, app, self.ua_ref(ua), t, 200, page_bytes, ttfb,
             round(ttfb * 2, 4), int(t) + 300, n, sbytes, failed, 1 if ws else 0,
             ws_t if ws else None, outcome, verdict, round(r.uniform(0.6, 0.98), 2)
             if verdict else None, SUMMARIES.get(verdict), ADVICE.get(verdict),
             None if outcome == "pending" else decided))
-        self.rows["session"].append((sid, t, decided, 1, 1 if ws else 0, int(t) + 300, outcome))
+        self.add_session(sref, sid, t, decided, 1, 1 if ws else 0, int(t) + 300, outcome)
         if r.random() < 0.01:  # a websocket whose page this capture never saw
-            osid = self.session_id()
-            self.websocket(client, None, osid, t + 0.5, ua, "connected", app)
-            self.rows["session"].append((osid, t + 0.5, t + 60, 0, 1, None, "websocket_only"))
+            oref, osid = self.new_session()
+            self.websocket(client, None, oref, t + 0.5, ua, "connected", app)
+            self.add_session(oref, osid, t + 0.5, t + 60, 0, 1, None, "websocket_only")
 
     def flush(self, db):
-        tables = [("conn", "connections", CONN_COLS), ("http", "http_exchanges", HTTP_COLS),
+        tables = [("ua", "user_agents", UA_COLS), ("session", "sessions", SESSION_COLS),
+                  ("conn", "connections", CONN_COLS), ("http", "http_exchanges", HTTP_COLS),
                   ("ws", "websockets", WS_COLS), ("bokeh", "bokeh_messages", BOKEH_COLS),
-                  ("page", "page_loads", PAGE_COLS), ("evidence", "evidence", EVIDENCE_COLS),
-                  ("session", "sessions", SESSION_COLS)]
+                  ("page", "page_loads", PAGE_COLS), ("evidence", "evidence", EVIDENCE_COLS)]
         for key, table, cols in tables:
             sql = "INSERT INTO %s(%s) VALUES(%s)" % (table, ", ".join(cols),
                                                       ", ".join("?" * len(cols)))
@@ -377,28 +408,48 @@ def build(path, page_loads=1000, seed=1, server="100.64.0.1", port=5006, start=B
     db.execute("PRAGMA journal_mode=DELETE")
     counts = {t: db.execute("SELECT COUNT(*) FROM %s" % t).fetchone()[0]
               for t in ("page_loads", "connections", "http_exchanges", "websockets",
-                        "bokeh_messages", "evidence", "sessions")}
+                        "bokeh_messages", "evidence", "sessions", "user_agents")}
     db.close()
     return counts
 
 
+def session_ref(db, session_id):
+    """sessions.id of session_id; like the real writer, a stub row (NULL first_ts) is made when
+    there is none yet."""
+    db.execute("INSERT INTO sessions(session_id) VALUES(?) ON CONFLICT DO NOTHING", (session_id,))
+    return db.execute("SELECT id FROM sessions WHERE session_id = ?", (session_id,)).fetchone()[0]
+
+
+def ua_ref(db, user_agent):
+    """user_agents.id of user_agent (None for None), its row made when missing."""
+    if user_agent is None:
+        return None
+    db.execute("INSERT INTO user_agents(user_agent) VALUES(?) ON CONFLICT DO NOTHING",
+               (user_agent,))
+    return db.execute("SELECT id FROM user_agents WHERE user_agent = ?",
+                      (user_agent,)).fetchone()[0]
+
+
 def add_websocket(db, session_id, client, server, port, ts, status=101, capture_id=1):
-    """Adds a connection, upgrade exchange and websocket carrying session_id; returns its id."""
+    """Adds a connection, upgrade exchange and websocket carrying session_id (and the session's
+    row when the database has none); returns the websocket's id."""
     cid = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM connections").fetchone()[0]
     hid = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM http_exchanges").fetchone()[0]
     wid = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM websockets").fetchone()[0]
+    db.execute("INSERT INTO sessions(session_id, first_ts, last_ts, page_loads, websockets, "
+               "outcome) VALUES(?, ?, ?, 0, 1, 'websocket_only') ON CONFLICT DO NOTHING",
+               (session_id, ts, ts + 30))
+    sref = session_ref(db, session_id)
     db.execute("INSERT INTO connections(id, capture_id, client, client_port, server, server_port, "
                "family, first_ts, last_ts, kind) VALUES(?, ?, ?, 40000, ?, ?, ?, ?, ?, "
                "'websocket')", (cid, capture_id, client, server, port, 6 if ":" in client else 4,
                                 ts, ts + 30))
     db.execute("INSERT INTO http_exchanges(id, connection_id, seq, kind, req_ts, method, target, "
-               "status, session_id) VALUES(?, ?, 0, 'websocket', ?, 'GET', '/app/ws', ?, ?)",
-               (hid, cid, ts, status, session_id))
-    db.execute("INSERT INTO websockets(id, connection_id, http_id, session_id, upgrade_ts, status, "
-               "path) VALUES(?, ?, ?, ?, ?, ?, '/app/ws')", (wid, cid, hid, session_id, ts, status))
-    db.execute("INSERT OR IGNORE INTO sessions(session_id, first_ts, last_ts, page_loads, "
-               "websockets, outcome) VALUES(?, ?, ?, 0, 1, 'websocket_only')",
-               (session_id, ts, ts + 30))
+               "status) VALUES(?, ?, 0, 'websocket', ?, 'GET', '/app/ws', ?)",
+               (hid, cid, ts, status))
+    db.execute("INSERT INTO websockets(id, connection_id, http_id, session_ref, upgrade_ts, "
+               "status, path) VALUES(?, ?, ?, ?, ?, ?, '/app/ws')",
+               (wid, cid, hid, sref, ts, status))
     return wid
 
 

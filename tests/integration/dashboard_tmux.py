@@ -50,13 +50,25 @@ def session_id(rng):
     return "".join(rng.choice(B62) for _ in range(44))
 
 
-PL_COLS = ("id capture_id http_id connection_id session_id client client_port server "
-           "server_port host path app user_agent started status resp_bytes ttfb ttlb "
+PL_COLS = ("id capture_id http_id connection_id session_ref client client_port server "
+           "server_port host path app ua_ref started status resp_bytes ttfb ttlb "
            "static_count static_bytes static_failed websockets first_ws_ts outcome verdict "
            "confidence summary advice decided_ts").split()
 
 
+def text_ref(db, table, column, text):
+    """The id of text's row in sessions (column session_id) or user_agents (user_agent), made
+    when missing (a session row made here is a stub, as the writer makes it: NULL first_ts)."""
+    if text is None:
+        return None
+    db.execute("INSERT INTO %s (%s) VALUES (?) ON CONFLICT DO NOTHING" % (table, column), (text,))
+    return db.execute("SELECT id FROM %s WHERE %s = ?" % (table, column), (text,)).fetchone()[0]
+
+
 def insert_page_load(db, **kw):
+    """A page_loads row; session_id and user_agent are given as text (stored by reference)."""
+    kw["session_ref"] = text_ref(db, "sessions", "session_id", kw.pop("session_id", None))
+    kw["ua_ref"] = text_ref(db, "user_agents", "user_agent", kw.pop("user_agent", None))
     row = [kw.get(c) for c in PL_COLS]
     db.execute("INSERT INTO page_loads (%s) VALUES (%s)" % (",".join(PL_COLS),
                                                            ",".join("?" * len(PL_COLS))), row)
@@ -96,7 +108,9 @@ def make_known_db(path):
     others[2].update(verdict="slow_pmtu_recovery")
     hostile = [l for l in loads if l["client"] == "fd7a:115c:a1e0::2"][3]
     hostile["ua"] = HOSTILE_UA
-    for l in loads:
+    # newest first, so that sessions.id differs from page_loads.id (41 - id): a reader joining
+    # on the wrong id shows the wrong session
+    for l in reversed(loads):
         connected = l["outcome"] == "connected"
         insert_page_load(
             db, id=l["id"], capture_id=1, session_id=l["sid"], client=l["client"],
@@ -127,9 +141,9 @@ def make_known_db(path):
     db.execute("UPDATE page_loads SET connection_id = 1, http_id = 1 WHERE id = ?",
                (target["id"],))
     db.execute("INSERT INTO http_exchanges (id, connection_id, seq, kind, req_ts, method, "
-               "target, status, resp_ts, resp_end_ts, resp_body_bytes, complete, page_load_id, "
-               "session_id) VALUES (1, 1, 0, 'page', ?, 'GET', '/bserve_test?visit=1', 200, ?, "
-               "?, 13508, 1, ?, ?)", (t, t + 0.012, t + 0.020, target["id"], target["sid"]))
+               "target, status, resp_ts, resp_end_ts, resp_body_bytes, complete, page_load_id) "
+               "VALUES (1, 1, 0, 'page', ?, 'GET', '/bserve_test?visit=1', 200, ?, ?, 13508, 1, "
+               "?)", (t, t + 0.012, t + 0.020, target["id"]))
     db.execute("INSERT INTO http_exchanges (id, connection_id, seq, kind, req_ts, method, "
                "target, status, resp_ts, resp_end_ts, resp_body_bytes, complete, page_load_id) "
                "VALUES (2, 1, 1, 'static', ?, 'GET', '/static/js/bokeh.min.js', 200, ?, ?, "
@@ -152,12 +166,13 @@ def make_known_db(path):
                "server_port, family, close, retrans_s2c, lost_retrans_s2c, longest_stall_s2c) "
                "VALUES (3, 1, ?, 50000, '100.64.0.1', 5006, 4, 'fin', 0, 0, 0)",
                (conn_pl["client"],))
-    db.execute("INSERT INTO websockets (id, connection_id, page_load_id, session_id, upgrade_ts, "
+    db.execute("INSERT INTO websockets (id, connection_id, page_load_id, session_ref, upgrade_ts, "
                "status, reason, path, subprotocol_ok, deflate, messages_c2s, messages_s2c, "
                "msg_counts, close_code_c2s, close_code_s2c, close_ts, errors) VALUES (1, 3, ?, ?, "
                "?, 101, 'Switching Protocols', '/bserve_test/ws', 1, 1, 2, 3, "
                "'{\"ACK\":1,\"PULL-DOC-REPLY\":1}', 1001, 1001, ?, 0)",
-               (conn_pl["id"], conn_pl["sid"], ws_t, ws_t + 5))
+               (conn_pl["id"], text_ref(db, "sessions", "session_id", conn_pl["sid"]), ws_t,
+                ws_t + 5))
     for i, (dt, d, mt) in enumerate([(0.01, 1, "ACK"), (0.02, 0, "PULL-DOC-REQ"),
                                      (0.05, 1, "PULL-DOC-REPLY")]):
         db.execute("INSERT INTO bokeh_messages (id, websocket_id, ts, dir, msgtype, msgid, size) "
@@ -191,22 +206,29 @@ def make_big_db(path, n, seed=1, minutes=None):
                 "ws_refused": ["ws_refused"], "ws_no_doc": ["render_failed"]}
     clients = ["100.64.%d.%d" % (a, b) for a in range(4) for b in range(1, 251)]
 
+    # page load i has session i (a stub row) and User-Agent i % 97 + 1
+    db.executemany("INSERT INTO user_agents (id, user_agent) VALUES (?, ?)",
+                   [(k + 1, "Mozilla/5.0 bench %d" % k) for k in range(97)])
+    sessions = []
+
     def rows():
         for i in range(1, n + 1):
             o = rng.choice(outcomes)
             v = rng.choice(verdicts[o]) if o in verdicts else None
             started = T0 + i * step
-            yield (i, 1, "%08x%s" % (i, "".join(rng.choice(B62) for _ in range(36))),
+            sessions.append((i, "%08x%s" % (i, "".join(rng.choice(B62) for _ in range(36)))))
+            yield (i, 1, i,
                    rng.choice(clients), 40000 + i % 20000, "100.64.0.1", 5006,
-                   "/app%d" % (i % 7), "/app%d" % (i % 7), "Mozilla/5.0 bench %d" % (i % 97),
+                   "/app%d" % (i % 7), "/app%d" % (i % 7), i % 97 + 1,
                    started, 200, 13000, 0.01, 0.02 + (i % 13) / 10.0, 5, 3400000, 0,
                    1 if o in ("connected", "ws_refused", "ws_no_doc") else 0,
                    started + 0.7 if o == "connected" else None, o, v, 0.8 if v else None)
-    db.executemany("INSERT INTO page_loads (id, capture_id, session_id, client, client_port, "
-                   "server, server_port, path, app, user_agent, started, status, resp_bytes, "
+    db.executemany("INSERT INTO page_loads (id, capture_id, session_ref, client, client_port, "
+                   "server, server_port, path, app, ua_ref, started, status, resp_bytes, "
                    "ttfb, ttlb, static_count, static_bytes, static_failed, websockets, "
                    "first_ws_ts, outcome, verdict, confidence) VALUES "
                    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+    db.executemany("INSERT INTO sessions (id, session_id) VALUES (?, ?)", sessions)
     for stmt in index_sql:
         db.execute(stmt)
     db.commit()
@@ -623,8 +645,9 @@ def capture_scenario(tm, bin_, workdir):
     run_dashboard(tm, bin_, db, workdir)
     tm.wait_for(lambda s: "page loads" in s, "the dashboard on blackhole-half.db")
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    in_db = [r[0][:8] for r in con.execute("SELECT session_id FROM page_loads WHERE outcome = "
-                                           "'orphan' ORDER BY started DESC, id DESC")]
+    in_db = [r[0][:8] for r in con.execute(
+        "SELECT s.session_id FROM page_loads p LEFT JOIN sessions s ON s.id = p.session_ref "
+        "WHERE p.outcome = 'orphan' ORDER BY p.started DESC, p.id DESC")]
     con.close()
     tm.keys("o")
     s = tm.wait_for(lambda s: list_rows(s) and all(" orphan " in r for r in list_rows(s)),

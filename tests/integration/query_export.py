@@ -38,7 +38,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         db = read_db(SAMPLE, tmp)
         con = sqlite3.connect(db)
-        orphans = con.execute("SELECT id, session_id FROM page_loads WHERE outcome='orphan'").fetchall()
+        orphans = con.execute("SELECT p.id, s.session_id FROM page_loads p LEFT JOIN sessions s "
+                              "ON s.id = p.session_ref WHERE p.outcome='orphan'").fetchall()
         if not orphans:
             print("FAIL: the sample has no orphan")
             sys.exit(1)
@@ -46,7 +47,8 @@ def main():
             want = {r[0] for r in con.execute(
                 "SELECT client_port FROM connections WHERE id IN (SELECT connection_id FROM "
                 "page_loads WHERE id=?1 UNION SELECT connection_id FROM http_exchanges WHERE "
-                "page_load_id=?1 UNION SELECT connection_id FROM websockets WHERE session_id=?2)",
+                "page_load_id=?1 UNION SELECT connection_id FROM websockets WHERE session_ref="
+                "(SELECT id FROM sessions WHERE session_id=?2))",
                 (page_id, sid))}
             client = con.execute("SELECT client FROM page_loads WHERE id=?", (page_id,)).fetchone()[0]
             out = os.path.join(tmp, sid[:8] + ".pcap")

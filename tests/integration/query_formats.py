@@ -121,7 +121,8 @@ def test_page_lists(path, db):
     want = latest_in_order(db, "SELECT id, started FROM page_loads WHERE outcome = 'orphan'")
     check(rows is not None and [r["id"] for r in rows] == want, "orphans: the latest, in order")
     if rows:
-        p = db.execute("SELECT started, client, verdict, session_id FROM page_loads WHERE id = ?",
+        p = db.execute("SELECT p.started, p.client, p.verdict, s.session_id FROM page_loads p "
+                       "LEFT JOIN sessions s ON s.id = p.session_ref WHERE p.id = ?",
                        (rows[0]["id"],)).fetchone()
         check(rows[0]["started"] == iso(p[0]) and rows[0]["client"] == p[1] and
               rows[0]["verdict"] == p[2] and rows[0]["session_id"] == p[3],
@@ -238,9 +239,9 @@ def test_stats(path, db):
 
 def test_timeline(path, db):
     pid, sid, n_static = db.execute(
-        "SELECT p.id, p.session_id, (SELECT COUNT(*) FROM http_exchanges h WHERE "
-        "h.page_load_id = p.id AND h.kind = 'static') FROM page_loads p WHERE verdict = "
-        "'script_stalled' LIMIT 1").fetchone()
+        "SELECT p.id, s.session_id, (SELECT COUNT(*) FROM http_exchanges h WHERE "
+        "h.page_load_id = p.id AND h.kind = 'static') FROM page_loads p JOIN sessions s ON "
+        "s.id = p.session_ref WHERE p.verdict = 'script_stalled' LIMIT 1").fetchone()
     rows = query(path, "timeline", sid[:12])
     events = [r["event"] for r in rows or []]
     check(events[:1] == ["page request"] and "outcome" in events and "evidence" in events,
@@ -250,12 +251,14 @@ def test_timeline(path, db):
     check(rel == sorted(rel) and rel[0] == 0, "timeline: in time order, relative to the request")
     stalled = [r["detail"] for r in rows or [] if "incomplete" in r["detail"]]
     check(any("retransmissions s2c" in d for d in stalled), "timeline: the stalled fetch")
-    sid = db.execute("SELECT session_id FROM page_loads WHERE outcome = 'connected' AND "
-                     "websockets > 0 LIMIT 1").fetchone()[0]
+    sid = db.execute("SELECT s.session_id FROM page_loads p JOIN sessions s ON "
+                     "s.id = p.session_ref WHERE p.outcome = 'connected' AND p.websockets > 0 "
+                     "LIMIT 1").fetchone()[0]
     events = [r["event"] for r in query(path, "timeline", sid) or []]
     check("websocket upgrade" in events and "bokeh S->C" in events, "timeline: websocket events")
-    prefixes = db.execute("SELECT substr(session_id, 1, 1) AS p FROM page_loads GROUP BY p "
-                          "HAVING COUNT(*) > 1 LIMIT 1").fetchone()[0]
+    prefixes = db.execute("SELECT substr(s.session_id, 1, 1) AS pre FROM page_loads p JOIN "
+                          "sessions s ON s.id = p.session_ref GROUP BY pre HAVING COUNT(*) > 1 "
+                          "LIMIT 1").fetchone()[0]
     r = ow("query", path, "timeline", prefixes, expect=1)
     check("ambiguous" in r.stderr and r.stderr.count("\n  ") >= 2, "timeline: ambiguous prefix")
     r = ow("query", path, "timeline", "!nope", expect=1)
@@ -292,8 +295,9 @@ def test_merge(tmp):
     synth_db.build(b, 300, seed=12, server="100.64.0.9", start=synth_db.BASE_TIME + 60)
     da = sqlite3.connect(a)
     pid, sid, client, t = da.execute(
-        "SELECT id, session_id, client, started FROM page_loads WHERE outcome = 'orphan' AND "
-        "verdict = 'ws_never_attempted' LIMIT 1").fetchone()
+        "SELECT p.id, s.session_id, p.client, p.started FROM page_loads p JOIN sessions s ON "
+        "s.id = p.session_ref WHERE p.outcome = 'orphan' AND p.verdict = 'ws_never_attempted' "
+        "LIMIT 1").fetchone()
     counts = [sqlite3.connect(p).execute("SELECT (SELECT COUNT(*) FROM page_loads), (SELECT "
                                          "COUNT(*) FROM connections)").fetchone() for p in (a, b)]
     orphans_a = da.execute("SELECT COUNT(*) FROM page_loads WHERE outcome = 'orphan'").fetchone()
@@ -313,9 +317,18 @@ def test_merge(tmp):
           ["synthetic-100.64.0.1.pcap", "synthetic-100.64.0.9.pcap"], "merge: captures keep source")
     check(m.execute("SELECT COUNT(*) FROM page_loads p JOIN http_exchanges h ON h.id = p.http_id "
                     "WHERE h.page_load_id <> p.id").fetchone()[0] == 0, "merge: references shifted")
-    row = m.execute("SELECT id, verdict, websockets FROM page_loads WHERE session_id = ?",
-                    (sid,)).fetchone()
+    row = m.execute("SELECT p.id, p.verdict, p.websockets FROM page_loads p JOIN sessions s ON "
+                    "s.id = p.session_ref WHERE s.session_id = ?", (sid,)).fetchone()
     check(row[1] == "ws_elsewhere" and row[2] == 1, "merge: the orphan is ws_elsewhere, 1 ws")
+    check(m.execute("SELECT COUNT(*) FROM sessions WHERE session_id = ?", (sid,)).fetchone()[0]
+          == 1 and m.execute("SELECT COUNT(*) FROM websockets w JOIN page_loads p ON "
+                             "p.session_ref = w.session_ref WHERE p.id = ?",
+                             (row[0],)).fetchone()[0] == 1,
+          "merge: one sessions row, shared by the page load and the other server's websocket")
+    check(m.execute("SELECT COUNT(*) = COUNT(DISTINCT user_agent) FROM user_agents").fetchone()[0]
+          == 1 and m.execute("SELECT COUNT(*) FROM page_loads WHERE ua_ref NOT IN (SELECT id "
+                             "FROM user_agents)").fetchone()[0] == 0,
+          "merge: each User-Agent stored once, every page load's ua_ref names one")
     ev = " ".join(t for (t,) in m.execute("SELECT text FROM evidence WHERE page_load_id = ?",
                                           (row[0],)))
     check("100.64.0.9:5006" in ev and "101" in ev, "merge: evidence names the server and status")
@@ -339,8 +352,9 @@ def test_report(path, db):
     r = ow("report", path)
     text = r.stdout
     order = {"orphan": 0, "ws_refused": 1, "ws_no_doc": 2, "undecided": 3, "pending": 4}
-    failed = db.execute("SELECT outcome, started, session_id FROM page_loads WHERE "
-                        "outcome <> 'connected' OR verdict IS NOT NULL").fetchall()
+    failed = db.execute("SELECT p.outcome, p.started, s.session_id FROM page_loads p LEFT JOIN "
+                        "sessions s ON s.id = p.session_ref WHERE p.outcome <> 'connected' OR "
+                        "p.verdict IS NOT NULL ORDER BY p.id").fetchall()
     failed.sort(key=lambda f: (order.get(f[0], 5), f[1]))
     shown = [line.split("session ")[1].strip() for line in text.splitlines()
              if line.startswith("[") and "session " in line]

@@ -22,7 +22,8 @@ BOUND = 1 << 20
 PAGE_CONNS = ("SELECT client_port, first_ts, last_ts FROM connections WHERE id IN ("
               "SELECT connection_id FROM page_loads WHERE id=?1 UNION SELECT connection_id FROM "
               "http_exchanges WHERE page_load_id=?1 UNION SELECT connection_id FROM websockets "
-              "WHERE page_load_id=?1 OR session_id=?2)")
+              "WHERE page_load_id=?1 OR session_ref=(SELECT id FROM sessions WHERE "
+              "session_id=?2))")
 failures = []
 
 
@@ -97,8 +98,9 @@ def orphans_by_keep(con, rows):
     dropped = [con.execute("SELECT first_ts, last_ts FROM packet_files WHERE file=?", (f,))
                .fetchone() for f, _, d in rows if d]
     out = []
-    for pid, sid in con.execute("SELECT id, session_id FROM page_loads WHERE outcome='orphan' "
-                                "ORDER BY started DESC").fetchall():
+    for pid, sid in con.execute("SELECT p.id, s.session_id FROM page_loads p LEFT JOIN sessions s "
+                                "ON s.id = p.session_ref WHERE p.outcome='orphan' "
+                                "ORDER BY p.started DESC").fetchall():
         conns = con.execute(PAGE_CONNS, (pid, sid)).fetchall()
         gone = any(lo <= last and first <= hi for _, first, last in conns for lo, hi in dropped)
         out.append((pid, sid, {c[0] for c in conns}, not gone))

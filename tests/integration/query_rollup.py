@@ -179,8 +179,9 @@ def main():
         synth_db.build(a, 2000, seed=21, server="100.64.0.1")
         synth_db.build(b, 500, seed=22, server="100.64.0.9", start=synth_db.BASE_TIME + 60)
         da = sqlite3.connect(a)
-        sid, client, t = da.execute("SELECT session_id, client, started FROM page_loads WHERE "
-                                    "outcome = 'orphan' LIMIT 1").fetchone()
+        sid, client, t = da.execute("SELECT s.session_id, p.client, p.started FROM page_loads p "
+                                    "JOIN sessions s ON s.id = p.session_ref WHERE "
+                                    "p.outcome = 'orphan' LIMIT 1").fetchone()
         da.close()
         dbb = sqlite3.connect(b)
         synth_db.add_websocket(dbb, sid, client, "100.64.0.9", 5006, t + 1.2)

@@ -182,7 +182,8 @@ def test_crafted(tmp):
           "the token-bearing query value is redacted in targets", str(rows))
     check(any("bokeh-token=REDACTED" in (r[2] or "") for r in rows),
           "... and in the Referer", str(rows))
-    pl = query(db, "SELECT session_id, path FROM page_loads")
+    pl = query(db, "SELECT s.session_id, p.path FROM page_loads p LEFT JOIN sessions s "
+                   "ON s.id = p.session_ref")
     check(len(pl) == 1 and pl[0][0] == sid, "one page load with the session id", str(pl))
     bm = query(db, "SELECT msgtype FROM bokeh_messages")
     check({"ACK", "PULL-DOC-REPLY", "PATCH-DOC"} <= {r[0] for r in bm},

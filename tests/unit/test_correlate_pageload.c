@@ -19,6 +19,9 @@ typedef struct seen_page {
 static seen_page pages[MAX_PAGES];
 static int n_pages;
 static int ws_rows, http_rows, bokeh_rows;
+static char bokeh_seen[512];      /* "dir:msgtype " per stored Bokeh message, in order */
+static char last_msg_counts[256]; /* msg_counts of the last websocket row */
+static int linked_http_with_host, unlinked_http_without_host;
 
 static void rec_page(void *ctx, const ow_page_rec *r)
 {
@@ -40,14 +43,21 @@ static void rec_page(void *ctx, const ow_page_rec *r)
 static void rec_ws(void *ctx, const ow_ws_rec *r)
 {
     ws_rows++;
+    snprintf(last_msg_counts, sizeof last_msg_counts, "%s",
+             r->msg_counts_json ? r->msg_counts_json : "");
 }
 static void rec_http(void *ctx, const ow_http_rec *r)
 {
     http_rows++;
+    /* a page's fetches leave the Host to the page; others keep it */
+    linked_http_with_host += r->page_load_id > 0 && r->host != NULL;
+    unlinked_http_without_host += r->page_load_id <= 0 && r->host == NULL;
 }
 static void rec_bokeh(void *ctx, const ow_bokeh_rec *r)
 {
     bokeh_rows++;
+    size_t n = strlen(bokeh_seen);
+    snprintf(bokeh_seen + n, sizeof bokeh_seen - n, "%d:%s ", r->dir, r->msgtype);
 }
 
 static const seen_page *find_page(const char *session)
@@ -215,6 +225,24 @@ static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
     n += ws_text(buf + n, "{}", true);
     n += ws_text(buf + n, "{\"events\":[]}", true);
     feed(s, f, 0, buf, n, t + 0.1);
+    /* repeats (counted, not stored), then a late new type (stored) */
+    n = ws_text(buf, "{\"msgid\":\"7B\",\"msgtype\":\"PATCH-DOC\"}", true);
+    n += ws_text(buf + n, "{}", true);
+    n += ws_text(buf + n, "{\"events\":[]}", true);
+    feed(s, f, 0, buf, n, t + 0.2);
+    for (int i = 0; i < 2; i++) {
+        n = ws_text(buf,
+                    i ? "{\"msgid\":\"p1054\",\"msgtype\":\"OK\",\"reqid\":\"7B\"}"
+                      : "{\"msgid\":\"p1053\",\"msgtype\":\"OK\",\"reqid\":\"7A\"}",
+                    false);
+        n += ws_text(buf + n, "{}", false);
+        n += ws_text(buf + n, "{}", false);
+        feed(s, f, 1, buf, n, t + 0.3 + i * 0.1);
+    }
+    n = ws_text(buf, "{\"msgid\":\"p1055\",\"msgtype\":\"ERROR\",\"reqid\":\"7B\"}", false);
+    n += ws_text(buf + n, "{}", false);
+    n += ws_text(buf + n, "{\"text\":\"x\"}", false);
+    feed(s, f, 1, buf, n, t + 0.6);
     n = ws_frame(buf, 8, "\x03\xe9", 2, true);
     feed(s, f, 0, buf, n, t + 5);
     s->on_close(s->ctx, f, OW_CLOSE_FIN, t + 5.1);
@@ -235,6 +263,20 @@ int main(void)
     page_load(s, 1, "HealthySessionAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t, chrome, 1);
     static_fetch(s, 2, t + 0.7, 1);
     websocket(s, 3, "HealthySessionAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t + 1.0, 101, 1);
+    /* stored: the first of each type in each direction; every message counted */
+    CHECK_EQ_STR(bokeh_seen, "1:ACK 0:PULL-DOC-REQ 1:PULL-DOC-REPLY 0:PATCH-DOC 1:OK 1:ERROR ");
+    CHECK(strstr(last_msg_counts, "\"PATCH-DOC\":2") != NULL);
+    CHECK(strstr(last_msg_counts, "\"OK\":2") != NULL);
+    CHECK_EQ_INT(correlator_get_stats(c)->bokeh_not_stored, 2);
+    /* an unlinked fetch (no Referer, no page) keeps its Host */
+    {
+        ow_flow *f = new_flow(20, 40020);
+        s->on_open(s->ctx, f, t + 2);
+        feed_str(s, f, 0, "GET /favicon.ico HTTP/1.1\r\nHost: 100.64.0.1:5006\r\n\r\n", t + 2);
+        feed_str(s, f, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", t + 2.1);
+        s->on_close(s->ctx, f, OW_CLOSE_FIN, t + 2.2);
+        free(f);
+    }
     /* 2: refused */
     page_load(s, 4, "RefusedSessionBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", t + 10, chrome, 2);
     static_fetch(s, 5, t + 10.7, 2);
@@ -302,6 +344,8 @@ int main(void)
     CHECK_EQ_INT(ws_rows > 0, 1);
     CHECK(bokeh_rows >= 4); /* ACK, PULL-DOC-REQ, PULL-DOC-REPLY, PATCH-DOC */
     CHECK(http_rows >= 9);
+    CHECK_EQ_INT(linked_http_with_host, 0);
+    CHECK_EQ_INT(unlinked_http_without_host, 0);
     const correlator_stats *st = correlator_get_stats(c);
     CHECK_EQ_INT(st->page_loads, 6);
     CHECK_EQ_INT(st->ws_upgrades, 2);

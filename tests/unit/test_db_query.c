@@ -110,14 +110,16 @@ static void test_filter_check(void)
 static void add_page(sqlite3 *db, int id, const char *client, const char *sid, double t,
                      const char *outcome, const char *verdict)
 {
+    /* the page's session row first: page_loads refers to it by id */
     char *sql = sqlite3_mprintf(
-        "INSERT INTO page_loads(id, capture_id, http_id, session_id, client, client_port, server, "
-        "server_port, path, app, started, status, outcome, verdict) VALUES(%d, 1, %d, %Q, %Q, "
-        "40000, '100.64.0.1', 5006, '/sliders?visit=%d', '/sliders', %.3f, 200, %Q, %Q);"
+        "INSERT INTO sessions(session_id, first_ts, outcome) VALUES(%Q, %.3f, %Q);"
+        "INSERT INTO page_loads(id, capture_id, http_id, session_ref, client, client_port, "
+        "server, server_port, path, app, started, status, outcome, verdict) VALUES(%d, 1, %d, "
+        "(SELECT id FROM sessions WHERE session_id = %Q), %Q, 40000, '100.64.0.1', 5006, "
+        "'/sliders?visit=%d', '/sliders', %.3f, 200, %Q, %Q);"
         "INSERT INTO http_exchanges(id, connection_id, seq, kind, req_ts, method, target, status, "
-        "page_load_id, session_id) VALUES(%d, 1, 0, 'page', %.3f, 'GET', '/sliders?visit=%d', "
-        "200, %d, %Q)",
-        id, id, sid, client, id, t, outcome, verdict, id, t, id, id, sid);
+        "page_load_id) VALUES(%d, 1, 0, 'page', %.3f, 'GET', '/sliders?visit=%d', 200, %d)",
+        sid, t, outcome, id, id, sid, client, id, t, outcome, verdict, id, t, id, id);
     exec_ok(db, sql);
     sqlite3_free(sql);
 }
@@ -152,8 +154,6 @@ static sqlite3 *make_db(void)
         exec_ok(db, sql);
         sqlite3_free(sql);
     }
-    exec_ok(db, "INSERT INTO sessions(session_id, first_ts, outcome) SELECT session_id, started, "
-                "outcome FROM page_loads");
     CHECK_EQ_INT(query_register_functions(db, true), 0);
     return db;
 }

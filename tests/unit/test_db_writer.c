@@ -1,8 +1,10 @@
 /* test_db_writer: the SQLite writer. Records written through the sink come back as rows of
  * the schema (read through owdb_open_readonly); the file is 0600; symlinks, planted files
- * and other schema versions are refused with clear messages; re-emitting replaces; a
- * re-opened file appends a capture with fresh ids; commits follow the interval; a locked
- * database, a full disk (1 MB tmpfs, as root) and a kill -9 lose rows but never the file. */
+ * and other schema versions are refused with clear messages; re-emitting replaces; session
+ * ids and User-Agents are stored once and referred to by ids that re-emits keep (a websocket
+ * written before its session's row gets a stub row); a re-opened file appends a capture with
+ * fresh ids; commits follow the interval; a locked database, a full disk (1 MB tmpfs, as
+ * root) and a kill -9 lose rows but never the file. */
 #include "db/db.h"
 #include "tests/unit/testlib.h"
 #include <errno.h>
@@ -110,13 +112,13 @@ static void emit_http(const ow_record_sink *s, int64_t id, int64_t conn, int64_t
     s->http(s->ctx, &r);
 }
 
-static void emit_ws(const ow_record_sink *s, int64_t id, int64_t conn)
+static void emit_ws_of(const ow_record_sink *s, int64_t id, int64_t conn, const char *sid)
 {
     ow_ws_rec r = {.id = id,
                    .conn_id = conn,
                    .http_id = 2,
                    .page_load_id = 1,
-                   .session_id = "sessABC",
+                   .session_id = sid,
                    .upgrade_ts = 1714550401.0,
                    .status = 101,
                    .path = "/sliders/ws",
@@ -125,6 +127,11 @@ static void emit_ws(const ow_record_sink *s, int64_t id, int64_t conn)
                    .msg_counts_json = "{\"ACK\":1}",
                    .close_code = {1001, -1}};
     s->ws(s->ctx, &r);
+}
+
+static void emit_ws(const ow_record_sink *s, int64_t id, int64_t conn)
+{
+    emit_ws_of(s, id, conn, "sessABC");
 }
 
 static void emit_bokeh(const ow_record_sink *s, int64_t id, int64_t ws)
@@ -139,8 +146,8 @@ static void emit_bokeh(const ow_record_sink *s, int64_t id, int64_t ws)
     s->bokeh(s->ctx, &r);
 }
 
-static void emit_page(const ow_record_sink *s, int64_t id, ow_outcome o, ow_verdict v,
-                      size_t n_evidence, const char *summary)
+static void emit_page_of(const ow_record_sink *s, int64_t id, ow_outcome o, ow_verdict v,
+                         size_t n_evidence, const char *summary, const char *sid, const char *ua)
 {
     static ow_addr client, server;
     static const ow_evidence ev[3] = {
@@ -150,13 +157,14 @@ static void emit_page(const ow_record_sink *s, int64_t id, ow_outcome o, ow_verd
     ow_page_rec r = {.id = id,
                      .http_id = 1,
                      .conn_id = 1,
-                     .session_id = "sessABC",
+                     .session_id = sid,
                      .client = &client,
                      .server = &server,
                      .client_port = 40001,
                      .server_port = 5006,
                      .path = "/sliders?visit=1",
                      .app = "/sliders",
+                     .user_agent = ua,
                      .started = 1714550400.5 + id,
                      .status = 200,
                      .ttfb = -1,
@@ -168,6 +176,12 @@ static void emit_page(const ow_record_sink *s, int64_t id, ow_outcome o, ow_verd
                      .evidence = ev,
                      .n_evidence = n_evidence};
     s->page(s->ctx, &r);
+}
+
+static void emit_page(const ow_record_sink *s, int64_t id, ow_outcome o, ow_verdict v,
+                      size_t n_evidence, const char *summary)
+{
+    emit_page_of(s, id, o, v, n_evidence, summary, "sessABC", NULL);
 }
 
 static void emit_capture(const ow_record_sink *s)
@@ -184,21 +198,28 @@ static void emit_capture(const ow_record_sink *s)
     s->capture(s->ctx, &r);
 }
 
-static void emit_session(const ow_record_sink *s)
+static void emit_session_of(const ow_record_sink *s, const char *sid, double last_ts,
+                            const char *outcome)
 {
-    ow_session_rec r = {.session_id = "sessABC",
+    ow_session_rec r = {.session_id = sid,
                         .first_ts = 1714550400.5,
-                        .last_ts = 1714550402,
+                        .last_ts = last_ts,
                         .page_loads = 1,
                         .websockets = 1,
-                        .outcome = "connected"};
+                        .outcome = outcome};
     s->session(s->ctx, &r);
+}
+
+static void emit_session(const ow_record_sink *s)
+{
+    emit_session_of(s, "sessABC", 1714550402, "connected");
 }
 
 /* Writes one of everything; flows must outlive the calls. */
 static void emit_all(const ow_record_sink *s)
 {
     ow_flow f1 = make_flow(1, true), f2 = make_flow(2, false);
+    f2.health.dir[OW_DIR_S2C].rto_count = 0; /* no timeouts: no series */
     emit_capture(s);
     emit_conn(s, &f1);
     emit_conn(s, &f2);
@@ -235,6 +256,7 @@ static void check_rows(const char *path)
     CHECK_EQ_INT(count(db, "SELECT family FROM connections WHERE id = 1"), 6);
     CHECK_EQ_INT(count(db, "SELECT retrans_s2c FROM connections WHERE id = 1"), 7);
     CHECK_EQ_STR(text_of(db, "SELECT rto_series_s2c FROM connections WHERE id = 1"), "[0.25,0.5]");
+    CHECK_EQ_INT(count(db, "SELECT rto_series_s2c IS NULL FROM connections WHERE id = 2"), 1);
     CHECK_EQ_INT(count(db, "SELECT wscale_c IS NULL AND wscale_s = 7 FROM connections"), 1);
     CHECK_EQ_INT(count(db, "SELECT fin_c2s IS NOT NULL AND rst_c2s IS NULL FROM connections"), 1);
     CHECK_EQ_INT(count(db, "SELECT status IS NULL FROM http_exchanges WHERE id = 2"), 1);
@@ -250,6 +272,18 @@ static void check_rows(const char *path)
     CHECK_EQ_INT(count(db, "SELECT packets FROM captures WHERE id = 1"), 1234);
     CHECK_EQ_STR(text_of(db, "SELECT end_reason FROM captures"), "eof");
     CHECK_EQ_STR(text_of(db, "SELECT outcome FROM sessions"), "connected");
+    /* texts by reference: the websocket (written before the session's row, in the same batch)
+     * and the page load name the one sessions row; the exchanges' User-Agent is one row */
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM sessions"), 1);
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM websockets w JOIN page_loads p ON p.session_ref "
+                           "= w.session_ref JOIN sessions s ON s.id = w.session_ref WHERE "
+                           "s.session_id = 'sessABC' AND s.first_ts = 1714550400.5"),
+                 1);
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM user_agents"), 1);
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM http_exchanges h JOIN user_agents u ON "
+                           "u.id = h.ua_ref WHERE u.user_agent = 'curl/8'"),
+                 2);
+    CHECK_EQ_INT(count(db, "SELECT COUNT(*) FROM page_loads WHERE ua_ref IS NULL"), 1);
     sqlite3_close(db);
 }
 
@@ -299,6 +333,84 @@ static void test_reemit_replaces(void)
     sqlite3_close(r);
 }
 
+/* A reply names its stored request by id (reqid text only when the request is not stored);
+ * an empty msgid or reqid is stored as NULL. */
+static void test_bokeh_replies(void)
+{
+    char path[128], err[512];
+    path_in(path, sizeof path, tmpdir, "replies.db");
+    ow_db *db = create_ok(path, NULL);
+    if (!db)
+        return;
+    const ow_record_sink *s = owdb_sink(db);
+    const ow_bokeh_rec msgs[] = {
+        {.id = 1, .ws_id = 1, .dir = 1, .msgtype = "ACK", .msgid = "p1", .reqid = ""},
+        {.id = 2, .ws_id = 1, .dir = 0, .msgtype = "PULL-DOC-REQ", .msgid = "AB12"},
+        {.id = 3,
+         .ws_id = 1,
+         .dir = 1,
+         .msgtype = "PULL-DOC-REPLY",
+         .msgid = "p2",
+         .reqid = "AB12"},
+        {.id = 4, .ws_id = 1, .dir = 1, .msgtype = "OK", .msgid = "p3", .reqid = "GONE"},
+        {.id = 5, .ws_id = 2, .dir = 1, .msgtype = "OK", .msgid = "", .reqid = "AB12"},
+    };
+    for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++)
+        s->bokeh(s->ctx, &msgs[i]);
+    owdb_close(db);
+    sqlite3 *r = owdb_open_readonly(path, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r)
+        return;
+    CHECK_EQ_INT(count(r, "SELECT reply_to FROM bokeh_messages WHERE id = 3"), 2);
+    CHECK_EQ_INT(count(r, "SELECT reqid IS NULL FROM bokeh_messages WHERE id = 3"), 1);
+    CHECK_EQ_STR(text_of(r, "SELECT reqid FROM bokeh_messages WHERE id = 4"), "GONE");
+    CHECK_EQ_INT(count(r, "SELECT reply_to IS NULL FROM bokeh_messages WHERE id = 4"), 1);
+    /* another websocket's request is not this one's */
+    CHECK_EQ_STR(text_of(r, "SELECT reqid FROM bokeh_messages WHERE id = 5"), "AB12");
+    CHECK_EQ_INT(count(r, "SELECT msgid IS NULL FROM bokeh_messages WHERE id = 5"), 1);
+    CHECK_EQ_INT(count(r, "SELECT reqid IS NULL FROM bokeh_messages WHERE id = 1"), 1);
+    sqlite3_close(r);
+}
+
+/* With compact, closing a file this writer created packs it: same rows, fewer pages than the
+ * same writes left as written (rows replaced after their commit leave pages part-empty). */
+static int64_t write_churn(const char *name, bool compact, int64_t *pages)
+{
+    char path[128], err[512];
+    path_in(path, sizeof path, tmpdir, name);
+    owdb_options o = {.compact = compact};
+    ow_db *db = create_ok(path, &o);
+    if (!db)
+        return -1;
+    const ow_record_sink *s = owdb_sink(db);
+    for (int round = 0; round < 2; round++) {
+        for (int64_t id = 1; id <= 400; id++)
+            emit_page(s, (id * 7919) % 400 + 1, round ? OW_OUTCOME_ORPHAN : OW_OUTCOME_PENDING,
+                      round ? OW_VERDICT_PMTU_BLACKHOLE : OW_VERDICT_NONE, round ? 3 : 0,
+                      round ? "a longer summary written when the page load is decided" : NULL);
+        owdb_commit(db);
+    }
+    owdb_close(db);
+    sqlite3 *r = owdb_open_readonly(path, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r)
+        return -1;
+    *pages = count(r, "PRAGMA page_count");
+    int64_t n = count(r, "SELECT COUNT(*) FROM page_loads WHERE verdict = 'pmtu_blackhole'") +
+                count(r, "SELECT COUNT(*) FROM evidence");
+    sqlite3_close(r);
+    return n;
+}
+
+static void test_compact(void)
+{
+    int64_t loose_pages = 0, packed_pages = 0;
+    CHECK_EQ_INT(write_churn("loose.db", false, &loose_pages), 1600);
+    CHECK_EQ_INT(write_churn("packed.db", true, &packed_pages), 1600);
+    CHECK(packed_pages > 0 && packed_pages < loose_pages);
+}
+
 static void test_reopen_appends(void)
 {
     char path[128], err[512];
@@ -325,7 +437,107 @@ static void test_reopen_appends(void)
     CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM bokeh_messages b JOIN websockets w ON "
                           "w.id = b.websocket_id WHERE w.id = 2"),
                  OWDB_DEFAULT_MAX_BOKEH_MSGS);
+    /* the second capture's rows name the session and User-Agent rows the first one made */
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM sessions"), 1);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM user_agents"), 1);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(DISTINCT session_ref) FROM (SELECT session_ref FROM "
+                          "page_loads UNION ALL SELECT session_ref FROM websockets) WHERE "
+                          "session_ref = (SELECT id FROM sessions WHERE session_id = 'sessABC')"),
+                 1);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM page_loads WHERE session_ref IS NULL"), 0);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM websockets WHERE session_ref IS NULL"), 0);
     sqlite3_close(r);
+}
+
+/* Session ids and User-Agents are stored once (sessions, user_agents) and referred to by id;
+ * a session's row keeps its id when re-emitted; a websocket committed before any record of
+ * its session gets a stub row (NULL first_ts) that the session record then fills in. */
+static void test_interned_texts(void)
+{
+    static const char ua[] = "Mozilla/5.0 (X11; Linux x86_64) test";
+    char path[128], err[512];
+    path_in(path, sizeof path, tmpdir, "interned.db");
+    ow_db *db = create_ok(path, NULL);
+    if (!db)
+        return;
+    const ow_record_sink *s = owdb_sink(db);
+    ow_flow f1 = make_flow(1, true), f2 = make_flow(2, false);
+    emit_capture(s);
+    emit_conn(s, &f1);
+    emit_conn(s, &f2);
+    emit_http(s, 1, 1, 1); /* User-Agent curl/8 */
+    emit_ws_of(s, 1, 2, "sessWS");
+    CHECK_EQ_INT(owdb_commit(db), 0); /* a batch with the websocket, no page or session yet */
+    sqlite3 *r = owdb_open_readonly(path, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) {
+        owdb_close(db);
+        return;
+    }
+    int64_t ws_sess = count(r, "SELECT session_ref FROM websockets WHERE id = 1");
+    CHECK(ws_sess > 0);
+    CHECK_EQ_STR(text_of(r, "SELECT s.session_id FROM websockets w JOIN sessions s ON "
+                            "s.id = w.session_ref WHERE w.id = 1"),
+                 "sessWS");
+    CHECK_EQ_INT(count(r, "SELECT first_ts IS NULL FROM sessions WHERE session_id = 'sessWS'"),
+                 1); /* the stub */
+    CHECK_EQ_STR(text_of(r, "SELECT u.user_agent FROM http_exchanges h JOIN user_agents u ON "
+                            "u.id = h.ua_ref WHERE h.id = 1"),
+                 "curl/8");
+
+    /* two page loads with one User-Agent: the websocket's session and another one */
+    emit_page_of(s, 1, OW_OUTCOME_CONNECTED, OW_VERDICT_NONE, 0, NULL, "sessWS", ua);
+    emit_page_of(s, 2, OW_OUTCOME_ORPHAN, OW_VERDICT_UNKNOWN, 1, "none", "sessP2", ua);
+    emit_session_of(s, "sessWS", 1714550402, "connected");
+    CHECK_EQ_INT(owdb_commit(db), 0);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM user_agents WHERE user_agent = "
+                          "'Mozilla/5.0 (X11; Linux x86_64) test'"),
+                 1);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM user_agents"), 2);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(DISTINCT ua_ref) FROM page_loads"), 1);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM page_loads p JOIN user_agents u ON "
+                          "u.id = p.ua_ref WHERE u.user_agent = "
+                          "'Mozilla/5.0 (X11; Linux x86_64) test'"),
+                 2);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM sessions"), 2);
+    CHECK_EQ_INT(count(r, "SELECT session_ref FROM page_loads WHERE id = 1"), ws_sess);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM page_loads p JOIN websockets w ON "
+                          "w.session_ref = p.session_ref WHERE p.id = 1 AND w.id = 1"),
+                 1);
+    CHECK_EQ_INT(count(r, "SELECT id FROM sessions WHERE session_id = 'sessWS'"), ws_sess);
+    CHECK_EQ_INT(count(r, "SELECT first_ts = 1714550400.5 AND outcome = 'connected' FROM "
+                          "sessions WHERE session_id = 'sessWS'"),
+                 1); /* the stub filled in */
+    CHECK_EQ_STR(text_of(r, "SELECT s.session_id FROM page_loads p JOIN sessions s ON "
+                            "s.id = p.session_ref WHERE p.id = 2"),
+                 "sessP2");
+    CHECK_EQ_INT(count(r, "SELECT first_ts IS NULL FROM sessions WHERE session_id = 'sessP2'"),
+                 1); /* no session record yet: a stub */
+    int64_t p2_sess = count(r, "SELECT session_ref FROM page_loads WHERE id = 2");
+    CHECK(p2_sess > 0 && p2_sess != ws_sess);
+
+    /* re-emitted sessions (upserts), page load and websocket: every id stays */
+    emit_session_of(s, "sessWS", 1714550500, "orphan");
+    emit_session_of(s, "sessP2", 1714550600, "orphan");
+    emit_page_of(s, 1, OW_OUTCOME_ORPHAN, OW_VERDICT_UNKNOWN, 1, "late", "sessWS", ua);
+    emit_ws_of(s, 1, 2, "sessWS");
+    CHECK_EQ_INT(owdb_commit(db), 0);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM sessions"), 2);
+    CHECK_EQ_INT(count(r, "SELECT id FROM sessions WHERE session_id = 'sessWS'"), ws_sess);
+    CHECK_EQ_INT(count(r, "SELECT id FROM sessions WHERE session_id = 'sessP2'"), p2_sess);
+    CHECK_EQ_INT(count(r, "SELECT last_ts = 1714550500 AND outcome = 'orphan' FROM sessions "
+                          "WHERE session_id = 'sessWS'"),
+                 1);
+    CHECK_EQ_INT(count(r, "SELECT first_ts IS NOT NULL FROM sessions WHERE id = (SELECT "
+                          "session_ref FROM page_loads WHERE id = 2)"),
+                 1);
+    CHECK_EQ_INT(count(r, "SELECT session_ref FROM page_loads WHERE id = 1"), ws_sess);
+    CHECK_EQ_INT(count(r, "SELECT session_ref FROM websockets WHERE id = 1"), ws_sess);
+    CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM user_agents"), 2);
+    const owdb_stats *st = owdb_get_stats(db);
+    CHECK_EQ_INT(st->rows_failed, 0);
+    sqlite3_close(r);
+    owdb_close(db);
 }
 
 static void expect_refused(const char *path, const char *needle)
@@ -575,7 +787,10 @@ int main(void)
     }
     test_write_and_read();
     test_reemit_replaces();
+    test_bokeh_replies();
+    test_compact();
     test_reopen_appends();
+    test_interned_texts();
     test_refusals();
     test_schema_versions();
     test_second_writer_refused();

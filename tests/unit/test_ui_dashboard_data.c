@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 enum { N_ROWS = 300, PAGE = 7 };
+/* page load i's sessions.id and user_agents.id */
+#define SESS_REF(i) (2 * N_ROWS + 1 - (i))
+#define UA_REF(i)   ((i) == 77 ? 5000 : 1000 + (i))
 
 static char db_path[64];
 
@@ -26,10 +29,18 @@ static void make_db(void)
                        "packets, kernel_drops) VALUES (1, 'eth9', 1, 1000, 1000 + 3600, 'eof', "
                        "555, 3)",
                        NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_stmt *st;
+    /* session and User-Agent texts are rows of their own, referred to by id (numbered unlike
+     * the page loads, so that a reader joining on the wrong id shows the wrong text) */
+    sqlite3_stmt *st, *st_sess, *st_ua;
+    CHECK(sqlite3_prepare_v2(db, "INSERT INTO sessions (id, session_id) VALUES (?1, ?2)", -1,
+                             &st_sess, NULL) == SQLITE_OK);
     CHECK(sqlite3_prepare_v2(db,
-                             "INSERT INTO page_loads (id, capture_id, session_id, client, path, "
-                             "app, user_agent, started, status, static_count, websockets, "
+                             "INSERT INTO user_agents (id, user_agent) VALUES (?1, ?2) "
+                             "ON CONFLICT DO NOTHING",
+                             -1, &st_ua, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db,
+                             "INSERT INTO page_loads (id, capture_id, session_ref, client, path, "
+                             "app, ua_ref, started, status, static_count, websockets, "
                              "first_ws_ts, ttlb, outcome, verdict) VALUES (?1, 1, ?2, ?3, '/a', "
                              "'/a', ?4, ?5, 200, 3, ?6, ?7, ?8, ?9, ?10)",
                              -1, &st, NULL) == SQLITE_OK);
@@ -41,11 +52,20 @@ static void make_db(void)
         snprintf(client, sizeof client, "10.0.0.%d", rand() % 6);
         snprintf(ua, sizeof ua, i == 77 ? "needle\x1b[2J agent" : "agent %d", i);
         double started = 1000.0 + (i / 3) * 10.0; /* ties: three rows per time */
+        int sess_ref = SESS_REF(i), ua_ref = UA_REF(i);
+        sqlite3_reset(st_sess);
+        sqlite3_bind_int(st_sess, 1, sess_ref);
+        sqlite3_bind_text(st_sess, 2, sid, -1, SQLITE_TRANSIENT);
+        CHECK(sqlite3_step(st_sess) == SQLITE_DONE);
+        sqlite3_reset(st_ua);
+        sqlite3_bind_int(st_ua, 1, ua_ref);
+        sqlite3_bind_text(st_ua, 2, ua, -1, SQLITE_TRANSIENT);
+        CHECK(sqlite3_step(st_ua) == SQLITE_DONE);
         sqlite3_reset(st);
         sqlite3_bind_int(st, 1, i);
-        sqlite3_bind_text(st, 2, sid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, sess_ref);
         sqlite3_bind_text(st, 3, client, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, ua, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 4, ua_ref);
         sqlite3_bind_double(st, 5, started);
         sqlite3_bind_int(st, 6, orphan ? 0 : 1);
         if (orphan)
@@ -65,6 +85,8 @@ static void make_db(void)
         CHECK(sqlite3_step(st) == SQLITE_DONE);
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(st_sess);
+    sqlite3_finalize(st_ua);
     CHECK(sqlite3_exec(db,
                        "INSERT INTO evidence (page_load_id, seq, text) VALUES (10, 0, "
                        "'segments of 1280 bytes never acked \x1b]0;x\x07'), (10, 1, 'second')",
@@ -157,6 +179,14 @@ static void test_paging(sqlite3 *db)
     CHECK_EQ_INT(dash_data_list_page(db, &q, NULL, false, true, rows, 4, err, sizeof err), 0);
     snprintf(q.search, sizeof q.search, "SID00123");
     CHECK_EQ_INT(dash_data_list_page(db, &q, NULL, false, true, rows, 4, err, sizeof err), 1);
+    /* the row shows the texts its session_ref and ua_ref name */
+    CHECK_EQ_INT(rows[0].id, 123);
+    CHECK(strncmp(rows[0].sid, "sid00123x", 9) == 0);
+    CHECK_EQ_STR(rows[0].ua, "agent 123");
+    snprintf(q.search, sizeof q.search, "agent 45");
+    CHECK_EQ_INT(dash_data_list_page(db, &q, NULL, false, true, rows, 4, err, sizeof err), 1);
+    CHECK_EQ_INT(rows[0].id, 45);
+    CHECK(strncmp(rows[0].sid, "sid00045x", 9) == 0);
     /* newest first by default */
     memset(&q, 0, sizeof q);
     CHECK_EQ_INT(dash_data_list_page(db, &q, NULL, false, true, rows, 2, err, sizeof err), 2);

@@ -181,13 +181,16 @@ static sqlite3 *report_db(void)
     CHECK(sqlite3_exec(db, ow_schema_sql, NULL, NULL, NULL) == SQLITE_OK);
     CHECK(sqlite3_exec(
               db,
-              "INSERT INTO page_loads(id, capture_id, session_id, client, client_port, server, "
-              "server_port, path, app, user_agent, started, status, outcome, verdict, confidence, "
+              /* texts by id (ids unlike the page loads': a join on the wrong id shows) */
+              "INSERT INTO sessions(id, session_id) VALUES (70, 'later'), (30, 'first');"
+              "INSERT INTO user_agents(id, user_agent) VALUES (5, 'curl'), (9, 'UA \"quoted\"');"
+              "INSERT INTO page_loads(id, capture_id, session_ref, client, client_port, server, "
+              "server_port, path, app, ua_ref, started, status, outcome, verdict, confidence, "
               "summary, ttfb, static_count, static_bytes, websockets) VALUES "
-              "(7, 1, 'later', '100.64.0.2', 40001, '100.64.0.1', 5006, '/app?x=1', 'app', 'curl', "
+              "(7, 1, 70, '100.64.0.2', 40001, '100.64.0.1', 5006, '/app?x=1', 'app', 5, "
               "1714564801.5, 200, 'connected', NULL, NULL, NULL, 0.02, 5, 1000, 1), "
-              "(3, 1, 'first', 'fd7a:115c:a1e0::2', 40002, 'fd7a:115c:a1e0::1', 5006, '/app', "
-              "'app', 'UA \"quoted\"', 1714564800.25, 200, 'orphan', 'pmtu_blackhole', 0.9, "
+              "(3, 1, 30, 'fd7a:115c:a1e0::2', 40002, 'fd7a:115c:a1e0::1', 5006, '/app', "
+              "'app', 9, 1714564800.25, 200, 'orphan', 'pmtu_blackhole', 0.9, "
               "CAST(X'6c6f73740a0bff' AS TEXT), NULL, 2, 10, 0);"
               "INSERT INTO evidence(page_load_id, seq, text) VALUES (3, 1, 'second'), "
               "(3, 0, 'first: 1228-byte segments retransmitted')",
@@ -214,6 +217,8 @@ static void test_report_jsonl(void)
     CHECK(strstr(second, "\"verdict\": null") != NULL);
     CHECK(strstr(second, "\"evidence\": []}") != NULL);
     CHECK(strstr(second, "\"path\": \"/app?x=1\"") != NULL);
+    CHECK(strstr(second, "\"session_id\": \"later\"") != NULL);
+    CHECK(strstr(second, "\"user_agent\": \"curl\"") != NULL);
     free(c.text);
     query_filter f = {.client = "100.64.0.2"};
     CHECK_EQ_INT(report_jsonl(db, cap_open(&c), &f), 0);
