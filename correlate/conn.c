@@ -4,6 +4,7 @@
  * message assembler. Rows for exchanges, websockets, Bokeh messages and the connection
  * itself leave through the record sink. */
 #include "correlate/internal.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,35 +31,66 @@ static void copy_header(char *dst, size_t cap, const http_head *h, const char *n
     copy_bounded(dst, cap, hd ? hd->value : NULL, hd ? hd->value_len : 0);
 }
 
-/* Token-bearing query values are credentials: keep their names only. The value is replaced
- * in place within the buffer's capacity cap; when the replacement does not fit, the rest of
- * the string is cut after it (never written past cap). */
-#define REDACTED "REDACTED"
+/* Token-bearing query values are credentials: keep their names only. A name is matched as
+ * the server reads it: percent-decoded ("%74oken" is "token"), case-insensitively. */
+#define REDACTED      "REDACTED"
+#define QUERY_KEY_MAX 32 /* longer names are no secret key's */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static bool is_secret_key(const char *arg, size_t len)
+{
+    static const char *const secret_keys[] = {"bokeh-token", "token",    "access_token",
+                                              "auth",        "password", "key"};
+    char key[QUERY_KEY_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        char ch = arg[i];
+        if (ch == '%' && i + 2 < len && (hi = hex_value(arg[i + 1])) >= 0 &&
+            (lo = hex_value(arg[i + 2])) >= 0)
+            ch = (char)(hi << 4 | lo), i += 2;
+        if (n == sizeof key)
+            return false;
+        key[n++] = (char)tolower((unsigned char)ch);
+    }
+    for (size_t i = 0; i < sizeof secret_keys / sizeof *secret_keys; i++)
+        if (strlen(secret_keys[i]) == n && memcmp(secret_keys[i], key, n) == 0)
+            return true;
+    return false;
+}
+
+/* The value is replaced in place within the buffer's capacity cap; when the replacement does
+ * not fit, the rest of the string is cut after it (never written past cap). */
+static void redact_value(char *target, size_t cap, char *val)
+{
+    const size_t rlen = sizeof REDACTED - 1;
+    size_t vlen = strcspn(val, "&");
+    size_t at = (size_t)(val - target), tail = strlen(val + vlen);
+    if (at + rlen + tail + 1 <= cap) {
+        memmove(val + rlen, val + vlen, tail + 1);
+        memcpy(val, REDACTED, rlen);
+    } else if (at + rlen + 1 <= cap) {
+        memcpy(val, REDACTED, rlen + 1);
+    } else {
+        *val = 0;
+    }
+}
+
 static void redact_query(char *target, size_t cap)
 {
-    static const char *const secret_keys[] = {
-        "bokeh-token=", "token=", "access_token=", "auth=", "password=", "key="};
-    const size_t rlen = sizeof REDACTED - 1;
     char *q = strchr(target, '?');
     while (q) {
         char *arg = q + 1;
-        for (size_t i = 0; i < sizeof secret_keys / sizeof *secret_keys; i++) {
-            size_t kl = strlen(secret_keys[i]);
-            if (strncasecmp(arg, secret_keys[i], kl) != 0)
-                continue;
-            char *val = arg + kl;
-            size_t vlen = strcspn(val, "&");
-            size_t at = (size_t)(val - target), tail = strlen(val + vlen);
-            if (at + rlen + tail + 1 <= cap) {
-                memmove(val + rlen, val + vlen, tail + 1);
-                memcpy(val, REDACTED, rlen);
-            } else if (at + rlen + 1 <= cap) {
-                memcpy(val, REDACTED, rlen + 1);
-            } else {
-                *val = 0;
-            }
-            break;
-        }
+        size_t len = strcspn(arg, "=&");
+        if (arg[len] == '=' && is_secret_key(arg, len))
+            redact_value(target, cap, arg + len + 1);
         q = strchr(arg, '&');
     }
 }

@@ -115,6 +115,27 @@ static void test_redaction_values(void)
     correlator_free(c);
 }
 
+/* Names as the server reads them: percent-encoded and mixed-case secret keys are redacted;
+ * a name that only contains one, or a bad escape, is not. */
+static void test_redaction_encoded_names(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    const char *req = "GET /app?%74oken=S1&Bokeh%2dToken=S2&PASS%57ORD=S3&mytoken=v&to%zken=w"
+                      "&token%=x&%=y&=z HTTP/1.1\r\nHost: h\r\n\r\n";
+    ow_flow *f = new_flow(4, 40004);
+    s->on_open(s->ctx, f, 1.0);
+    feed(s, f, 0, req, strlen(req), 1.0);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 1.2);
+    CHECK(n_rows >= 1);
+    if (n_rows >= 1)
+        CHECK_EQ_STR(rows[n_rows - 1].target,
+                     "/app?%74oken=REDACTED&Bokeh%2dToken=REDACTED&PASS%57ORD=REDACTED&mytoken=v"
+                     "&to%zken=w&token%=x&%=y&=z");
+    free(f);
+    correlator_free(c);
+}
+
 /* 1000 requests, never answered: HTTP_MAX_PENDING kept (and reported at close), the others
  * only counted. */
 static void test_pipelined_requests_bounded(void)
@@ -177,6 +198,7 @@ int main(void)
 {
     test_redaction_at_buffer_end();
     test_redaction_values();
+    test_redaction_encoded_names();
     test_pipelined_requests_bounded();
     test_ws_cut_by_end_counted();
     TEST_MAIN_END("correlate_hostile");
