@@ -147,6 +147,23 @@ static bool prepare_unfollowed(capture *c, ow_flow_int *f, int dir, const ow_tcp
     return true;
 }
 
+/* A bare ACK in mid-stream changes nothing libnids passes on: it moves the sender's ack_seq,
+ * which bounds the data libnids accepts from the peer (ack_seq + window; our stand-in
+ * handshake makes the window 1 GB), confirms a FIN already delivered, and may prune an
+ * out-of-order queue. So it is not fed while both halves are established with nothing queued
+ * out of order, and only while the skipped ACKs stay well inside that window: libnids then
+ * behaves exactly as if it had been fed. A third of a bulk transfer's packets are such ACKs. */
+#define BARE_ACK_SKIP_MAX (1u << 28) /* bytes the ACK may run ahead of libnids' ack_seq */
+static bool bare_ack_unneeded(struct tcp_stream *ns, int dir, const ow_tcp_seg *s)
+{
+    if ((s->flags & (OW_TH_SYN | OW_TH_FIN | OW_TH_RST | OW_TH_ACK)) != OW_TH_ACK ||
+        s->payload_wirelen > 0 || s->payload_caplen > 0)
+        return false;
+    struct half_stream *snd = nids_sender_half(ns, dir), *rcv = nids_receiver_half(ns, dir);
+    return snd->state == TCP_ESTABLISHED && rcv->state == TCP_ESTABLISHED && !snd->list &&
+           !rcv->list && (uint32_t)(s->ack - snd->ack_seq) < BARE_ACK_SKIP_MAX;
+}
+
 void nids_glue_packet(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
 {
     if (!f->nids) {
@@ -159,6 +176,8 @@ void nids_glue_packet(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
             gaps_make_room(c, f, dir, s);
         if (f->nids && (s->flags & OW_TH_RST))
             gaps_flush(c, f);
+        if (f->nids && bare_ack_unneeded(f->nids, dir, s))
+            return;
     }
     uint8_t flags = s->flags;
     if (s->payload_caplen < s->payload_wirelen) /* the FIN lies beyond the captured bytes */

@@ -358,6 +358,46 @@ static void clock_going_back(void)
     }
 }
 
+/* A bulk download acknowledged by bare ACKs (which need not reach libnids in mid-stream), then
+ * a close: every byte delivered, and the close seen at the last ACK, not at the capture's end;
+ * also with the server's FIN captured before its last data segment. */
+static void bare_acks_then_close(bool fin_early)
+{
+    synth_pcap p;
+    start(&p);
+    conn k = {&p, 42400, 100, 200};
+    handshake(&k);
+    const uint32_t n = 150, seg_len = 1000, total = n * seg_len;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!(fin_early && i == n - 1))
+            server_sends(&k, i * seg_len, seg_len);
+        if (i % 2) /* never past a segment the client has not got */
+            client_acks(&k, fin_early && i == n - 1 ? i * seg_len : (i + 1) * seg_len);
+        p.t += 0.001;
+    }
+    seg(&k, 0, S_ACK | S_FIN, k.s + total, k.c, NULL, 0);
+    if (fin_early) {
+        client_acks(&k, (n - 1) * seg_len); /* a duplicate ACK for the hole */
+        server_sends(&k, (n - 1) * seg_len, seg_len);
+    }
+    seg(&k, 1, S_ACK | S_FIN, k.c, k.s + total + 1, NULL, 0);
+    p.t += 0.5;
+    double last_ack = p.t;
+    seg(&k, 0, S_ACK, k.s + total + 1, k.c + 1, NULL, 0);
+    p.t += 100; /* something else goes on: the capture ends much later */
+    conn other = {&p, 42401, 100, 200};
+    handshake(&other);
+    capture_stats st;
+    CHECK_EQ_INT(run(&p, NULL, &st), 0);
+    CHECK_EQ_INT(sink.n, 2);
+    rec_flow *x = &sink.flows[0];
+    CHECK_EQ_INT(x->bytes[OW_DIR_S2C], total);
+    CHECK(is_pattern(x->head[1], x->nhead[1], 0));
+    CHECK_EQ_INT(x->close_how, OW_CLOSE_FIN);
+    CHECK(x->close_ts > last_ack - 0.001 && x->close_ts < last_ack + 0.001);
+    CHECK_EQ_INT(x->gaps[OW_DIR_S2C], 0);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof pattern; i++)
@@ -373,5 +413,7 @@ int main(void)
     port_reuse();
     eviction_and_timeouts();
     clock_going_back();
+    bare_acks_then_close(false);
+    bare_acks_then_close(true);
     TEST_MAIN_END("test_capture_reasm");
 }

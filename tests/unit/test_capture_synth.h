@@ -143,6 +143,7 @@ typedef struct rec_flow {
     uint8_t head[2][REC_KEEP];
     uint32_t nhead[2];
     int opened, closed, close_how;
+    double close_ts;
     int events[2][8]; /* 'd' data / 'g' gap order, first 8 per direction */
     int nevents[2];
     bool midstream, syn_seen;
@@ -240,12 +241,12 @@ static const char *rec_how_name(int how)
 static void rec_close(void *ctx, ow_flow *f, int how, double ts)
 {
     rec_sink *r = ctx;
-    (void)ts;
     rec_flow *x = rec_find(r, f);
     if (!x)
         return;
     x->closed = 1;
     x->close_how = how;
+    x->close_ts = ts;
     x->midstream = f->midstream;
     x->syn_seen = f->syn_seen;
     x->health = f->health;
