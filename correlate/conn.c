@@ -494,8 +494,9 @@ static bool ws_open_parsers(correlator *c, conn_state *cs, ws_state *ws, bool de
                        .on_message = ws_on_message,
                        .on_control = ws_on_control,
                        .on_error = ws_on_error};
-    ws->parser[OW_DIR_C2S] = ws_parser_new(&cb, true, deflate, client_nct, c->opts.max_ws_message);
-    ws->parser[OW_DIR_S2C] = ws_parser_new(&cb, false, deflate, server_nct, c->opts.max_ws_message);
+    size_t max = c->opts.max_ws_message;
+    ws->parser[OW_DIR_C2S] = ws_parser_new(&cb, true, deflate, client_nct, max, &c->inflaters);
+    ws->parser[OW_DIR_S2C] = ws_parser_new(&cb, false, deflate, server_nct, max, &c->inflaters);
     return ws->parser[0] && ws->parser[1];
 }
 

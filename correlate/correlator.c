@@ -13,7 +13,15 @@ void correlator_default_opts(correlator_opts *o)
                            .max_page_loads = OW_DEFAULT_MAX_PAGE_LOADS,
                            .max_page_body = OW_DEFAULT_MAX_PAGE_BODY,
                            .max_ws_message = WS_DEFAULT_MAX_MESSAGE,
-                           .max_bokeh_stored = OW_DEFAULT_MAX_BOKEH_STORED};
+                           .max_bokeh_stored = OW_DEFAULT_MAX_BOKEH_STORED,
+                           .max_inflaters = OW_DEFAULT_MAX_INFLATERS};
+}
+
+/* The websocket parsers count skipped messages in the budget; the stats follow it after each
+ * call that may have run them. */
+static void sync_budget_stats(correlator *c)
+{
+    c->stats.inflate_budget_skipped = c->inflaters.skipped;
 }
 
 static void sink_open(void *ctx, ow_flow *f, double ts)
@@ -27,7 +35,9 @@ static size_t sink_data(void *ctx, ow_flow *f, int dir, const uint8_t *data, siz
 {
     correlator *c = ctx;
     c->now = ts;
-    return conn_data(c, f, dir, data, len, ts);
+    size_t used = conn_data(c, f, dir, data, len, ts);
+    sync_budget_stats(c);
+    return used;
 }
 
 static void sink_gap(void *ctx, ow_flow *f, int dir, uint64_t len, double ts)
@@ -35,6 +45,7 @@ static void sink_gap(void *ctx, ow_flow *f, int dir, uint64_t len, double ts)
     correlator *c = ctx;
     c->now = ts;
     conn_gap(c, f, dir, len, ts);
+    sync_budget_stats(c);
 }
 
 static void sink_close(void *ctx, ow_flow *f, int how, double ts)
@@ -42,6 +53,7 @@ static void sink_close(void *ctx, ow_flow *f, int how, double ts)
     correlator *c = ctx;
     c->now = ts;
     conn_close(c, f, how, ts);
+    sync_budget_stats(c);
 }
 
 static void sink_tick(void *ctx, double now)
@@ -74,6 +86,9 @@ correlator *correlator_new(const correlator_opts *o, const ow_record_sink *out)
         c->opts.max_page_body = OW_DEFAULT_MAX_PAGE_BODY;
     if (!c->opts.max_ws_message)
         c->opts.max_ws_message = WS_DEFAULT_MAX_MESSAGE;
+    if (!c->opts.max_inflaters)
+        c->opts.max_inflaters = OW_DEFAULT_MAX_INFLATERS;
+    ow_inflate_budget_init(&c->inflaters, c->opts.max_inflaters);
     if (out)
         c->out = *out;
     c->sink = (ow_flow_sink){.ctx = c,
@@ -138,6 +153,7 @@ size_t correlator_stats_json(const correlator *c, char *buf, size_t cap)
         {"bokeh_not_stored", s->bokeh_not_stored},
         {"http_pending_overflow", s->http_pending_overflow},
         {"ws_truncated", s->ws_truncated},
+        {"inflate_budget_skipped", s->inflate_budget_skipped},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof f / sizeof *f && n < cap; i++)

@@ -17,6 +17,9 @@
 #define OW_PAGE_RETAIN_S          600.0 /* a decided page load stays linkable this long (token life) */
 /* Bokeh messages recorded per websocket, the first of each type and direction (all counted) */
 #define OW_DEFAULT_MAX_BOKEH_STORED 8
+/* permessage-deflate inflaters alive at once (~40 KB each: zlib state and a 32 KB window); a
+ * compressed message on a websocket beyond them is not inflated, counted, and an error */
+#define OW_DEFAULT_MAX_INFLATERS 512
 
 typedef struct correlator_opts {
     double grace;            /* OW_DEFAULT_GRACE_S */
@@ -25,6 +28,7 @@ typedef struct correlator_opts {
     size_t max_page_body;    /* OW_DEFAULT_MAX_PAGE_BODY */
     size_t max_ws_message;   /* WS_DEFAULT_MAX_MESSAGE */
     size_t max_bokeh_stored; /* OW_DEFAULT_MAX_BOKEH_STORED */
+    size_t max_inflaters;    /* OW_DEFAULT_MAX_INFLATERS (websocket inflaters at once) */
 } correlator_opts;
 
 /* Every limit hit and every skip, counted (stored in the capture row as JSON). */
@@ -41,6 +45,8 @@ typedef struct correlator_stats {
     uint64_t http_pending_overflow; /* requests beyond HTTP_MAX_PENDING unanswered: not kept */
     uint64_t ws_truncated; /* websocket messages not decoded whole (max_ws_message, a deflate
                               bomb, a gap, the connection ended inside one) */
+    uint64_t inflate_budget_skipped; /* compressed websocket messages not inflated: all
+                                        max_inflaters were in use (each also a ws error) */
 } correlator_stats;
 
 typedef struct correlator correlator;

@@ -180,6 +180,8 @@ struct correlator {
     strmap conn_by_id;      /* 8-byte flow id -> conn_state, while the connection is open */
     double now;
     double last_sweep;
+    /* inflaters of all websocket parsers (opts.max_inflaters); they are freed before it */
+    ow_inflate_budget inflaters;
 };
 
 /* conn.c */

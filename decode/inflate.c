@@ -1,7 +1,8 @@
 /* inflate: streaming zlib decompression for HTTP content codings (gzip; "deflate" as zlib
  * or raw, detected from the first two bytes) and for permessage-deflate (raw), with a hard
  * cap on output. Output that does not fit is inflated into a scratch buffer and counted, so
- * a deflate bomb costs time proportional to its size but never memory. */
+ * a deflate bomb costs time proportional to its size but never memory. The inflater budget
+ * (a counter of live inflaters against a limit) is at the end. */
 #include "decode/inflate.h"
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +167,27 @@ int ow_inflater_feed(ow_inflater *z, const uint8_t *in, size_t in_len, uint8_t *
     if (in_len == 0)
         return 0;
     return run(z, in, in_len, out, out_cap, out_len, dropped);
+}
+
+/* ---- budget ---- */
+
+void ow_inflate_budget_init(ow_inflate_budget *b, size_t limit)
+{
+    *b = (ow_inflate_budget){.limit = limit};
+}
+
+bool ow_inflate_budget_take(ow_inflate_budget *b)
+{
+    if (!b)
+        return true;
+    if (b->live >= b->limit)
+        return false;
+    b->live++;
+    return true;
+}
+
+void ow_inflate_budget_give(ow_inflate_budget *b)
+{
+    if (b && b->live > 0)
+        b->live--;
 }

@@ -2,8 +2,9 @@
  * Frame headers are collected byte by byte (any split works), payloads are unmasked on the
  * fly and never buffered beyond max_message, fragmented messages are reassembled around
  * interleaved control frames, and permessage-deflate (RFC 7692) messages are inflated with
- * one raw inflater per direction. After a framing error the parser looks for a plausible
- * frame header and carries on from there. */
+ * one raw inflater per direction, taken from the inflater budget if there is one (see
+ * ws_parser_new). After a framing error the parser looks for a plausible frame header and
+ * carries on from there. */
 #include "decode/ws.h"
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ struct ws_parser {
     size_t msg_cap, msg_kept;
     uint64_t msg_wire, msg_dropped;
     ow_inflater *inflater;
+    ow_inflate_budget *budget; /* NULL: unbounded */
+    bool inflate_denied;       /* refused with context takeover: no inflater for good */
     /* resynchronisation: bytes not yet ruled out as the start of a frame */
     uint8_t rs[WS_RESYNC_WINDOW];
     size_t rs_len;
@@ -257,6 +260,28 @@ static void append_compressed(ws_parser *p, const uint8_t *data, size_t n)
     }
 }
 
+/* The inflater comes with a slot of the budget. Refused, the message is not inflated (nothing
+ * is allocated for it) and goes the way of data that does not inflate, counted apart. */
+static void open_inflater(ws_parser *p)
+{
+    if (!p->inflate_denied && ow_inflate_budget_take(p->budget)) {
+        p->inflater = ow_inflater_new(OW_INFLATE_RAW);
+        if (!p->inflater) {
+            ow_inflate_budget_give(p->budget);
+            inflate_failed(p);
+        }
+        return;
+    }
+    p->inflate_denied = !p->no_context_takeover; /* later messages refer to this one */
+    p->msg_inflate_failed = true;
+    p->stats.inflate_skipped++;
+    if (p->budget) /* always: only a budget refuses */
+        p->budget->skipped++;
+    if (p->cb.on_error)
+        p->cb.on_error(p->cb.ctx,
+                       "permessage-deflate message not inflated: inflater limit reached");
+}
+
 static void start_message(ws_parser *p, const ws_frame_info *f)
 {
     p->in_message = true;
@@ -266,11 +291,8 @@ static void start_message(ws_parser *p, const ws_frame_info *f)
     p->msg_gap = p->msg_inflate_failed = p->msg_stream_ended = false;
     p->msg_kept = 0;
     p->msg_wire = p->msg_dropped = 0;
-    if (p->msg_compressed && !p->inflater) {
-        p->inflater = ow_inflater_new(OW_INFLATE_RAW);
-        if (!p->inflater)
-            inflate_failed(p);
-    }
+    if (p->msg_compressed && !p->inflater)
+        open_inflater(p);
 }
 
 static void finish_message(ws_parser *p)
@@ -524,7 +546,7 @@ static size_t take_resync(ws_parser *p, const uint8_t *buf, size_t len)
 /* ---- public ---- */
 
 ws_parser *ws_parser_new(const ws_callbacks *cb, bool from_client, bool deflate,
-                         bool no_context_takeover, size_t max_message)
+                         bool no_context_takeover, size_t max_message, ow_inflate_budget *budget)
 {
     ws_parser *p = calloc(1, sizeof *p);
     if (!p)
@@ -535,6 +557,7 @@ ws_parser *ws_parser_new(const ws_callbacks *cb, bool from_client, bool deflate,
     p->deflate = deflate;
     p->no_context_takeover = no_context_takeover;
     p->max_message = max_message ? max_message : WS_DEFAULT_MAX_MESSAGE;
+    p->budget = budget;
     p->state = ST_HEADER;
     return p;
 }
@@ -543,7 +566,10 @@ void ws_parser_free(ws_parser *p)
 {
     if (!p)
         return;
-    ow_inflater_free(p->inflater);
+    if (p->inflater) {
+        ow_inflater_free(p->inflater);
+        ow_inflate_budget_give(p->budget);
+    }
     free(p->msg);
     free(p);
 }

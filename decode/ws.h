@@ -2,7 +2,8 @@
  * Incremental across any split: the header is parsed once complete, payload bytes are
  * consumed as they arrive (unmasked on the fly) and kept only up to a message cap. Reassembles
  * fragmented messages (control frames may interleave) and, with permessage-deflate (RFC 7692),
- * inflates each message (context takeover kept per direction unless negotiated off). */
+ * inflates each message (context takeover kept per direction unless negotiated off), with an
+ * inflater taken from a shared budget (decode/inflate.h) when one is given. */
 #ifndef OW_WS_H
 #define OW_WS_H
 #include "decode/inflate.h"
@@ -41,9 +42,16 @@ typedef struct ws_callbacks {
 typedef struct ws_parser ws_parser; /* opaque: holds the message buffer and the inflater */
 
 /* from_client: frames must be masked. deflate/no_context_takeover from the negotiated
- * Sec-WebSocket-Extensions (see ws_parse_extensions). max_message caps kept bytes. */
+ * Sec-WebSocket-Extensions (see ws_parse_extensions). max_message caps kept bytes.
+ * budget (NULL: unbounded) is asked for a slot before the parser creates its inflater (at the
+ * first compressed message) and gets it back when the parser is freed; it must outlive the
+ * parser. When the budget is spent, a compressed message is not inflated and nothing is
+ * allocated for it: it is delivered empty and truncated, on_error says so (like data that does
+ * not inflate), and it is counted in stats.inflate_skipped and budget->skipped. The next
+ * message asks again, unless context takeover is on: then its later messages depend on the
+ * skipped one, and that direction stays uninflated for good (each message counted). */
 ws_parser *ws_parser_new(const ws_callbacks *cb, bool from_client, bool deflate,
-                         bool no_context_takeover, size_t max_message);
+                         bool no_context_takeover, size_t max_message, ow_inflate_budget *budget);
 void ws_parser_free(ws_parser *p);
 /* Consumes all it can (always everything once the frame header is complete). */
 size_t ws_parser_feed(ws_parser *p, const uint8_t *buf, size_t len);
@@ -59,8 +67,9 @@ size_t ws_find_frame_start(const uint8_t *buf, size_t len, bool from_client);
 
 typedef struct ws_parser_stats {
     uint64_t frames, by_opcode[16], bytes, messages, errors, inflate_errors, truncated_messages;
-    uint64_t gap_bytes;    /* bytes reported missing through ws_parser_gap */
-    uint64_t resync_bytes; /* bytes skipped while looking for a frame start after an error */
+    uint64_t gap_bytes;       /* bytes reported missing through ws_parser_gap */
+    uint64_t resync_bytes;    /* bytes skipped while looking for a frame start after an error */
+    uint64_t inflate_skipped; /* compressed messages not inflated: the inflater budget was spent */
 } ws_parser_stats;
 const ws_parser_stats *ws_parser_get_stats(const ws_parser *p);
 

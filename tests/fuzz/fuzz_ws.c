@@ -1,9 +1,11 @@
 /* fuzz_ws: libFuzzer target for decode/ws.h. Input: a flags byte (direction, permessage-deflate,
- * no_context_takeover, message cap, gaps), a seed byte for the splits, then the stream. The
- * stream is parsed twice, whole and cut into pseudo-random pieces (gaps at the same stream
- * offsets in both runs). Checked: callback invariants (kept <= cap, kept <= total, a message
- * is truncated exactly when bytes are missing, control payloads <= 125), and, when the stream
- * needed no resynchronisation, that both runs report identical events (split invariance). */
+ * no_context_takeover, message cap, gaps, an inflater budget of 0 slots instead of 1), a seed
+ * byte for the splits, then the stream. The stream is parsed twice, whole and cut into
+ * pseudo-random pieces (gaps at the same stream offsets in both runs). Checked: callback
+ * invariants (kept <= cap, kept <= total, a message is truncated exactly when bytes are
+ * missing, control payloads <= 125), that the parser gives its inflater slot back (a budget of
+ * 0 skips every compressed message), and, when the stream needed no resynchronisation, that
+ * both runs report identical events (split invariance). */
 #include "decode/ws.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -89,7 +91,7 @@ static uint32_t next_rand(uint32_t *s)
 
 typedef struct run_cfg {
     bool from_client, deflate, nct, gaps;
-    size_t max_message;
+    size_t max_message, max_inflaters;
     uint8_t seed;
 } run_cfg;
 
@@ -106,7 +108,9 @@ static uint64_t run(const run_cfg *c, const uint8_t *d, size_t n, bool split, ws
 {
     fz r = {FNV_BASIS, c->max_message ? c->max_message : WS_DEFAULT_MAX_MESSAGE, 0, c->gaps};
     ws_callbacks cb = {&r, on_frame, on_message, on_control, on_error};
-    ws_parser *p = ws_parser_new(&cb, c->from_client, c->deflate, c->nct, c->max_message);
+    ow_inflate_budget budget;
+    ow_inflate_budget_init(&budget, c->max_inflaters);
+    ws_parser *p = ws_parser_new(&cb, c->from_client, c->deflate, c->nct, c->max_message, &budget);
     if (!p)
         return 0;
     uint32_t rnd = 0x9e3779b9u ^ c->seed ^ (uint32_t)n << 8;
@@ -141,6 +145,9 @@ static uint64_t run(const run_cfg *c, const uint8_t *d, size_t n, bool split, ws
     if (st->bytes != n || st->messages != r.messages)
         abort();
     ws_parser_free(p);
+    if (budget.live != 0 || budget.skipped != st->inflate_skipped ||
+        (c->max_inflaters && st->inflate_skipped))
+        abort(); /* the slot is back; only a spent budget skips */
     return r.hash;
 }
 
@@ -154,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  .nct = data[0] & 4,
                  .max_message = caps[(data[0] >> 3) & 3],
                  .gaps = data[0] & 0x20,
+                 .max_inflaters = (data[0] & 0x40) ? 0 : 1,
                  .seed = data[1]};
     const uint8_t *d = data + 2;
     size_t n = size - 2;

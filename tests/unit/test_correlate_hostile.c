@@ -3,12 +3,14 @@
  * is redacted without writing past the target buffer; the Referer's query is redacted too;
  * unanswered pipelined requests are bounded (HTTP_MAX_PENDING kept, the rest counted); a
  * websocket frame declaring 2^62 bytes that the connection never delivers is counted as a
- * truncated message when the connection ends. */
+ * truncated message when the connection ends; beyond max_inflaters, a compressed websocket
+ * message is not inflated but counted (inflate_budget_skipped) and shows in the row's errors. */
 #include "correlate/correlator.h"
 #include "decode/http.h"
 #include "tests/unit/testlib.h"
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define MAX_ROWS 256
 
@@ -194,6 +196,98 @@ static void test_ws_cut_by_end_counted(void)
     correlator_free(c);
 }
 
+/* Websocket rows: the latest errors count of each websocket id. */
+static struct {
+    int64_t id;
+    uint32_t errors;
+} ws_rows[8];
+static int n_ws_rows;
+
+static void rec_ws(void *ctx, const ow_ws_rec *r)
+{
+    (void)ctx;
+    int i = 0;
+    while (i < n_ws_rows && ws_rows[i].id != r->id)
+        i++;
+    if (i == n_ws_rows && n_ws_rows < 8)
+        ws_rows[n_ws_rows++].id = r->id;
+    if (i < 8)
+        ws_rows[i].errors = r->errors;
+}
+
+/* A websocket that negotiates permessage-deflate, then one compressed server message. */
+static void deflate_ws_with_message(const ow_flow_sink *s, ow_flow *f, double ts)
+{
+    s->on_open(s->ctx, f, ts);
+    const char *req =
+        "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    feed(s, f, 0, req, strlen(req), ts);
+    uint8_t buf[512];
+    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
+                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n"
+                                "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n");
+    const char *msg = "{\"msgtype\":\"ACK\"}";
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    zs.next_in = (Bytef *)(uintptr_t)msg;
+    zs.avail_in = (uInt)strlen(msg);
+    zs.next_out = buf + n + 2;
+    zs.avail_out = (uInt)(sizeof buf - n - 2);
+    deflate(&zs, Z_SYNC_FLUSH);
+    size_t clen = sizeof buf - n - 2 - zs.avail_out - 4; /* without the 00 00 ff ff tail */
+    deflateEnd(&zs);
+    buf[n] = 0xc1; /* FIN, RSV1, text */
+    buf[n + 1] = (uint8_t)clen;
+    feed(s, f, 1, buf, n + 2 + clen, ts + 0.1);
+}
+
+/* max_inflaters 1: the first websocket inflates, the second's message is skipped, counted and
+ * an error of its row; when the first closes, a third websocket inflates again. */
+static void test_inflater_budget_counted(void)
+{
+    correlator_opts o;
+    correlator_default_opts(&o);
+    CHECK_EQ_INT(o.max_inflaters, OW_DEFAULT_MAX_INFLATERS);
+    o.max_inflaters = 1;
+    static ow_record_sink out = {.ws = rec_ws};
+    n_ws_rows = 0;
+    correlator *c = correlator_new(&o, &out);
+    const ow_flow_sink *s = correlator_flow_sink(c);
+    ow_flow *f1 = new_flow(10, 41001), *f2 = new_flow(11, 41002), *f3 = new_flow(12, 41003);
+    deflate_ws_with_message(s, f1, 1.0);
+    deflate_ws_with_message(s, f2, 2.0);
+    const correlator_stats *st = correlator_get_stats(c);
+    CHECK_EQ_INT(st->ws_upgrades, 2);
+    CHECK_EQ_INT(st->ws_messages, 2);
+    CHECK_EQ_INT(st->inflate_budget_skipped, 1);
+    CHECK_EQ_INT(st->ws_errors, 1);
+    CHECK_EQ_INT(st->ws_truncated, 1);
+    s->on_close(s->ctx, f1, OW_CLOSE_FIN, 3.0);
+    s->on_close(s->ctx, f2, OW_CLOSE_FIN, 3.0);
+    CHECK_EQ_INT(n_ws_rows, 2);
+    if (n_ws_rows == 2) {
+        CHECK_EQ_INT(ws_rows[0].errors, 0);
+        CHECK_EQ_INT(ws_rows[1].errors, 1);
+    }
+    deflate_ws_with_message(s, f3, 4.0);
+    s->on_close(s->ctx, f3, OW_CLOSE_FIN, 5.0);
+    CHECK_EQ_INT(st->inflate_budget_skipped, 1);
+    CHECK_EQ_INT(st->ws_errors, 1);
+    CHECK_EQ_INT(st->ws_messages, 3);
+    char json[2048];
+    size_t n = correlator_stats_json(c, json, sizeof json - 1);
+    json[n] = 0;
+    CHECK(strstr(json, "\"inflate_budget_skipped\":1") != NULL);
+    free(f1);
+    free(f2);
+    free(f3);
+    correlator_free(c);
+}
+
 int main(void)
 {
     test_redaction_at_buffer_end();
@@ -201,5 +295,6 @@ int main(void)
     test_redaction_encoded_names();
     test_pipelined_requests_bounded();
     test_ws_cut_by_end_counted();
+    test_inflater_budget_counted();
     TEST_MAIN_END("correlate_hostile");
 }

@@ -49,7 +49,7 @@ static size_t header64(uint8_t *b, uint8_t b0, uint64_t len)
 static void test_huge_length_cut_by_eof(void)
 {
     reset();
-    ws_parser *p = ws_parser_new(&cb, false, false, false, 4096);
+    ws_parser *p = ws_parser_new(&cb, false, false, false, 4096, NULL);
     uint8_t buf[10 + 1000];
     size_t n = header64(buf, 0x82, 1ull << 62);
     memset(buf + n, 'x', 1000);
@@ -65,7 +65,7 @@ static void test_huge_length_cut_by_eof(void)
     ws_parser_free(p);
 
     reset(); /* nothing in progress: nothing delivered */
-    p = ws_parser_new(&cb, false, false, false, 4096);
+    p = ws_parser_new(&cb, false, false, false, 4096, NULL);
     const uint8_t whole[] = {0x81, 0x02, 'h', 'i'};
     ws_parser_feed(p, whole, sizeof whole);
     ws_parser_eof(p);
@@ -78,7 +78,7 @@ static void test_huge_length_cut_by_eof(void)
 static void test_top_bit_length_is_error(void)
 {
     reset();
-    ws_parser *p = ws_parser_new(&cb, false, false, false, 4096);
+    ws_parser *p = ws_parser_new(&cb, false, false, false, 4096, NULL);
     uint8_t buf[10 + 100];
     size_t n = header64(buf, 0x82, 1ull << 63);
     memset(buf + n, 'x', 100);
@@ -117,7 +117,7 @@ static void test_deflate_bomb_bounded(void)
     comp_len -= 4; /* RFC 7692: the 00 00 ff ff tail is not sent */
     uint8_t hdr[10];
     size_t hn = header64(hdr, 0xC1, comp_len); /* FIN, RSV1, text */
-    ws_parser *p = ws_parser_new(&cb, false, true, false, 65536);
+    ws_parser *p = ws_parser_new(&cb, false, true, false, 65536, NULL);
     ws_parser_feed(p, hdr, hn);
     ws_parser_feed(p, comp, comp_len);
     CHECK_EQ_INT(messages, 1);

@@ -123,7 +123,7 @@ static ws_parser *parser(rec *r, bool from_client, bool deflate, bool nct, size_
 {
     memset(r, 0, sizeof *r);
     ws_callbacks cb = {r, on_frame, on_message, on_control, on_error};
-    return ws_parser_new(&cb, from_client, deflate, nct, max);
+    return ws_parser_new(&cb, from_client, deflate, nct, max, NULL);
 }
 
 static void feed_all(ws_parser *p, const uint8_t *b, size_t n)
