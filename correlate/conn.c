@@ -48,7 +48,7 @@ static bool is_secret_key(const char *arg, size_t len)
 {
     static const char *const secret_keys[] = {"bokeh-token", "token",    "access_token",
                                               "auth",        "password", "key"};
-    char key[QUERY_KEY_MAX];
+    char key[QUERY_KEY_MAX] = "";
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;

@@ -68,6 +68,18 @@ void owdb_close(ow_db *db);
  * both versions. Returns NULL with a message in err. Close with sqlite3_close. */
 sqlite3 *owdb_open_readonly(const char *path, char *err, size_t errlen);
 
+/* Whether a writer (owdb_create, until owdb_close or its process dies) holds the database file
+ * at path: 1 alive, 0 none, -1 cannot tell (unreadable file, no flock on this filesystem). Takes
+ * no lock a writer would wait for (a shared flock for an instant) and keeps one read-only
+ * descriptor per probed file open for the life of the process (closing it would drop SQLite's
+ * POSIX locks on the file). Thread-safe. */
+int owdb_writer_alive(const char *path);
+/* The end reason readers show for capture capture_id of db whose row says stored: "killed"
+ * when it says "running" but no writer holds the file (kill -9, a crash, a power loss) or a
+ * newer capture row exists, else stored. The one place readers decide it (report, dashboard,
+ * ow_end_reason() in SQL); the database is not changed. Returns stored or a static string. */
+const char *owdb_end_reason(sqlite3 *db, int64_t capture_id, const char *stored);
+
 /* Merges the orphanwatch databases inputs[0..n-1] into out (created, mode 0600; it must not
  * exist): every row is copied with its ids shifted so they stay unique, then page loads that
  * are orphans in one input while a websocket carrying their session exists in another are

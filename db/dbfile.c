@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define COMPANION_SUFFIXES                                                                         \
@@ -320,6 +321,24 @@ static void remove_created(const char *path)
             unlink(name);
 }
 
+/* The writer lock, held on f->fd until it is closed: flock(LOCK_EX), which readers probe
+ * (owdb_writer_alive, db/alive.c). A reader's probe holds a shared lock for an instant, so a
+ * refusal is retried for a moment; only a lock still held after it refuses. 0, or -1 when
+ * another writer holds it. Sets f->locked when we hold it. */
+static int take_writer_lock(owdb_file *f)
+{
+    for (int i = 0; i < 50; i++) {
+        if (flock(f->fd, LOCK_EX | LOCK_NB) == 0) {
+            f->locked = true;
+            return 0;
+        }
+        if (errno != EWOULDBLOCK)
+            return 0;
+        nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL); /* 2 ms; 100 ms in all */
+    }
+    return -1;
+}
+
 int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb_file *f, char *err,
                    size_t errlen)
 {
@@ -340,7 +359,7 @@ int owdb_file_open(const char *path, unsigned flags, const owdb_options *o, owdb
         goto fail;
     }
     /* only a held lock refuses; a filesystem without flock (ENOLCK) goes on unlocked */
-    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    if (take_writer_lock(f) < 0) {
         snprintf(err, errlen, "%s: another orphanwatch is writing to this database", path);
         goto fail;
     }

@@ -12,6 +12,7 @@ typedef struct owdb_file {
     sqlite3 *db;
     int fd;       /* our descriptor of the db file: holds the writer lock; closed last */
     bool created; /* the file did not exist before */
+    bool locked;  /* we hold the writer lock (flock; not on a filesystem without it) */
     const char *path;
 } owdb_file;
 

@@ -344,7 +344,7 @@ static const struct {
     {"started", "ow_time(started)"},
     {"ended", "ow_time(ended)"},
     {"duration_s", "round(ended - started, 3)"},
-    {"end_reason", "end_reason"},
+    {"end_reason", "ow_end_reason(id, end_reason)"}, /* 'killed' when its writer is gone */
     {"packets", "packets"},
     {"bytes", "bytes"},
     {"kernel_drops", "kernel_drops"},

@@ -47,7 +47,9 @@ const char *query_kind_name(query_kind k);
 /* Registers the SQL functions the queries use, for this connection:
  *   ow_time(epoch)  ISO 8601 text with milliseconds: UTC with Z, or local time with its
  *                   offset (+02:00); NULL stays NULL, text passes through.
- *   ow_path(target) the target without its query string. */
+ *   ow_path(target) the target without its query string.
+ *   ow_end_reason(id, end_reason)  the capture's end reason as readers show it: 'killed'
+ *                   for a 'running' row whose writer is gone (owdb_end_reason). */
 int query_register_functions(sqlite3 *db, bool utc);
 /* ISO 8601 form of an epoch time (as ow_time). Returns out. */
 char *query_format_time(double t, bool utc, char *out, size_t outlen);

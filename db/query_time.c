@@ -1,6 +1,6 @@
 /* query_time: time in the query layer. ISO 8601 output (UTC or local with offset), parsing
  * of absolute and relative --since/--until values, the reference time relative values count
- * back from, and the SQL functions ow_time() and ow_path(). */
+ * back from, and the SQL functions ow_time(), ow_path() and ow_end_reason(). */
 #include "db/dbfile.h"
 #include "db/query.h"
 #include <ctype.h>
@@ -63,12 +63,28 @@ static void sql_ow_path(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, t, (int)strcspn(t, "?#"), SQLITE_TRANSIENT);
 }
 
+/* ow_end_reason(capture id, end_reason): owdb_end_reason, for SQL. */
+static void sql_ow_end_reason(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const char *e = owdb_end_reason(sqlite3_context_db_handle(ctx), sqlite3_value_int64(argv[0]),
+                                    (const char *)sqlite3_value_text(argv[1]));
+    sqlite3_result_text(ctx, e ? e : "", -1, SQLITE_TRANSIENT);
+}
+
 int query_register_functions(sqlite3 *db, bool utc)
 {
     static bool utc_true = true, utc_false = false;
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     if (sqlite3_create_function(db, "ow_time", 1, flags, utc ? &utc_true : &utc_false, sql_ow_time,
-                                NULL, NULL) != SQLITE_OK)
+                                NULL, NULL) != SQLITE_OK ||
+        /* not deterministic: it asks whether the writer is alive now */
+        sqlite3_create_function(db, "ow_end_reason", 2, SQLITE_UTF8, NULL, sql_ow_end_reason, NULL,
+                                NULL) != SQLITE_OK)
         return -1;
     return sqlite3_create_function(db, "ow_path", 1, flags, NULL, sql_ow_path, NULL, NULL) ==
                    SQLITE_OK

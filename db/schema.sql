@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS captures (
     server_ports TEXT,             -- comma list of server ports analysed
     started REAL,                  -- first packet time
     ended REAL,                    -- last packet time
-    end_reason TEXT,               -- running, eof, signal, error, killed (never finished)
+    end_reason TEXT,               -- running, eof, signal, error, killed (never finished; readers show a running row whose writer is gone as killed)
     packets INTEGER, bytes INTEGER,
     kernel_drops INTEGER, if_drops INTEGER,
     linktypes TEXT,                -- pcap link types seen, comma list of names

@@ -1056,10 +1056,16 @@ static int64_t max_id(sqlite3 *db, const char *table)
     return owdb_query_int(db, sql, 0);
 }
 
-/* The new capture's row, committed at once so readers see the run from its start. */
+/* The new capture's row, committed at once so readers see the run from its start. Rows an
+ * earlier writer left 'running' lost that writer (we hold the writer lock): they say 'killed'
+ * from now on, as readers already showed them (owdb_end_reason). */
 static int start_capture(ow_db *db, char *err, size_t errlen)
 {
     sqlite3 *s = db->file.db;
+    if (db->file.locked &&
+        owdb_exec(s, "UPDATE captures SET end_reason = 'killed' WHERE end_reason = 'running'",
+                  db->path, err, errlen) < 0)
+        return -1;
     db->capture_id = max_id(s, "captures") + 1;
     db->off =
         (id_offsets){max_id(s, "connections"), max_id(s, "http_exchanges"), max_id(s, "websockets"),

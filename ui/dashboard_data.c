@@ -82,13 +82,17 @@ static void stats_captures(sqlite3 *db, dash_stats *st)
     }
     sqlite3_finalize(s);
     if (sqlite3_prepare_v2(db,
-                           "SELECT source, live, end_reason FROM captures ORDER BY id DESC "
+                           "SELECT source, live, end_reason, id FROM captures ORDER BY id DESC "
                            "LIMIT 1",
                            -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW) {
         col_text(s, 0, st->source, sizeof st->source);
         st->live = sqlite3_column_int(s, 1) != 0;
         col_text(s, 2, st->end_reason, sizeof st->end_reason);
+        /* 'running' with its writer gone: 'killed' (header, and no longer treated as live) */
+        const char *e = owdb_end_reason(db, sqlite3_column_int64(s, 3), st->end_reason);
+        if (e != st->end_reason)
+            snprintf(st->end_reason, sizeof st->end_reason, "%s", e);
     }
     sqlite3_finalize(s);
     /* A capture still running may not have its times yet: the page loads give a span. */

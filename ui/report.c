@@ -53,7 +53,7 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 static void print_captures(sqlite3 *db, FILE *out, const report_opts *o)
 {
     sqlite3_stmt *s = prep(db, "SELECT source, live, started, ended, end_reason, packets, "
-                               "kernel_drops, linktypes, grace, counters, server_ports "
+                               "kernel_drops, linktypes, grace, counters, server_ports, id "
                                "FROM captures ORDER BY id");
     if (!s)
         return;
@@ -66,7 +66,8 @@ static void print_captures(sqlite3 *db, FILE *out, const report_opts *o)
         fprintf(out, "capture  %s (%s, link %s, port %s)\n", col_text(s, 0),
                 sqlite3_column_int(s, 1) ? "live" : "file", col_text(s, 7), col_text(s, 10));
         fprintf(out, "         %s -> %s (%.1f s), ended: %s\n", a, b,
-                sqlite3_column_double(s, 3) - sqlite3_column_double(s, 2), col_text(s, 4));
+                sqlite3_column_double(s, 3) - sqlite3_column_double(s, 2),
+                owdb_end_reason(db, sqlite3_column_int64(s, 11), col_text(s, 4)));
         fprintf(out, "         %lld packets, %lld kernel drops, grace %.0f s\n",
                 sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 6),
                 sqlite3_column_double(s, 8));

@@ -14,8 +14,11 @@ Asserts: the privileges dropped to the SUDO_UID account (uids, gids, groups, no 
 the process died of SIGKILL; the database (still owned by that account, mode 0600, no
 root-owned companion) opens, passes PRAGMA integrity_check, has its capture row (not 'signal'),
 and `orphanwatch report DB --format jsonl` lists every page load decided before the kill with
-its session id, client (RFC 5952), client port, outcome and verdict, once. Needs root; exits 77
-with the reason otherwise. OW_LIVE_KEEP=1 keeps the work directory."""
+its session id, client (RFC 5952), client port, outcome and verdict, once; `query DB stats`
+said 'running' while it captured; after the kill the row still says 'running' but `orphanwatch
+report` and `query DB stats` show the capture as killed (no writer holds the file), without
+changing the row. Needs root; exits 77 with the reason otherwise. OW_LIVE_KEEP=1 keeps the work
+directory."""
 import json
 import os
 import pwd
@@ -84,6 +87,15 @@ def drive(live, c):
     return gt
 
 
+def stats_end_reasons(live):
+    """The end_reason values `orphanwatch query DB stats` prints (None when it fails)."""
+    r = live.as_user([live.bin, "query", live.db, "stats", "--format", "csv"], timeout=60)
+    if r.returncode:
+        L.log(f"query stats: exit {r.returncode}: {r.stderr.strip()[-300:]}")
+        return None
+    return [ln.split(",")[-1] for ln in r.stdout.splitlines() if ",capture,end_reason," in ln]
+
+
 def decided_at(live, g):
     for t, p, _ in L.lines_of(live.ow_lines(), g):
         if (p["outcome"], p["verdict"]) == (g["outcome"], g["verdict"]):
@@ -111,6 +123,8 @@ def run(live, c):
     wait = (max(decided) if decided else time.time()) + SETTLE_S - time.time()
     if wait > 0:
         time.sleep(wait)
+    c.eq("query stats while it captures: end_reason running (its writer is alive)",
+         ["running"], stats_end_reasons(live))
     # a page load in flight at the kill: pending in memory, maybe half in the database
     h = live.start_client(4, 6, "--hold", "3", timeout=40)
     live.session_of_visit(6, 10)
@@ -152,6 +166,17 @@ def run(live, c):
     c.ok("the capture row is there, live, not marked as ended by a signal",
          len(caps) == 1 and caps[0][1] == "tailscale0" and caps[0][2] == 1 and
          caps[0][3] != "signal", str(caps))
+    # the row still says 'running' (nothing was left to write it), but no writer holds the
+    # file: every reader shows the capture as killed, and the file is not changed by that
+    r = live.as_user([live.bin, "report", live.db], timeout=60)
+    ended = [ln.strip() for ln in r.stdout.splitlines() if "ended:" in ln]
+    c.ok("report: the capture line says it was killed, not running",
+         r.returncode == 0 and len(ended) == 1 and ended[0].endswith("ended: killed"),
+         f"exit {r.returncode}: {ended} {r.stderr.strip()[-300:]}")
+    c.eq("query stats: end_reason is killed, not running", ["killed"], stats_end_reasons(live))
+    r = live.as_user([L.HARNESS_PY, "-c", INTEGRITY, live.db], timeout=60)
+    after = (json.loads(r.stdout).get("captures") if r.returncode == 0 else None) or []
+    c.eq("the readers left the row as it was", caps, [list(x) for x in after])
     rep, loads = live.report_jsonl()
     c.eq("report --format jsonl exit status", 0, rep.returncode)
     if rep.returncode:

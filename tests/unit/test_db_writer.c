@@ -6,6 +6,7 @@
  * fresh ids; commits follow the interval; a locked database, a full disk (1 MB tmpfs, as
  * root) and a kill -9 lose rows but never the file. */
 #include "db/db.h"
+#include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -24,35 +25,6 @@ static void path_in(char *out, size_t len, const char *dir, const char *name)
 {
     if (snprintf(out, len, "%s/%s", dir, name) >= (int)len)
         abort();
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int64_t count(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-/* The text of the first column of the first row (static buffer). */
-static const char *text_of(sqlite3 *db, const char *sql)
-{
-    static char buf[512];
-    sqlite3_stmt *st = NULL;
-    snprintf(buf, sizeof buf, "(no row)");
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(buf, sizeof buf, "%s",
-                 sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "NULL");
-    sqlite3_finalize(st);
-    return buf;
 }
 
 /* ---- records ---- */
