@@ -70,6 +70,7 @@ int cmd_read(int argc, char **argv)
     }
     run_options_trailing_bpf(&r, argc, argv, optind);
     if (r.p.db_path) {
+        r.p.db.compact = true; /* the database is kept: packed at the end */
         int rc = run_to_database(&r);
         if (rc == 0 && !r.p.quiet)
             fprintf(stderr, "orphanwatch: wrote %s (see `orphanwatch report %s`)\n", r.p.db_path,
