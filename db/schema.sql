@@ -329,16 +329,17 @@ WHEN NEW.page_load_id IS NOT NULL BEGIN
     INSERT INTO resource_refresh VALUES (NEW.page_load_id);
 END;
 
+-- @view page_loads_with_text: page_loads with its session_id and user_agent text joined back.
+CREATE VIEW IF NOT EXISTS page_loads_with_text AS
+    SELECT p.*, s.session_id, u.user_agent FROM page_loads p
+    LEFT JOIN sessions s ON s.id = p.session_ref LEFT JOIN user_agents u ON u.id = p.ua_ref;
 -- @view orphans: page loads whose session never got a websocket.
 CREATE VIEW IF NOT EXISTS orphans AS
-    SELECT p.*, s.session_id, u.user_agent FROM page_loads p
-    LEFT JOIN sessions s ON s.id = p.session_ref LEFT JOIN user_agents u ON u.id = p.ua_ref
-    WHERE p.outcome = 'orphan' ORDER BY p.started;
+    SELECT * FROM page_loads_with_text WHERE outcome = 'orphan' ORDER BY started;
 -- @view failed_page_loads: every page load that did not end connected and healthy.
 CREATE VIEW IF NOT EXISTS failed_page_loads AS
-    SELECT p.*, s.session_id, u.user_agent FROM page_loads p
-    LEFT JOIN sessions s ON s.id = p.session_ref LEFT JOIN user_agents u ON u.id = p.ua_ref
-    WHERE p.outcome <> 'connected' OR p.verdict IS NOT NULL ORDER BY p.started;
+    SELECT * FROM page_loads_with_text WHERE outcome <> 'connected' OR verdict IS NOT NULL
+    ORDER BY started;
 -- @view client_summary: per client address, page loads, orphans, orphan rate.
 CREATE VIEW IF NOT EXISTS client_summary AS
     SELECT client, COUNT(*) AS page_loads,
