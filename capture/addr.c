@@ -107,9 +107,3 @@ bool ow_addr_parse(const char *s, ow_addr *out)
     }
     return false;
 }
-
-bool ow_addr_eq(const ow_addr *a, const ow_addr *b)
-{
-    size_t n = a->family == 6 ? 16 : 4;
-    return a->family == b->family && memcmp(a->bytes, b->bytes, n) == 0;
-}

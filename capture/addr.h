@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct ow_addr {
     uint8_t family;    /* 4 or 6 */
@@ -17,5 +18,11 @@ typedef struct ow_addr {
 char *ow_addr_str(const ow_addr *a, char *out, size_t outlen);
 /* Parses dotted quad or IPv6 text; returns false when it is neither. */
 bool ow_addr_parse(const char *s, ow_addr *out);
-bool ow_addr_eq(const ow_addr *a, const ow_addr *b);
+/* Inline: the flow table compares endpoints for every packet. The first four bytes are the
+ * whole of an IPv4 address and the start of an IPv6 one. */
+static inline bool ow_addr_eq(const ow_addr *a, const ow_addr *b)
+{
+    return a->family == b->family && memcmp(a->bytes, b->bytes, 4) == 0 &&
+           (a->family != 6 || memcmp(a->bytes + 4, b->bytes + 4, 12) == 0);
+}
 #endif

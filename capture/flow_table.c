@@ -67,12 +67,9 @@ void ft_destroy(flow_table *t)
     memset(t, 0, sizeof *t);
 }
 
-/* ow_addr_eq, inline: the lookup compares endpoints for every packet. */
 static bool endpoint_eq(const ow_addr *a, uint16_t pa, const ow_addr *b, uint16_t pb)
 {
-    if (pa != pb || a->family != b->family || load32(a->bytes) != load32(b->bytes))
-        return false;
-    return a->family != 6 || memcmp(a->bytes + 4, b->bytes + 4, 12) == 0;
+    return pa == pb && ow_addr_eq(a, b);
 }
 
 /* Is f the connection between src:sport and dst:dport? Sets *dir when it is. */

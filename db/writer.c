@@ -435,17 +435,21 @@ static void on_capture(void *ctx, const ow_capture_rec *r)
     hold_row(db, &b, "capture");
 }
 
-/* JSON array of the back-off gaps between timeouts (trailing unused slots dropped). */
-static void rto_series_json(const tcp_dir_health *h, char *out, size_t outlen)
+/* JSON array of the back-off gaps between timeouts (trailing unused slots dropped); NULL
+ * when there is none. */
+static const char *rto_series_json(const tcp_dir_health *h, char *out, size_t outlen)
 {
     size_t n = h->rto_count < OW_RTO_SERIES_MAX ? h->rto_count : OW_RTO_SERIES_MAX;
     while (n > 0 && h->rto_series[n - 1] <= 0)
         n--;
+    if (n == 0)
+        return NULL;
     size_t len = (size_t)snprintf(out, outlen, "[");
     for (size_t i = 0; i < n && len < outlen; i++)
         len += (size_t)snprintf(out + len, outlen - len, "%s%.6g", i ? "," : "", h->rto_series[i]);
     if (len < outlen)
         snprintf(out + len, outlen - len, "]");
+    return out;
 }
 
 static void bind_conn_endpoints(binder *b, const ow_flow *f)
@@ -491,8 +495,7 @@ static void bind_conn_loss(binder *b, const tcp_health *h)
     b_uint(b, ":retrans_bytes_c2s", c->retrans_bytes);
     b_uint(b, ":retrans_bytes_s2c", s->retrans_bytes);
     b_uint(b, ":rto_s2c", s->rto_count);
-    rto_series_json(s, rto, sizeof rto);
-    b_text(b, ":rto_series_s2c", strcmp(rto, "[]") ? rto : NULL);
+    b_text(b, ":rto_series_s2c", rto_series_json(s, rto, sizeof rto));
     b_real(b, ":longest_stall_s2c", s->longest_stall);
     b_real_if(b, ":stall_start_s2c", s->stall_start_ts, s->stall_start_ts > 0);
     b_int(b, ":recovered_smaller_s2c", s->recovered_smaller);
