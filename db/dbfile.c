@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,13 @@ int owdb_schema_version(void)
     if (version < 0) {
         const char *p = strstr(ow_schema_sql, "PRAGMA user_version");
         version = 0;
-        if (p && (p = strchr(p, '=')))
-            version = atoi(p + 1);
+        if (p && (p = strchr(p, '='))) {
+            char *end;
+            long v = strtol(p + 1, &end, 10);
+            /* "= N;" in 32 bits (user_version's size); anything else leaves 0, as no pragma does */
+            if (end != p + 1 && *end == ';' && v >= 0 && v <= INT32_MAX)
+                version = (int)v;
+        }
     }
     return version;
 }
@@ -285,9 +291,24 @@ static int configure(owdb_file *f, const char *path, const owdb_options *o, char
     return 0;
 }
 
+/* Process-wide SQLite settings, made once before the library's first use. Memory statistics
+ * are off: they put a global mutex around every allocation SQLite makes, and nothing here
+ * reads them. If something already initialised the library, the call fails harmlessly. */
+static void configure_library(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static void library_once(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_library);
+}
+
 static int open_sqlite(owdb_file *f, const char *path, unsigned flags, char *err, size_t errlen)
 {
     char uri[4200];
+    library_once();
     int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW;
     if (flags & OWDB_FILE_ATTACH_URI) {
         /* the main file is still opened by its plain path, through a URI naming it exactly */

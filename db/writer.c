@@ -994,13 +994,17 @@ static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *e
     return copy_param_names(db, id, err, errlen);
 }
 
-/* A Bokeh message; a reply names the stored request it answers by id, not by its msgid. */
+/* A Bokeh message; a reply names the stored request it answers by id, not by its msgid. The
+ * request is found by a scalar subquery (written twice: reply_to, and reqid kept only when
+ * no request is stored): an INSERT ... SELECT reading its own table would make SQLite copy
+ * the result into a temporary table for every row. */
+#define BOKEH_REQUEST                                                                              \
+    "(SELECT id FROM bokeh_messages WHERE websocket_id = :websocket_id AND id < :id AND "          \
+    "msgid = :reqid ORDER BY id DESC LIMIT 1)"
 static const char bokeh_insert_sql[] =
     "INSERT OR REPLACE INTO bokeh_messages(id, websocket_id, ts, dir, msgtype, msgid, reply_to, "
-    "reqid, size, num_buffers) SELECT :id, :websocket_id, :ts, :dir, :msgtype, :msgid, r.id, "
-    "iif(r.id IS NULL, :reqid, NULL), :size, :num_buffers FROM (SELECT NULL) LEFT JOIN "
-    "(SELECT id FROM bokeh_messages WHERE websocket_id = :websocket_id AND id < :id AND "
-    "msgid = :reqid ORDER BY id DESC LIMIT 1) r";
+    "reqid, size, num_buffers) VALUES(:id, :websocket_id, :ts, :dir, :msgtype, "
+    ":msgid, " BOKEH_REQUEST ", iif(" BOKEH_REQUEST " IS NULL, :reqid, NULL), :size, :num_buffers)";
 
 /* The session's row, updated in place so that it keeps its id. */
 static const char session_upsert_sql[] =
