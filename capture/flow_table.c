@@ -35,6 +35,15 @@ static uint32_t pair_hash(const flow_table *t, const ow_addr *a, uint16_t pa, co
     return h;
 }
 
+/* Frees the arrays and zeroes the table, which holds no flow any more. */
+static void free_arrays(flow_table *t)
+{
+    free(t->buckets);
+    free(t->slots);
+    free(t->free_slots);
+    memset(t, 0, sizeof *t);
+}
+
 bool ft_init(flow_table *t, uint32_t max_flows)
 {
     memset(t, 0, sizeof *t);
@@ -43,11 +52,13 @@ bool ft_init(flow_table *t, uint32_t max_flows)
     t->nbuckets = 1024;
     while (t->nbuckets < max_flows && t->nbuckets < (1u << 30))
         t->nbuckets <<= 1;
-    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
-    t->slots = calloc(max_flows, sizeof *t->slots);
+    /* arrays of pointers to flows, sized by the type: bugprone-sizeof-expression takes
+     * `sizeof *t->buckets` (a pointer to a struct) for a mistake */
+    t->buckets = calloc(t->nbuckets, sizeof(ow_flow_int *));
+    t->slots = calloc(max_flows, sizeof(ow_flow_int *));
     t->free_slots = malloc(max_flows * sizeof *t->free_slots);
     if (!t->buckets || !t->slots || !t->free_slots) {
-        ft_destroy(t);
+        free_arrays(t); /* no flow yet */
         return false;
     }
     t->nslots = t->nfree = max_flows;
@@ -59,12 +70,12 @@ bool ft_init(flow_table *t, uint32_t max_flows)
 
 void ft_destroy(flow_table *t)
 {
-    while (t->lru_head)
-        ft_remove(t, t->lru_head);
-    free(t->buckets);
-    free(t->slots);
-    free(t->free_slots);
-    memset(t, 0, sizeof *t);
+    ow_flow_int *next;
+    for (ow_flow_int *f = t->lru_head; f; f = next) { /* every flow is on the LRU list */
+        next = f->lnext;
+        free(f);
+    }
+    free_arrays(t);
 }
 
 static bool endpoint_eq(const ow_addr *a, uint16_t pa, const ow_addr *b, uint16_t pb)

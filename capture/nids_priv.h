@@ -58,7 +58,8 @@ static inline uint32_t nids_expected_seq(struct tcp_stream *s, int dir)
 
 static inline bool nids_sender_finished(struct tcp_stream *s, int dir)
 {
-    int st = nids_sender_half(s, dir)->state;
+    /* half_stream.state is a plain char: read as a byte, whatever char's signedness */
+    int st = (unsigned char)nids_sender_half(s, dir)->state;
     return st == LIBNIDS_FIN_SENT || st == LIBNIDS_FIN_CONFIRMED;
 }
 

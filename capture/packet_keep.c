@@ -61,6 +61,24 @@ static bool writable_by(const struct stat *st, uid_t uid, gid_t gid)
     return (st->st_mode & 0003) == 0003;
 }
 
+/* Why the opened directory fd cannot take the packet files (NULL: it can). As root, one just
+ * created is first given to the user orphanwatch runs as after opening the capture. */
+static const char *dir_unusable(const capture_opts *o, int fd, bool created)
+{
+    struct stat st;
+    bool as_root = o->keep_chown && geteuid() == 0;
+    if (created && as_root && fchown(fd, o->keep_uid, o->keep_gid) != 0)
+        return strerror(errno);
+    if (fstat(fd, &st) != 0)
+        return strerror(errno);
+    if (!as_root) /* it stays the user it is now: ask the kernel */
+        return faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0 ? strerror(errno) : NULL;
+    if (!writable_by(&st, o->keep_uid, o->keep_gid))
+        return "not writable by the user orphanwatch runs as after opening the capture (name a "
+               "new directory: it is created for that user)";
+    return NULL;
+}
+
 static int prepare_dir(const capture_opts *o, bool *created, char *err, size_t errlen)
 {
     *created = false;
@@ -76,18 +94,7 @@ static int prepare_dir(const capture_opts *o, bool *created, char *err, size_t e
                  errno == ENOTDIR ? "not a directory" : strerror(errno));
         return -1;
     }
-    struct stat st;
-    bool as_root = o->keep_chown && geteuid() == 0;
-    const char *why = NULL;
-    if (*created && as_root && fchown(fd, o->keep_uid, o->keep_gid) != 0)
-        why = strerror(errno);
-    else if (fstat(fd, &st) != 0)
-        why = strerror(errno);
-    else if (as_root && !writable_by(&st, o->keep_uid, o->keep_gid))
-        why = "not writable by the user orphanwatch runs as after opening the capture (name a "
-              "new directory: it is created for that user)";
-    else if (!as_root && faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0)
-        why = strerror(errno);
+    const char *why = dir_unusable(o, fd, *created);
     if (why) {
         snprintf(err, errlen, "--keep-packets %s: %s", o->keep_dir, why);
         close(fd);

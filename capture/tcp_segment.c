@@ -33,8 +33,8 @@ static void parse_options(const uint8_t *o, uint32_t len, ow_tcp_seg *s)
             s->sack_permitted = true;
         else if (kind == OPT_SACK && olen >= 10 && (olen - 2) % 8 == 0) {
             for (uint32_t b = 0; b < (uint32_t)(olen - 2) / 8 && s->n_sack < OW_TCP_MAX_SACK; b++) {
-                s->sack[s->n_sack][0] = ow_get32(v + 8 * b);
-                s->sack[s->n_sack][1] = ow_get32(v + 8 * b + 4);
+                s->sack[s->n_sack][0] = ow_get32(v + (size_t)8 * b);
+                s->sack[s->n_sack][1] = ow_get32(v + (size_t)8 * b + 4);
                 s->n_sack++;
             }
         }

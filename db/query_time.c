@@ -151,6 +151,24 @@ static bool parse_offset(const char *p, long *off)
     return *p == 0 && h < 24 && m < 60;
 }
 
+/* 10^-324 rounds to 0: fraction digits past this many add nothing to a double */
+#define FRACTION_DIGITS_MAX 323
+
+/* The fraction of a second written after the decimal separator at *pp (any number of digits,
+ * none included), leaving *pp after the digits. Digit n is worth 10^-n: the loop counts digits
+ * in an int and computes each unit from the count, no float is stepped (cert-flp30-c). */
+static double parse_fraction(const char **pp)
+{
+    const char *p = *pp + 1;
+    double frac = 0;
+    for (int n = 1; isdigit((unsigned char)*p) && n <= FRACTION_DIGITS_MAX; n++, p++)
+        frac += (*p - '0') * pow(10, -n);
+    while (isdigit((unsigned char)*p))
+        p++;
+    *pp = p;
+    return frac;
+}
+
 /* The clock part after T: HH:MM[:SS[.frac]], leaving p at the zone. */
 static bool parse_clock(const char **pp, struct tm *tm, double *frac)
 {
@@ -162,8 +180,7 @@ static bool parse_clock(const char **pp, struct tm *tm, double *frac)
         if (!digits(&p, 2, &tm->tm_sec))
             return false;
         if (*p == '.' || *p == ',')
-            for (double unit = 0.1; isdigit((unsigned char)*++p); unit /= 10)
-                *frac += (*p - '0') * unit;
+            *frac = parse_fraction(&p);
     }
     *pp = p;
     return tm->tm_hour < 24 && tm->tm_min < 60 && tm->tm_sec < 61;

@@ -295,12 +295,13 @@ static int global_key(dashboard *d, int key, bool is_char)
             handle_mouse(d);
             return 0;
         }
+        /* F1 and Backspace are handled below as the characters they stand for */
         if (key == KEY_F(1))
-            key = '?', is_char = true;
+            key = '?';
         else if (key == KEY_F(10))
             return 1;
         else if (key == KEY_BACKSPACE)
-            key = 27, is_char = true;
+            key = 27;
         else
             return -1;
     }

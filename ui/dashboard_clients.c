@@ -90,15 +90,12 @@ void dash_clients_draw(dashboard *d, int top, int height)
     if (c->top < 0)
         c->top = 0;
 
-    /* CLIENT grows with the width; the numbers and the verdict keep theirs. */
-    int wl = 10, wo = 9, wr = 8, wv = 30;
+    /* CLIENT takes what the other columns leave, from 15 to 59 columns; the numbers keep their
+     * widths and DOMINANT VERDICT has the rest of the line (wv when CLIENT is within its range). */
+    const int wl = 10, wo = 9, wr = 8, wv = 30;
     int wc = d->cols - (wl + wo + wr + wv + 4);
-    if (wc < 15) {
-        wv -= 15 - wc;
+    if (wc < 15)
         wc = 15;
-    }
-    if (wv < 8)
-        wv = 8;
     if (wc > 39 + 20)
         wc = 39 + 20;
     int bar = dash_style_attr(d, DS_BAR);

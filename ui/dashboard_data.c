@@ -423,6 +423,21 @@ static void read_row(sqlite3_stmt *st, dash_row *r)
     r->dur = sqlite3_column_double(st, 11);
 }
 
+/* Up to limit rows of st; -1 with the message in err when a step fails (a busy or unreadable
+ * database), which must not end the rows like the last one did: the list would look complete. */
+static int read_rows(sqlite3 *db, sqlite3_stmt *st, dash_row *out, int limit, char *err,
+                     size_t errlen)
+{
+    int n = 0, rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        read_row(st, &out[n++]);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "query: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return n;
+}
+
 int dash_data_list_page(sqlite3 *db, const dash_query *q, const dash_row *anchor, bool backward,
                         bool inclusive, dash_row *out, int limit, char *err, size_t errlen)
 {
@@ -438,11 +453,9 @@ int dash_data_list_page(sqlite3 *db, const dash_query *q, const dash_row *anchor
     sqlite3_stmt *st = prepare_bound(db, &b, err, errlen);
     if (!st)
         return -1;
-    int n = 0, rc;
-    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        read_row(st, &out[n++]);
+    int n = read_rows(db, st, out, limit, err, errlen);
     sqlite3_finalize(st);
-    if (backward) /* rows came in reverse order: put them back in display order */
+    if (backward && n > 0) /* rows came in reverse order: put them back in display order */
         for (int i = 0; i < n / 2; i++) {
             dash_row t = out[i];
             out[i] = out[n - 1 - i];

@@ -229,7 +229,7 @@ void dash_fmt_bytes(char *out, size_t outsz, long long v)
         snprintf(out, outsz, "-");
     else if (v < 1024)
         snprintf(out, outsz, "%lld B", v);
-    else if (v < 1024 * 1024)
+    else if (v < 1024LL * 1024)
         snprintf(out, outsz, "%.1f KB", v / 1024.0);
     else if (v < 1024LL * 1024 * 1024)
         snprintf(out, outsz, "%.1f MB", v / (1024.0 * 1024.0));
