@@ -455,6 +455,9 @@ static void draw_keybar(dashboard *d)
         size_t l = strlen(right);
         dash_fmt_count(n, sizeof n, d->list.total);
         snprintf(right + l, sizeof right - l, "%s%s shown", l ? "  " : "", n);
+    } else if (d->view == DASH_VIEW_LIST && !d->list.total_dirty) { /* counted, and it failed */
+        size_t l = strlen(right);
+        snprintf(right + l, sizeof right - l, "%scount failed", l ? "  " : "");
     }
     int rw = right[0] ? dash_text_width(right, d->utf8) + 1 : 0;
     if (rw > d->cols / 2)

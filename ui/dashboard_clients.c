@@ -22,7 +22,11 @@ static void clients_load(dashboard *d)
     if (!c->v && !(c->v = calloc(DASH_MAX_CLIENTS, sizeof *c->v)))
         return;
     double t = dash_now();
-    c->n = dash_data_clients(d->db, c->v, DASH_MAX_CLIENTS, &c->more);
+    int n = dash_data_clients(d->db, c->v, DASH_MAX_CLIENTS, &c->more);
+    c->err[0] = '\0';
+    if (n < 0) /* the list's form; drawn in place of the clients, as a short list looks whole */
+        snprintf(c->err, sizeof c->err, "query: %s", sqlite3_errmsg(d->db));
+    c->n = n < 0 ? 0 : n;
     c->timed.last_run = dash_now();
     c->timed.cost = c->timed.last_run - t;
     c->dirty = false;
@@ -104,6 +108,10 @@ void dash_clients_draw(dashboard *d, int top, int height)
              wr, "RATE", "DOMINANT VERDICT");
     dash_fill(d, top, 0, d->cols, bar);
     dash_put(d, top, 0, hdr, d->cols, bar | A_BOLD);
+    if (c->err[0]) {
+        dash_put(d, top + 1, 0, c->err, d->cols, dash_style_attr(d, DS_ORPHAN));
+        return;
+    }
     if (c->n == 0) {
         dash_put(d, top + 1, 1, "no clients yet", d->cols - 1, dash_style_attr(d, DS_DIM));
         return;

@@ -31,18 +31,6 @@ bool dash_timed_due(const dash_timed *t, double now, double min_interval)
     return t->last_run <= 0 || now - t->last_run >= interval;
 }
 
-static long long query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 sqlite3 *dash_data_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = owdb_open_readonly(path, err, errlen);
@@ -63,16 +51,61 @@ static void col_text(sqlite3_stmt *st, int i, char *out, size_t outsz)
     snprintf(out, outsz, "%s", s ? (const char *)s : "");
 }
 
-/* ---- header stats ---- */
+/* "query: <SQLite's message>", the one form of a query error: the list shows it in place of
+ * its rows, the header in place of its numbers, the clients view in place of its clients. */
+static void query_error(sqlite3 *db, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "query: %s", sqlite3_errmsg(db));
+}
 
-static void stats_captures(sqlite3 *db, dash_stats *st)
+/* A step that neither returned a row nor finished: a busy or unreadable database, an
+ * interrupt. Ending a loop on it as on SQLITE_DONE would show the rows so far as complete. */
+static bool step_failed(int rc)
+{
+    return rc != SQLITE_ROW && rc != SQLITE_DONE;
+}
+
+/* ---- header stats ----
+ * A failed query leaves its message in st->err (the first of a refresh is kept): the numbers
+ * it would have set still hold zeros or the previous refresh's, and must not pass for current. */
+
+static sqlite3_stmt *stats_prepare(sqlite3 *db, dash_stats *st, const char *sql)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT COUNT(*), MIN(started), MAX(ended), SUM(packets), "
-                           "SUM(kernel_drops), SUM(if_drops) FROM captures",
-                           -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK)
+        return s;
+    if (!st->err[0])
+        query_error(db, st->err, sizeof st->err);
+    return NULL;
+}
+
+/* sqlite3_step(s), a failure noted in st->err; s NULL (its prepare failed, noted): an error. */
+static int stats_step(sqlite3 *db, dash_stats *st, sqlite3_stmt *s)
+{
+    if (!s)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(s);
+    if (step_failed(rc) && !st->err[0])
+        query_error(db, st->err, sizeof st->err);
+    return rc;
+}
+
+static long long stats_int(sqlite3 *db, dash_stats *st, const char *sql)
+{
+    sqlite3_stmt *s = stats_prepare(db, st, sql);
+    long long v = -1;
+    if (stats_step(db, st, s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void stats_totals(sqlite3 *db, dash_stats *st)
+{
+    sqlite3_stmt *s = stats_prepare(db, st,
+                                    "SELECT COUNT(*), MIN(started), MAX(ended), SUM(packets), "
+                                    "SUM(kernel_drops), SUM(if_drops) FROM captures");
+    if (stats_step(db, st, s) == SQLITE_ROW) {
         st->captures = sqlite3_column_int(s, 0);
         st->t0 = sqlite3_column_double(s, 1);
         st->t1 = sqlite3_column_double(s, 2);
@@ -81,11 +114,13 @@ static void stats_captures(sqlite3 *db, dash_stats *st)
         st->if_drops = sqlite3_column_int64(s, 5);
     }
     sqlite3_finalize(s);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT source, live, end_reason, id FROM captures ORDER BY id DESC "
-                           "LIMIT 1",
-                           -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
+}
+
+static void stats_latest(sqlite3 *db, dash_stats *st)
+{
+    sqlite3_stmt *s = stats_prepare(
+        db, st, "SELECT source, live, end_reason, id FROM captures ORDER BY id DESC LIMIT 1");
+    if (stats_step(db, st, s) == SQLITE_ROW) {
         col_text(s, 0, st->source, sizeof st->source);
         st->live = sqlite3_column_int(s, 1) != 0;
         col_text(s, 2, st->end_reason, sizeof st->end_reason);
@@ -95,29 +130,32 @@ static void stats_captures(sqlite3 *db, dash_stats *st)
             snprintf(st->end_reason, sizeof st->end_reason, "%s", e);
     }
     sqlite3_finalize(s);
+}
+
+static void stats_captures(sqlite3 *db, dash_stats *st)
+{
+    stats_totals(db, st);
+    stats_latest(db, st);
+    if (st->t0 > 0 && st->t1 > 0)
+        return;
     /* A capture still running may not have its times yet: the page loads give a span. */
-    if (st->t0 <= 0 || st->t1 <= 0) {
-        if (sqlite3_prepare_v2(db, "SELECT MIN(started), MAX(started) FROM page_loads", -1, &s,
-                               NULL) == SQLITE_OK &&
-            sqlite3_step(s) == SQLITE_ROW) {
-            if (st->t0 <= 0)
-                st->t0 = sqlite3_column_double(s, 0);
-            if (st->t1 <= 0)
-                st->t1 = sqlite3_column_double(s, 1);
-        }
-        sqlite3_finalize(s);
+    sqlite3_stmt *s = stats_prepare(db, st, "SELECT MIN(started), MAX(started) FROM page_loads");
+    if (stats_step(db, st, s) == SQLITE_ROW) {
+        if (st->t0 <= 0)
+            st->t0 = sqlite3_column_double(s, 0);
+        if (st->t1 <= 0)
+            st->t1 = sqlite3_column_double(s, 1);
     }
+    sqlite3_finalize(s);
 }
 
 static void stats_outcomes(sqlite3 *db, dash_stats *st)
 {
-    sqlite3_stmt *s;
     memset(st->outcome, 0, sizeof st->outcome);
     st->total = st->other = 0;
-    if (sqlite3_prepare_v2(db, "SELECT outcome, SUM(n) FROM rollup_outcomes GROUP BY outcome", -1,
-                           &s, NULL) != SQLITE_OK)
-        return;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    sqlite3_stmt *s =
+        stats_prepare(db, st, "SELECT outcome, SUM(n) FROM rollup_outcomes GROUP BY outcome");
+    while (stats_step(db, st, s) == SQLITE_ROW) {
         long long n = sqlite3_column_int64(s, 1);
         int o = ow_outcome_from_name((const char *)sqlite3_column_text(s, 0));
         if (o >= 0 && o < (int)(sizeof st->outcome / sizeof st->outcome[0]))
@@ -131,14 +169,15 @@ static void stats_outcomes(sqlite3 *db, dash_stats *st)
 
 /* Per-minute counts for the minutes (spark_end - DASH_SPARK_MAX, spark_end], from
  * rollup_minutes. */
-static void spark_fill(sqlite3 *db, const char *sql, double first_minute, long *cells)
+static void spark_fill(sqlite3 *db, dash_stats *st, const char *sql, double first_minute,
+                       long *cells)
 {
-    sqlite3_stmt *s;
     memset(cells, 0, sizeof(long) * DASH_SPARK_MAX);
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = stats_prepare(db, st, sql);
+    if (!s)
         return;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)first_minute);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (stats_step(db, st, s) == SQLITE_ROW) {
         long long i = sqlite3_column_int64(s, 0) - (long long)first_minute;
         if (i >= 0 && i < DASH_SPARK_MAX)
             cells[i] = (long)sqlite3_column_int64(s, 1);
@@ -148,7 +187,7 @@ static void spark_fill(sqlite3 *db, const char *sql, double first_minute, long *
 
 static void stats_spark(sqlite3 *db, dash_stats *st, bool live)
 {
-    double end = query_int(db, "SELECT CAST(MAX(started) AS INTEGER) FROM page_loads");
+    double end = (double)stats_int(db, st, "SELECT CAST(MAX(started) AS INTEGER) FROM page_loads");
     if (live || strcmp(st->end_reason, "running") == 0) { /* still capturing: up to now */
         double now = (double)time(NULL);
         if (now > end)
@@ -162,15 +201,16 @@ static void stats_spark(sqlite3 *db, dash_stats *st, bool live)
     }
     st->spark_end = floor(end / 60.0);
     double first = st->spark_end - (DASH_SPARK_MAX - 1);
-    spark_fill(db, "SELECT minute, n FROM rollup_minutes WHERE minute >= ?1", first,
+    spark_fill(db, st, "SELECT minute, n FROM rollup_minutes WHERE minute >= ?1", first,
                st->spark_loads);
-    spark_fill(db, "SELECT minute, orphans FROM rollup_minutes WHERE minute >= ?1", first,
+    spark_fill(db, st, "SELECT minute, orphans FROM rollup_minutes WHERE minute >= ?1", first,
                st->spark_orphans);
 }
 
 void dash_data_stats(sqlite3 *db, dash_stats *st, bool live)
 {
     double t = dash_now();
+    st->err[0] = '\0';
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL); /* one snapshot for all the numbers */
     stats_captures(db, st);
     stats_outcomes(db, st);
@@ -390,7 +430,7 @@ static sqlite3_stmt *prepare_bound(sqlite3 *db, const sql_buf *b, char *err, siz
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, b->s, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "query: %s", sqlite3_errmsg(db));
+        query_error(db, err, errlen);
         return NULL;
     }
     for (int i = 0; i < b->nbind; i++) {
@@ -431,8 +471,8 @@ static int read_rows(sqlite3 *db, sqlite3_stmt *st, dash_row *out, int limit, ch
     int n = 0, rc = SQLITE_DONE;
     while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
         read_row(st, &out[n++]);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        snprintf(err, errlen, "query: %s", sqlite3_errmsg(db));
+    if (step_failed(rc)) {
+        query_error(db, err, errlen);
         return -1;
     }
     return n;
@@ -483,6 +523,15 @@ long long dash_data_count(sqlite3 *db, const dash_query *q)
 
 /* ---- clients ---- */
 
+static void read_client(sqlite3_stmt *st, dash_client *c)
+{
+    col_text(st, 0, c->client, sizeof c->client);
+    c->loads = sqlite3_column_int64(st, 1);
+    c->orphans = sqlite3_column_int64(st, 2);
+    col_text(st, 3, c->verdict, sizeof c->verdict); /* NULL: no page load had a verdict */
+    c->verdict_n = c->verdict[0] ? sqlite3_column_int64(st, 4) : 0;
+}
+
 /* The rows of `orphanwatch query clients` from the rollups: the clients in order
  * (rollup_clients), then for the ones shown their most frequent verdict (rollup_verdicts).
  * NULL keys are stored as x'' (see db/schema.sql). */
@@ -497,23 +546,19 @@ int dash_data_clients(sqlite3 *db, dash_client *v, int cap, bool *more)
         "   ORDER BY orphans DESC, n DESC, NULLIF(client, x'') LIMIT ?) AS c"
         " ORDER BY orphans DESC, n DESC, client";
     sqlite3_stmt *st;
-    int n = 0;
+    int n = 0, rc;
     *more = false;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return 0;
+        return -1;
     sqlite3_bind_int(st, 1, cap + 1);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n >= cap) {
             *more = true;
             break;
         }
-        dash_client *c = &v[n++];
-        col_text(st, 0, c->client, sizeof c->client);
-        c->loads = sqlite3_column_int64(st, 1);
-        c->orphans = sqlite3_column_int64(st, 2);
-        col_text(st, 3, c->verdict, sizeof c->verdict); /* NULL: no page load had a verdict */
-        c->verdict_n = c->verdict[0] ? sqlite3_column_int64(st, 4) : 0;
+        read_client(st, &v[n++]);
     }
+    /* the failed step's message stays with db through the finalize, for the caller */
     sqlite3_finalize(st);
-    return n;
+    return step_failed(rc) ? -1 : n;
 }

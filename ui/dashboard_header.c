@@ -25,11 +25,12 @@ static bool seg(dashboard *d, int y, int *x, const char *text, int attr)
     return true;
 }
 
-static void draw_source_line(dashboard *d)
+/* "LIVE"/"file" and the source's name; returns the column after it. */
+static int draw_source(dashboard *d)
 {
     const dash_stats *st = &d->stats;
     int x = 0;
-    char buf[600], a[40], b[40], span[32];
+    char buf[600];
     bool live = d->live || strcmp(st->end_reason, "running") == 0;
     if (d->cols >= 100)
         seg(d, 0, &x, "orphanwatch ", A_BOLD);
@@ -46,6 +47,14 @@ static void draw_source_line(dashboard *d)
         memmove(buf, base + 1, strlen(base + 1) + 1);
     dash_text_fit(title, sizeof title, buf, room, d->utf8);
     seg(d, 0, &x, title, A_BOLD);
+    return x;
+}
+
+static void draw_source_line(dashboard *d)
+{
+    const dash_stats *st = &d->stats;
+    int x = draw_source(d);
+    char buf[600], a[40], b[40], span[32];
     bool wide = d->cols >= 110;
     dash_fmt_clock(a, sizeof a, st->t0, wide);
     dash_fmt_clock(b, sizeof b, st->t1, false);
@@ -129,6 +138,11 @@ static void draw_spark(dashboard *d, int y, const char *label, const long *cells
 void dash_header_draw(dashboard *d)
 {
     int h = dash_header_height(d);
+    if (d->stats.err[0]) { /* like the list's error: in place of numbers it could not read */
+        int x = draw_source(d) + 2;
+        dash_put(d, 0, x, d->stats.err, d->cols - x, dash_style_attr(d, DS_ORPHAN));
+        return;
+    }
     draw_source_line(d);
     if (h >= 2)
         draw_outcome_line(d, 1);

@@ -118,6 +118,7 @@ typedef struct dash_stats {
     long spark_loads[DASH_SPARK_MAX], spark_orphans[DASH_SPARK_MAX];
     double last_run, cost; /* when and how long the last refresh took */
     bool valid;
+    char err[160]; /* "query: <message>" when a query of the last refresh failed, else "" */
 } dash_stats;
 
 typedef struct dash_client {
@@ -136,12 +137,15 @@ double dash_now(void); /* monotonic seconds */
 
 /* Opens read-only (owdb_open_readonly: schema version checked). NULL with err on failure. */
 sqlite3 *dash_data_open(const char *path, char *err, size_t errlen);
+/* Refreshes st; a failed query leaves its message in st->err (the header shows it). */
 void dash_data_stats(sqlite3 *db, dash_stats *st, bool live);
 /* Fills up to limit rows; returns the count, -1 on error (message in err). */
 int dash_data_list_page(sqlite3 *db, const dash_query *q, const dash_row *anchor, bool backward,
                         bool inclusive, dash_row *out, int limit, char *err, size_t errlen);
+/* The rows matching q; -1 when the query fails. */
 long long dash_data_count(sqlite3 *db, const dash_query *q);
-/* Fills v (cap entries); returns count; *more set when clients were left out. */
+/* Fills v (cap entries); returns count; *more set when clients were left out. -1 when the
+ * query fails, at any step, with the message in sqlite3_errmsg(db) (read before the next query). */
 int dash_data_clients(sqlite3 *db, dash_client *v, int cap, bool *more);
 
 /* ---- detail lines (the detail and help views are scrollable line lists) ---- */
@@ -195,6 +199,7 @@ typedef struct dash_clients_view {
     bool more;
     dash_timed timed;
     bool dirty;
+    char err[160]; /* the last load's error, shown in place of the rows (as the list's err) */
 } dash_clients_view;
 
 typedef struct dash_detail_view {

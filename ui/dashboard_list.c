@@ -100,34 +100,38 @@ int dash_list_height(const dashboard *d)
     return h;
 }
 
+/* A page of rows; -1 on error, with the message in d->list.err. A success leaves err alone:
+ * dash_list_reload clears it once before its one or two fetches, so the second cannot hide
+ * the first's failure. */
 static int fetch(dashboard *d, const dash_row *anchor, bool backward, bool inclusive, dash_row *out,
                  int limit)
 {
-    int n = dash_data_list_page(d->db, &d->q, anchor, backward, inclusive, out, limit, d->list.err,
-                                sizeof d->list.err);
-    if (n >= 0)
-        d->list.err[0] = '\0';
-    return n < 0 ? 0 : n;
+    return dash_data_list_page(d->db, &d->q, anchor, backward, inclusive, out, limit, d->list.err,
+                               sizeof d->list.err);
 }
 
-void dash_list_reload(dashboard *d)
+/* The rows from the position into L->rows (h + 1 of them tell whether there are more);
+ * -1 when a fetch failed. */
+static int load_rows(dashboard *d, int h)
 {
     dash_list *L = &d->list;
-    int h = dash_list_height(d);
-    double t = dash_now();
     int n = fetch(d, L->at_top ? NULL : &L->anchor, false, true, L->rows, h + 1);
-    if (!L->at_top && n < h) { /* near the end: fill the page from above */
-        int m = fetch(d, &L->anchor, true, false, L->scratch, h - n);
-        memmove(L->rows + m, L->rows, sizeof(dash_row) * (size_t)n);
-        memcpy(L->rows, L->scratch, sizeof(dash_row) * (size_t)m);
-        if (m < h - n)
-            L->at_top = true;
-        n += m;
-    }
-    L->more = n > h;
-    L->nrows = n > h ? h : n;
-    if (!L->at_top && L->nrows > 0)
-        L->anchor = L->rows[0];
+    if (n < 0 || L->at_top || n >= h)
+        return n;
+    /* near the end: fill the page from above */
+    int m = fetch(d, &L->anchor, true, false, L->scratch, h - n);
+    if (m < 0)
+        return -1;
+    memmove(L->rows + m, L->rows, sizeof(dash_row) * (size_t)n);
+    memcpy(L->rows, L->scratch, sizeof(dash_row) * (size_t)m);
+    if (m < h - n)
+        L->at_top = true;
+    return n + m;
+}
+
+/* Keeps the selected page load selected when it is still on screen. */
+static void keep_selection(dash_list *L)
+{
     int found = -1;
     for (int i = 0; L->sel_id && i < L->nrows; i++)
         if (L->rows[i].id == L->sel_id)
@@ -139,6 +143,34 @@ void dash_list_reload(dashboard *d)
     if (L->sel < 0)
         L->sel = 0;
     L->sel_id = L->nrows > 0 ? L->rows[L->sel].id : 0;
+}
+
+/* A query failed: its error (in L->err) is drawn in place of the rows until the next reload.
+ * The position (at_top, anchor) and the selected page load (sel_id) are kept, so that the
+ * next reload that succeeds comes back to them. */
+static void rows_failed(dash_list *L)
+{
+    L->nrows = 0;
+    L->more = false;
+    L->sel = 0;
+}
+
+void dash_list_reload(dashboard *d)
+{
+    dash_list *L = &d->list;
+    int h = dash_list_height(d);
+    double t = dash_now();
+    L->err[0] = '\0';
+    int n = load_rows(d, h);
+    if (n < 0) {
+        rows_failed(L);
+    } else {
+        L->more = n > h;
+        L->nrows = n > h ? h : n;
+        if (!L->at_top && L->nrows > 0)
+            L->anchor = L->rows[0];
+        keep_selection(L);
+    }
     L->dirty = false;
     L->timed.last_run = dash_now();
     L->timed.cost = L->timed.last_run - t;
@@ -156,13 +188,20 @@ static void move_down(dash_list *L)
     }
 }
 
+/* The keys that query themselves (up past the top row, PgUp, End): when that query fails
+ * they move nothing and ask for no reload, which would clear the error. */
 static void move_up(dashboard *d)
 {
     dash_list *L = &d->list;
     if (L->sel > 0) {
         L->sel_id = L->rows[--L->sel].id;
     } else if (!L->at_top) {
-        if (fetch(d, &L->anchor, true, false, L->scratch, 1) == 1) {
+        int m = fetch(d, &L->anchor, true, false, L->scratch, 1);
+        if (m < 0) {
+            rows_failed(L);
+            return;
+        }
+        if (m == 1) {
             L->anchor = L->scratch[0];
             L->sel_id = L->scratch[0].id;
         } else {
@@ -193,6 +232,10 @@ static void page_up(dashboard *d)
         L->sel = 0;
     } else {
         int m = fetch(d, &L->anchor, true, false, L->scratch, h);
+        if (m < 0) {
+            rows_failed(L);
+            return;
+        }
         if (m == h)
             L->anchor = L->scratch[0];
         else
@@ -207,6 +250,10 @@ static void go_end(dashboard *d)
     dash_list *L = &d->list;
     int h = dash_list_height(d);
     int m = fetch(d, NULL, true, false, L->scratch, h);
+    if (m < 0) {
+        rows_failed(L);
+        return;
+    }
     L->at_top = m < h;
     if (m > 0) {
         L->anchor = L->scratch[0];
