@@ -4,11 +4,9 @@
  * (only the packet thread reads it): two freads per packet cost less that way. */
 #include "capture/pcap_source.h"
 #include "capture/packet.h"
-#include "capture/readahead.h"
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_FILE_LINKTYPES 8
 #define LINKTYPE_RAW       101
@@ -79,29 +77,14 @@ static pcap_t *open_offline(pkt_source *s, const char *path, char *ebuf)
     return p;
 }
 
-static int next_direct(void *ctx, raw_packet *p, char *err, size_t errlen);
-
-/* A regular file is read ahead on a thread of its own (readahead.h); a pipe, a terminal or
- * standard input is read directly, so that its packets are not held back. Without a thread
- * the file is read directly too. */
-static void start_readahead(pkt_source *s, const char *path)
-{
-    struct stat st;
-    if (strcmp(path, "-") == 0 || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return;
-    s->ra = readahead_start(next_direct, s);
-}
-
 int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     bool mixed;
     if (open_mixed_pcapng(s, path, &mixed, err, errlen) < 0)
         return -1;
-    if (mixed) {
-        start_readahead(s, path);
+    if (mixed)
         return 0;
-    }
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     s->pcap = open_offline(s, path, ebuf);
     if (!s->pcap) {
@@ -114,7 +97,6 @@ int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen)
         src_close(s);
         return -1;
     }
-    start_readahead(s, path);
     return 0;
 }
 
@@ -139,9 +121,8 @@ static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errle
     return SRC_PACKET;
 }
 
-static int next_direct(void *ctx, raw_packet *p, char *err, size_t errlen)
+int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 {
-    pkt_source *s = ctx;
     if (s->ng)
         return next_own_pcapng(s, p, err, errlen);
     struct pcap_pkthdr *h;
@@ -165,14 +146,8 @@ static int next_direct(void *ctx, raw_packet *p, char *err, size_t errlen)
     return !s->live && strstr(msg, "truncated") ? SRC_TRUNCATED : SRC_ERROR;
 }
 
-int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
-{
-    return s->ra ? readahead_next(s->ra, p, err, errlen) : next_direct(s, p, err, errlen);
-}
-
 void src_close(pkt_source *s)
 {
-    readahead_stop(s->ra); /* first: its thread reads through the handles below */
     if (s->pcap)
         pcap_close(s->pcap); /* closes the FILE: its buffer goes after it */
     free(s->iobuf);

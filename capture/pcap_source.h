@@ -8,13 +8,10 @@
 #include "capture/pcapng.h"
 #include <pcap/pcap.h>
 
-typedef struct readahead readahead;
-
 typedef struct pkt_source {
     pcap_t *pcap;      /* libpcap: file or live */
     pcapng_reader *ng; /* own pcapng reader */
     char *iobuf;       /* the stdio buffer of the file libpcap reads (freed after it) */
-    readahead *ra;     /* a regular file's reader thread, or NULL (readahead.h) */
     int dlt;           /* libpcap's link type */
     bool live;
 } pkt_source;
