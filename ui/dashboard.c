@@ -184,6 +184,7 @@ dashboard *dashboard_open(const char *db_path, const dashboard_source *src, char
     d->list.dirty = d->list.total_dirty = true;
     d->list.total = -1;
     d->clients.dirty = true;
+    d->input_fd = STDIN_FILENO;
 
     install_signal_handlers();
     initscr();
@@ -210,8 +211,7 @@ dashboard *dashboard_open(const char *db_path, const dashboard_source *src, char
 
 int dashboard_input_fd(const dashboard *d)
 {
-    (void)d;
-    return STDIN_FILENO;
+    return d->input_fd;
 }
 
 void dashboard_close(dashboard *d)
@@ -383,6 +383,7 @@ int dashboard_handle_input(dashboard *d)
     while ((r = get_wch(&wc)) != ERR) {
         bool is_char = r == OK;
         d->keys_seen = true;
+        d->interrupt_held = false;
         int key = (int)wc;
         if (d->prompt.kind != DASH_PROMPT_NONE && key != KEY_RESIZE && key != KEY_MOUSE) {
             dash_prompt_key(d, key, is_char);
@@ -404,6 +405,51 @@ static bool data_is_live(const dashboard *d)
     return d->live || strcmp(d->stats.end_reason, "running") == 0;
 }
 
+static void refresh_list(dashboard *d, bool live, double now)
+{
+    if (d->view == DASH_VIEW_LIST &&
+        (d->list.dirty || (live && dash_timed_due(&d->list.timed, now, 1.0)))) {
+        dash_list_reload(d);
+        d->redraw = true;
+    }
+}
+
+static void refresh_count(dashboard *d, bool live, double now)
+{
+    /* The count is a second scan: not while a search is being typed. */
+    if (d->view != DASH_VIEW_LIST || d->prompt.kind == DASH_PROMPT_SEARCH ||
+        !(d->list.total_dirty ||
+          (live && dash_timed_due(&d->list.total_timed, now, DASH_STATS_MIN_S))))
+        return;
+    double t = dash_now();
+    long long n = dash_data_count(d->db, &d->q);
+    if (n == DASH_SUPERSEDED) { /* keys are pending: counted after them (total_dirty) */
+        d->list.total_dirty = true;
+        return;
+    }
+    d->list.total = n;
+    d->list.total_timed.last_run = dash_now();
+    d->list.total_timed.cost = d->list.total_timed.last_run - t;
+    d->list.total_dirty = false;
+    d->redraw = true;
+}
+
+/* The list reload and the count stop for keys typed meanwhile (a search matching nothing
+ * scans every row: typing would lag by that on every key) and run again after them. Only
+ * these: a key's own query (End, PgUp) comes after its key was read, and the header and the
+ * clients view are cheap. Once superseded, they are not interrupted again before a key is
+ * read: input readable without a key (half an escape sequence) would stop them forever. */
+static void refresh_interruptible(dashboard *d, bool live, double now)
+{
+    bool armed = !d->interrupt_held;
+    if (armed)
+        dash_data_interrupt_arm(d->db, d->input_fd);
+    refresh_list(d, live, now);
+    refresh_count(d, live, now);
+    if (armed && dash_data_interrupt_disarm(d->db))
+        d->interrupt_held = true;
+}
+
 static void refresh_data(dashboard *d, double now)
 {
     bool live = data_is_live(d);
@@ -412,22 +458,7 @@ static void refresh_data(dashboard *d, double now)
         dash_data_stats(d->db, &d->stats, d->live);
         d->redraw = true;
     }
-    if (d->view == DASH_VIEW_LIST &&
-        (d->list.dirty || (live && dash_timed_due(&d->list.timed, now, 1.0)))) {
-        dash_list_reload(d);
-        d->redraw = true;
-    }
-    /* The count is a second scan: not while a search is being typed. */
-    if (d->view == DASH_VIEW_LIST && d->prompt.kind != DASH_PROMPT_SEARCH &&
-        (d->list.total_dirty ||
-         (live && dash_timed_due(&d->list.total_timed, now, DASH_STATS_MIN_S)))) {
-        double t = dash_now();
-        d->list.total = dash_data_count(d->db, &d->q);
-        d->list.total_timed.last_run = dash_now();
-        d->list.total_timed.cost = d->list.total_timed.last_run - t;
-        d->list.total_dirty = false;
-        d->redraw = true;
-    }
+    refresh_interruptible(d, live, now);
     if (d->view == DASH_VIEW_DETAIL && live &&
         dash_timed_due(&d->detail.timed, now, DASH_STATS_MIN_S)) {
         d->detail.built_width = 0; /* rebuilt below with fresh rows */
@@ -518,8 +549,13 @@ void dashboard_refresh(dashboard *d, bool force)
     double now = dash_now();
     if (!force && !d->keys_seen && now - d->last_draw < DASH_REDRAW_S)
         return;
+    bool keys = d->keys_seen;
     d->keys_seen = false;
     check_resize(d);
+    /* The keys echo (a search prompt's text) before the reload they asked for, which may run
+     * to its end when no more keys come: the rows follow when it is done. */
+    if (keys && d->view == DASH_VIEW_LIST && d->list.dirty && d->stats.valid)
+        draw(d);
     refresh_data(d, now);
     if (d->msg[0] && now >= d->msg_until) {
         d->msg[0] = '\0';

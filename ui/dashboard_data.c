@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "db/query.h"
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -63,6 +64,57 @@ static void query_error(sqlite3 *db, char *err, size_t errlen)
 static bool step_failed(int rc)
 {
     return rc != SQLITE_ROW && rc != SQLITE_DONE;
+}
+
+/* ---- interrupting the refresh's queries for typed keys ----
+ * A search matching nothing scans every page load (0.6 s on a million): run to the end before
+ * the keys typed meanwhile are read, it makes typing lag. While armed, SQLite calls back every
+ * DASH_INTERRUPT_STEPS VM steps; a key pending on the input fd stops the statement
+ * (SQLITE_INTERRUPT) and the query returns DASH_SUPERSEDED, to be rerun after the keys.
+ * The context is file-wide, not on the connection: the dashboard has one connection, and
+ * SQLite 3.40 keeps no data of the caller's on a connection to find it by from the queries. */
+static struct {
+    sqlite3 *db; /* armed on this connection; NULL: not armed */
+    int fd;
+    bool fired;
+} intr;
+
+static int input_pending(void *unused)
+{
+    (void)unused;
+    struct pollfd p = {.fd = intr.fd, .events = POLLIN};
+    /* a hung-up or closed input is not a key: interrupting for it would never end */
+    if (poll(&p, 1, 0) != 1 || (p.revents & (POLLHUP | POLLERR | POLLNVAL)) ||
+        !(p.revents & POLLIN))
+        return 0;
+    intr.fired = true;
+    return 1;
+}
+
+void dash_data_interrupt_arm(sqlite3 *db, int fd)
+{
+    intr.db = db;
+    intr.fd = fd;
+    intr.fired = false;
+    sqlite3_progress_handler(db, DASH_INTERRUPT_STEPS, input_pending, NULL);
+}
+
+bool dash_data_interrupt_disarm(sqlite3 *db)
+{
+    bool fired = intr.db == db && intr.fired;
+    if (intr.db == db) {
+        sqlite3_progress_handler(db, 0, NULL, NULL);
+        intr.db = NULL;
+        intr.fired = false;
+    }
+    return fired;
+}
+
+/* The step result rc is our interrupt, not an error (another progress handler, a busy or
+ * unreadable database: those stay errors with their message). */
+static bool superseded(sqlite3 *db, int rc)
+{
+    return rc == SQLITE_INTERRUPT && intr.db == db && intr.fired;
 }
 
 /* ---- header stats ----
@@ -464,13 +516,16 @@ static void read_row(sqlite3_stmt *st, dash_row *r)
 }
 
 /* Up to limit rows of st; -1 with the message in err when a step fails (a busy or unreadable
- * database), which must not end the rows like the last one did: the list would look complete. */
+ * database), which must not end the rows like the last one did: the list would look complete.
+ * DASH_SUPERSEDED, err untouched, when the armed interrupt stopped it. */
 static int read_rows(sqlite3 *db, sqlite3_stmt *st, dash_row *out, int limit, char *err,
                      size_t errlen)
 {
     int n = 0, rc = SQLITE_DONE;
     while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
         read_row(st, &out[n++]);
+    if (superseded(db, rc))
+        return DASH_SUPERSEDED;
     if (step_failed(rc)) {
         query_error(db, err, errlen);
         return -1;
@@ -514,9 +569,12 @@ long long dash_data_count(sqlite3 *db, const dash_query *q)
     if (b.overflow)
         return -1;
     sqlite3_stmt *st = prepare_bound(db, &b, err, sizeof err);
-    long long n = -1;
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    if (superseded(db, rc))
+        n = DASH_SUPERSEDED;
     sqlite3_finalize(st);
     return n;
 }

@@ -30,6 +30,12 @@
 #define DASH_STATS_MIN_S      2.0  /* header counts refreshed at most this often */
 #define DASH_SLOW_FACTOR      10.0 /* a query taking t s is repeated at most every 10 t */
 
+/* A refresh's query interrupted for typed keys (see dash_data_interrupt_arm) checks for them
+ * every DASH_INTERRUPT_STEPS SQLite VM steps (well under a millisecond), and returns
+ * DASH_SUPERSEDED when it stopped: not an error, the query is rerun after the keys. */
+#define DASH_INTERRUPT_STEPS 10000
+#define DASH_SUPERSEDED      (-2)
+
 /* ---- colours / styles ---- */
 enum dash_style {
     DS_NORMAL = 0,
@@ -139,10 +145,16 @@ double dash_now(void); /* monotonic seconds */
 sqlite3 *dash_data_open(const char *path, char *err, size_t errlen);
 /* Refreshes st; a failed query leaves its message in st->err (the header shows it). */
 void dash_data_stats(sqlite3 *db, dash_stats *st, bool live);
-/* Fills up to limit rows; returns the count, -1 on error (message in err). */
+/* From arm to disarm, a query of db that sees input pending on fd (poll: POLLIN, no hang-up
+ * or error) stops and returns DASH_SUPERSEDED: the refresh's own queries, rerun after the keys
+ * are read. Disarm returns whether it fired. */
+void dash_data_interrupt_arm(sqlite3 *db, int fd);
+bool dash_data_interrupt_disarm(sqlite3 *db);
+/* Fills up to limit rows; returns the count, -1 on error (message in err), DASH_SUPERSEDED
+ * (err untouched) when interrupted for pending input. */
 int dash_data_list_page(sqlite3 *db, const dash_query *q, const dash_row *anchor, bool backward,
                         bool inclusive, dash_row *out, int limit, char *err, size_t errlen);
-/* The rows matching q; -1 when the query fails. */
+/* The rows matching q; -1 when the query fails, DASH_SUPERSEDED when interrupted. */
 long long dash_data_count(sqlite3 *db, const dash_query *q);
 /* Fills v (cap entries); returns count; *more set when clients were left out. -1 when the
  * query fails, at any step, with the message in sqlite3_errmsg(db) (read before the next query). */
@@ -236,12 +248,18 @@ struct dashboard {
     double last_draw;
     bool redraw;    /* something changed: draw at the next refresh */
     bool keys_seen; /* input was handled: the next refresh draws at once (no rate limit) */
+    int input_fd;   /* where keys arrive (stdin) */
+    /* A refresh query was superseded and no key read since: the next ones are not interrupted
+     * (the input was readable without a key: a partial escape sequence), so one completes. */
+    bool interrupt_held;
 };
 
 /* Layout rows shared by the views. */
 int dash_header_height(const dashboard *d);
 void dash_header_draw(dashboard *d);
 int dash_list_height(const dashboard *d); /* visible list rows */
+/* Re-queries the rows from the position. Superseded (interrupted for pending keys): the rows,
+ * position, selection and error on screen are kept, and dirty is left set. */
 void dash_list_reload(dashboard *d);
 void dash_list_draw(dashboard *d, int top, int height);
 /* Navigation: returns true when handled. */

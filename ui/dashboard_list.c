@@ -100,9 +100,10 @@ int dash_list_height(const dashboard *d)
     return h;
 }
 
-/* A page of rows; -1 on error, with the message in d->list.err. A success leaves err alone:
- * dash_list_reload clears it once before its one or two fetches, so the second cannot hide
- * the first's failure. */
+/* A page of rows; -1 on error, with the message in d->list.err; DASH_SUPERSEDED (only while
+ * the refresh has the interrupt armed), err untouched. A success leaves err alone:
+ * dash_list_reload clears it once its fetches all succeeded, so the second cannot hide the
+ * first's failure. */
 static int fetch(dashboard *d, const dash_row *anchor, bool backward, bool inclusive, dash_row *out,
                  int limit)
 {
@@ -110,21 +111,24 @@ static int fetch(dashboard *d, const dash_row *anchor, bool backward, bool inclu
                                sizeof d->list.err);
 }
 
-/* The rows from the position into L->rows (h + 1 of them tell whether there are more);
- * -1 when a fetch failed. */
+/* The rows from the position into L->scratch (h + 1 of them tell whether there are more);
+ * -1 when a fetch failed, DASH_SUPERSEDED when interrupted. L->rows is left alone: a
+ * superseded reload keeps the rows on screen. */
 static int load_rows(dashboard *d, int h)
 {
     dash_list *L = &d->list;
-    int n = fetch(d, L->at_top ? NULL : &L->anchor, false, true, L->rows, h + 1);
+    dash_row *v = L->scratch;
+    int n = fetch(d, L->at_top ? NULL : &L->anchor, false, true, v, h + 1);
     if (n < 0 || L->at_top || n >= h)
         return n;
-    /* near the end: fill the page from above */
-    int m = fetch(d, &L->anchor, true, false, L->scratch, h - n);
+    /* near the end: fill the page from above, in front of the rows read so far */
+    int want = h - n;
+    memmove(v + want, v, sizeof(dash_row) * (size_t)n);
+    int m = fetch(d, &L->anchor, true, false, v, want);
     if (m < 0)
-        return -1;
-    memmove(L->rows + m, L->rows, sizeof(dash_row) * (size_t)n);
-    memcpy(L->rows, L->scratch, sizeof(dash_row) * (size_t)m);
-    if (m < h - n)
+        return m;
+    memmove(v + m, v + want, sizeof(dash_row) * (size_t)n);
+    if (m < want)
         L->at_top = true;
     return n + m;
 }
@@ -160,11 +164,16 @@ void dash_list_reload(dashboard *d)
     dash_list *L = &d->list;
     int h = dash_list_height(d);
     double t = dash_now();
-    L->err[0] = '\0';
     int n = load_rows(d, h);
+    if (n == DASH_SUPERSEDED) { /* keys are pending: the refresh after them reloads */
+        L->dirty = true;
+        return;
+    }
     if (n < 0) {
         rows_failed(L);
     } else {
+        L->err[0] = '\0';
+        memcpy(L->rows, L->scratch, sizeof(dash_row) * (size_t)n);
         L->more = n > h;
         L->nrows = n > h ? h : n;
         if (!L->at_top && L->nrows > 0)
@@ -189,7 +198,9 @@ static void move_down(dash_list *L)
 }
 
 /* The keys that query themselves (up past the top row, PgUp, End): when that query fails
- * they move nothing and ask for no reload, which would clear the error. */
+ * they move nothing and ask for no reload, which would clear the error. Their queries are
+ * never interrupted for pending keys: their own key is read already, and its move would be
+ * lost. */
 static void move_up(dashboard *d)
 {
     dash_list *L = &d->list;
