@@ -299,12 +299,15 @@ static void eviction_and_timeouts(void)
     capture_stats st;
     CHECK_EQ_INT(run(&p, &o, &st), 0);
     CHECK(st.streams_evicted >= 2);
-    int timeouts = 0, fins = 0;
+    int timeouts = 0, fins = 0, fin_port = 0;
     for (int i = 0; i < sink.n; i++) {
         timeouts += sink.flows[i].close_how == OW_CLOSE_TIMEOUT;
-        fins += sink.flows[i].close_how == OW_CLOSE_FIN;
+        if (sink.flows[i].close_how == OW_CLOSE_FIN)
+            fins++, fin_port = sink.flows[i].cport;
     }
     CHECK(timeouts >= 2);
+    CHECK_EQ_INT(fins, 1); /* the half-closed one: a FIN, then silence, counts as closed */
+    CHECK_EQ_INT(fin_port, 42200);
     CHECK_EQ_INT(sink.n, 5);
     CHECK(sink.ticks >= 2);
 }
