@@ -1,12 +1,29 @@
-/* test_sql: small helpers the database unit tests share: the first column of the first row of
- * a query as an integer or as text, and a sleep in milliseconds. Header-only (each test is one
- * program). */
+/* test_sql: small helpers the database unit tests share: a fresh file with the schema, the first
+ * column of the first row of a query as an integer or as text, and a sleep in milliseconds.
+ * Header-only (each test is one program). */
 #ifndef OW_TEST_SQL_H
 #define OW_TEST_SQL_H
+#include "db/db.h"
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
+
+/* A new database file /tmp/ow_TAG_PID.db (its path in path) holding the schema, open; NULL
+ * when it cannot be made. */
+static inline sqlite3 *schema_db(const char *tag, char *path, size_t cap)
+{
+    sqlite3 *db = NULL;
+    snprintf(path, cap, "/tmp/ow_%s_%d.db", tag, (int)getpid());
+    unlink(path);
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, ow_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
 
 /* The first column of the first row as an integer; -1 without a row. */
 static inline int64_t count(sqlite3 *db, const char *sql)

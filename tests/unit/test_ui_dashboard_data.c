@@ -2,6 +2,7 @@
  * db/schema.sql: keyset pages walked forward and backward give every matching row exactly
  * once, in the order of a plain ORDER BY, for every sort and with ties in the sort keys;
  * the header counts and sparklines; the detail's lines with untrusted text sanitised. */
+#include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include "db/db.h"
 #include "ui/dashboard_int.h"
@@ -18,11 +19,8 @@ static char db_path[64];
 
 static void make_db(void)
 {
-    sqlite3 *db;
-    snprintf(db_path, sizeof db_path, "/tmp/ow_dash_test_%d.db", (int)getpid());
-    unlink(db_path);
-    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, ow_schema_sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3 *db = schema_db("dash_test", db_path, sizeof db_path);
+    CHECK(db != NULL);
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     CHECK(sqlite3_exec(db,
                        "INSERT INTO captures (id, source, live, started, ended, end_reason, "

@@ -6,6 +6,7 @@
  *   a key's own query (End) is never interrupted, even right after an interrupted refresh;
  *   after a superseded refresh with no key read, the next refresh runs to the end (no
  *   livelock), and a key read arms the interrupt again. */
+#include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include "db/db.h"
 #include "ui/dashboard_int.h"
@@ -25,11 +26,8 @@ static char db_path[64];
  * NEEDLE in its path. */
 static void make_db(void)
 {
-    sqlite3 *db;
-    snprintf(db_path, sizeof db_path, "/tmp/ow_dash_intr_test_%d.db", (int)getpid());
-    unlink(db_path);
-    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, ow_schema_sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3 *db = schema_db("dash_intr_test", db_path, sizeof db_path);
+    CHECK(db != NULL);
     char sql[640];
     snprintf(sql, sizeof sql,
              "BEGIN;"

@@ -5,6 +5,7 @@
  *   list pages, and the list's reload and keys that run two queries or their own;
  *   every header stats query, and the header drawing its error;
  *   the clients view's query, and the view drawing its error. */
+#include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include "db/db.h"
 #include "ui/dashboard_int.h"
@@ -20,11 +21,8 @@ static char db_path[64];
  * header also takes its span from the page loads. */
 static void make_db(void)
 {
-    sqlite3 *db;
-    snprintf(db_path, sizeof db_path, "/tmp/ow_dash_step_test_%d.db", (int)getpid());
-    unlink(db_path);
-    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, ow_schema_sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3 *db = schema_db("dash_step_test", db_path, sizeof db_path);
+    CHECK(db != NULL);
     char sql[640];
     snprintf(sql, sizeof sql,
              "INSERT INTO captures (id, source, live, started, end_reason) "
