@@ -537,12 +537,16 @@ def scenario(tm, bin_, db, k, workdir):
 
     # c: clients view
     tm.keys("c")
-    s = tm.wait_for(lambda s: "DOMINANT VERDICT" in s, "the clients view")
+    # every client's row drawn (tmux may capture a screen half written by a loaded machine)
+    s = tm.wait_for(lambda s: "DOMINANT VERDICT" in s and all(
+        any(l.startswith(c + " ") for l in s.split("\n")) for c in k["by_client"]),
+        "the clients view with every client")
     for client, (n, o) in k["by_client"].items():
         line = [l for l in s.split("\n") if l.startswith(client + " ")]
         rate = "%.1f%%" % (100.0 * o / n)
         check(line and rate in line[0] and (" %d " % n) in line[0],
-              "c: %s has %d page loads, orphan rate %s" % (client, n, rate))
+              "c: %s has %d page loads, orphan rate %s (row: %r)"
+              % (client, n, rate, line[0] if line else None))
     line = [l for l in s.split("\n") if l.startswith("100.64.0.2 ")]
     check(line and "pmtu_blackhole (5)" in line[0], "c: dominant verdict of 100.64.0.2")
     tm.keys("Escape")
