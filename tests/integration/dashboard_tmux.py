@@ -275,12 +275,18 @@ class Tmux:
         return int(w), int(h)
 
     def wait_for(self, pred, what, timeout=10.0):
+        """The screen once pred holds and it has stopped changing: tmux can capture a screen
+        the dashboard is still writing, more so on a loaded machine."""
         end = time.time() + timeout
         s = ""
         while time.time() < end:
             s = self.screen()
             if pred(s):
-                return s
+                time.sleep(0.05)
+                again = self.screen()
+                if again == s:
+                    return s
+                continue
             time.sleep(0.05)
         raise AssertionError("timed out waiting for %s; screen:\n%s" % (what, s))
 
