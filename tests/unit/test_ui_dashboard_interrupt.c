@@ -6,6 +6,7 @@
  *   a key's own query (End) is never interrupted, even right after an interrupted refresh;
  *   after a superseded refresh with no key read, the next refresh runs to the end (no
  *   livelock), and a key read arms the interrupt again. */
+#include "tests/unit/test_screen.h"
 #include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include "db/db.h"
@@ -217,29 +218,22 @@ static void test_no_livelock(void)
     CHECK(!L->dirty && !L->total_dirty && L->total == 0);
 }
 
+static void on_screen(void *db)
+{
+    nodelay(stdscr, TRUE);
+    dash.db = db;
+    dash.rows = LINES;
+    dash.cols = COLS;
+    dash.view = DASH_VIEW_LIST;
+    dash.input_fd = pipefd[0];
+    test_reload(db);
+    test_key_query();
+    test_no_livelock();
+}
+
 static void with_screen(sqlite3 *db)
 {
-    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
-    use_env(FALSE); /* xterm's 24 x 80, whatever the environment says */
-    SCREEN *scr = out && in ? newterm("xterm", out, in) : NULL;
-    CHECK(scr != NULL);
-    if (scr) {
-        nodelay(stdscr, TRUE);
-        dash.db = db;
-        dash.rows = LINES;
-        dash.cols = COLS;
-        dash.view = DASH_VIEW_LIST;
-        dash.input_fd = pipefd[0];
-        test_reload(db);
-        test_key_query();
-        test_no_livelock();
-        endwin();
-        delscreen(scr);
-    }
-    if (out)
-        fclose(out);
-    if (in)
-        fclose(in);
+    with_null_screen(on_screen, db);
 }
 
 int main(void)

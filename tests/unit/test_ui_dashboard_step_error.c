@@ -5,6 +5,7 @@
  *   list pages, and the list's reload and keys that run two queries or their own;
  *   every header stats query, and the header drawing its error;
  *   the clients view's query, and the view drawing its error. */
+#include "tests/unit/test_screen.h"
 #include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include "db/db.h"
@@ -272,23 +273,16 @@ static void test_drawing(sqlite3 *db)
     dash_clients_free(&dash.clients);
 }
 
+static void on_screen(void *db)
+{
+    dash.rows = LINES;
+    dash.cols = COLS;
+    test_drawing(db);
+}
+
 static void with_screen(sqlite3 *db)
 {
-    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
-    use_env(FALSE); /* xterm's 24 x 80, whatever the environment says */
-    SCREEN *scr = out && in ? newterm("xterm", out, in) : NULL;
-    CHECK(scr != NULL);
-    if (scr) {
-        dash.rows = LINES;
-        dash.cols = COLS;
-        test_drawing(db);
-        endwin();
-        delscreen(scr);
-    }
-    if (out)
-        fclose(out);
-    if (in)
-        fclose(in);
+    with_null_screen(on_screen, db);
 }
 
 int main(void)
