@@ -625,6 +625,32 @@ static void test_commit_interval(void)
     owdb_close(db);
 }
 
+/* Records missing a required field (a caller's bug) are lost, counted in rows_failed with a
+ * message naming the record, and writing goes on. They were counted into the writing thread's
+ * stats from the packet thread (a data race), and not named. */
+static void test_incomplete_records(void)
+{
+    char path[128];
+    path_in(path, sizeof path, tmpdir, "incomplete.db");
+    ow_db *db = create_ok(path, NULL);
+    if (!db)
+        return;
+    const ow_record_sink *s = owdb_sink(db);
+    ow_conn_rec c = {.id = 1, .flow = NULL, .close = "fin", .kind = "http"};
+    ow_session_rec se = {.session_id = NULL, .page_loads = 1};
+    ow_packet_file_rec pf = {.file = NULL, .packets = 3};
+    s->conn(s->ctx, &c);
+    s->session(s->ctx, &se);
+    s->packet_file(s->ctx, &pf);
+    emit_page(s, 1, OW_OUTCOME_CONNECTED, OW_VERDICT_NONE, 0, NULL);
+    CHECK_EQ_INT(owdb_commit(db), 0);
+    const owdb_stats *st = owdb_get_stats(db);
+    CHECK_EQ_INT(st->rows_failed, 3);
+    CHECK(strstr(st->last_error, "packet file: internal") != NULL);
+    CHECK(st->rows_written >= 1); /* the page load after them */
+    owdb_close(db);
+}
+
 /* Another connection holds the write lock: the held rows fail when written, with a clear
  * message; then writing recovers. */
 static void test_locked(void)
@@ -768,6 +794,7 @@ int main(void)
     test_second_writer_refused();
     test_commit_interval();
     test_locked();
+    test_incomplete_records();
     test_killed();
     test_chown();
     test_disk_full();

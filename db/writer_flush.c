@@ -1,0 +1,267 @@
+/* writer_flush: the writing thread's half of the database writer. A batch of held rows is
+ * stepped into SQLite through the prepared statements, inside one open transaction committed
+ * when the batch asks for it. A failure (disk full, another writer, I/O error) rolls the
+ * transaction back, is counted and remembered, and writing goes on with the next row. */
+#include "db/writer_priv.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+/* ---- failures and transactions ---- */
+
+static void note_error(ow_db *db, const char *what, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(db->stats.last_error, sizeof db->stats.last_error, "%s: %s", what, msg);
+}
+
+static bool is_lock_error(int rc)
+{
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+/* Errors after which the transaction cannot be trusted: roll it back. */
+static bool is_fatal_to_txn(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CORRUPT:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void describe_rc(ow_db *db, const char *what, int rc)
+{
+    if (is_lock_error(rc))
+        note_error(db, what, "the database is locked by another writer (gave up after %d ms): %s",
+                   db->opt.busy_timeout_ms, sqlite3_errmsg(db->file.db));
+    else if ((rc & 0xff) == SQLITE_FULL)
+        note_error(db, what, "the disk is full: %s", sqlite3_errmsg(db->file.db));
+    else
+        note_error(db, what, "%s", sqlite3_errmsg(db->file.db));
+}
+
+/* The open transaction is lost: its rows count as failed. */
+static void drop_txn(ow_db *db)
+{
+    if (!sqlite3_get_autocommit(db->file.db))
+        sqlite3_exec(db->file.db, "ROLLBACK", NULL, NULL, NULL);
+    db->stats.rows_failed += db->pending_rows;
+    db->pending_rows = 0;
+    db->in_txn = false;
+}
+
+static bool begin_txn(ow_db *db)
+{
+    if (db->in_txn)
+        return true;
+    double now = owdb_mono_now();
+    if (now < db->blocked_until)
+        return false; /* last_error still says why */
+    int rc = sqlite3_exec(db->file.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        describe_rc(db, "begin", rc);
+        if (is_lock_error(rc))
+            db->blocked_until =
+                owdb_mono_now() + db->opt.commit_interval_ms / 1000.0; /* after the busy wait */
+        return false;
+    }
+    db->in_txn = true;
+    db->pending_rows = 0;
+    return true;
+}
+
+/* Writing thread: commits the open transaction (if any). */
+static int commit_txn(ow_db *db)
+{
+    if (!db->in_txn)
+        return 0;
+    int rc = sqlite3_exec(db->file.db, "COMMIT", NULL, NULL, NULL);
+    db->last_commit = owdb_mono_now();
+    if (rc == SQLITE_OK) {
+        db->stats.rows_written += db->pending_rows;
+        db->stats.commits++;
+        db->pending_rows = 0;
+        db->in_txn = false;
+        return 0;
+    }
+    db->stats.commit_failures++;
+    describe_rc(db, "commit", rc);
+    if (is_lock_error(rc))
+        db->blocked_until = db->last_commit + db->opt.commit_interval_ms / 1000.0;
+    drop_txn(db);
+    return -1;
+}
+
+/* Steps a bound statement inside the open transaction. A failure is remembered, and a
+ * failure the transaction cannot survive rolls it back. */
+static bool step_ok(ow_db *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return true;
+    describe_rc(db, what, rc);
+    if (is_fatal_to_txn(rc) || sqlite3_get_autocommit(db->file.db))
+        drop_txn(db);
+    if (is_lock_error(rc))
+        db->blocked_until = owdb_mono_now() + db->opt.commit_interval_ms / 1000.0;
+    return false;
+}
+
+/* ---- writing the held rows ---- */
+/* Room for one more stored message on this websocket (a re-emitted one always fits). */
+static bool bokeh_has_room(ow_db *db, int64_t ws_id, int64_t msg_id)
+{
+    sqlite3_stmt *st = db->st[ST_BOKEH_ROOM];
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int64(st, 2, msg_id);
+    sqlite3_bind_int64(st, 3, (int64_t)db->opt.max_bokeh_msgs_per_ws);
+    bool room = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return room;
+}
+
+const char *const owdb_stmt_what[ST_COUNT] = {
+    [ST_CAPTURE] = "capture",        [ST_CONN] = "connection",
+    [ST_HTTP] = "http exchange",     [ST_WS] = "websocket",
+    [ST_BOKEH] = "bokeh message",    [ST_BOKEH_ROOM] = "bokeh message",
+    [ST_PAGE] = "page load",         [ST_EVIDENCE_DEL] = "evidence",
+    [ST_EVIDENCE] = "evidence",      [ST_SESSION] = "session",
+    [ST_SESSION_STUB] = "session",   [ST_UA_STUB] = "user agent",
+    [ST_PACKET_FILE] = "packet file"};
+
+static void bind_row(const rowbuf *rb, sqlite3_stmt *st, const rb_row *r)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (size_t i = 0; i < r->n_values; i++) {
+        const rb_value *v = &rb->values[r->first_value + i];
+        if (v->type == RB_INT)
+            sqlite3_bind_int64(st, v->param, v->v.i);
+        else if (v->type == RB_REAL)
+            sqlite3_bind_double(st, v->param, v->v.d);
+        else if (v->type == RB_TEXT)
+            sqlite3_bind_text(st, v->param, rowbuf_value_text(rb, v), (int)v->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, v->param);
+    }
+}
+
+/* The rows of the texts row r refers to by id (sessions, user_agents), made when missing. */
+static bool write_interned(ow_db *db, const rowbuf *rb, const rb_row *r)
+{
+    for (int k = 0; k < INTERN_COUNT; k++) {
+        int p = db->intern_param[r->stmt][k];
+        for (size_t i = 0; p && i < r->n_values; i++) {
+            const rb_value *v = &rb->values[r->first_value + i];
+            if (v->param != p || v->type != RB_TEXT)
+                continue;
+            sqlite3_stmt *stub = db->st[owdb_interned[k].stub];
+            sqlite3_reset(stub);
+            sqlite3_bind_text(stub, 1, rowbuf_value_text(rb, v), (int)v->len, SQLITE_STATIC);
+            bool ok = step_ok(db, stub, owdb_stmt_what[owdb_interned[k].stub]);
+            sqlite3_clear_bindings(stub);
+            if (!ok)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Writes one held row inside the open transaction (opened here when needed); counts it as
+ * pending (committed later) or failed. */
+static bool write_row(ow_db *db, const rowbuf *rb, const rb_row *r)
+{
+    if (r->dead || !begin_txn(db) || !write_interned(db, rb, r)) {
+        db->stats.rows_failed++;
+        return false;
+    }
+    sqlite3_stmt *st = db->st[r->stmt];
+    bind_row(rb, st, r);
+    bool ok = step_ok(db, st, owdb_stmt_what[r->stmt]);
+    sqlite3_clear_bindings(st); /* the held text goes with the batch */
+    if (ok)
+        db->pending_rows++;
+    else
+        db->stats.rows_failed++;
+    return ok;
+}
+
+/* A page's evidence: its earlier rows deleted, the held ones written. */
+static void write_evidence(ow_db *db, const rowbuf *rb, const rb_row *page)
+{
+    sqlite3_stmt *del = db->st[ST_EVIDENCE_DEL];
+    sqlite3_reset(del);
+    sqlite3_bind_int64(del, 1, page->key);
+    if (!begin_txn(db) || !step_ok(db, del, "evidence")) {
+        db->stats.rows_failed += page->n_children;
+        return;
+    }
+    for (size_t i = 0; i < page->n_children; i++)
+        write_row(db, rb, &rb->children[page->first_child + i]);
+}
+
+/* A held integer of row r by parameter name (0 when absent). */
+static int64_t held_int(const ow_db *db, const rowbuf *rb, const rb_row *r, const char *name)
+{
+    int p = owdb_param_index(db, r->stmt, name);
+    for (size_t i = 0; i < r->n_values; i++) {
+        const rb_value *v = &rb->values[r->first_value + i];
+        if (v->param == p && v->type == RB_INT)
+            return v->v.i;
+    }
+    return 0;
+}
+
+static bool bokeh_row_fits(ow_db *db, const rowbuf *rb, const rb_row *r)
+{
+    if (db->opt.max_bokeh_msgs_per_ws == SIZE_MAX ||
+        bokeh_has_room(db, held_int(db, rb, r, ":websocket_id"), r->key))
+        return true;
+    db->stats.bokeh_skipped++;
+    return false;
+}
+
+/* Writes every held row in the order first held (a replaced row keeps its place), then
+ * forgets them. Returns how many rows were lost. */
+static uint64_t flush_rows(ow_db *db, rowbuf *rb)
+{
+    uint64_t failed_before = db->stats.rows_failed;
+    for (size_t i = 0; i < rb->n_rows; i++) {
+        const rb_row *r = &rb->rows[i];
+        if (r->stmt == ST_BOKEH && !bokeh_row_fits(db, rb, r))
+            continue;
+        if (write_row(db, rb, r) && r->stmt == ST_PAGE)
+            write_evidence(db, rb, r);
+        else if (r->stmt == ST_PAGE)
+            db->stats.rows_failed += r->n_children;
+    }
+    if (rb->failed)
+        note_error(db, "rows", "out of memory while holding rows; some were lost");
+    rowbuf_clear(rb);
+    return db->stats.rows_failed - failed_before;
+}
+
+/* The writing thread's work: one batch, then a commit when asked. */
+void owdb_write_batch(void *ctx, void *batch, int flags)
+{
+    ow_db *db = ctx;
+    int rc = flush_rows(db, batch) ? -1 : 0;
+    if ((flags & BATCH_COMMIT) && commit_txn(db) < 0)
+        rc = -1;
+    db->batch_result = rc;
+}

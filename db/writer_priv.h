@@ -1,0 +1,132 @@
+/* writer_priv: what the writer's three parts share (internal to db/). writer.c opens the file,
+ * prepares the statements and closes; writer_rows.c, on the packet thread, turns each record
+ * into a held row and hands full batches over; writer_flush.c, on the writing thread, steps
+ * the held rows into SQLite inside transactions. */
+#ifndef OW_DB_WRITER_PRIV_H
+#define OW_DB_WRITER_PRIV_H
+#include "db/batch_worker.h"
+#include "db/db.h"
+#include "db/dbfile.h"
+#include "db/rowbuf.h"
+#include <time.h>
+
+#ifndef OW_VERSION
+#define OW_VERSION "unknown"
+#endif
+
+enum stmt_id {
+    ST_CAPTURE,
+    ST_CONN,
+    ST_HTTP,
+    ST_WS,
+    ST_BOKEH,
+    ST_BOKEH_ROOM,
+    ST_PAGE,
+    ST_EVIDENCE_DEL,
+    ST_EVIDENCE,
+    ST_SESSION,
+    ST_SESSION_STUB,
+    ST_UA_STUB,
+    ST_PACKET_FILE,
+    ST_COUNT
+};
+
+/* Text stored once (db/schema.sql, "*_ref" columns): an insert writes the column as the id of
+ * the text's row, found by the parameter the text is bound to; the writing thread makes sure
+ * that row exists first (the stub statement). */
+enum { INTERN_SESSION, INTERN_UA, INTERN_COUNT };
+typedef struct owdb_interned_text {
+    const char *column, *param, *expr;
+    enum stmt_id stub;
+} owdb_interned_text;
+extern const owdb_interned_text owdb_interned[INTERN_COUNT];
+
+/* id offsets: a record's id plus the largest id the table held when the file was opened */
+typedef struct id_offsets {
+    int64_t conn, http, ws, bokeh, page;
+} id_offsets;
+
+#define OWDB_MAGIC 0x6f776462u /* "owdb": marks a live writer behind a sink's ctx */
+
+#define PARAM_CACHE 4096 /* a power of two; ~200 (statement, name) pairs are used */
+typedef struct param_slot {
+    int stmt;
+    const char *name;
+    int index;
+} param_slot;
+
+/* Rows are held (and re-emitted ones replaced) until the batch reaches this size or a commit
+ * is due; then the batch goes to the writing thread while the next one fills. Live
+ * (never_stall), while that thread is still busy (a checkpoint's fsync, a slow disk), the
+ * packet thread keeps filling rather than wait, up to ROWBUF_MAX_BYTES: a stall there would
+ * drop packets. A file read waits instead (less memory). */
+#define ROWBUF_FLUSH_BYTES ((size_t)2 << 20)
+#define ROWBUF_MAX_BYTES   ((size_t)8 << 20)
+
+enum { BATCH_COMMIT = 1 }; /* the batch ends with a COMMIT */
+
+/* A statement's parameter names, copied at prepare time: looked up without SQLite. */
+typedef struct param_names {
+    char **name; /* name[i] is parameter i + 1 */
+    int n;
+} param_names;
+
+/* Two threads: the packet thread holds records as rows (rows[filling], param_cache, the
+ * held_* fields, next_commit); the writing thread owns the SQLite connection while a batch is
+ * out (in_txn .. stats). They meet only in batch_worker hand-overs, where the snapshot that
+ * owdb_get_stats returns is refreshed. */
+struct ow_db {
+    uint32_t magic;
+    owdb_file file;
+    char *path;
+    owdb_options opt;
+    ow_record_sink sink;
+    sqlite3_stmt *st[ST_COUNT];
+    param_names params[ST_COUNT];
+    int intern_param[ST_COUNT][INTERN_COUNT]; /* parameter index of each interned text, or 0 */
+    int64_t capture_id;
+    id_offsets off;
+    /* packet thread */
+    param_slot param_cache[PARAM_CACHE];
+    rowbuf rows[2]; /* the batch being filled and the one being written */
+    int filling;
+    double next_commit;   /* monotonic seconds */
+    uint64_t held_lost;   /* rows that could not be held */
+    char held_error[200]; /* why, "" when never */
+    owdb_stats snapshot;  /* stats as of the last hand-over */
+    batch_worker worker;
+    /* writing thread */
+    bool in_txn;
+    uint64_t pending_rows; /* rows in the open transaction */
+    double last_commit;    /* monotonic seconds */
+    double blocked_until;  /* after "locked by another writer": fail fast until then */
+    int batch_result;      /* of the last batch: 0, or -1 when a row or the commit failed */
+    owdb_stats stats;
+};
+
+/* Binds by parameter name (":column") into a held row; a name the statement lacks is
+ * remembered as an error. */
+typedef struct binder {
+    ow_db *db;
+    int stmt;
+    rb_row *row;
+    const char *bad;
+} binder;
+
+static inline double owdb_mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* writer_rows.c (packet thread) */
+void owdb_init_sink(ow_db *db);
+/* Parameter index (1-based) of name in statement stmt, 0 when it has none. */
+int owdb_param_index(const ow_db *db, int stmt, const char *name);
+
+/* writer_flush.c (writing thread): one batch of held rows, and a COMMIT with BATCH_COMMIT. */
+void owdb_write_batch(void *ctx, void *batch, int flags);
+extern const char *const owdb_stmt_what[ST_COUNT];
+
+#endif
