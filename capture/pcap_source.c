@@ -1,7 +1,6 @@
-/* pcap_source: reading packets from a classic pcap file through a memory mapping (own reader,
- * pcap_file.c), from any other pcap/pcapng file (libpcap, microsecond timestamps), or from a
- * pcapng file with mixed link types (own reader). See pcap_source.h. A named file that goes to
- * libpcap is opened here and handed over with a large stdio buffer and without stdio's locking
+/* pcap_source: reading packets from a pcap/pcapng file (libpcap, microsecond timestamps), or
+ * from a pcapng file with mixed link types (own reader). See pcap_source.h. A named file is
+ * opened here and handed to libpcap with a large stdio buffer and without stdio's locking
  * (only the packet thread reads it): two freads per packet cost less that way. */
 #include "capture/pcap_source.h"
 #include "capture/packet.h"
@@ -86,11 +85,6 @@ int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen)
         return -1;
     if (mixed)
         return 0;
-    s->mm = pcapf_open(path, 0); /* NULL: not a file it takes; libpcap reads it */
-    if (s->mm) {
-        s->dlt = pcapf_format_of(s->mm)->dlt; /* one capture/ decodes */
-        return 0;
-    }
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     s->pcap = open_offline(s, path, ebuf);
     if (!s->pcap) {
@@ -127,39 +121,20 @@ static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errle
     return SRC_PACKET;
 }
 
-static void fill_packet(raw_packet *p, const struct timeval *tv, uint32_t caplen, uint32_t len,
-                        const uint8_t *data, int dlt)
-{
-    p->tv = *tv;
-    p->ts = (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
-    p->caplen = caplen;
-    p->wirelen = len < caplen ? caplen : len;
-    p->data = data;
-    p->dlt = dlt;
-}
-
-static int next_mapped(pkt_source *s, raw_packet *p, char *err, size_t errlen)
-{
-    pcapf_record r;
-    int rc = pcapf_next(s->mm, &r, err, errlen);
-    if (rc == PCAPF_PACKET) {
-        fill_packet(p, &r.tv, r.caplen, r.len, r.data, s->dlt);
-        return SRC_PACKET;
-    }
-    return rc == PCAPF_END ? SRC_EOF : rc == PCAPF_SHORT ? SRC_TRUNCATED : SRC_ERROR;
-}
-
 int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 {
-    if (s->mm)
-        return next_mapped(s, p, err, errlen);
     if (s->ng)
         return next_own_pcapng(s, p, err, errlen);
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc = pcap_next_ex(s->pcap, &h, &data);
     if (rc == 1) {
-        fill_packet(p, &h->ts, h->caplen, h->len, data, s->dlt);
+        p->tv = h->ts;
+        p->ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e6;
+        p->caplen = h->caplen;
+        p->wirelen = h->len < h->caplen ? h->caplen : h->len;
+        p->data = data;
+        p->dlt = s->dlt;
         return SRC_PACKET;
     }
     if (rc == 0)
@@ -177,6 +152,5 @@ void src_close(pkt_source *s)
         pcap_close(s->pcap); /* closes the FILE: its buffer goes after it */
     free(s->iobuf);
     pcapng_close(s->ng);
-    pcapf_close(s->mm);
     memset(s, 0, sizeof *s);
 }

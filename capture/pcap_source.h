@@ -1,19 +1,16 @@
-/* pcap_source: where packets come from. A classic pcap file through capture/'s own reader of a
- * memory mapping (pcap_file.h: zero copy; libpcap's answers), any other pcap or pcapng file or
- * stdin through libpcap, a pcapng file whose interfaces have different link types through
- * capture/'s own pcapng reader (libpcap refuses those), or a live interface (live.c). Each
- * packet comes with its link type. Internal to capture/. */
+/* pcap_source: where packets come from. A pcap or pcapng file through libpcap, a pcapng file
+ * whose interfaces have different link types through capture/'s own pcapng reader (libpcap
+ * refuses those), or a live interface (live.c). Each packet comes with its link type.
+ * Internal to capture/. */
 #ifndef OW_CAPTURE_PCAP_SOURCE_H
 #define OW_CAPTURE_PCAP_SOURCE_H
 #include "capture/capture.h"
-#include "capture/pcap_file.h"
 #include "capture/pcapng.h"
 #include <pcap/pcap.h>
 
 typedef struct pkt_source {
     pcap_t *pcap;      /* libpcap: file or live */
     pcapng_reader *ng; /* own pcapng reader */
-    pcapf_reader *mm;  /* own reader of a classic pcap file, through a memory mapping */
     char *iobuf;       /* the stdio buffer of the file libpcap reads (freed after it) */
     int dlt;           /* libpcap's link type */
     bool live;
