@@ -63,7 +63,7 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
         capture_close(c, NULL);
         return NULL;
     }
-    int rc = o->file ? src_open_file(&c->src, o->file, err, errlen)
+    int rc = o->file ? src_open_file(&c->src, &c->opts, err, errlen)
                      : src_open_live(&c->src, &c->opts, err, errlen);
     if (rc < 0 || !nids_glue_init(c, err, errlen) ||
         (o->keep_dir && !(c->keep = pk_open(&c->opts, &c->stats, err, errlen)))) {

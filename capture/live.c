@@ -5,6 +5,7 @@
  * and dropped under load); buffered TPACKET_V3 blocks are handed over at the latest after
  * LIVE_TIMEOUT_MS, which is soon enough for verdicts due at a grace deadline. */
 #include "capture/capture_priv.h"
+#include "capture/filter.h"
 #include "capture/packet.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,25 +13,6 @@
 #include <sys/socket.h>
 
 #define LIVE_TIMEOUT_MS 100
-#define FILTER_MAX      4096
-
-/* "tcp port A or tcp port B", plus what a port filter cannot see: IPv4 fragments after the
- * first and IPv6 packets whose first next header is not TCP (extension headers, fragments). */
-static int build_filter(const capture_opts *o, char *out, size_t outlen)
-{
-    size_t n = 0;
-    n += (size_t)snprintf(out + n, outlen - n, "((");
-    for (int i = 0; i < o->n_server_ports && n < outlen; i++)
-        n += (size_t)snprintf(out + n, outlen - n, "%stcp port %u", i ? " or " : "",
-                              o->server_ports[i]);
-    if (n < outlen)
-        n += (size_t)snprintf(out + n, outlen - n,
-                              ") or (ip and ip[6:2] & 0x3fff != 0) or "
-                              "(ip6 and ip6[6] != 6 and ip6[6] != 17 and ip6[6] != 58))");
-    if (o->bpf && *o->bpf && n < outlen)
-        n += (size_t)snprintf(out + n, outlen - n, " and (%s)", o->bpf);
-    return n < outlen ? 0 : -1;
-}
 
 static void activation_error(pcap_t *p, int rc, const char *iface, char *err, size_t errlen)
 {
@@ -54,27 +36,6 @@ static void activation_error(pcap_t *p, int rc, const char *iface, char *err, si
     default:
         snprintf(err, errlen, "%s: cannot capture: %s", iface, pcap_geterr(p));
     }
-}
-
-static int set_filter(pcap_t *p, const capture_opts *o, char *err, size_t errlen)
-{
-    char expr[FILTER_MAX];
-    if (build_filter(o, expr, sizeof expr) < 0) {
-        snprintf(err, errlen, "BPF filter too long");
-        return -1;
-    }
-    struct bpf_program prog;
-    if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-        snprintf(err, errlen, "bad BPF filter \"%s\": %s", expr, pcap_geterr(p));
-        return -1;
-    }
-    int rc = pcap_setfilter(p, &prog);
-    pcap_freecode(&prog);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot set BPF filter: %s", pcap_geterr(p));
-        return -1;
-    }
-    return 0;
 }
 
 int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen)
@@ -109,7 +70,7 @@ int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen
         src_close(s);
         return -1;
     }
-    if (set_filter(p, o, err, errlen) < 0 || pcap_setnonblock(p, 1, ebuf) < 0) {
+    if (capfilter_set(p, o, err, errlen) < 0 || pcap_setnonblock(p, 1, ebuf) < 0) {
         if (!*err)
             snprintf(err, errlen, "%s: %s", o->iface, ebuf);
         src_close(s);

@@ -3,12 +3,13 @@
  * opened here and handed to libpcap with a large stdio buffer and without stdio's locking
  * (only the packet thread reads it): two freads per packet cost less that way. */
 #include "capture/pcap_source.h"
+#include "capture/filter.h"
 #include "capture/packet.h"
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FILE_LINKTYPES 8
+#define MAX_FILE_LINKTYPES SRC_MAX_FILE_LINKTYPES
 #define LINKTYPE_RAW       101
 #define FILE_IOBUF_SIZE    (1u << 20)
 
@@ -32,8 +33,32 @@ static int refuse_dlt(int dlt, const char *path, char *err, size_t errlen)
 }
 
 /* A pcapng file whose interfaces have different link types goes to the own reader. */
-static int open_mixed_pcapng(pkt_source *s, const char *path, bool *used, char *err, size_t errlen)
+/* LINKTYPE_ values equal DLT_ values for every supported type but RAW */
+static int dlt_of_linktype(int linktype)
 {
+    return linktype == LINKTYPE_RAW ? DLT_RAW : linktype;
+}
+
+/* The user's filter compiled for each supported link type of a mixed pcapng file. */
+static int compile_ng_filters(pkt_source *s, const capture_opts *o, const int *types, int n,
+                              char *err, size_t errlen)
+{
+    for (int i = 0; i < n && o->bpf && *o->bpf; i++) {
+        if (!ow_link_supported(types[i]))
+            continue; /* its packets are skipped (and counted) anyway */
+        pkt_filter *f = &s->ng_filter[s->n_ng_filter];
+        f->dlt = dlt_of_linktype(types[i]);
+        if (capfilter_compile_dlt(f->dlt, o, &f->prog, err, errlen) < 0)
+            return -1;
+        s->n_ng_filter++;
+    }
+    return 0;
+}
+
+static int open_mixed_pcapng(pkt_source *s, const capture_opts *o, bool *used, char *err,
+                             size_t errlen)
+{
+    const char *path = o->file;
     *used = false;
     if (strcmp(path, "-") == 0 || !pcapng_is_pcapng(path))
         return 0;
@@ -47,7 +72,7 @@ static int open_mixed_pcapng(pkt_source *s, const char *path, bool *used, char *
     if (!any)
         return refuse_dlt(types[0], path, err, errlen);
     s->ng = pcapng_open(path, err, errlen);
-    if (!s->ng)
+    if (!s->ng || compile_ng_filters(s, o, types, n, err, errlen) < 0)
         return -1;
     s->dlt = types[0];
     *used = true;
@@ -77,12 +102,15 @@ static pcap_t *open_offline(pkt_source *s, const char *path, char *ebuf)
     return p;
 }
 
-int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen)
+int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    const char *path = o->file;
     bool mixed;
-    if (open_mixed_pcapng(s, path, &mixed, err, errlen) < 0)
+    if (open_mixed_pcapng(s, o, &mixed, err, errlen) < 0) {
+        src_close(s);
         return -1;
+    }
     if (mixed)
         return 0;
     char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -97,7 +125,25 @@ int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen)
         src_close(s);
         return -1;
     }
+    if (o->bpf && *o->bpf && capfilter_set(s->pcap, o, err, errlen) < 0) {
+        src_close(s);
+        return -1;
+    }
     return 0;
+}
+
+/* Does the user's filter (if any) keep this packet of the own pcapng reader? */
+static bool ng_filter_keeps(pkt_source *s, const raw_packet *p)
+{
+    if (s->n_ng_filter == 0)
+        return true;
+    for (int i = 0; i < s->n_ng_filter; i++) {
+        if (s->ng_filter[i].dlt != p->dlt)
+            continue;
+        struct pcap_pkthdr h = {.ts = p->tv, .caplen = p->caplen, .len = p->wirelen};
+        return pcap_offline_filter(&s->ng_filter[i].prog, &h, p->data) != 0;
+    }
+    return true; /* a link type orphanwatch skips */
 }
 
 static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errlen)
@@ -116,15 +162,18 @@ static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errle
     p->caplen = q.caplen;
     p->wirelen = q.wirelen;
     p->data = q.data;
-    /* LINKTYPE_ values equal DLT_ values for every supported type but RAW */
-    p->dlt = q.linktype == LINKTYPE_RAW ? DLT_RAW : q.linktype;
+    p->dlt = dlt_of_linktype(q.linktype);
     return SRC_PACKET;
 }
 
 int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 {
-    if (s->ng)
-        return next_own_pcapng(s, p, err, errlen);
+    if (s->ng) {
+        int rc;
+        while ((rc = next_own_pcapng(s, p, err, errlen)) == SRC_PACKET && !ng_filter_keeps(s, p))
+            ;
+        return rc;
+    }
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc = pcap_next_ex(s->pcap, &h, &data);
@@ -152,5 +201,7 @@ void src_close(pkt_source *s)
         pcap_close(s->pcap); /* closes the FILE: its buffer goes after it */
     free(s->iobuf);
     pcapng_close(s->ng);
+    for (int i = 0; i < s->n_ng_filter; i++)
+        pcap_freecode(&s->ng_filter[i].prog);
     memset(s, 0, sizeof *s);
 }

@@ -8,11 +8,20 @@
 #include "capture/pcapng.h"
 #include <pcap/pcap.h>
 
+/* The user's BPF filter on the own pcapng reader: one program per link type of the file. */
+typedef struct pkt_filter {
+    int dlt;
+    struct bpf_program prog;
+} pkt_filter;
+#define SRC_MAX_FILE_LINKTYPES 8
+
 typedef struct pkt_source {
     pcap_t *pcap;      /* libpcap: file or live */
     pcapng_reader *ng; /* own pcapng reader */
-    char *iobuf;       /* the stdio buffer of the file libpcap reads (freed after it) */
-    int dlt;           /* libpcap's link type */
+    pkt_filter ng_filter[SRC_MAX_FILE_LINKTYPES];
+    int n_ng_filter; /* 0: no filter (none given, or libpcap runs it) */
+    char *iobuf;     /* the stdio buffer of the file libpcap reads (freed after it) */
+    int dlt;         /* libpcap's link type */
     bool live;
 } pkt_source;
 
@@ -32,7 +41,8 @@ enum {
     SRC_TRUNCATED = -3, /* the file ends inside a record: treated as its end */
 };
 
-int src_open_file(pkt_source *s, const char *path, char *err, size_t errlen);
+/* Opens o->file; a BPF expression in o->bpf filters its packets (filter.h). */
+int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen);
 int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen);
 int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen);
 void src_close(pkt_source *s);

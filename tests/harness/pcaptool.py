@@ -314,11 +314,14 @@ def main(argv):
         n = int(opts["--snap"])
         write_pcap(dst, LINKTYPE_RAW, [(t, p[:n], w) for t, p, w in pk], snaplen=n)
     elif variant == "pcapng2":
-        out = []
+        # connections alternate by the order they first appear (not by port parity: Linux
+        # gives connect() even ports, so every connection had the same link type)
+        out, order = [], {}
         for t, p, w in pk:
             info = tcp_info(p)
-            port = info[0][1] + info[0][3] if info else 0
-            if port % 2:
+            key = frozenset([info[0][:2], info[0][2:]]) if info else None
+            n = order.setdefault(key, len(order))
+            if n % 2:
                 out.append((t, 1, link_eth(p), w + 14))
             else:
                 out.append((t, 0, p, w))
