@@ -374,8 +374,8 @@ static int msgtype_slot(ws_state *ws, const char *type)
             copy_bounded(ws->msgtype[i], sizeof ws->msgtype[i], type, strlen(type));
             return i;
         }
-        if (strcmp(ws->msgtype[i], type) == 0)
-            return i;
+        if (ws->msgtype[i][0] == type[0] && strcmp(ws->msgtype[i], type) == 0)
+            return i; /* (the first byte first: most slots differ there) */
     }
     return MSGTYPE_SLOTS - 1; /* last slot absorbs overflow */
 }
@@ -444,6 +444,17 @@ static void ws_on_message(void *ctx, int opcode, const uint8_t *data, size_t kep
         cs->cor->stats.bokeh_errors++;
 }
 
+/* The parser keeps of each message only what the Bokeh assembler reads: nothing of a binary
+ * buffer (its size is all that counts), a text whole. (Texts are not cut by the assembler's
+ * state: a message that a gap ends is delivered to the cur_dir assembler, maybe the other
+ * direction's.) */
+static size_t ws_message_keep(void *ctx, int opcode)
+{
+    conn_state *cs = ctx;
+    ws_state *ws = cs->ws;
+    return bokeh_stream_keep(&ws->bokeh[ws->cur_dir], opcode == WS_OP_BINARY);
+}
+
 static void ws_on_control(void *ctx, int opcode, const uint8_t *payload, size_t len)
 {
     conn_state *cs = ctx;
@@ -493,7 +504,8 @@ static bool ws_open_parsers(correlator *c, conn_state *cs, ws_state *ws, bool de
     ws_callbacks cb = {.ctx = cs,
                        .on_message = ws_on_message,
                        .on_control = ws_on_control,
-                       .on_error = ws_on_error};
+                       .on_error = ws_on_error,
+                       .message_keep = ws_message_keep};
     size_t max = c->opts.max_ws_message;
     ws->parser[OW_DIR_C2S] = ws_parser_new(&cb, true, deflate, client_nct, max, &c->inflaters);
     ws->parser[OW_DIR_S2C] = ws_parser_new(&cb, false, deflate, server_nct, max, &c->inflaters);

@@ -13,6 +13,7 @@
  * this bounds the work and the stack buffer for a token of any length. */
 #define BOKEH_TOKEN_DECODE_CHARS 4096
 #define BOKEH_HEADER_MAX         4096 /* texts longer than this are never taken for a header */
+#define BOKEH_HEADER_MIN         13   /* {"msgtype":"" is the shortest text with a msgtype string */
 
 /* ---- tokens ---- */
 
@@ -256,30 +257,210 @@ static int header_id(const char *j, size_t n, const json_member *f, char *dst, s
     return rc;
 }
 
-/* Parses a header text (possibly only its first kept bytes) into m. Returns 0 or -1. */
-static int parse_header(const uint8_t *data, size_t kept, uint64_t total, bokeh_msg *m)
+/* ---- the shapes Bokeh writes (fast paths) ----
+ * Bokeh's Python and BokehJS write a header and a buffer id in a fixed shape: keys in a fixed
+ * order, ", " and ": " (Python) or "," and ":" (JS) between them, strings without escapes.
+ * For a text of exactly that shape the answers of the general JSON functions are known
+ * without them; anything else (other spacing or order, escapes, a cut) goes the general way. */
+
+typedef struct shape {
+    const char *base, *p, *end;
+} shape;
+
+static inline bool shape_lit(shape *s, const char *lit, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+/* `"name":` and the one space Python writes after it. */
+static inline bool shape_name(shape *s, const char *quoted_colon, size_t n)
+{
+    if (!shape_lit(s, quoted_colon, n))
+        return false;
+    if (s->p < s->end && *s->p == ' ')
+        s->p++;
+    return true;
+}
+
+/* A string without escapes: *at is where it starts (its opening quote), *len its length. */
+static inline bool shape_string(shape *s, size_t *at, size_t *len)
+{
+    if (s->p >= s->end || *s->p != '"')
+        return false;
+    size_t n = json_plain_run(s->p + 1, (size_t)(s->end - s->p - 1));
+    const char *close = s->p + 1 + n;
+    if (close >= s->end || *close != '"')
+        return false;
+    *at = (size_t)(s->p - s->base);
+    *len = n;
+    s->p = close + 1;
+    return true;
+}
+
+static inline bool shape_digits(shape *s, size_t *at)
+{
+    const char *d = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    *at = (size_t)(d - s->base);
+    return s->p > d;
+}
+
+/* After a member: 1 for ',' (and Python's space: another member follows), 0 for the '}' that
+ * ends the object, -1 for anything else. */
+static inline int shape_next(shape *s)
+{
+    if (shape_lit(s, "}", 1))
+        return 0;
+    if (!shape_lit(s, ",", 1))
+        return -1;
+    if (s->p < s->end && *s->p == ' ')
+        s->p++;
+    return 1;
+}
+
+#define NAME(lit) (lit), sizeof(lit) - 1
+
+/* Where the header's values are: as json_find_members gives them (f), and, for the shape,
+ * the lengths of the string values (all without escapes). */
+typedef struct header_keys {
+    json_member f[HK_COUNT];
+    bool shaped;
+    size_t len[HK_COUNT];
+} header_keys;
+
+/* {"msgid": "<id>", "msgtype": "<type>"[, "reqid": "<id>"][, "num_buffers": <digits>]}
+ * Fills k->f (keys already set) as json_find_members would: the keys present found where
+ * their values start, the others absent (the object ended). Returns false, k untouched, for
+ * any other text. */
+static bool header_shape(const char *j, size_t kept, header_keys *k)
+{
+    if (!j)
+        return false;
+    shape s = {j, j, j + kept};
+    size_t at[HK_COUNT] = {0}, len[HK_COUNT] = {0};
+    bool have[HK_COUNT] = {[HK_MSGTYPE] = true, [HK_MSGID] = true};
+    if (!shape_lit(&s, "{", 1) || !shape_name(&s, NAME("\"msgid\":")) ||
+        !shape_string(&s, &at[HK_MSGID], &len[HK_MSGID]) || shape_next(&s) != 1 ||
+        !shape_name(&s, NAME("\"msgtype\":")) ||
+        !shape_string(&s, &at[HK_MSGTYPE], &len[HK_MSGTYPE]))
+        return false;
+    int more = shape_next(&s);
+    if (more == 1 && shape_name(&s, NAME("\"reqid\":"))) {
+        if (!shape_string(&s, &at[HK_REQID], &len[HK_REQID]))
+            return false;
+        have[HK_REQID] = true;
+        more = shape_next(&s);
+    }
+    if (more == 1 && shape_name(&s, NAME("\"num_buffers\":"))) {
+        if (!shape_digits(&s, &at[HK_NUM_BUFFERS]))
+            return false;
+        have[HK_NUM_BUFFERS] = true;
+        more = shape_next(&s);
+    }
+    if (more != 0)
+        return false;
+    for (int i = 0; i < HK_COUNT; i++) {
+        k->f[i].rc = have[i] ? JSON_FOUND : JSON_ABSENT;
+        k->f[i].at = at[i];
+        k->len[i] = len[i];
+    }
+    k->shaped = true;
+    return true;
+}
+
+/* A buffer id {"id": ...}: does the text have a top-level "id" key (json_has_key)? */
+static bool has_id_key(const uint8_t *data, size_t kept)
 {
     const char *j = (const char *)data;
+    if (j) {
+        shape s = {j, j, j + kept};
+        if (shape_name(&s, NAME("{\"id\":")) && s.p < s.end && *s.p != ' ' && *s.p != '\t' &&
+            *s.p != '\n' && *s.p != '\r')
+            return true; /* the value starts here: found, whatever it is */
+    }
+    return json_has_key(j, kept, "id") == JSON_FOUND;
+}
+
+#undef NAME
+
+/* ---- headers ---- */
+
+/* A string value without escapes, len long at j[at] (its opening quote), read as
+ * json_string_at would: as much as fits in dst. */
+static size_t plain_value(const char *j, size_t at, size_t len, char *dst, size_t cap)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+    if (!j)
+        n = 0; /* (never: a shape is only found in data) */
+    else
+        memcpy(dst, j + at + 1, n);
+    dst[n] = 0;
+    return n;
+}
+
+/* Header field k (see header_id), from where the scan found it. */
+static int header_field(const char *j, size_t kept, const header_keys *k, int i, char *dst,
+                        size_t cap)
+{
+    if (k->shaped && k->f[i].rc == JSON_FOUND) {
+        plain_value(j, k->f[i].at, k->len[i], dst, cap);
+        return JSON_FOUND;
+    }
+    return header_id(j, kept, &k->f[i], dst, cap);
+}
+
+/* A header text's keys, found in one pass, and its msgtype value: enough to tell whether a
+ * text is a header (looks_like_header) and, if it is, to read the rest of it. */
+typedef struct header_scan {
+    header_keys k;
+    int msgtype_rc; /* of json_string_at on the msgtype value (or the key's own rc) */
+    size_t msgtype_len;
+    char msgtype[sizeof(((bokeh_msg *)0)->msgtype)];
+} header_scan;
+
+static void scan_header(const uint8_t *data, size_t kept, header_scan *h)
+{
+    const char *j = (const char *)data;
+    h->k.f[HK_MSGTYPE] = (json_member){.key = "msgtype"};
+    h->k.f[HK_MSGID] = (json_member){.key = "msgid"};
+    h->k.f[HK_REQID] = (json_member){.key = "reqid"};
+    h->k.f[HK_NUM_BUFFERS] = (json_member){.key = "num_buffers"};
+    h->k.shaped = false;
+    json_member *f = h->k.f;
+    h->msgtype[0] = 0;
+    h->msgtype_len = 0;
+    if (!header_shape(j, kept, &h->k))
+        json_find_members(j, kept, f, HK_COUNT);
+    h->msgtype_rc = f[HK_MSGTYPE].rc;
+    bool truncated;
+    if (h->k.shaped)
+        h->msgtype_len =
+            plain_value(j, f[HK_MSGTYPE].at, h->k.len[HK_MSGTYPE], h->msgtype, sizeof h->msgtype);
+    else if (h->msgtype_rc == JSON_FOUND)
+        h->msgtype_rc = json_string_at(j, kept, f[HK_MSGTYPE].at, h->msgtype, sizeof h->msgtype,
+                                       &h->msgtype_len, &truncated);
+}
+
+/* The header of scan h (of a text, possibly only its first kept bytes) into m. Returns 0 or
+ * -1. */
+static int header_from_scan(const uint8_t *data, size_t kept, uint64_t total, const header_scan *h,
+                            bokeh_msg *m)
+{
+    const char *j = (const char *)data;
+    const json_member *f = h->k.f;
     bool cut = kept < total;
     memset(m, 0, sizeof *m);
-    json_member f[HK_COUNT] = {
-        [HK_MSGTYPE] = {.key = "msgtype"},
-        [HK_MSGID] = {.key = "msgid"},
-        [HK_REQID] = {.key = "reqid"},
-        [HK_NUM_BUFFERS] = {.key = "num_buffers"},
-    };
-    json_find_members(j, kept, f, HK_COUNT);
-    bool truncated;
-    int rc = f[HK_MSGTYPE].rc;
-    if (rc == JSON_FOUND)
-        rc = json_string_at(j, kept, f[HK_MSGTYPE].at, m->msgtype, sizeof m->msgtype, NULL,
-                            &truncated);
-    if (rc != JSON_FOUND || m->msgtype[0] == 0)
+    memcpy(m->msgtype, h->msgtype, h->msgtype_len + 1); /* a cut or bad value's start too */
+    if (h->msgtype_rc != JSON_FOUND || m->msgtype[0] == 0)
         return -1;
-    rc = header_id(j, kept, &f[HK_MSGID], m->msgid, sizeof m->msgid);
+    int rc = header_field(j, kept, &h->k, HK_MSGID, m->msgid, sizeof m->msgid);
     if (rc == JSON_BAD || rc == JSON_ABSENT || (rc == JSON_ENDED && !cut))
         return -1;
-    rc = header_id(j, kept, &f[HK_REQID], m->reqid, sizeof m->reqid);
+    rc = header_field(j, kept, &h->k, HK_REQID, m->reqid, sizeof m->reqid);
     if (rc == JSON_BAD)
         return -1;
     int64_t nb = 0;
@@ -303,21 +484,52 @@ static bool has_u_escape(const uint8_t *data, size_t kept)
     return false;
 }
 
+/* Does the text contain "msgtype" (as memmem would find it)? Looks for its 'g', a letter
+ * rare in Bokeh texts, with memchr; after a few false hits memmem takes over. */
+static bool has_msgtype_bytes(const uint8_t *data, size_t kept)
+{
+    static const char key[] = "msgtype";
+    enum { KEY_LEN = sizeof key - 1, G_AT = 2, HITS_BEFORE_MEMMEM = 8 };
+    if (kept < KEY_LEN)
+        return false;
+    size_t last = kept - KEY_LEN + G_AT; /* the last place the 'g' of a whole key can be */
+    for (size_t at = G_AT, hits = 0; at <= last; hits++) {
+        if (hits == HITS_BEFORE_MEMMEM)
+            return memmem(data + at - G_AT, kept - (at - G_AT), key, KEY_LEN) != NULL;
+        const uint8_t *g = memchr(data + at, 'g', last + 1 - at);
+        if (!g)
+            return false;
+        size_t i = (size_t)(g - data);
+        if (memcmp(data + i - G_AT, key, KEY_LEN) == 0)
+            return true;
+        at = i + 1;
+    }
+    return false;
+}
+
 /* Can the text hold a top-level "msgtype" key? Its name is in the data as is, or written with
  * at least one \u escape. A cheap test that rules out most metadata and content texts. */
 static bool may_name_msgtype(const uint8_t *data, size_t kept)
 {
-    static const char key[] = "msgtype";
-    return memmem(data, kept, key, sizeof key - 1) != NULL || has_u_escape(data, kept);
+    return has_msgtype_bytes(data, kept) || has_u_escape(data, kept);
 }
 
-static bool looks_like_header(const uint8_t *data, size_t kept)
+/* Does the text look like a header (a msgtype string at the top level of a text no longer
+ * than BOKEH_HEADER_MAX; a shorter one than BOKEH_HEADER_MIN has no room for it)? If so, *h is
+ * its scan, ready for header_from_scan. */
+static bool looks_like_header(const uint8_t *data, size_t kept, header_scan *h)
 {
-    char msgtype[32];
-    bool truncated;
-    return data && kept <= BOKEH_HEADER_MAX && may_name_msgtype(data, kept) &&
-           json_find_string((const char *)data, kept, "msgtype", msgtype, sizeof msgtype, NULL,
-                            &truncated) == JSON_FOUND;
+    if (!data || kept < BOKEH_HEADER_MIN || kept > BOKEH_HEADER_MAX ||
+        !may_name_msgtype(data, kept))
+        return false;
+    scan_header(data, kept, h);
+    return h->msgtype_rc == JSON_FOUND;
+}
+
+size_t bokeh_stream_keep(const bokeh_stream *s, bool binary)
+{
+    (void)s; /* binary parts are never read, in any state; a text may be read whole */
+    return binary ? 0 : SIZE_MAX;
 }
 
 void bokeh_stream_init(bokeh_stream *s)
@@ -328,13 +540,21 @@ void bokeh_stream_init(bokeh_stream *s)
     }
 }
 
-static int start_message(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total)
+static int start_scanned(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total,
+                         const header_scan *h)
 {
-    if (parse_header(data, kept, total, &s->cur) != 0)
+    if (header_from_scan(data, kept, total, h, &s->cur) != 0)
         return -1;
     s->buffers_left = s->cur.num_buffers;
     s->state = BK_METADATA;
     return 0;
+}
+
+static int start_message(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total)
+{
+    header_scan h;
+    scan_header(data, kept, &h);
+    return start_scanned(s, data, kept, total, &h);
 }
 
 static int protocol_error(bokeh_stream *s)
@@ -344,11 +564,12 @@ static int protocol_error(bokeh_stream *s)
     return -1;
 }
 
-/* A header where a later part was expected: the message before it lost parts. */
-static int restart(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total)
+/* A header (scanned as h) where a later part was expected: the message before it lost parts. */
+static int restart(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total,
+                   const header_scan *h)
 {
     s->errors++;
-    if (start_message(s, data, kept, total) != 0)
+    if (start_scanned(s, data, kept, total, h) != 0)
         s->state = BK_RESYNC;
     return -1;
 }
@@ -366,8 +587,9 @@ static int complete(bokeh_stream *s, bokeh_msg *out)
 static int text_part(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total,
                      bokeh_msg *out)
 {
-    if (looks_like_header(data, kept))
-        return restart(s, data, kept, total);
+    header_scan h;
+    if (looks_like_header(data, kept, &h))
+        return restart(s, data, kept, total, &h);
     s->cur.size += total;
     switch (s->state) {
     case BK_METADATA:
@@ -380,11 +602,38 @@ static int text_part(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t
         s->state = BK_BUFFER_ID;
         return 0;
     default: /* BK_BUFFER_ID */
-        if (json_has_key((const char *)data, kept, "id") != JSON_FOUND && kept == total)
+        if (!has_id_key(data, kept) && kept == total)
             return protocol_error(s);
         s->state = BK_BUFFER;
         return 0;
     }
+}
+
+/* While resynchronising: a text that looks like a header starts a message. */
+static int resync_part(bokeh_stream *s, bool binary, const uint8_t *data, size_t kept,
+                       uint64_t total)
+{
+    header_scan h;
+    if (!binary && looks_like_header(data, kept, &h))
+        start_scanned(s, data, kept, total, &h);
+    return 0;
+}
+
+/* Where a binary buffer is expected. */
+static int buffer_part(bokeh_stream *s, bool binary, const uint8_t *data, size_t kept,
+                       uint64_t total, bokeh_msg *out)
+{
+    if (!binary) {
+        header_scan h;
+        if (looks_like_header(data, kept, &h))
+            return restart(s, data, kept, total, &h);
+        return protocol_error(s);
+    }
+    s->cur.size += total;
+    if (--s->buffers_left == 0)
+        return complete(s, out);
+    s->state = BK_BUFFER_ID;
+    return 0;
 }
 
 int bokeh_stream_feed(bokeh_stream *s, bool binary, const uint8_t *data, size_t kept,
@@ -398,24 +647,13 @@ int bokeh_stream_feed(bokeh_stream *s, bool binary, const uint8_t *data, size_t 
         total = kept;
     switch (s->state) {
     case BK_RESYNC:
-        if (!binary && looks_like_header(data, kept))
-            start_message(s, data, kept, total);
-        return 0;
+        return resync_part(s, binary, data, kept, total);
     case BK_HEADER:
         if (binary || start_message(s, data, kept, total) != 0)
             return protocol_error(s);
         return 0;
     case BK_BUFFER:
-        if (!binary) {
-            if (looks_like_header(data, kept))
-                return restart(s, data, kept, total);
-            return protocol_error(s);
-        }
-        s->cur.size += total;
-        if (--s->buffers_left == 0)
-            return complete(s, out);
-        s->state = BK_BUFFER_ID;
-        return 0;
+        return buffer_part(s, binary, data, kept, total, out);
     case BK_METADATA:
     case BK_CONTENT:
     case BK_BUFFER_ID:

@@ -57,6 +57,10 @@ typedef struct bokeh_stream {
 } bokeh_stream;
 
 void bokeh_stream_init(bokeh_stream *s);
+/* How many first bytes of the next WebSocket message bokeh_stream_feed reads (SIZE_MAX: all):
+ * none of a binary message (only its size counts), all of a text. Feeding only those, with the
+ * real total, gives the same results as feeding more. */
+size_t bokeh_stream_keep(const bokeh_stream *s, bool binary);
 /* Feeds one complete websocket data message (possibly only its first kept bytes; total is
  * its full size). Returns 1 when a Bokeh message completed (copied to *out), 0 when more
  * parts are expected, -1 on a protocol error (the stream resynchronises on the next message

@@ -1,21 +1,19 @@
 /* json_scan: finds top-level members of a small JSON object and reads their string or
  * integer values (see json_scan.h). Every step checks the end of the data. Runs of plain
  * string characters are scanned and copied eight bytes at a time, the byte ending a run found
- * within its word. */
+ * within its word. Member names and skipped strings without escapes (the common case) are
+ * taken where they lie, without a copy; only a name with an escape is unescaped. */
 #include "decode/json_scan.h"
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define JSON_KEY_MAX 64 /* keys looked up are short; longer keys never match */
 
 typedef struct cursor {
     const char *p, *end;
 } cursor;
-
-static void skip_ws(cursor *c)
-{
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
-}
 
 static int hex_digit(char c)
 {
@@ -172,9 +170,33 @@ static unsigned first_stop_byte(uint64_t w)
 }
 #endif
 
-/* The end of the run of plain string bytes starting at p (at most end). */
+#if defined(__SSE2__)
+/* The offset of the first quote, backslash or control byte among the sixteen bytes at p, or 16
+ * when there is none. (Control: max(byte, 0x1f) == 0x1f, an unsigned byte <= 0x1f.) */
+static unsigned first_stop_of_16(const char *p)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i ctl = _mm_set1_epi8(0x1f);
+    __m128i stop =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+    unsigned mask = (unsigned)_mm_movemask_epi8(stop);
+    return mask ? (unsigned)__builtin_ctz(mask) : 16;
+}
+#endif
+
+/* The end of the run of plain string bytes starting at p (at most end): sixteen bytes at a
+ * time where SSE2 is there, then eight, then one. */
 static const char *plain_run_end(const char *p, const char *end)
 {
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+        unsigned k = first_stop_of_16(p);
+        if (k < 16)
+            return p + k;
+        p += 16;
+    }
+#endif
     uint64_t w;
     while (end - p >= 8) {
         memcpy(&w, p, sizeof w);
@@ -216,8 +238,16 @@ static int read_string(cursor *c, sink *s)
     }
 }
 
+/* Skips a string body (c->p just after the opening quote); leaves c->p after the closing
+ * quote. A run of plain bytes up to the quote needs no more than finding it. */
 static int skip_string(cursor *c)
 {
+    const char *e = plain_run_end(c->p, c->end);
+    if (e < c->end && *e == '"') {
+        c->p = e + 1;
+        return JSON_FOUND;
+    }
+    c->p = e; /* an escape, a control character or the end: the general way from there */
     sink none = {0};
     return read_string(c, &none);
 }
@@ -268,76 +298,133 @@ static int skip_value(cursor *c)
     return JSON_CUT;
 }
 
+/* A member name as read: where it lies in the data when it has no escape, else unescaped
+ * into a buffer of JSON_KEY_MAX bytes (truncated: it did not fit, so it names no key). */
+typedef struct name_ref {
+    const char *s;
+    size_t len;
+    bool truncated;
+} name_ref;
+
+/* The name at p (just after its opening quote), as read_string into a sink of JSON_KEY_MAX
+ * bytes would give it. Returns the position after its closing quote, or NULL with *rc saying
+ * why there is none. */
+static const char *read_name(const char *p, const char *end, char buf[JSON_KEY_MAX], name_ref *name,
+                             int *rc)
+{
+    const char *e = plain_run_end(p, end);
+    if (e < end && *e == '"') {
+        size_t n = (size_t)(e - p);
+        *name = (name_ref){p, n, n > JSON_KEY_MAX - 1};
+        return e + 1;
+    }
+    cursor c = {p, end};
+    sink s = {buf, JSON_KEY_MAX, 0, false};
+    *rc = read_string(&c, &s);
+    *name = (name_ref){buf, s.len, s.truncated};
+    return *rc == JSON_FOUND ? c.p : NULL;
+}
+
+/* Skips the value at p (inside the data). Returns where it ends, or NULL with *rc saying why
+ * it does not. A string without escapes is only looked through for its closing quote. */
+static const char *skip_value_at(const char *p, const char *end, int *rc)
+{
+    if (*p == '"') {
+        const char *e = plain_run_end(p + 1, end);
+        if (e < end && *e == '"')
+            return e + 1;
+    }
+    cursor c = {p, end};
+    *rc = skip_value(&c);
+    return *rc == JSON_FOUND ? c.p : NULL;
+}
+
 /* Is the member name the key? (A name never holds a NUL: the key's NUL ends the loop.) */
-static bool name_is(const sink *name, const char *key)
+static bool name_is(const name_ref *name, const char *key)
 {
     if (!key || name->truncated)
         return false;
     size_t i = 0;
     for (; i < name->len; i++)
-        if (key[i] != name->out[i])
+        if (key[i] != name->s[i])
             return false;
     return key[i] == '\0';
 }
 
 /* Marks the wanted keys that are still open and named name as found, with their value at
- * c->p. Returns how many are still open. */
-static size_t match_member(const sink *name, const cursor *c, const char *buf, json_member *want,
-                           size_t n, size_t open)
+ * offset at. Returns how many are still open. A key whose first byte differs (the NUL for an
+ * empty name) is passed over at once. */
+static size_t match_member(const name_ref *name, size_t at, json_member *want, size_t n,
+                           size_t open)
 {
+    char first = name->len ? name->s[0] : '\0';
     for (size_t i = 0; i < n; i++) {
-        if (want[i].rc == JSON_FOUND || !name_is(name, want[i].key))
+        const char *key = want[i].key;
+        if (want[i].rc == JSON_FOUND || !key || key[0] != first || !name_is(name, key))
             continue;
         want[i].rc = JSON_FOUND;
-        want[i].at = (size_t)(c->p - buf);
+        want[i].at = at;
         open--;
     }
     return open;
 }
 
+static bool is_ws(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+static const char *ws_end(const char *p, const char *end)
+{
+    while (p < end && is_ws(*p))
+        p++;
+    return p;
+}
+
 /* Walks the members of the top-level object at c->p until every wanted key is found (their rc
  * is preset to anything but JSON_FOUND; open of them). Returns JSON_FOUND then (c->p at the
  * value of the last one found), else how the walk ended: JSON_ABSENT, JSON_ENDED or JSON_BAD,
- * what a search for any key still open gives. */
+ * what a search for any key still open gives (c->p is not moved then). */
 static int walk_members(cursor *c, const char *buf, json_member *want, size_t n, size_t open)
 {
-    skip_ws(c);
-    if (c->p == c->end)
+    const char *p = ws_end(c->p, c->end), *end = c->end;
+    if (p == end)
         return JSON_ENDED;
-    if (*c->p++ != '{')
+    if (*p++ != '{')
         return JSON_BAD;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == '}')
+    p = ws_end(p, end);
+    if (p < end && *p == '}')
         return JSON_ABSENT;
     for (;;) {
-        skip_ws(c);
-        if (c->p == c->end)
+        char unescaped[JSON_KEY_MAX];
+        name_ref name;
+        int rc = JSON_BAD;
+        p = ws_end(p, end);
+        if (p == end)
             return JSON_ENDED;
-        if (*c->p++ != '"')
+        if (*p++ != '"')
             return JSON_BAD;
-        char name[JSON_KEY_MAX];
-        sink s = {name, sizeof name, 0, false};
-        int rc = read_string(c, &s);
-        if (rc != JSON_FOUND)
+        if (!(p = read_name(p, end, unescaped, &name, &rc)))
             return rc == JSON_CUT ? JSON_ENDED : rc;
-        skip_ws(c);
-        if (c->p == c->end)
+        p = ws_end(p, end);
+        if (p == end)
             return JSON_ENDED;
-        if (*c->p++ != ':')
+        if (*p++ != ':')
             return JSON_BAD;
-        skip_ws(c);
-        if (c->p == c->end)
+        p = ws_end(p, end);
+        if (p == end)
             return JSON_ENDED;
-        open = match_member(&s, c, buf, want, n, open);
-        if (open == 0)
+        open = match_member(&name, (size_t)(p - buf), want, n, open);
+        if (open == 0) {
+            c->p = p;
             return JSON_FOUND;
-        rc = skip_value(c);
-        if (rc != JSON_FOUND)
+        }
+        if (!(p = skip_value_at(p, end, &rc)))
             return rc == JSON_CUT ? JSON_ENDED : rc;
-        skip_ws(c);
-        if (c->p == c->end)
+        p = ws_end(p, end);
+        if (p == end)
             return JSON_ENDED;
-        char sep = *c->p++;
+        char sep = *p++;
         if (sep == '}')
             return JSON_ABSENT;
         if (sep != ',')
@@ -382,8 +469,14 @@ static int string_value(cursor *c, char *out, size_t cap, size_t *out_len, bool 
     } else if (*c->p != '"') {
         rc = JSON_BAD;
     } else {
-        c->p++;
-        rc = read_string(c, &s);
+        const char *e = plain_run_end(++c->p, c->end);
+        if (e < c->end && *e == '"') { /* no escape: the run is the string */
+            put_run(&s, c->p, (size_t)(e - c->p));
+            c->p = e + 1;
+            rc = JSON_FOUND;
+        } else {
+            rc = read_string(c, &s);
+        }
     }
     if (out && cap)
         out[s.len] = 0;
@@ -469,4 +562,9 @@ int json_int_at(const char *buf, size_t len, size_t at, int64_t *value)
         return JSON_BAD;
     cursor c = {buf + (at < len ? at : len), buf + len};
     return int_value(&c, value);
+}
+
+size_t json_plain_run(const char *s, size_t len)
+{
+    return s ? (size_t)(plain_run_end(s, s + len) - s) : 0;
 }

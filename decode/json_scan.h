@@ -40,4 +40,7 @@ void json_find_members(const char *buf, size_t len, json_member *want, size_t n)
 int json_string_at(const char *buf, size_t len, size_t at, char *out, size_t cap, size_t *out_len,
                    bool *truncated);
 int json_int_at(const char *buf, size_t len, size_t at, int64_t *value);
+/* How many bytes at s (of len) are plain string bytes: no quote, backslash or control
+ * character. A string body without escapes is that long, then its closing quote. */
+size_t json_plain_run(const char *s, size_t len);
 #endif

@@ -1,10 +1,12 @@
 /* ws: RFC 6455 WebSocket frame parser for a passive observer, one parser per direction.
- * Frame headers are collected byte by byte (any split works), payloads are unmasked on the
- * fly and never buffered beyond max_message, fragmented messages are reassembled around
- * interleaved control frames, and permessage-deflate (RFC 7692) messages are inflated with
- * one raw inflater per direction, taken from the inflater budget if there is one (see
- * ws_parser_new). After a framing error the parser looks for a plausible frame header and
- * carries on from there. */
+ * Frame headers are read in place when whole in the input, else collected byte by byte (any
+ * split works); payloads are unmasked on the fly and never buffered beyond max_message (nor
+ * beyond what the consumer says it reads of a message); an unmasked, uncompressed message
+ * that arrives whole in one input buffer is handed over from that buffer without a copy.
+ * Fragmented messages are reassembled around interleaved control frames, and
+ * permessage-deflate (RFC 7692) messages are inflated with one raw inflater per direction,
+ * taken from the inflater budget if there is one (see ws_parser_new). After a framing error
+ * the parser looks for a plausible frame header and carries on from there. */
 #include "decode/ws.h"
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,10 @@ struct ws_parser {
     bool msg_compressed, msg_gap, msg_inflate_failed, msg_stream_ended;
     uint8_t *msg;
     size_t msg_cap, msg_kept;
+    size_t msg_limit; /* bytes of this message kept: max_message or less (message_keep) */
+    size_t msg_held;  /* uncompressed: what a max_message buffer would hold (msg_kept and the
+                         bytes past msg_limit), for the truncated flag */
+    const uint8_t *msg_direct; /* a whole message in the input: delivered from there */
     uint64_t msg_wire, msg_dropped;
     ow_inflater *inflater;
     ow_inflate_budget *budget; /* NULL: unbounded */
@@ -188,17 +194,19 @@ size_t ws_find_frame_start(const uint8_t *buf, size_t len, bool from_client)
 
 /* ---- message buffer ---- */
 
+/* Room for want bytes of the message (at most its limit). */
 static bool grow_to(ws_parser *p, size_t want)
 {
-    if (want > p->max_message)
-        want = p->max_message;
+    size_t limit = p->msg_limit;
+    if (want > limit)
+        want = limit;
     if (want <= p->msg_cap)
         return true;
     size_t cap = p->msg_cap ? p->msg_cap : WS_MSG_MIN_ALLOC;
-    if (cap > p->max_message)
-        cap = p->max_message;
+    if (cap > limit)
+        cap = limit;
     while (cap < want)
-        cap = cap > p->max_message / 2 ? p->max_message : cap * 2;
+        cap = cap > limit / 2 ? limit : cap * 2;
     uint8_t *m = realloc(p->msg, cap);
     if (!m)
         return false;
@@ -207,19 +215,53 @@ static bool grow_to(ws_parser *p, size_t want)
     return true;
 }
 
-static void append_plain(ws_parser *p, const uint8_t *data, size_t n)
+/* dst = src XOR the mask, starting at payload position pos; eight bytes at a time. */
+static void unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4], uint64_t pos)
+{
+    uint8_t m[8];
+    for (size_t i = 0; i < sizeof m; i++)
+        m[i] = mask[(pos + i) & 3];
+    uint64_t m8, w;
+    memcpy(&m8, m, sizeof m8);
+    size_t i = 0;
+    for (; n - i >= sizeof w; i += sizeof w) {
+        memcpy(&w, src + i, sizeof w);
+        w ^= m8;
+        memcpy(dst + i, &w, sizeof w);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ m[i & 7];
+}
+
+/* n payload bytes at payload position pos into dst, unmasked when the frame is masked. */
+static void copy_payload(const ws_parser *p, uint8_t *dst, const uint8_t *src, size_t n,
+                         uint64_t pos)
+{
+    if (p->f.masked)
+        unmask(dst, src, n, p->mask, pos);
+    else
+        memcpy(dst, src, n);
+}
+
+/* Payload bytes of an uncompressed message, the first at payload position pos (still masked
+ * if the frame is): those under the message's limit are kept, the others only counted (as far
+ * as max_message, for the truncated flag). */
+static void append_plain(ws_parser *p, const uint8_t *data, size_t n, uint64_t pos)
 {
     p->msg_wire += n;
     if (p->msg_gap)
         return;
-    size_t room = p->max_message - p->msg_kept;
+    size_t room = p->max_message - p->msg_held;
     size_t take = n < room ? n : room;
-    if (take && grow_to(p, p->msg_kept + take)) {
-        size_t fits = p->msg_cap - p->msg_kept;
-        take = take < fits ? take : fits;
-        memcpy(p->msg + p->msg_kept, data, take);
-        p->msg_kept += take;
+    if (take && p->msg_held < p->msg_limit) { /* msg_held == msg_kept below the limit */
+        size_t copy = p->msg_limit - p->msg_held;
+        copy = take < copy ? take : copy;
+        if (!grow_to(p, p->msg_kept + copy) || copy > p->msg_cap - p->msg_kept)
+            return; /* out of memory: these bytes are missing (truncated) */
+        copy_payload(p, p->msg + p->msg_kept, data, copy, pos);
+        p->msg_kept += copy;
     }
+    p->msg_held += take;
 }
 
 static void inflate_failed(ws_parser *p)
@@ -230,9 +272,16 @@ static void inflate_failed(ws_parser *p)
         p->cb.on_error(p->cb.ctx, "permessage-deflate data does not inflate");
 }
 
+/* The inflater's room for output: the buffer, as far as the message's limit (past it, the
+ * output is only counted). */
+static size_t inflate_room(const ws_parser *p)
+{
+    return p->msg_cap < p->msg_limit ? p->msg_cap : p->msg_limit;
+}
+
 /* Inflates in slices so that the buffer can grow ahead of the output: one slice makes at most
  * WS_INFLATE_SLICE * WS_DEFLATE_MAX_RATIO bytes (plus what zlib's bit buffer still holds), so
- * nothing under max_message is dropped, whatever the split of the input. */
+ * nothing under the limit is dropped, whatever the split of the input. */
 static void append_compressed(ws_parser *p, const uint8_t *data, size_t n)
 {
     p->msg_wire += n;
@@ -241,11 +290,11 @@ static void append_compressed(ws_parser *p, const uint8_t *data, size_t n)
     while (n > 0) {
         size_t s = n < WS_INFLATE_SLICE ? n : WS_INFLATE_SLICE;
         size_t want = p->msg_kept + s * WS_DEFLATE_MAX_RATIO + WS_INFLATE_HELD;
-        if (!grow_to(p, want) && p->msg_cap < p->max_message) {
+        if (!grow_to(p, want) && p->msg_cap < p->msg_limit) {
             inflate_failed(p); /* out of memory: say so rather than lose data silently */
             return;
         }
-        int rc = ow_inflater_feed(p->inflater, data, s, p->msg, p->msg_cap, &p->msg_kept,
+        int rc = ow_inflater_feed(p->inflater, data, s, p->msg, inflate_room(p), &p->msg_kept,
                                   &p->msg_dropped);
         if (rc < 0) {
             inflate_failed(p);
@@ -282,6 +331,16 @@ static void open_inflater(ws_parser *p)
                        "permessage-deflate message not inflated: inflater limit reached");
 }
 
+/* How many bytes of the message starting now are kept: max_message, or less if the consumer
+ * reads less. */
+static size_t message_limit(const ws_parser *p, int opcode)
+{
+    if (!p->cb.message_keep)
+        return p->max_message;
+    size_t want = p->cb.message_keep(p->cb.ctx, opcode);
+    return want < p->max_message ? want : p->max_message;
+}
+
 static void start_message(ws_parser *p, const ws_frame_info *f)
 {
     p->in_message = true;
@@ -289,38 +348,53 @@ static void start_message(ws_parser *p, const ws_frame_info *f)
     p->msg_opcode = f->opcode;
     p->msg_compressed = f->rsv1;
     p->msg_gap = p->msg_inflate_failed = p->msg_stream_ended = false;
-    p->msg_kept = 0;
+    p->msg_kept = p->msg_held = 0;
+    p->msg_direct = NULL;
     p->msg_wire = p->msg_dropped = 0;
+    p->msg_limit = message_limit(p, f->opcode);
     if (p->msg_compressed && !p->inflater)
         open_inflater(p);
+}
+
+/* The inflater's end of a compressed message; returns its size after inflating. Sets *held to
+ * what a buffer of max_message would have kept of it: the message's own buffer, or, when that
+ * filled up to the limit, what max_message admits. */
+static uint64_t finish_compressed(ws_parser *p, uint64_t *held)
+{
+    if (!p->msg_gap && !p->msg_inflate_failed && !p->msg_stream_ended) {
+        grow_to(p, p->msg_kept + sizeof deflate_tail * WS_DEFLATE_MAX_RATIO + WS_INFLATE_HELD);
+        int rc = ow_inflater_feed(p->inflater, deflate_tail, sizeof deflate_tail, p->msg,
+                                  inflate_room(p), &p->msg_kept, &p->msg_dropped);
+        if (rc < 0)
+            inflate_failed(p);
+        else if (rc == 1)
+            p->msg_stream_ended = true;
+    }
+    uint64_t total = p->msg_kept + p->msg_dropped;
+    *held = p->msg_kept;
+    if (p->msg_kept >= p->msg_limit)
+        *held = total < p->max_message ? total : p->max_message;
+    if (p->inflater &&
+        (p->no_context_takeover || p->msg_gap || p->msg_inflate_failed || p->msg_stream_ended))
+        ow_inflater_reset(p->inflater);
+    return total;
 }
 
 static void finish_message(ws_parser *p)
 {
     p->in_message = false;
-    uint64_t total = p->msg_wire;
-    if (p->msg_compressed) {
-        if (!p->msg_gap && !p->msg_inflate_failed && !p->msg_stream_ended) {
-            grow_to(p, p->msg_kept + sizeof deflate_tail * WS_DEFLATE_MAX_RATIO + WS_INFLATE_HELD);
-            int rc = ow_inflater_feed(p->inflater, deflate_tail, sizeof deflate_tail, p->msg,
-                                      p->msg_cap, &p->msg_kept, &p->msg_dropped);
-            if (rc < 0)
-                inflate_failed(p);
-            else if (rc == 1)
-                p->msg_stream_ended = true;
-        }
-        total = p->msg_kept + p->msg_dropped;
-        if (p->inflater &&
-            (p->no_context_takeover || p->msg_gap || p->msg_inflate_failed || p->msg_stream_ended))
-            ow_inflater_reset(p->inflater);
-    }
-    bool truncated = total > p->msg_kept || p->msg_gap || p->msg_inflate_failed;
+    uint64_t total = p->msg_wire, held = p->msg_held;
+    if (p->msg_compressed)
+        total = finish_compressed(p, &held);
+    bool truncated = total > held || p->msg_gap || p->msg_inflate_failed;
     p->stats.messages++;
     if (truncated)
         p->stats.truncated_messages++;
+    const uint8_t *data = p->msg_direct ? p->msg_direct : p->msg ? p->msg : (const uint8_t *)"";
+    p->msg_direct = NULL;
     if (p->cb.on_message)
-        p->cb.on_message(p->cb.ctx, p->msg_opcode, p->msg ? p->msg : (const uint8_t *)"",
-                         p->msg_kept, total, p->msg_compressed, truncated);
+        p->cb.on_message(p->cb.ctx, p->msg_opcode, data, p->msg_kept, total, p->msg_compressed,
+                         truncated);
     if (p->msg_cap > WS_MSG_KEEP_ALLOC) {
         free(p->msg);
         p->msg = NULL;
@@ -408,9 +482,25 @@ static void header_error(ws_parser *p, const char *why)
     p->rs_len = n;
 }
 
+/* A valid header whole at the start of buf (nothing collected yet): read in place. Returns its
+ * size, or 0 to go the byte-by-byte way (cut header, or an invalid one: that way reports it). */
+static size_t header_in_place(ws_parser *p, const uint8_t *buf, size_t len)
+{
+    if (p->hdr_len != 0 || len < 2)
+        return 0;
+    size_t n = header_size(buf);
+    if (len < n || header_violation(buf, p->from_client, p->deflate))
+        return 0;
+    decode_header(buf, &p->f, p->mask);
+    begin_frame(p);
+    return n;
+}
+
 static size_t take_header(ws_parser *p, const uint8_t *buf, size_t len)
 {
-    size_t used = 0;
+    size_t used = header_in_place(p, buf, len);
+    if (used)
+        return used;
     for (;;) {
         size_t need = p->hdr_len < 2 ? 2 : header_size(p->hdr);
         if (p->hdr_len >= need || used == len)
@@ -437,56 +527,113 @@ static size_t take_header(ws_parser *p, const uint8_t *buf, size_t len)
     return used;
 }
 
-static void frame_data(ws_parser *p, const uint8_t *data, size_t n)
+static void control_data(ws_parser *p, const uint8_t *data, size_t n)
 {
-    if (is_control(p->f.opcode)) {
-        if (!p->frame_gap) {
-            size_t room = WS_MAX_CONTROL - p->ctl_len;
-            size_t take = n < room ? n : room;
-            memcpy(p->ctl + p->ctl_len, data, take);
-            p->ctl_len += take;
+    if (p->frame_gap)
+        return;
+    size_t room = WS_MAX_CONTROL - p->ctl_len;
+    size_t take = n < room ? n : room;
+    copy_payload(p, p->ctl + p->ctl_len, data, take, p->payload_pos);
+    p->ctl_len += take;
+}
+
+/* Compressed payload goes to the inflater unmasked, a stack chunk at a time. */
+static void compressed_data(ws_parser *p, const uint8_t *data, size_t n)
+{
+    uint8_t chunk[WS_UNMASK_CHUNK];
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < sizeof chunk ? n - done : sizeof chunk;
+        const uint8_t *src = data + done;
+        if (p->f.masked) {
+            unmask(chunk, src, k, p->mask, p->payload_pos + done);
+            src = chunk;
         }
-    } else if (!p->skip_frame && p->in_message) {
-        if (p->msg_compressed)
-            append_compressed(p, data, n);
-        else
-            append_plain(p, data, n);
+        append_compressed(p, src, k);
+        done += k;
     }
 }
 
-/* dst = src XOR the mask, starting at payload position pos; eight bytes at a time. */
-static void unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4], uint64_t pos)
+/* Is the payload at hand (n bytes) a whole message by itself, readable where it is: the one
+ * frame of an uncompressed message, unmasked, not begun yet, nothing of it lost (even a gap of
+ * 0 bytes marks it)? */
+static bool whole_message_here(const ws_parser *p, size_t n)
 {
-    uint8_t m[8];
-    for (size_t i = 0; i < sizeof m; i++)
-        m[i] = mask[(pos + i) & 3];
-    uint64_t m8, w;
-    memcpy(&m8, m, sizeof m8);
-    size_t i = 0;
-    for (; n - i >= sizeof w; i += sizeof w) {
-        memcpy(&w, src + i, sizeof w);
-        w ^= m8;
-        memcpy(dst + i, &w, sizeof w);
-    }
-    for (; i < n; i++)
-        dst[i] = src[i] ^ m[i & 7];
+    return p->f.fin && !p->f.masked && !p->msg_compressed && p->payload_pos == 0 &&
+           p->msg_wire == 0 && !p->msg_gap && n == p->remaining && p->f.opcode != WS_OP_CONT;
+}
+
+/* Such a message is delivered from the input itself (as much of it as would be kept). */
+static void direct_message(ws_parser *p, const uint8_t *data, size_t n)
+{
+    p->msg_wire = n;
+    p->msg_held = n < p->max_message ? n : p->max_message;
+    p->msg_kept = n < p->msg_limit ? n : p->msg_limit;
+    p->msg_direct = data;
+}
+
+static void frame_data(ws_parser *p, const uint8_t *data, size_t n)
+{
+    if (is_control(p->f.opcode))
+        control_data(p, data, n);
+    else if (p->skip_frame || !p->in_message)
+        return;
+    else if (whole_message_here(p, n))
+        direct_message(p, data, n);
+    else if (p->msg_compressed)
+        compressed_data(p, data, n);
+    else
+        append_plain(p, data, n, p->payload_pos);
+}
+
+/* Does buf start with the header of an unfragmented text or binary message in one unmasked
+ * frame without RSV bits (valid from the server, uncompressed), whole, while the parser is
+ * between messages with nothing of a header collected? */
+static bool simple_header_at(const ws_parser *p, const uint8_t *buf, size_t len)
+{
+    if (len < 2 || p->hdr_len != 0 || p->in_message || p->from_client)
+        return false;
+    if (buf[0] != (0x80 | WS_OP_TEXT) && buf[0] != (0x80 | WS_OP_BINARY))
+        return false; /* FIN, no RSV bits, a data opcode */
+    if (buf[1] & 0x80 || len < header_size(buf))
+        return false;
+    return (buf[1] & 0x7f) != 127 || !(buf[2] & 0x80); /* else the general way reports it */
+}
+
+/* The common case in one go: such a header (simple_header_at) with its whole payload, not
+ * empty, in buf. The frame is begun as any other and its message delivered from buf. Returns
+ * the bytes used, or 0 when this is not the case. */
+static size_t take_simple_frame(ws_parser *p, const uint8_t *buf, size_t len)
+{
+    if (!simple_header_at(p, buf, len))
+        return 0;
+    size_t hsize = header_size(buf);
+    ws_frame_info f;
+    uint8_t mask[4];
+    decode_header(buf, &f, mask);
+    if (f.len == 0 || f.len > len - hsize)
+        return 0;
+    p->f = f;
+    memcpy(p->mask, mask, sizeof mask);
+    begin_frame(p);
+    direct_message(p, buf + hsize, (size_t)f.len);
+    p->payload_pos = f.len;
+    p->remaining = 0;
+    finish_frame(p);
+    return hsize + (size_t)f.len;
+}
+
+/* At a frame boundary: a simple frame in one go, else the header, byte by byte if need be. */
+static size_t take_frame_start(ws_parser *p, const uint8_t *buf, size_t len)
+{
+    size_t n = take_simple_frame(p, buf, len);
+    return n ? n : take_header(p, buf, len);
 }
 
 static size_t take_payload(ws_parser *p, const uint8_t *buf, size_t len)
 {
     size_t take = p->remaining < len ? (size_t)p->remaining : len;
-    uint8_t chunk[WS_UNMASK_CHUNK];
-    for (size_t done = 0; done < take;) {
-        size_t n = take - done < sizeof chunk ? take - done : sizeof chunk;
-        const uint8_t *src = buf + done;
-        if (p->f.masked) {
-            unmask(chunk, src, n, p->mask, p->payload_pos);
-            src = chunk;
-        }
-        frame_data(p, src, n);
-        p->payload_pos += n;
-        done += n;
-    }
+    frame_data(p, buf, take);
+    p->payload_pos += take;
     p->remaining -= take;
     if (p->remaining == 0)
         finish_frame(p);
@@ -582,7 +729,7 @@ size_t ws_parser_feed(ws_parser *p, const uint8_t *buf, size_t len)
     size_t off = 0;
     while (off < len) {
         if (p->state == ST_HEADER)
-            off += take_header(p, buf + off, len - off);
+            off += take_frame_start(p, buf + off, len - off);
         else if (p->state == ST_PAYLOAD)
             off += take_payload(p, buf + off, len - off);
         else

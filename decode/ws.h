@@ -31,12 +31,22 @@ typedef struct ws_callbacks {
     void *ctx;
     void (*on_frame)(void *ctx, const ws_frame_info *f); /* every frame header */
     /* A complete data message (text/binary). data = the first kept bytes (after unmasking and
-     * inflating), total = its full size, truncated when total > kept. */
+     * inflating; valid during the call only: it may point into the buffer being fed), total =
+     * its full size, truncated when bytes below max_message are missing (total > max_message,
+     * lost bytes, data that does not inflate). */
     void (*on_message)(void *ctx, int opcode, const uint8_t *data, size_t kept, uint64_t total,
                        bool compressed, bool truncated);
     /* Control frame with its (unmasked) payload; close code 0 when absent. */
     void (*on_control)(void *ctx, int opcode, const uint8_t *payload, size_t len);
     void (*on_error)(void *ctx, const char *why); /* protocol violation, then resync */
+    /* Optional, asked as each data message starts: how many of its first bytes the consumer
+     * reads (e.g. 0 for a binary message of which only the size matters). At most that many
+     * are kept (never more than max_message); bytes past it are neither copied nor unmasked,
+     * though a compressed message is still inflated in full (context takeover) and its size
+     * counted. on_message then gets kept <= that limit, the same total, and truncated exactly
+     * as without a limit (it says bytes are missing below max_message, not below the limit).
+     * NULL: every message keeps up to max_message. */
+    size_t (*message_keep)(void *ctx, int opcode);
 } ws_callbacks;
 
 typedef struct ws_parser ws_parser; /* opaque: holds the message buffer and the inflater */

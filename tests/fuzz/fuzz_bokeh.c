@@ -3,7 +3,9 @@
  * decoded too), as Sec-WebSocket-Protocol and request-target values, and as a sequence of
  * WebSocket messages for the Bokeh message assembler (split at 0xff bytes; the first byte of a
  * part says binary or text and how much of it was "kept"). Checked: results stay inside the
- * input, ids are NUL-terminated within their array, counts and sizes add up. */
+ * input, ids are NUL-terminated within their array, counts and sizes add up, json_plain_run
+ * stops at the first quote, backslash or control byte, and a second assembler fed only the
+ * bytes bokeh_stream_keep asks for gives the same results. */
 #include "decode/base64.h"
 #include "decode/bokeh.h"
 #include "decode/json_scan.h"
@@ -58,12 +60,24 @@ static void check_values(const char *s, size_t n)
     uint8_t b[64];
     if (ow_b64_decode(s, n, OW_B64_ANY, b, sizeof b, &olen) >= 0 && olen > sizeof b)
         abort();
+    size_t run = json_plain_run(s, n);
+    for (size_t i = 0; i <= run && i < n; i++)
+        if ((i < run) != ((unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\'))
+            abort();
+}
+
+static bool same_msg(const bokeh_msg *a, const bokeh_msg *b)
+{
+    return !strcmp(a->msgtype, b->msgtype) && !strcmp(a->msgid, b->msgid) &&
+           !strcmp(a->reqid, b->reqid) && a->num_buffers == b->num_buffers && a->size == b->size &&
+           a->content_size == b->content_size;
 }
 
 static void check_stream(const uint8_t *d, size_t n)
 {
-    bokeh_stream s;
+    bokeh_stream s, lean; /* lean: fed only what bokeh_stream_keep asks for */
     bokeh_stream_init(&s);
+    bokeh_stream_init(&lean);
     uint64_t completed = 0, errors = 0, fed = 0;
     for (size_t i = 0; i < n;) {
         const uint8_t *end = memchr(d + i, 0xff, n - i);
@@ -73,8 +87,13 @@ static void check_stream(const uint8_t *d, size_t n)
             const uint8_t *msg = d + i + 1;
             size_t kept = part - 1;
             uint64_t total = kept + ((ctl >> 1) & 7) * 1000ull;
-            bokeh_msg m;
+            bokeh_msg m, lm;
+            size_t want = bokeh_stream_keep(&lean, ctl & 1);
+            int lrc = bokeh_stream_feed(&lean, ctl & 1, msg, kept < want ? kept : want, total, &lm);
             int rc = bokeh_stream_feed(&s, ctl & 1, msg, kept, total, &m);
+            if (lrc != rc || (rc == 1 && !same_msg(&m, &lm)) || lean.state != s.state ||
+                lean.errors != s.errors || !same_msg(&lean.cur, &s.cur))
+                abort();
             if (rc == 1) {
                 completed++;
                 if (!memchr(m.msgtype, 0, sizeof m.msgtype) ||

@@ -122,7 +122,7 @@ static void on_error(void *ctx, const char *why)
 static ws_parser *parser(rec *r, bool from_client, bool deflate, bool nct, size_t max)
 {
     memset(r, 0, sizeof *r);
-    ws_callbacks cb = {r, on_frame, on_message, on_control, on_error};
+    ws_callbacks cb = {r, on_frame, on_message, on_control, on_error, NULL};
     return ws_parser_new(&cb, from_client, deflate, nct, max, NULL);
 }
 
