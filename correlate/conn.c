@@ -445,9 +445,7 @@ static void ws_on_message(void *ctx, int opcode, const uint8_t *data, size_t kep
 }
 
 /* The parser keeps of each message only what the Bokeh assembler reads: nothing of a binary
- * buffer (its size is all that counts), a text whole. (Texts are not cut by the assembler's
- * state: a message that a gap ends is delivered to the cur_dir assembler, maybe the other
- * direction's.) */
+ * buffer (its size is all that counts), a text whole. */
 static size_t ws_message_keep(void *ctx, int opcode)
 {
     conn_state *cs = ctx;
@@ -879,10 +877,12 @@ void conn_gap(correlator *c, ow_flow *f, int dir, uint64_t len, double ts)
         return;
     cs->now = ts;
     c->stats.gaps++;
-    if (cs->ws && cs->ws->parser[dir])
+    if (cs->ws && cs->ws->parser[dir]) {
+        cs->ws->cur_dir = dir; /* a message the gap ends is this direction's */
         ws_parser_gap(cs->ws->parser[dir], len);
-    else
+    } else {
         http_conn_gap(&cs->http, dir, len);
+    }
     cs->offset[dir] += len;
 }
 

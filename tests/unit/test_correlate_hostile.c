@@ -200,6 +200,7 @@ static void test_ws_cut_by_end_counted(void)
 static struct {
     int64_t id;
     uint32_t errors;
+    uint64_t messages[2];
 } ws_rows[8];
 static int n_ws_rows;
 
@@ -211,8 +212,11 @@ static void rec_ws(void *ctx, const ow_ws_rec *r)
         i++;
     if (i == n_ws_rows && n_ws_rows < 8)
         ws_rows[n_ws_rows++].id = r->id;
-    if (i < 8)
+    if (i < 8) {
         ws_rows[i].errors = r->errors;
+        ws_rows[i].messages[0] = r->messages[0];
+        ws_rows[i].messages[1] = r->messages[1];
+    }
 }
 
 /* A websocket that negotiates permessage-deflate, then one compressed server message. */
@@ -288,6 +292,48 @@ static void test_inflater_budget_counted(void)
     correlator_free(c);
 }
 
+/* A server message that a gap ends is the server's: it was counted on the direction fed last
+ * (here the client's, which had just sent a frame). */
+static void test_ws_gap_ends_message_in_its_direction(void)
+{
+    correlator_opts o;
+    correlator_default_opts(&o);
+    static ow_record_sink out = {.ws = rec_ws};
+    n_ws_rows = 0;
+    correlator *c = correlator_new(&o, &out);
+    const ow_flow_sink *s = correlator_flow_sink(c);
+    ow_flow *f = new_flow(13, 41004);
+    s->on_open(s->ctx, f, 1.0);
+    const char *req =
+        "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    feed(s, f, 0, req, strlen(req), 1.0);
+    uint8_t buf[512];
+    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
+                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n\r\n");
+    buf[n++] = 0x82; /* FIN, binary, 200 bytes of which 100 arrive */
+    buf[n++] = 126;
+    buf[n++] = 0;
+    buf[n++] = 200;
+    memset(buf + n, 'x', 100);
+    n += 100;
+    feed(s, f, 1, buf, n, 1.1);
+    const uint8_t ping[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}; /* masked text "hi" */
+    feed(s, f, 0, ping, sizeof ping, 1.2);
+    s->on_gap(s->ctx, f, 1, 100, 1.3);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 2.0);
+    const correlator_stats *st = correlator_get_stats(c);
+    CHECK_EQ_INT(st->ws_messages, 2);
+    CHECK_EQ_INT(n_ws_rows, 1);
+    if (n_ws_rows == 1) {
+        CHECK_EQ_INT(ws_rows[0].messages[OW_DIR_C2S], 1);
+        CHECK_EQ_INT(ws_rows[0].messages[OW_DIR_S2C], 1);
+    }
+    free(f);
+    correlator_free(c);
+}
+
 int main(void)
 {
     test_redaction_at_buffer_end();
@@ -296,5 +342,6 @@ int main(void)
     test_pipelined_requests_bounded();
     test_ws_cut_by_end_counted();
     test_inflater_budget_counted();
+    test_ws_gap_ends_message_in_its_direction();
     TEST_MAIN_END("correlate_hostile");
 }
