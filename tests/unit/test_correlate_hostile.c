@@ -162,6 +162,19 @@ static void test_pipelined_requests_bounded(void)
     correlator_free(c);
 }
 
+/* The client's upgrade request fed at 1.0; the server's 101 written into buf, for the caller
+ * to send with the frames after it. Returns its length. */
+static size_t ws_upgrade(const ow_flow_sink *s, ow_flow *f, uint8_t *buf, size_t cap)
+{
+    const char *req =
+        "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    feed(s, f, 0, req, strlen(req), 1.0);
+    return (size_t)snprintf((char *)buf, cap,
+                            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\n\r\n");
+}
+
 /* 101, then a server frame declaring 2^62 bytes of which 100 arrive: at the end of the
  * connection the message is delivered truncated and counted. */
 static void test_ws_cut_by_end_counted(void)
@@ -170,14 +183,8 @@ static void test_ws_cut_by_end_counted(void)
     correlator *c = new_correlator(&s);
     ow_flow *f = new_flow(4, 40004);
     s->on_open(s->ctx, f, 1.0);
-    const char *req =
-        "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    feed(s, f, 0, req, strlen(req), 1.0);
     uint8_t buf[512];
-    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
-                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\n\r\n");
+    size_t n = ws_upgrade(s, f, buf, sizeof buf);
     buf[n++] = 0x82; /* FIN, binary */
     buf[n++] = 127;
     uint64_t len = 1ull << 62;
@@ -304,14 +311,8 @@ static void test_ws_gap_ends_message_in_its_direction(void)
     const ow_flow_sink *s = correlator_flow_sink(c);
     ow_flow *f = new_flow(13, 41004);
     s->on_open(s->ctx, f, 1.0);
-    const char *req =
-        "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    feed(s, f, 0, req, strlen(req), 1.0);
     uint8_t buf[512];
-    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
-                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\n\r\n");
+    size_t n = ws_upgrade(s, f, buf, sizeof buf);
     buf[n++] = 0x82; /* FIN, binary, 200 bytes of which 100 arrive */
     buf[n++] = 126;
     buf[n++] = 0;

@@ -4,6 +4,7 @@
  * context takeover, including a deflate bomb. Frames are built here; compressed payloads are
  * made with zlib (raw deflate, Z_SYNC_FLUSH, the trailing 00 00 ff ff removed). */
 #include "decode/ws.h"
+#include "tests/unit/test_ws_frame.h"
 #include "tests/unit/testlib.h"
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,31 +15,11 @@
 
 static const uint8_t KEY[4] = {0x37, 0xfa, 0x21, 0x3d};
 
-/* Writes one frame; the mask key is used when masked. Returns its size. */
+/* One frame; masked with KEY when asked. Returns its size. */
 static size_t frame(uint8_t *out, int opcode, bool fin, bool rsv1, bool masked,
                     const uint8_t *payload, size_t len)
 {
-    size_t n = 0;
-    out[n++] = (uint8_t)((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode);
-    uint8_t m = masked ? 0x80 : 0;
-    if (len < 126) {
-        out[n++] = (uint8_t)(m | len);
-    } else if (len < 65536) {
-        out[n++] = m | 126;
-        out[n++] = (uint8_t)(len >> 8);
-        out[n++] = (uint8_t)len;
-    } else {
-        out[n++] = m | 127;
-        for (int i = 7; i >= 0; i--)
-            out[n++] = (uint8_t)((uint64_t)len >> (8 * i));
-    }
-    if (masked) {
-        memcpy(out + n, KEY, 4);
-        n += 4;
-    }
-    for (size_t i = 0; i < len; i++)
-        out[n + i] = masked ? payload[i] ^ KEY[i & 3] : payload[i];
-    return n + len;
+    return ws_test_frame(out, opcode, fin, rsv1, masked ? KEY : NULL, payload, len);
 }
 
 static size_t text(uint8_t *out, int opcode, bool fin, bool masked, const char *s)

@@ -6,6 +6,7 @@
  * data message (not for control or continuation frames); and a stream gives the same events
  * with or without limits, but for the kept prefix. */
 #include "decode/ws.h"
+#include "tests/unit/test_ws_frame.h"
 #include "tests/unit/testlib.h"
 #include <stdlib.h>
 #include <zlib.h>
@@ -16,27 +17,7 @@ static const uint8_t KEY[4] = {0x5c, 0x01, 0xa7, 0xe3};
 static size_t frame(uint8_t *out, int opcode, bool fin, bool rsv1, bool masked,
                     const uint8_t *payload, size_t len)
 {
-    size_t n = 0;
-    out[n++] = (uint8_t)((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode);
-    uint8_t m = masked ? 0x80 : 0;
-    if (len < 126) {
-        out[n++] = (uint8_t)(m | len);
-    } else if (len < 65536) {
-        out[n++] = m | 126;
-        out[n++] = (uint8_t)(len >> 8);
-        out[n++] = (uint8_t)len;
-    } else {
-        out[n++] = m | 127;
-        for (int i = 7; i >= 0; i--)
-            out[n++] = (uint8_t)((uint64_t)len >> (8 * i));
-    }
-    if (masked) {
-        memcpy(out + n, KEY, 4);
-        n += 4;
-    }
-    for (size_t i = 0; i < len; i++)
-        out[n + i] = masked ? payload[i] ^ KEY[i & 3] : payload[i];
-    return n + len;
+    return ws_test_frame(out, opcode, fin, rsv1, masked ? KEY : NULL, payload, len);
 }
 
 /* ---- a consumer that records what it gets ---- */
