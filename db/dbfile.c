@@ -396,6 +396,83 @@ fail:
     return -1;
 }
 
+/* The new file VACUUM INTO writes: made by us (O_EXCL, 0600, the original's owner) so it cannot
+ * be one planted beforehand. Returns its descriptor, or -1. */
+static int create_compact_target(const owdb_file *f, const char *tmp, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, 0600) != 0 || fstat(f->fd, &st) != 0 ||
+        (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) != 0)) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    return fd;
+}
+
+static int vacuum_into(sqlite3 *db, const char *tmp, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "VACUUM INTO ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Makes the rename itself durable. */
+static void sync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    int dfd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    free(copy);
+}
+
+int owdb_file_compact_into(owdb_file *f, char *err, size_t errlen)
+{
+    char tmp[4096];
+    if (dir_is_shared(f->path)) {
+        snprintf(err, errlen, "%s: its directory is writable by others", f->path);
+        return -1;
+    }
+    if (snprintf(tmp, sizeof tmp, "%s%s", f->path, OWDB_COMPACT_SUFFIX) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", f->path);
+        return -1;
+    }
+    int fd = create_compact_target(f, tmp, err, errlen);
+    if (fd < 0)
+        return -1;
+    bool ok = vacuum_into(f->db, tmp, err, errlen) == 0;
+    if (ok && (!same_inode(tmp, fd) || fsync(fd) != 0)) {
+        snprintf(err, errlen, "%s: replaced or not written while compacting", tmp);
+        ok = false;
+    }
+    if (ok && rename(tmp, f->path) != 0) {
+        snprintf(err, errlen, "%s: rename: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (ok)
+        sync_dir_of(f->path);
+    else if (same_inode(tmp, fd))
+        unlink(tmp);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
 int owdb_file_uri(const char *path, const char *query, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789ABCDEF";

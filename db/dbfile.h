@@ -32,6 +32,15 @@ void owdb_file_close(owdb_file *f);
 /* Gives the -wal and -shm files (when present) to owner/group, never following symlinks. */
 void owdb_file_chown_companions(const char *path, const owdb_options *o);
 
+/* Packs the finished database (VACUUM INTO a new file beside it, path + OWDB_COMPACT_SUFFIX,
+ * made 0600 with the original's owner) and renames the packed file over path: no rollback
+ * journal of the whole file, as an in-place VACUUM writes. The caller no longer writes; its
+ * connection still reads the old file until closed. Not done in a directory others can write
+ * (sqlite would create the new file's journal there by name). 0, or -1 with err and path left
+ * as it was (the caller may VACUUM in place instead). */
+#define OWDB_COMPACT_SUFFIX "-compacting"
+int owdb_file_compact_into(owdb_file *f, char *err, size_t errlen);
+
 /* Checks that schema `name` (main, or an attached name) of db is an orphanwatch database of
  * this build's schema version. label names the file in messages. 0 or -1 with err. */
 int owdb_check_schema(sqlite3 *db, const char *name, const char *label, char *err, size_t errlen);

@@ -246,11 +246,15 @@ const owdb_stats *owdb_get_stats(const ow_db *db)
     return &db->snapshot;
 }
 
-/* VACUUM, its copy in a temporary file (not memory: the file's size). Failing (a full disk)
- * leaves the file as it was: said on stderr, nothing lost. */
+/* Packs the file: VACUUM INTO a new file renamed over it (half the writes of an in-place
+ * VACUUM, which journals the whole file), else VACUUM in place with its copy in a temporary
+ * file (not memory: the file's size). Failing (a full disk) leaves the file as it was: said
+ * on stderr, nothing lost. */
 static void compact(ow_db *db)
 {
-    char *msg = NULL;
+    char *msg = NULL, err[300];
+    if (owdb_file_compact_into(&db->file, err, sizeof err) == 0)
+        return;
     if (sqlite3_exec(db->file.db, "PRAGMA temp_store=FILE; VACUUM", NULL, NULL, &msg) != SQLITE_OK)
         fprintf(stderr, "orphanwatch: %s: not compacted (%s); its data is complete\n", db->path,
                 msg ? msg : sqlite3_errmsg(db->file.db));
