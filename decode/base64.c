@@ -27,17 +27,39 @@ static const uint8_t sextet_code[256] = {
 };
 /* clang-format on */
 
-static int sextet(unsigned char c, ow_b64_alphabet alphabet)
+/* The flag bits that, all set in a character's code, put it outside the alphabet. */
+static unsigned outside_mask(ow_b64_alphabet alphabet)
+{
+    return alphabet == OW_B64_STD ? URL : alphabet == OW_B64_URL ? STD : N;
+}
+
+static int sextet(unsigned char c, unsigned outside)
 {
     unsigned code = sextet_code[c];
-    if ((code & N) && (code == N || ((code & STD) && alphabet == OW_B64_URL) ||
-                       ((code & URL) && alphabet == OW_B64_STD)))
-        return -1;
-    return (int)(code & 0x3f);
+    return (code & outside) == outside ? -1 : (int)(code & 0x3f);
 }
-#undef STD
-#undef URL
-#undef N
+
+/* Whole groups of four characters into three bytes while they fit: the same result as the
+ * bit-by-bit loop, four times fewer steps (a session token is a kilobyte or more). Returns
+ * the characters consumed, or SIZE_MAX on a character outside the alphabet. */
+static size_t decode_groups(const unsigned char *s, size_t n, unsigned outside, uint8_t *dst,
+                            size_t cap, size_t *out)
+{
+    size_t i = 0, o = *out;
+    for (; n - i >= 4 && cap - o >= 3; i += 4, o += 3) {
+        unsigned a = sextet_code[s[i]], b = sextet_code[s[i + 1]], c = sextet_code[s[i + 2]],
+                 d = sextet_code[s[i + 3]];
+        if ((a & outside) == outside || (b & outside) == outside || (c & outside) == outside ||
+            (d & outside) == outside)
+            return SIZE_MAX;
+        uint32_t v = (a & 0x3f) << 18 | (b & 0x3f) << 12 | (c & 0x3f) << 6 | (d & 0x3f);
+        dst[o] = (uint8_t)(v >> 16);
+        dst[o + 1] = (uint8_t)(v >> 8);
+        dst[o + 2] = (uint8_t)v;
+    }
+    *out = o;
+    return i;
+}
 
 size_t ow_b64_decoded_max(size_t n)
 {
@@ -65,10 +87,14 @@ int ow_b64_decode(const char *src, size_t n, ow_b64_alphabet alphabet, uint8_t *
         *out_len = 0;
     if (!src || strip_padding(src, &n) != 0 || n % 4 == 1)
         return -1;
-    uint32_t acc = 0;
+    unsigned outside = outside_mask(alphabet);
+    size_t i = decode_groups((const unsigned char *)src, n, outside, dst, cap, &out);
+    if (i == SIZE_MAX)
+        return -1;
+    uint32_t acc = 0; /* a whole number of groups done: no bits pending */
     int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = sextet((unsigned char)src[i], alphabet);
+    for (; i < n; i++) {
+        int v = sextet((unsigned char)src[i], outside);
         if (v < 0)
             return -1;
         acc = (acc << 6) | (uint32_t)v;
@@ -88,3 +114,6 @@ int ow_b64_decode(const char *src, size_t n, ow_b64_alphabet alphabet, uint8_t *
         *out_len = out;
     return 0;
 }
+#undef STD
+#undef URL
+#undef N

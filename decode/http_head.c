@@ -9,11 +9,13 @@
 #include "decode/http.h"
 #include <string.h>
 
+/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a bitmap by byte value. */
+static const uint32_t tchar_bits[8] = {0x00000000u, 0x03ff6cfau, 0xc7fffffeu, 0x57ffffffu,
+                                       0,           0,           0,           0};
+
 static bool is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return tchar_bits[c >> 5] >> (c & 31) & 1u;
 }
 
 /* Field values and reason phrases: HTAB, SP, VCHAR and obs-text; no other control byte. */
@@ -145,16 +147,15 @@ static int parse_version(cursor *c, int *minor)
 static int scan_text(cursor *c, const char **text, size_t *text_len)
 {
     size_t start = c->pos;
-    for (;;) {
-        int ch = peek(c);
-        if (ch < 0)
-            return HTTP_NEED_MORE;
-        if (ch == '\r' || ch == '\n')
-            break;
-        if (!is_text_char((unsigned char)ch))
-            return HTTP_ERROR;
-        c->pos++;
-    }
+    const unsigned char *p = (const unsigned char *)c->buf + start;
+    const unsigned char *end = (const unsigned char *)c->buf + c->end;
+    while (p < end && is_text_char(*p))
+        p++;
+    c->pos = (size_t)(p - (const unsigned char *)c->buf);
+    if (p == end)
+        return HTTP_NEED_MORE;
+    if (*p != '\r' && *p != '\n')
+        return HTTP_ERROR;
     size_t stop = c->pos;
     while (stop > start && (c->buf[stop - 1] == ' ' || c->buf[stop - 1] == '\t'))
         stop--;
