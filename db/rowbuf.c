@@ -164,7 +164,7 @@ rb_row *rowbuf_begin_child(rowbuf *b, rb_row *parent, int stmt)
     return c;
 }
 
-static rb_value *add_value(rowbuf *b, rb_row *r, int param, int type)
+rb_value *rowbuf_add_value_slow(rowbuf *b, rb_row *r, int param, int type)
 {
     if (!r)
         return NULL;
@@ -174,31 +174,7 @@ static rb_value *add_value(rowbuf *b, rb_row *r, int param, int type)
         b->failed = true;
         return NULL;
     }
-    rb_value *v = &b->values[b->n_values++];
-    v->param = (uint16_t)param;
-    v->type = (uint8_t)type;
-    v->len = 0;
-    r->n_values++;
-    return v;
-}
-
-void rowbuf_null(rowbuf *b, rb_row *r, int param)
-{
-    add_value(b, r, param, RB_NULL);
-}
-
-void rowbuf_int(rowbuf *b, rb_row *r, int param, int64_t i)
-{
-    rb_value *v = add_value(b, r, param, RB_INT);
-    if (v)
-        v->v.i = i;
-}
-
-void rowbuf_real(rowbuf *b, rb_row *r, int param, double d)
-{
-    rb_value *v = add_value(b, r, param, RB_REAL);
-    if (v)
-        v->v.d = d;
+    return rowbuf_add_value(b, r, param, type); /* room now */
 }
 
 void rowbuf_text(rowbuf *b, rb_row *r, int param, const char *s)
@@ -214,7 +190,7 @@ void rowbuf_text(rowbuf *b, rb_row *r, int param, const char *s)
         b->failed = true;
         return;
     }
-    rb_value *v = add_value(b, r, param, RB_TEXT);
+    rb_value *v = rowbuf_add_value(b, r, param, RB_TEXT);
     if (v) {
         v->v.text = off;
         v->len = (uint32_t)len;

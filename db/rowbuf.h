@@ -56,11 +56,44 @@ size_t rowbuf_bytes(const rowbuf *b);
 rb_row *rowbuf_begin(rowbuf *b, int stmt, int64_t key, const char *key_text);
 /* Starts a child of parent (the row begun last): its values follow. NULL when out of memory. */
 rb_row *rowbuf_begin_child(rowbuf *b, rb_row *parent, int stmt);
-/* Values of the row begun last (the child, after rowbuf_begin_child). */
-void rowbuf_null(rowbuf *b, rb_row *r, int param);
-void rowbuf_int(rowbuf *b, rb_row *r, int param, int64_t v);
-void rowbuf_real(rowbuf *b, rb_row *r, int param, double v);
+/* Values of the row begun last (the child, after rowbuf_begin_child). A value that cannot be
+ * kept (no row, a bad parameter, memory) makes its row dead. */
 void rowbuf_text(rowbuf *b, rb_row *r, int param, const char *s);
+/* rowbuf_null, rowbuf_int and rowbuf_real: below, inline (one per bound column). */
+
+/* The next value of row r (rowbuf_add_value); its slow path grows the array or marks the row
+ * dead (NULL). */
+rb_value *rowbuf_add_value_slow(rowbuf *b, rb_row *r, int param, int type);
+static inline rb_value *rowbuf_add_value(rowbuf *b, rb_row *r, int param, int type)
+{
+    if (!r || param <= 0 || param > UINT16_MAX || b->n_values >= b->cap_values)
+        return rowbuf_add_value_slow(b, r, param, type);
+    rb_value *v = &b->values[b->n_values++];
+    v->param = (uint16_t)param;
+    v->type = (uint8_t)type;
+    v->len = 0;
+    r->n_values++;
+    return v;
+}
+
+static inline void rowbuf_null(rowbuf *b, rb_row *r, int param)
+{
+    rowbuf_add_value(b, r, param, RB_NULL);
+}
+
+static inline void rowbuf_int(rowbuf *b, rb_row *r, int param, int64_t i)
+{
+    rb_value *v = rowbuf_add_value(b, r, param, RB_INT);
+    if (v)
+        v->v.i = i;
+}
+
+static inline void rowbuf_real(rowbuf *b, rb_row *r, int param, double d)
+{
+    rb_value *v = rowbuf_add_value(b, r, param, RB_REAL);
+    if (v)
+        v->v.d = d;
+}
 
 /* The text of a value. */
 static inline const char *rowbuf_value_text(const rowbuf *b, const rb_value *v)

@@ -229,6 +229,8 @@ CREATE INDEX IF NOT EXISTS http_conn ON http_exchanges(connection_id);
 CREATE INDEX IF NOT EXISTS ws_page ON websockets(page_load_id);
 CREATE INDEX IF NOT EXISTS ws_session ON websockets(session_ref);
 CREATE INDEX IF NOT EXISTS conn_client ON connections(client);
+-- the page loads whose evidence names an exchange (http_exchanges_insert)
+CREATE INDEX IF NOT EXISTS evidence_http ON evidence(http_id);
 
 -- @view evidence_resources: per evidence row tied to an HTTP exchange, the exchange's target
 -- without its query string (page_loads.resource is the first of a page's, by seq).
@@ -298,7 +300,9 @@ END;
 CREATE TRIGGER IF NOT EXISTS page_loads_insert AFTER INSERT ON page_loads BEGIN
     INSERT INTO rollup_changes VALUES (1, NEW.app, NEW.client, NEW.outcome, NEW.verdict, NEW.path,
         NEW.resource, NEW.started);
-    INSERT INTO resource_refresh VALUES (NEW.id);
+    -- the writer inserts resource NULL: nothing to set again unless evidence names an exchange
+    INSERT INTO resource_refresh SELECT NEW.id WHERE NEW.resource IS NOT NULL OR EXISTS (
+        SELECT 1 FROM evidence WHERE page_load_id = NEW.id AND http_id IS NOT NULL);
 END;
 CREATE TRIGGER IF NOT EXISTS page_loads_update
 AFTER UPDATE OF client, app, outcome, verdict, resource, path, started ON page_loads BEGIN
@@ -323,10 +327,12 @@ CREATE TRIGGER IF NOT EXISTS evidence_update AFTER UPDATE OF page_load_id, seq, 
     INSERT INTO resource_refresh VALUES (OLD.page_load_id);
     INSERT INTO resource_refresh VALUES (NEW.page_load_id);
 END;
--- An exchange written after the evidence naming it (a stalled script ends after the verdict).
+-- An exchange written after the evidence naming it (a stalled script ends after the verdict):
+-- the page loads whose evidence names it, whatever page the exchange belongs to. (A file written
+-- by an earlier orphanwatch keeps its trigger, which refreshes the page of every exchange.)
 CREATE TRIGGER IF NOT EXISTS http_exchanges_insert AFTER INSERT ON http_exchanges
-WHEN NEW.page_load_id IS NOT NULL BEGIN
-    INSERT INTO resource_refresh VALUES (NEW.page_load_id);
+WHEN EXISTS (SELECT 1 FROM evidence WHERE http_id = NEW.id) BEGIN
+    INSERT INTO resource_refresh SELECT DISTINCT page_load_id FROM evidence WHERE http_id = NEW.id;
 END;
 
 -- @view page_loads_with_text: page_loads with its session_id and user_agent text joined back.

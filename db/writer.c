@@ -150,6 +150,10 @@ static int prepare_all(ow_db *db, char *err, size_t errlen)
                     errlen) < 0)
         return -1;
     if (prepare_sql(db, ST_EVIDENCE_DEL, "DELETE FROM evidence WHERE page_load_id = :page_load_id",
+                    err, errlen) < 0 ||
+        prepare_sql(db, ST_BOKEH_COUNT,
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM bokeh_messages WHERE websocket_id = ?1 "
+                    "LIMIT ?2)",
                     err, errlen) < 0)
         return -1;
     return prepare_sql(
@@ -279,6 +283,7 @@ void owdb_close(ow_db *db)
     }
     for (int i = 0; i < 2; i++)
         rowbuf_free(&db->rows[i]);
+    owdb_flush_caches_free(db);
     for (int i = 0; i < ST_COUNT; i++) {
         for (int k = 0; k < db->params[i].n; k++)
             free(db->params[i].name[k]);

@@ -5,6 +5,8 @@
 #include "db/writer_priv.h"
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* ---- failures and transactions ---- */
 
@@ -53,9 +55,58 @@ static void describe_rc(ow_db *db, const char *what, int rc)
         note_error(db, what, "%s", sqlite3_errmsg(db->file.db));
 }
 
+/* ---- what the writing thread knows of the file ---- */
+
+static void intern_cache_clear(ow_db *db)
+{
+    for (int k = 0; k < INTERN_COUNT; k++)
+        for (size_t i = 0; i < INTERN_CACHE; i++) {
+            free(db->intern_cache[k][i].text);
+            db->intern_cache[k][i] = (intern_slot){NULL, 0};
+        }
+}
+
+void owdb_flush_caches_free(ow_db *db)
+{
+    intern_cache_clear(db);
+}
+
+static intern_slot *intern_slot_of(ow_db *db, int kind, const char *text, uint32_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    return &db->intern_cache[kind][(h ^ (h >> 32)) & (INTERN_CACHE - 1)];
+}
+
+/* The text's row is known to be in the file. */
+static bool intern_known(ow_db *db, int kind, const char *text, uint32_t len)
+{
+    const intern_slot *s = intern_slot_of(db, kind, text, len);
+    return s->text && s->len == len && memcmp(s->text, text, len) == 0;
+}
+
+/* Remembers that the text's row is in the file (best effort: memory is not required). */
+static void intern_remember(ow_db *db, int kind, const char *text, uint32_t len)
+{
+    if (len > INTERN_CACHE_MAX_LEN)
+        return;
+    intern_slot *s = intern_slot_of(db, kind, text, len);
+    char *copy = realloc(s->text, (size_t)len + 1);
+    if (!copy) {
+        free(s->text);
+        *s = (intern_slot){NULL, 0};
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    *s = (intern_slot){copy, len};
+}
+
 /* The open transaction is lost: its rows count as failed. */
 static void drop_txn(ow_db *db)
 {
+    intern_cache_clear(db); /* the stubs it wrote are gone */
     if (!sqlite3_get_autocommit(db->file.db))
         sqlite3_exec(db->file.db, "ROLLBACK", NULL, NULL, NULL);
     db->stats.rows_failed += db->pending_rows;
@@ -122,9 +173,36 @@ static bool step_ok(ow_db *db, sqlite3_stmt *st, const char *what)
 }
 
 /* ---- writing the held rows ---- */
+/* The messages stored for the websocket, read from the file (at most the limit). */
+static uint64_t bokeh_stored(ow_db *db, int64_t ws_id)
+{
+    sqlite3_stmt *st = db->st[ST_BOKEH_COUNT];
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int64(st, 2, (int64_t)db->opt.max_bokeh_msgs_per_ws);
+    uint64_t n = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0)
+                                                : (uint64_t)db->opt.max_bokeh_msgs_per_ws;
+    sqlite3_reset(st);
+    return n;
+}
+
+/* The websocket's slot in the cache of stored-message bounds, taken (and its bound read from
+ * the file) when another websocket held it. A rolled-back message leaves the bound too high,
+ * never too low, so the cache survives rollbacks. */
+static bokeh_count_slot *bokeh_count_of(ow_db *db, int64_t ws_id)
+{
+    bokeh_count_slot *s = &db->bokeh_counts[((uint64_t)ws_id * 0x9E3779B97F4A7C15ull >> 40) &
+                                            (BOKEH_COUNT_CACHE - 1)];
+    if (s->ws_id != ws_id || ws_id == 0)
+        *s = (bokeh_count_slot){ws_id, bokeh_stored(db, ws_id)};
+    return s;
+}
+
 /* Room for one more stored message on this websocket (a re-emitted one always fits). */
 static bool bokeh_has_room(ow_db *db, int64_t ws_id, int64_t msg_id)
 {
+    if (bokeh_count_of(db, ws_id)->stored_max < (uint64_t)db->opt.max_bokeh_msgs_per_ws)
+        return true;
     sqlite3_stmt *st = db->st[ST_BOKEH_ROOM];
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, ws_id);
@@ -136,18 +214,18 @@ static bool bokeh_has_room(ow_db *db, int64_t ws_id, int64_t msg_id)
 }
 
 const char *const owdb_stmt_what[ST_COUNT] = {
-    [ST_CAPTURE] = "capture",        [ST_CONN] = "connection",
-    [ST_HTTP] = "http exchange",     [ST_WS] = "websocket",
-    [ST_BOKEH] = "bokeh message",    [ST_BOKEH_ROOM] = "bokeh message",
-    [ST_PAGE] = "page load",         [ST_EVIDENCE_DEL] = "evidence",
-    [ST_EVIDENCE] = "evidence",      [ST_SESSION] = "session",
-    [ST_SESSION_STUB] = "session",   [ST_UA_STUB] = "user agent",
-    [ST_PACKET_FILE] = "packet file"};
+    [ST_CAPTURE] = "capture",           [ST_CONN] = "connection",
+    [ST_HTTP] = "http exchange",        [ST_WS] = "websocket",
+    [ST_BOKEH] = "bokeh message",       [ST_BOKEH_ROOM] = "bokeh message",
+    [ST_BOKEH_COUNT] = "bokeh message", [ST_PAGE] = "page load",
+    [ST_EVIDENCE_DEL] = "evidence",     [ST_EVIDENCE] = "evidence",
+    [ST_SESSION] = "session",           [ST_SESSION_STUB] = "session",
+    [ST_UA_STUB] = "user agent",        [ST_PACKET_FILE] = "packet file"};
 
+/* Binds row r's values; st's other parameters are NULL (write_row clears them after each
+ * step). */
 static void bind_row(const rowbuf *rb, sqlite3_stmt *st, const rb_row *r)
 {
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     for (size_t i = 0; i < r->n_values; i++) {
         const rb_value *v = &rb->values[r->first_value + i];
         if (v->type == RB_INT)
@@ -170,13 +248,17 @@ static bool write_interned(ow_db *db, const rowbuf *rb, const rb_row *r)
             const rb_value *v = &rb->values[r->first_value + i];
             if (v->param != p || v->type != RB_TEXT)
                 continue;
+            const char *text = rowbuf_value_text(rb, v);
+            if (intern_known(db, k, text, v->len))
+                continue;
             sqlite3_stmt *stub = db->st[owdb_interned[k].stub];
             sqlite3_reset(stub);
-            sqlite3_bind_text(stub, 1, rowbuf_value_text(rb, v), (int)v->len, SQLITE_STATIC);
+            sqlite3_bind_text(stub, 1, text, (int)v->len, SQLITE_STATIC);
             bool ok = step_ok(db, stub, owdb_stmt_what[owdb_interned[k].stub]);
             sqlite3_clear_bindings(stub);
             if (!ok)
                 return false;
+            intern_remember(db, k, text, v->len);
         }
     }
     return true;
@@ -227,13 +309,28 @@ static int64_t held_int(const ow_db *db, const rowbuf *rb, const rb_row *r, cons
     return 0;
 }
 
-static bool bokeh_row_fits(ow_db *db, const rowbuf *rb, const rb_row *r)
+/* Room for the Bokeh message row r; *ws_id is its websocket. */
+static bool bokeh_row_fits(ow_db *db, const rowbuf *rb, const rb_row *r, int64_t *ws_id)
 {
-    if (db->opt.max_bokeh_msgs_per_ws == SIZE_MAX ||
-        bokeh_has_room(db, held_int(db, rb, r, ":websocket_id"), r->key))
+    if (db->opt.max_bokeh_msgs_per_ws == SIZE_MAX)
+        return true;
+    *ws_id = held_int(db, rb, r, ":websocket_id");
+    if (bokeh_has_room(db, *ws_id, r->key))
         return true;
     db->stats.bokeh_skipped++;
     return false;
+}
+
+/* A Bokeh message row: written when it fits, and then counted in its websocket's bound. */
+static void write_bokeh(ow_db *db, const rowbuf *rb, const rb_row *r)
+{
+    int64_t ws_id = 0;
+    if (!bokeh_row_fits(db, rb, r, &ws_id) || !write_row(db, rb, r) ||
+        db->opt.max_bokeh_msgs_per_ws == SIZE_MAX)
+        return;
+    bokeh_count_slot *s = bokeh_count_of(db, ws_id);
+    if (s->stored_max < UINT64_MAX)
+        s->stored_max++;
 }
 
 /* Writes every held row in the order first held (a replaced row keeps its place), then
@@ -243,9 +340,9 @@ static uint64_t flush_rows(ow_db *db, rowbuf *rb)
     uint64_t failed_before = db->stats.rows_failed;
     for (size_t i = 0; i < rb->n_rows; i++) {
         const rb_row *r = &rb->rows[i];
-        if (r->stmt == ST_BOKEH && !bokeh_row_fits(db, rb, r))
-            continue;
-        if (write_row(db, rb, r) && r->stmt == ST_PAGE)
+        if (r->stmt == ST_BOKEH)
+            write_bokeh(db, rb, r);
+        else if (write_row(db, rb, r) && r->stmt == ST_PAGE)
             write_evidence(db, rb, r);
         else if (r->stmt == ST_PAGE)
             db->stats.rows_failed += r->n_children;

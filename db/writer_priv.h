@@ -21,6 +21,7 @@ enum stmt_id {
     ST_WS,
     ST_BOKEH,
     ST_BOKEH_ROOM,
+    ST_BOKEH_COUNT,
     ST_PAGE,
     ST_EVIDENCE_DEL,
     ST_EVIDENCE,
@@ -54,6 +55,13 @@ typedef struct param_slot {
     const char *name;
     int index;
 } param_slot;
+/* A record binds its columns in the same order every time: the n-th name bound to a
+ * statement is remembered with its index, so the next row finds it by one comparison. */
+#define PARAM_SEQ 96 /* names remembered per statement (connections bind 62) */
+typedef struct param_seq_slot {
+    const char *name;
+    int index;
+} param_seq_slot;
 
 /* Rows are held (and re-emitted ones replaced) until the batch reaches this size or a commit
  * is due; then the batch goes to the writing thread while the next one fills. Live
@@ -65,13 +73,32 @@ typedef struct param_slot {
 
 enum { BATCH_COMMIT = 1 }; /* the batch ends with a COMMIT */
 
+/* Writing thread: texts known to have their row in the file (sessions, user_agents), so a row
+ * naming one needs no stub INSERT. Direct-mapped; a text longer than INTERN_CACHE_MAX_LEN is
+ * never cached. Emptied when a transaction is rolled back (its stubs are gone). */
+#define INTERN_CACHE         4096 /* slots per kind of text, a power of two */
+#define INTERN_CACHE_MAX_LEN 1024
+typedef struct intern_slot {
+    char *text; /* NULL: free */
+    uint32_t len;
+} intern_slot;
+
+/* Writing thread: per websocket, a bound on its stored Bokeh messages (the count read from the
+ * file when the slot was taken, plus every message written since), so that the bound query
+ * runs only when the bound reaches the limit. Direct-mapped by websocket id. */
+#define BOKEH_COUNT_CACHE 4096 /* a power of two */
+typedef struct bokeh_count_slot {
+    int64_t ws_id; /* 0: free */
+    uint64_t stored_max;
+} bokeh_count_slot;
+
 /* A statement's parameter names, copied at prepare time: looked up without SQLite. */
 typedef struct param_names {
     char **name; /* name[i] is parameter i + 1 */
     int n;
 } param_names;
 
-/* Two threads: the packet thread holds records as rows (rows[filling], param_cache, the
+/* Two threads: the packet thread holds records as rows (rows[filling], param_cache/_seq, the
  * held_* fields, next_commit); the writing thread owns the SQLite connection while a batch is
  * out (in_txn .. stats). They meet only in batch_worker hand-overs, where the snapshot that
  * owdb_get_stats returns is refreshed. */
@@ -88,6 +115,7 @@ struct ow_db {
     id_offsets off;
     /* packet thread */
     param_slot param_cache[PARAM_CACHE];
+    param_seq_slot param_seq[ST_COUNT][PARAM_SEQ];
     rowbuf rows[2]; /* the batch being filled and the one being written */
     int filling;
     double next_commit;   /* monotonic seconds */
@@ -102,13 +130,17 @@ struct ow_db {
     double blocked_until;  /* after "locked by another writer": fail fast until then */
     int batch_result;      /* of the last batch: 0, or -1 when a row or the commit failed */
     owdb_stats stats;
+    intern_slot intern_cache[INTERN_COUNT][INTERN_CACHE];
+    bokeh_count_slot bokeh_counts[BOKEH_COUNT_CACHE];
 };
 
 /* Binds by parameter name (":column") into a held row; a name the statement lacks is
  * remembered as an error. */
 typedef struct binder {
     ow_db *db;
+    rowbuf *rb; /* the batch being filled */
     int stmt;
+    unsigned pos; /* names bound so far */
     rb_row *row;
     const char *bad;
 } binder;
@@ -127,6 +159,8 @@ int owdb_param_index(const ow_db *db, int stmt, const char *name);
 
 /* writer_flush.c (writing thread): one batch of held rows, and a COMMIT with BATCH_COMMIT. */
 void owdb_write_batch(void *ctx, void *batch, int flags);
+/* Frees the writing thread's caches (at close, the thread stopped). */
+void owdb_flush_caches_free(ow_db *db);
 extern const char *const owdb_stmt_what[ST_COUNT];
 
 #endif

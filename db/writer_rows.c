@@ -33,7 +33,7 @@ int owdb_param_index(const ow_db *db, int stmt, const char *name)
     return 0;
 }
 
-static int param(binder *b, const char *name)
+static int param_lookup(binder *b, const char *name)
 {
     param_slot *param_cache = b->db->param_cache;
     uint64_t key = ((uint64_t)(uintptr_t)name << 4) ^ (uint64_t)b->stmt;
@@ -41,17 +41,34 @@ static int param(binder *b, const char *name)
     if (param_cache[h].name == name && param_cache[h].stmt == b->stmt)
         return param_cache[h].index;
     int i = owdb_param_index(b->db, b->stmt, name);
-    if (i == 0 && !b->bad)
-        b->bad = name;
     param_cache[h].stmt = b->stmt;
     param_cache[h].name = name;
     param_cache[h].index = i;
     return i;
 }
 
+/* The parameter index of name: where the statement's last row had its name at this position,
+ * else looked up (and remembered there). */
+static inline int param(binder *b, const char *name)
+{
+    param_seq_slot *s = b->pos < PARAM_SEQ ? &b->db->param_seq[b->stmt][b->pos] : NULL;
+    b->pos++;
+    int i;
+    if (s && s->name == name)
+        i = s->index;
+    else {
+        i = param_lookup(b, name);
+        if (s)
+            *s = (param_seq_slot){name, i};
+    }
+    if (i == 0 && !b->bad)
+        b->bad = name;
+    return i;
+}
+
 static void b_int(binder *b, const char *name, int64_t v)
 {
-    rowbuf_int(&b->db->rows[b->db->filling], b->row, param(b, name), v);
+    rowbuf_int(b->rb, b->row, param(b, name), v);
 }
 
 static void b_uint(binder *b, const char *name, uint64_t v)
@@ -61,17 +78,17 @@ static void b_uint(binder *b, const char *name, uint64_t v)
 
 static void b_real(binder *b, const char *name, double v)
 {
-    rowbuf_real(&b->db->rows[b->db->filling], b->row, param(b, name), v);
+    rowbuf_real(b->rb, b->row, param(b, name), v);
 }
 
 static void b_text(binder *b, const char *name, const char *s)
 {
-    rowbuf_text(&b->db->rows[b->db->filling], b->row, param(b, name), s);
+    rowbuf_text(b->rb, b->row, param(b, name), s);
 }
 
 static void b_null(binder *b, const char *name)
 {
-    rowbuf_null(&b->db->rows[b->db->filling], b->row, param(b, name));
+    rowbuf_null(b->rb, b->row, param(b, name));
 }
 
 /* Optional values: NULL unless present. */
@@ -100,15 +117,16 @@ static void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
  * already held under the same key is replaced. */
 static binder bind_start(ow_db *db, enum stmt_id id, int64_t key, const char *key_text)
 {
-    binder b = {db, id, rowbuf_begin(&db->rows[db->filling], id, key, key_text), NULL};
+    rowbuf *rb = &db->rows[db->filling];
+    binder b = {db, rb, id, 0, rowbuf_begin(rb, id, key, key_text), NULL};
     return b;
 }
 
 /* Starts a child row of b's row (written after it, replaced with it). */
 static binder bind_child(binder *parent, enum stmt_id id)
 {
-    rowbuf *rb = &parent->db->rows[parent->db->filling];
-    binder b = {parent->db, id, rowbuf_begin_child(rb, parent->row, id), NULL};
+    binder b = {parent->db, parent->rb, id, 0, rowbuf_begin_child(parent->rb, parent->row, id),
+                NULL};
     return b;
 }
 
