@@ -159,32 +159,89 @@ static void emit_http(correlator *c, conn_state *cs, const exchange *x)
     c->out.http(c->out.ctx, &r);
 }
 
+/* A JSON text built by appending, cut at the buffer's capacity as snprintf would cut it (the
+ * counts are formatted for every websocket row: snprintf per member was most of its cost). */
+typedef struct json_out {
+    char *buf;
+    size_t cap, len; /* len < cap: always NUL-terminated */
+} json_out;
+
+static void json_put(json_out *o, const char *s, size_t n)
+{
+    size_t room = o->cap - 1 - o->len;
+    if (n > room)
+        n = room;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = 0;
+}
+
+static void json_put_u64(json_out *o, uint64_t v)
+{
+    char digits[20];
+    size_t n = sizeof digits;
+    do
+        digits[--n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    json_put(o, digits + n, sizeof digits - n);
+}
+
+/* "name":count, with the separator before every member but the first */
+static void json_put_member(json_out *o, bool first, const char *name, uint64_t count)
+{
+    size_t len = strlen(name);
+    if (o->len + len + 25 < o->cap) { /* room for the longest: write it straight */
+        char *p = o->buf + o->len;
+        if (!first)
+            *p++ = ',';
+        *p++ = '"';
+        memcpy(p, name, len);
+        p += len;
+        *p++ = '"';
+        *p++ = ':';
+        o->len = (size_t)(p - o->buf);
+        json_put_u64(o, count);
+        return;
+    }
+    if (!first)
+        json_put(o, ",", 1);
+    json_put(o, "\"", 1);
+    json_put(o, name, len);
+    json_put(o, "\":", 2);
+    json_put_u64(o, count);
+}
+
 static void msg_counts_json(const ws_state *ws, char *buf, size_t cap)
 {
-    size_t n = (size_t)snprintf(buf, cap, "{");
-    for (int i = 0; i < MSGTYPE_SLOTS && ws->msgtype[i][0] && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":%llu", i ? "," : "", ws->msgtype[i],
-                              (unsigned long long)ws->msgcount[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "}");
+    json_out o = {buf, cap, 0};
+    buf[0] = 0;
+    json_put(&o, "{", 1);
+    for (int i = 0; i < MSGTYPE_SLOTS && ws->msgtype[i][0]; i++)
+        json_put_member(&o, i == 0, ws->msgtype[i], ws->msgcount[i]);
+    json_put(&o, "}", 1);
 }
 
 static void opcode_counts_json(const ws_state *ws, char *buf, size_t cap)
 {
+    static const char *const op_names[16] = {"0", "1", "2",  "3",  "4",  "5",  "6",  "7",
+                                             "8", "9", "10", "11", "12", "13", "14", "15"};
     uint64_t by_op[16] = {0};
-    for (int d = 0; d < 2; d++)
-        if (ws->parser[d])
-            for (int op = 0; op < 16; op++)
-                by_op[op] += ws_parser_get_stats(ws->parser[d])->by_opcode[op];
-    size_t n = (size_t)snprintf(buf, cap, "{");
-    for (int op = 0, first = 1; op < 16 && n < cap; op++)
+    for (int d = 0; d < 2; d++) {
+        if (!ws->parser[d])
+            continue;
+        const uint64_t *n = ws_parser_get_stats(ws->parser[d])->by_opcode;
+        for (int op = 0; op < 16; op++)
+            by_op[op] += n[op];
+    }
+    json_out o = {buf, cap, 0};
+    buf[0] = 0;
+    json_put(&o, "{", 1);
+    for (int op = 0, first = 1; op < 16; op++)
         if (by_op[op]) {
-            n += (size_t)snprintf(buf + n, cap - n, "%s\"%d\":%llu", first ? "" : ",", op,
-                                  (unsigned long long)by_op[op]);
+            json_put_member(&o, first, op_names[op], by_op[op]);
             first = 0;
         }
-    if (n < cap)
-        snprintf(buf + n, cap - n, "}");
+    json_put(&o, "}", 1);
 }
 
 static void emit_ws(correlator *c, conn_state *cs, ws_state *ws)
@@ -233,6 +290,29 @@ static void emit_ws(correlator *c, conn_state *cs, ws_state *ws)
     c->out.ws(c->out.ctx, &r);
 }
 
+static bool same_name(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool conn_row_unchanged(const conn_row_snapshot *s, const ow_conn_rec *r)
+{
+    return s->valid && s->requests == r->requests && s->bytes[0] == r->bytes[0] &&
+           s->bytes[1] == r->bytes[1] && same_name(s->close, r->close) &&
+           same_name(s->kind, r->kind) && memcmp(&s->flow, r->flow, sizeof s->flow) == 0;
+}
+
+static void conn_row_remember(conn_row_snapshot *s, const ow_conn_rec *r)
+{
+    s->valid = true;
+    s->close = r->close;
+    s->kind = r->kind;
+    s->bytes[0] = r->bytes[0];
+    s->bytes[1] = r->bytes[1];
+    s->requests = r->requests;
+    memcpy(&s->flow, r->flow, sizeof s->flow);
+}
+
 static void emit_conn(correlator *c, conn_state *cs, const char *close)
 {
     if (!c->out.conn)
@@ -247,6 +327,9 @@ static void emit_conn(correlator *c, conn_state *cs, const char *close)
         .bytes = {cs->offset[0], cs->offset[1]},
         .requests = cs->requests,
     };
+    if (conn_row_unchanged(&cs->last_row, &r))
+        return; /* the same row again: nothing a reader could see */
+    conn_row_remember(&cs->last_row, &r);
     c->out.conn(c->out.ctx, &r);
 }
 
@@ -367,15 +450,18 @@ static void body_feed(correlator *c, exchange *x, const uint8_t *data, size_t le
 
 /* ---------------------------------------------------------------- websockets */
 
+/* A message type's slot: a slot's name equals the type when their lengths and bytes do. */
 static int msgtype_slot(ws_state *ws, const char *type)
 {
+    size_t len = strlen(type);
     for (int i = 0; i < MSGTYPE_SLOTS; i++) {
         if (!ws->msgtype[i][0]) {
-            copy_bounded(ws->msgtype[i], sizeof ws->msgtype[i], type, strlen(type));
+            copy_bounded(ws->msgtype[i], sizeof ws->msgtype[i], type, len);
+            ws->msgtype_len[i] = (uint8_t)strlen(ws->msgtype[i]);
             return i;
         }
-        if (ws->msgtype[i][0] == type[0] && strcmp(ws->msgtype[i], type) == 0)
-            return i; /* (the first byte first: most slots differ there) */
+        if (ws->msgtype_len[i] == len && memcmp(ws->msgtype[i], type, len) == 0)
+            return i;
     }
     return MSGTYPE_SLOTS - 1; /* last slot absorbs overflow */
 }
@@ -794,9 +880,11 @@ void conn_emit_progress(correlator *c, conn_state *cs)
 
 void conn_open(correlator *c, ow_flow *f, double ts)
 {
-    conn_state *cs = calloc(1, sizeof *cs);
+    conn_state *cs = malloc(sizeof *cs);
     if (!cs)
         return;
+    memset(cs, 0, CONN_STATE_ZEROED);
+    cs->last_row.valid = false;
     cs->cor = c;
     cs->flow = f;
     cs->now = ts;

@@ -11,6 +11,7 @@
 #include "decode/http.h"
 #include "decode/inflate.h"
 #include "decode/ws.h"
+#include <stddef.h>
 
 #define PAGE_MAX_RESOURCES 12 /* page HTML + statics remembered per page load */
 #define PAGE_MAX_WS        4  /* websockets remembered per page load (all are counted) */
@@ -72,11 +73,9 @@ typedef struct page_load {
     uint64_t resp_bytes;
     double ttfb, ttlb, resp_end_ts;
     int64_t token_expiry;
-    page_resource res[PAGE_MAX_RESOURCES];
     int n_res;
     uint32_t static_count, static_failed, resources_dropped;
     uint64_t static_bytes;
-    page_ws ws[PAGE_MAX_WS];
     int n_ws;
     uint32_t ws_total;
     double first_ws_ts;
@@ -85,14 +84,20 @@ typedef struct page_load {
     double confidence;
     char summary[256];
     char advice[640];
-    char evidence_text[PAGE_MAX_EVIDENCE][EVIDENCE_TEXT_MAX];
     ow_evidence evidence[PAGE_MAX_EVIDENCE];
     int n_evidence;
     double decided_ts;
     double created_ts; /* capture time the page load was found (list order) */
     bool dirty;
     struct page_load *prev, *next; /* in creation order */
+    /* From here on a new page load is not zeroed (most of its size): an entry is written
+     * whole when it is counted (res[n_res], ws[n_ws], evidence_text[n_evidence]) and only
+     * counted entries are read. */
+    page_resource res[PAGE_MAX_RESOURCES];
+    page_ws ws[PAGE_MAX_WS];
+    char evidence_text[PAGE_MAX_EVIDENCE][EVIDENCE_TEXT_MAX];
 } page_load;
+#define PAGE_LOAD_ZEROED offsetof(page_load, res)
 
 /* One HTTP request/response on a connection, from request head to response end. */
 typedef struct exchange {
@@ -134,6 +139,7 @@ typedef struct ws_state {
     bokeh_stream bokeh[2];
     uint64_t messages[2], bokeh_stored;
     char msgtype[MSGTYPE_SLOTS][32];
+    uint8_t msgtype_len[MSGTYPE_SLOTS]; /* strlen of each name */
     uint64_t msgcount[MSGTYPE_SLOTS];
     uint16_t type_stored[2]; /* per direction: bit i set once a msgtype[i] message is stored */
     _Static_assert(MSGTYPE_SLOTS <= 16, "type_stored has a bit per msgtype slot");
@@ -143,6 +149,19 @@ typedef struct ws_state {
     char close_reason[128];
     int cur_dir; /* direction being fed (for callbacks) */
 } ws_state;
+
+/* What the connection's last emitted row was made of: a row that would come out the same is
+ * not emitted again (page loads refresh the rows of their open connections often). The flow
+ * is compared byte for byte, all of it: it holds values only, and its user pointer stays the
+ * same while the connection is open (a padding byte that differs only costs an emission).
+ * A pointer field added to ow_flow would have to be compared by what it points at. */
+typedef struct conn_row_snapshot {
+    bool valid;
+    const char *close, *kind;
+    uint64_t bytes[2];
+    uint32_t requests;
+    ow_flow flow;
+} conn_row_snapshot;
 
 typedef struct conn_state {
     struct correlator *cor;
@@ -163,7 +182,9 @@ typedef struct conn_state {
     int64_t page_refs[CONN_MAX_PAGE_REFS];
     int n_page_refs;
     double now;
+    conn_row_snapshot last_row; /* not zeroed when the connection opens: valid says */
 } conn_state;
+#define CONN_STATE_ZEROED offsetof(conn_state, last_row)
 
 struct correlator {
     correlator_opts opts;

@@ -296,9 +296,10 @@ static void app_from_path(char *app, size_t cap, const char *path)
 static page_load *page_new(correlator *c, conn_state *cs, exchange *x, const char *sid,
                            int64_t expiry)
 {
-    page_load *p = calloc(1, sizeof *p);
+    page_load *p = malloc(sizeof *p);
     if (!p)
         return NULL;
+    memset(p, 0, PAGE_LOAD_ZEROED);
     const ow_flow *f = cs->flow;
     p->id = ++c->next_page_id;
     p->http_id = x->id;
