@@ -325,6 +325,8 @@ static void handle_fragment(capture *c, const ow_ip *frag, int version)
 
 static void note_linktype(capture_stats *st, int dlt)
 {
+    if (st->n_linktypes > 0 && st->linktypes[0] == dlt)
+        return; /* nearly always: one link type per capture */
     for (int i = 0; i < st->n_linktypes; i++)
         if (st->linktypes[i] == dlt)
             return;

@@ -28,11 +28,13 @@ struct capture {
     frag_table frags;
     const ow_flow_sink *sink;
     double now, last_tick;
-    packet_keep *keep;       /* --keep-packets, or NULL */
-    const raw_packet *frame; /* the packet being handled, as it came */
-    double pkt_ts;           /* time of the packet being handled */
-    struct timeval pkt_tv;   /* the same, for libnids */
-    struct timeval nids_tv;  /* the clock libnids sees: never goes back (see nids_feed_one) */
+    packet_keep *keep; /* --keep-packets, or NULL */
+    /* The packet being handled, as it came. Once it is kept (--keep-packets) and decoded, the
+     * bytes before its TCP payload are scratch: nids_glue.c writes libnids' headers there. */
+    const raw_packet *frame;
+    double pkt_ts;          /* time of the packet being handled */
+    struct timeval pkt_tv;  /* the same, for libnids */
+    struct timeval nids_tv; /* the clock libnids sees: never goes back (see nids_feed_one) */
     uint64_t next_flow_id;
     /* libnids */
     void *nids_pcap;   /* pcap_open_dead(DLT_RAW) handed to libnids */

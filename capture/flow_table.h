@@ -39,6 +39,9 @@ typedef struct ow_flow_int {
     ow_flow pub; /* first: an ow_flow * handed to the sink converts back */
     struct ow_flow_int *hnext, *lprev, *lnext;
     uint32_t hash, slot;
+    bool key_v4;        /* both ends IPv4: key_addrs and key_ports hold the 4-tuple */
+    uint64_t key_addrs; /* client address << 32 | server address (as stored in ow_addr) */
+    uint32_t key_ports; /* client port << 16 | server port */
     uint8_t state;
     bool sink_opened;
     bool counted_midstream;

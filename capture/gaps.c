@@ -97,7 +97,7 @@ static void fill_gap(capture *c, ow_flow_int *f, int dir, uint32_t start, uint32
 
 /* Fills the holes in direction dir up to sequence number limit, leaving libnids' queued
  * out-of-order data in place so it is delivered. */
-static void fill_until(capture *c, ow_flow_int *f, int dir, uint32_t limit)
+void gaps_fill_until(capture *c, ow_flow_int *f, int dir, uint32_t limit)
 {
     flow_reasm *r = &f->rs[dir];
     for (int step = 0; step < GAP_FILL_STEPS && f->nids; step++) {
@@ -123,21 +123,6 @@ static void fill_until(capture *c, ow_flow_int *f, int dir, uint32_t limit)
     }
 }
 
-/* The peer acknowledged ack for direction dir: bytes up to there exist even if unseen. An
- * acknowledgement beyond all data seen may include a FIN the capture missed, so its last
- * sequence number is only filled once later data shows it was a byte. */
-void gaps_fill_acked(capture *c, ow_flow_int *f, int dir, uint32_t ack)
-{
-    const track_dir *td = &f->track.d[dir];
-    const flow_reasm *r = &f->rs[dir];
-    uint32_t limit = ack;
-    if (td->fin_sent && ow_seq_lt(td->fin_seq, ack))
-        limit = td->fin_seq;
-    else if (!td->fin_sent && (!r->data_seen || ow_seq_lt(r->data_end, ack)))
-        limit = ack - 1;
-    fill_until(c, f, dir, limit);
-}
-
 /* Before queueing out-of-order data that would push libnids' queue past its limit (libnids
  * would then drop the whole queue), fill the holes before it. */
 void gaps_make_room(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
@@ -149,7 +134,7 @@ void gaps_make_room(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s)
     uint32_t truesize = ((ip_len + 16 + 15) & ~15u) + NIDS_SKB_OVERHEAD;
     if ((uint32_t)nids_receiver_half(f->nids, dir)->rmem_alloc + truesize <= NIDS_QUEUE_LIMIT)
         return;
-    fill_until(c, f, dir, s->seq);
+    gaps_fill_until(c, f, dir, s->seq);
 }
 
 void gaps_flush(capture *c, ow_flow_int *f)
@@ -161,7 +146,7 @@ void gaps_flush(capture *c, ow_flow_int *f)
         uint32_t limit = r->seen[0].end;
         for (int i = 1; i < r->nseen; i++)
             limit = ow_seq_max(limit, r->seen[i].end);
-        fill_until(c, f, dir, limit);
+        gaps_fill_until(c, f, dir, limit);
         r->nseen = 0;
     }
 }

@@ -41,8 +41,11 @@ bool ow_link_supported(int dlt)
     }
 }
 
-static enum ow_pkt_verdict l3_at(int version, const uint8_t *frame, uint32_t off, uint32_t caplen,
-                                 uint32_t wirelen, ow_l3 *out)
+/* Inlined into each link type's path: this runs for every packet. */
+#define HOT static inline __attribute__((always_inline))
+
+HOT enum ow_pkt_verdict l3_at(int version, const uint8_t *frame, uint32_t off, uint32_t caplen,
+                              uint32_t wirelen, ow_l3 *out)
 {
     if (caplen < off + 1)
         return OW_PKT_TRUNCATED;
@@ -77,8 +80,8 @@ static bool is_vlan_ethertype(uint16_t type)
 }
 
 /* Skips VLAN tags starting at *off, where the ethertype *type was read just before. */
-static enum ow_pkt_verdict skip_vlan_tags(const uint8_t *frame, uint32_t caplen, uint32_t *off,
-                                          uint16_t *type)
+HOT enum ow_pkt_verdict skip_vlan_tags(const uint8_t *frame, uint32_t caplen, uint32_t *off,
+                                       uint16_t *type)
 {
     for (int tags = 0; is_vlan_ethertype(*type); tags++) {
         if (tags == MAX_VLAN_TAGS)
@@ -91,8 +94,8 @@ static enum ow_pkt_verdict skip_vlan_tags(const uint8_t *frame, uint32_t caplen,
     return OW_PKT_OK;
 }
 
-static enum ow_pkt_verdict by_ethertype(const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-                                        uint32_t off, uint16_t type, ow_l3 *out)
+HOT enum ow_pkt_verdict by_ethertype(const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+                                     uint32_t off, uint16_t type, ow_l3 *out)
 {
     enum ow_pkt_verdict v = skip_vlan_tags(frame, caplen, &off, &type);
     if (v != OW_PKT_OK)

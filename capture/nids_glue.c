@@ -3,6 +3,8 @@
  * (standin.c): valid header checksum, no IP options, TCP options only on SYNs (window scale 14,
  * so libnids' window check never drops data), window 65535, no URG (urgent bytes would vanish
  * from the stream), TCP checksum not checked; payloads larger than an IPv4 packet are split.
+ * The headers are written over the captured frame's own, right before its payload, when the
+ * frame has room (no copy of the payload); otherwise the packet is built in a buffer.
  * A connection whose SYN (or SYN-ACK) the capture missed gets a synthesized handshake from the
  * sequence numbers of its first packets, so libnids follows it anyway. The callback maps each
  * stream back to its flow and hands the sink every unconsumed byte (nids_discard keeps the
@@ -11,6 +13,7 @@
 #include "capture/nids_priv.h"
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -33,14 +36,73 @@ static ow_flow_int *flow_of_stream(capture *c, struct tcp_stream *s)
 
 /* ---- building packets for libnids ---- */
 
-static uint16_t ip_checksum(const uint8_t *h, int len)
+/* The header checksum of the IPv4 header nids_feed_one builds: the one's complement sum of
+ * its 16-bit words, of which only the total length and the addresses vary (version/IHL 0x4500,
+ * DF 0x4000, TTL 64 and protocol 6; identification and checksum 0). */
+static uint16_t ipv4_checksum(uint16_t total, uint32_t src, uint32_t dst)
 {
-    uint32_t sum = 0;
-    for (int i = 0; i < len; i += 2)
-        sum += (uint32_t)(h[i] << 8 | h[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xFFFF) + (sum >> 16);
+    uint32_t sum = 0x4500u + 0x4000u + 0x4006u + total;
+    sum += (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
     return (uint16_t)~sum;
+}
+
+static inline void put16_be(uint8_t *p, uint16_t v)
+{
+    v = htons(v);
+    memcpy(p, &v, sizeof v);
+}
+
+static inline void put32_be(uint8_t *p, uint32_t v)
+{
+    v = htonl(v);
+    memcpy(p, &v, sizeof v);
+}
+
+/* What every packet's headers start as: the fields nids_feed_one does not set. */
+static const uint8_t header_template[IP_HLEN + TCP_HLEN + SYN_OPTS_LEN] = {
+    0x45, 0, 0,  0, 0, 0, 0x40, 0, 64, 6, 0, 0, 0, 0, 0,    0,    0, 0, 0, 0, /* IPv4, DF */
+    0,    0, 0,  0, 0, 0, 0,    0, 0,  0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0, /* TCP */
+    3,    3, 14, 0, /* SYN only: window scale 14, end of options */
+};
+
+/* Writes the IPv4 and TCP headers of one segment of len payload bytes at b; returns their
+ * length (the payload goes right after them). */
+static uint32_t put_headers(uint8_t *b, const ow_flow_int *f, int dir, uint32_t seq, uint32_t ack,
+                            uint8_t flags, uint32_t len)
+{
+    bool syn = flags & OW_TH_SYN;
+    uint32_t tcp_hlen = TCP_HLEN + (syn ? SYN_OPTS_LEN : 0);
+    uint32_t total = IP_HLEN + tcp_hlen + len;
+    if (syn)
+        memcpy(b, header_template, IP_HLEN + TCP_HLEN + SYN_OPTS_LEN);
+    else
+        memcpy(b, header_template, IP_HLEN + TCP_HLEN);
+    bool from_client = dir == OW_DIR_C2S;
+    uint32_t src = standin_addr(f, from_client), dst = standin_addr(f, !from_client);
+    put16_be(b + 2, (uint16_t)total);
+    put16_be(b + 10, ipv4_checksum((uint16_t)total, src, dst));
+    put32_be(b + 12, src);
+    put32_be(b + 16, dst);
+    uint8_t *t = b + IP_HLEN;
+    put16_be(t, from_client ? f->pub.client_port : f->pub.server_port);
+    put16_be(t + 2, from_client ? f->pub.server_port : f->pub.client_port);
+    put32_be(t + 4, seq);
+    put32_be(t + 8, ack);
+    t[12] = (uint8_t)((tcp_hlen / 4) << 4);
+    t[13] = flags & (OW_TH_FIN | OW_TH_SYN | OW_TH_RST | OW_TH_PSH | OW_TH_ACK);
+    return IP_HLEN + tcp_hlen;
+}
+
+static void hand_to_nids(capture *c, const uint8_t *pkt, uint32_t total)
+{
+    /* libnids' closing timeouts must see time move forward: with a clock going back it can
+     * register a second timeout for one stream, which then fires on a freed stream. */
+    if (timercmp(&c->pkt_tv, &c->nids_tv, >))
+        c->nids_tv = c->pkt_tv;
+    struct pcap_pkthdr h = {.ts = c->nids_tv, .caplen = total, .len = total};
+    nids_pcap_handler(NULL, &h, (u_char *)(uintptr_t)pkt);
 }
 
 /* One segment from direction dir; payload NULL means zero bytes (a gap filler). */
@@ -48,49 +110,38 @@ void nids_feed_one(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t a
                    const uint8_t *payload, uint32_t len)
 {
     uint8_t *b = c->nids_buf;
-    bool syn = flags & OW_TH_SYN;
-    uint32_t tcp_hlen = TCP_HLEN + (syn ? SYN_OPTS_LEN : 0);
-    uint32_t total = IP_HLEN + tcp_hlen + len;
-    memset(b, 0, IP_HLEN + tcp_hlen);
-    b[0] = 0x45;
-    ow_put16(b + 2, (uint16_t)total);
-    ow_put16(b + 6, 0x4000); /* DF, never a fragment */
-    b[8] = 64;
-    b[9] = 6;
-    bool from_client = dir == OW_DIR_C2S;
-    ow_put32(b + 12, standin_addr(f, from_client));
-    ow_put32(b + 16, standin_addr(f, !from_client));
-    ow_put16(b + 10, ip_checksum(b, IP_HLEN));
-    uint8_t *t = b + IP_HLEN;
-    ow_put16(t, from_client ? f->pub.client_port : f->pub.server_port);
-    ow_put16(t + 2, from_client ? f->pub.server_port : f->pub.client_port);
-    ow_put32(t + 4, seq);
-    ow_put32(t + 8, ack);
-    t[12] = (uint8_t)((tcp_hlen / 4) << 4);
-    t[13] = flags & (OW_TH_FIN | OW_TH_SYN | OW_TH_RST | OW_TH_PSH | OW_TH_ACK);
-    ow_put16(t + 14, 0xFFFF);
-    if (syn) {
-        t[20] = 3; /* window scale */
-        t[21] = 3;
-        t[22] = 14;
-        t[23] = 0;
-    }
+    uint32_t hlen = put_headers(b, f, dir, seq, ack, flags, len);
     if (payload)
-        memcpy(t + tcp_hlen, payload, len);
+        memcpy(b + hlen, payload, len);
     else
-        memset(t + tcp_hlen, 0, len);
-    /* libnids' closing timeouts must see time move forward: with a clock going back it can
-     * register a second timeout for one stream, which then fires on a freed stream. */
-    if (timercmp(&c->pkt_tv, &c->nids_tv, >))
-        c->nids_tv = c->pkt_tv;
-    struct pcap_pkthdr h = {.ts = c->nids_tv, .caplen = total, .len = total};
-    nids_pcap_handler(NULL, &h, b);
+        memset(b + hlen, 0, len);
+    hand_to_nids(c, b, hlen + len);
+}
+
+/* A payload inside the frame being handled goes to libnids where it is: its headers are
+ * rebuilt over the frame's own, just before it (see capture.frame), instead of copying it. */
+static bool feed_in_frame(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t ack,
+                          uint8_t flags, const uint8_t *payload, uint32_t len)
+{
+    const raw_packet *fr = c->frame;
+    uint32_t hlen = IP_HLEN + TCP_HLEN + ((flags & OW_TH_SYN) ? SYN_OPTS_LEN : 0);
+    if (!fr || !payload || len > NIDS_MAX_PAYLOAD)
+        return false;
+    uintptr_t start = (uintptr_t)fr->data, at = (uintptr_t)payload;
+    if (at < start + hlen || at - start + len > fr->caplen)
+        return false;
+    uint8_t *b = (uint8_t *)(at - hlen);
+    put_headers(b, f, dir, seq, ack, flags, len);
+    hand_to_nids(c, b, hlen + len);
+    return true;
 }
 
 /* A segment of any size: split so each piece fits an IPv4 packet; FIN goes on the last. */
 void nids_feed(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
                const uint8_t *payload, uint32_t len)
 {
+    if (feed_in_frame(c, f, dir, seq, ack, flags, payload, len))
+        return;
     uint32_t off = 0;
     do {
         uint32_t n = len - off > NIDS_MAX_PAYLOAD ? NIDS_MAX_PAYLOAD : len - off;

@@ -10,7 +10,12 @@
 #define LIBNIDS_FIN_CONFIRMED 121
 
 /* standin.c */
-uint32_t standin_addr(const ow_flow_int *f, int client_side);
+#define STANDIN_BASE 0xF0000000u /* 240.0.0.0/4 */
+/* The stand-in address (host order) of one side of flow f. */
+static inline uint32_t standin_addr(const ow_flow_int *f, int client_side)
+{
+    return STANDIN_BASE + 2 * f->slot + (client_side ? 0 : 1);
+}
 void standin_tuple(const ow_flow_int *f, struct tuple4 *t);
 /* The flow whose stand-in address is saddr_net (network order), or NULL. */
 ow_flow_int *standin_flow(capture *c, uint32_t saddr_net, uint16_t sport, uint16_t dport);
@@ -27,8 +32,9 @@ void nids_sink_gap(capture *c, ow_flow_int *f, int dir, uint64_t len);
 /* gaps.c */
 /* Data fed to libnids beyond the bytes it has in order (so holes can be told from it). */
 void gaps_note_seen(flow_reasm *r, uint32_t start, uint32_t end);
-/* The peer acknowledged ack for direction dir: holes up to there are filled. */
-void gaps_fill_acked(capture *c, ow_flow_int *f, int dir, uint32_t ack);
+/* Fills the holes in direction dir up to sequence number limit (libnids' queued out-of-order
+ * data stays, so it is delivered). */
+void gaps_fill_until(capture *c, ow_flow_int *f, int dir, uint32_t limit);
 /* Before out-of-order data that would overflow libnids' queue: holes before it filled. */
 void gaps_make_room(capture *c, ow_flow_int *f, int dir, const ow_tcp_seg *s);
 /* Delivers what libnids holds out of order (holes filled), before a reset or the end. */
@@ -61,6 +67,23 @@ static inline bool nids_sender_finished(struct tcp_stream *s, int dir)
     /* half_stream.state is a plain char: read as a byte, whatever char's signedness */
     int st = (unsigned char)nids_sender_half(s, dir)->state;
     return st == LIBNIDS_FIN_SENT || st == LIBNIDS_FIN_CONFIRMED;
+}
+
+/* gaps.c, inline: it runs for every acknowledgement and nearly always has nothing to do.
+ * The peer acknowledged ack for direction dir: bytes up to there exist even if unseen. An
+ * acknowledgement beyond all data seen may include a FIN the capture missed, so its last
+ * sequence number is only filled once later data shows it was a byte. */
+static inline void gaps_fill_acked(capture *c, ow_flow_int *f, int dir, uint32_t ack)
+{
+    const track_dir *td = &f->track.d[dir];
+    const flow_reasm *r = &f->rs[dir];
+    uint32_t limit = ack;
+    if (td->fin_sent && ow_seq_lt(td->fin_seq, ack))
+        limit = td->fin_seq;
+    else if (!td->fin_sent && (!r->data_seen || ow_seq_lt(r->data_end, ack)))
+        limit = ack - 1;
+    if (f->nids && ow_seq_lt(nids_expected_seq(f->nids, dir), limit))
+        gaps_fill_until(c, f, dir, limit);
 }
 
 #endif

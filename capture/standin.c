@@ -8,13 +8,6 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#define STANDIN_BASE 0xF0000000u /* 240.0.0.0/4 */
-
-uint32_t standin_addr(const ow_flow_int *f, int client_side)
-{
-    return STANDIN_BASE + 2 * f->slot + (client_side ? 0 : 1);
-}
-
 void standin_tuple(const ow_flow_int *f, struct tuple4 *t)
 {
     memset(t, 0, sizeof *t);

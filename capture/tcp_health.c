@@ -24,12 +24,21 @@ static uint32_t data_clamp(const track_dir *t, uint32_t seq)
     return t->fin_sent && ow_seq_lt(t->fin_seq, seq) ? t->fin_seq : seq;
 }
 
+/* Bytes sent and not yet acknowledged, kept in track_dir.outstanding: note_outstanding runs
+ * after every change of seq_known, snd_una, snd_max, fin_sent or fin_seq. */
+static void note_outstanding(track_dir *t)
+{
+    uint32_t n = 0;
+    if (t->seq_known) {
+        uint32_t una = data_clamp(t, t->snd_una), max = data_clamp(t, t->snd_max);
+        n = ow_seq_lt(una, max) ? max - una : 0;
+    }
+    t->outstanding = n;
+}
+
 static uint32_t outstanding(const track_dir *t)
 {
-    if (!t->seq_known)
-        return 0;
-    uint32_t una = data_clamp(t, t->snd_una), max = data_clamp(t, t->snd_max);
-    return ow_seq_lt(una, max) ? max - una : 0;
+    return t->outstanding;
 }
 
 static void update_stall(const track_dir *t, tcp_dir_health *dh, double ts)
@@ -71,6 +80,7 @@ static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     /* The SYN takes one sequence number; data starts after it. */
     td->seq_known = true;
     td->snd_una = td->snd_max = s->seq + 1;
+    note_outstanding(td);
 }
 
 static void note_handshake_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
@@ -82,30 +92,61 @@ static void note_handshake_ack(tcp_track *t, tcp_health *h, int dir, const ow_tc
         h->rtt = (h->synack_ts - t->last_syn_ts) + (ts - h->synack_ts);
 }
 
-static void drop_seg(track_dir *td, int i)
+static uint32_t seg_end(const track_seg *g)
 {
-    memmove(&td->seg[i], &td->seg[i + 1], (size_t)(td->nseg - i - 1) * sizeof td->seg[0]);
-    td->nseg--;
+    return g->seq + g->len;
 }
 
-/* Segments whose end the peer acknowledged leave the list; what they say is recorded. */
+/* What an acknowledged segment says, as it leaves the list. */
+static void record_acked(tcp_dir_health *dh, const track_seg *g)
+{
+    bool once = g->sends == 1 && !g->retrans && !g->superseded;
+    if (g->smaller_resend)
+        dh->recovered_smaller = true;
+    if (once)
+        dh->max_seg_acked = u32max(dh->max_seg_acked, g->len);
+    if (dh->recovered_smaller && (once || g->smaller_resend))
+        dh->seg_after_recovery = u32max(dh->seg_after_recovery, g->len);
+}
+
+/* With the list in order (see track_dir.segs_unordered), the segments ack covers are a prefix
+ * of it unless ack lies about 2^31 away, where the wrap-safe comparison can turn around inside
+ * the list: then the whole list is looked at. */
+static bool acked_are_prefix(const track_dir *td, uint32_t ack)
+{
+    if (td->segs_unordered)
+        return false;
+    uint32_t first = seg_end(&td->seg[0]);
+    uint32_t span = seg_end(&td->seg[td->nseg - 1]) - first; /* < OW_TRACK_SPAN_MAX */
+    uint32_t u = first - ack;
+    return !(u < (1u << 31) && u + span >= (1u << 31));
+}
+
+/* Segments whose end the peer acknowledged leave the list (in list order); what they say is
+ * recorded. */
 static void segments_acked(track_dir *td, tcp_dir_health *dh, uint32_t ack)
 {
-    for (int i = 0; i < td->nseg;) {
-        track_seg *g = &td->seg[i];
-        if (!ow_seq_le(g->seq + g->len, ack)) {
-            i++;
-            continue;
+    if (td->nseg == 0)
+        return;
+    int k = 0;
+    if (acked_are_prefix(td, ack)) {
+        while (k < td->nseg && ow_seq_le(seg_end(&td->seg[k]), ack))
+            record_acked(dh, &td->seg[k++]);
+        if (k > 0) {
+            memmove(&td->seg[0], &td->seg[k], (size_t)(td->nseg - k) * sizeof td->seg[0]);
+            td->nseg = (uint8_t)(td->nseg - k);
         }
-        bool once = g->sends == 1 && !g->retrans && !g->superseded;
-        if (g->smaller_resend)
-            dh->recovered_smaller = true;
-        if (once)
-            dh->max_seg_acked = u32max(dh->max_seg_acked, g->len);
-        if (dh->recovered_smaller && (once || g->smaller_resend))
-            dh->seg_after_recovery = u32max(dh->seg_after_recovery, g->len);
-        drop_seg(td, i);
+    } else {
+        for (int i = 0; i < td->nseg; i++) {
+            if (ow_seq_le(seg_end(&td->seg[i]), ack))
+                record_acked(dh, &td->seg[i]);
+            else
+                td->seg[k++] = td->seg[i];
+        }
+        td->nseg = (uint8_t)k;
     }
+    if (td->nseg == 0)
+        td->segs_unordered = false;
 }
 
 /* The window the receiver of direction dir advertises is scaled by its own shift, which only
@@ -115,7 +156,7 @@ static int receiver_wscale(const tcp_health *h, int dir)
     return h->dir[0].wscale >= 0 && h->dir[1].wscale >= 0 ? h->dir[!dir].wscale : -1;
 }
 
-static void window_state(track_dir *td, tcp_dir_health *dh, int peer_wscale)
+static inline void window_state(track_dir *td, tcp_dir_health *dh, int peer_wscale)
 {
     if (!td->peer_win_known || peer_wscale < 0)
         return;
@@ -142,6 +183,7 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
     if (!td->seq_known) { /* nothing seen from this direction yet (mid-stream pick-up) */
         td->seq_known = true;
         td->snd_una = td->snd_max = s->ack;
+        note_outstanding(td);
     }
     bool pure = s->payload_wirelen == 0 && !(s->flags & (OW_TH_SYN | OW_TH_FIN | OW_TH_RST));
     if (ow_seq_lt(td->snd_una, s->ack)) {
@@ -151,6 +193,7 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
         if (ow_seq_lt(from, to))
             dh->acked_bytes += to - from;
         td->snd_una = s->ack;
+        note_outstanding(td);
         segments_acked(td, dh, s->ack);
         update_stall(td, dh, ts);
         td->stall_ref_ts = outstanding(td) ? ts : 0;
@@ -192,12 +235,29 @@ static bool supersede_larger(track_dir *td, uint32_t seq, uint32_t len, bool tim
     return smaller;
 }
 
-static void add_seg(track_dir *td, uint32_t seq, uint32_t len, bool retrans, bool smaller,
-                    double ts)
+/* Keeps track_dir.segs_unordered true once the list's ends stop rising (within
+ * OW_TRACK_SPAN_MAX of the first one). */
+static void note_order(track_dir *td, uint32_t end)
+{
+    if (td->nseg == 0) {
+        td->segs_unordered = false;
+        return;
+    }
+    if (td->segs_unordered)
+        return;
+    uint32_t first = seg_end(&td->seg[0]);
+    uint32_t d = end - first, last = seg_end(&td->seg[td->nseg - 1]) - first;
+    if (d < last || d >= OW_TRACK_SPAN_MAX)
+        td->segs_unordered = true;
+}
+
+static inline void add_seg(track_dir *td, uint32_t seq, uint32_t len, bool retrans, bool smaller,
+                           double ts)
 {
     /* Full: keep the oldest (they decide retransmissions and losses) and replace the newest. */
     if (td->nseg == OW_TRACK_SEGS)
         td->nseg--;
+    note_order(td, seq + len);
     td->seg[td->nseg++] = (track_seg){.seq = seq,
                                       .len = len,
                                       .sends = retrans ? 2 : 1,
@@ -231,6 +291,7 @@ static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     if (!td->seq_known) {
         td->seq_known = true;
         td->snd_una = td->snd_max = s->seq;
+        note_outstanding(td);
     }
     bool retrans = ow_seq_lt(s->seq, td->snd_max);
     if (retrans) {
@@ -256,8 +317,10 @@ static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     }
     if (outstanding(td) == 0)
         td->stall_ref_ts = ts;
-    if (ow_seq_lt(td->snd_max, s->seq + len))
+    if (ow_seq_lt(td->snd_max, s->seq + len)) {
         td->snd_max = s->seq + len;
+        note_outstanding(td);
+    }
     td->last_data_ts = ts;
     dh->max_in_flight = u32max(dh->max_in_flight, outstanding(td));
     window_state(td, dh, receiver_wscale(h, dir));
@@ -271,6 +334,7 @@ static void endings(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, d
         dh->fin_ts = ts;
         t->d[dir].fin_sent = true;
         t->d[dir].fin_seq = s->seq + s->payload_wirelen;
+        note_outstanding(&t->d[dir]);
     }
     if ((s->flags & OW_TH_RST) && !dh->rst) {
         dh->rst = true;
@@ -278,12 +342,17 @@ static void endings(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, d
     }
 }
 
-void tcp_track_finish(tcp_track *t, tcp_health *h, double ts)
+static inline void finish_dirs(tcp_track *t, tcp_health *h, double ts)
 {
     for (int d = 0; d < 2; d++) {
         update_stall(&t->d[d], &h->dir[d], ts);
         h->dir[d].unacked_bytes = outstanding(&t->d[d]);
     }
+}
+
+void tcp_track_finish(tcp_track *t, tcp_health *h, double ts)
+{
+    finish_dirs(t, h, ts);
 }
 
 void tcp_track_segment(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
@@ -301,5 +370,5 @@ void tcp_track_segment(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s
     if (s->payload_wirelen > 0 && !(s->flags & OW_TH_SYN))
         send_data(t, h, dir, s, ts);
     endings(t, h, dir, s, ts);
-    tcp_track_finish(t, h, ts);
+    finish_dirs(t, h, ts);
 }

@@ -4,7 +4,8 @@
 #include "capture/packet.h"
 #include <string.h>
 
-#define TCP_MIN_HLEN 20
+#define TCP_MIN_HLEN    20
+#define TS_ONLY_OPTIONS 0x0101080Au /* NOP, NOP, timestamps (kind 8, length 10) */
 
 enum { OPT_EOL = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WSCALE = 3, OPT_SACK_OK = 4, OPT_SACK = 5 };
 
@@ -67,6 +68,8 @@ enum ow_pkt_verdict ow_tcp_decode(const ow_ip *ip, ow_tcp_seg *s)
     s->payload = p + hlen;
     s->payload_caplen = ip->l4_caplen - hlen;
     s->payload_wirelen = ip->l4_wirelen - hlen;
-    parse_options(p + TCP_MIN_HLEN, hlen - TCP_MIN_HLEN, s);
+    /* Most segments carry only NOP, NOP, timestamps: nothing TCP health reads. */
+    if (!(hlen == TCP_MIN_HLEN + 12 && ow_get32(p + TCP_MIN_HLEN) == TS_ONLY_OPTIONS))
+        parse_options(p + TCP_MIN_HLEN, hlen - TCP_MIN_HLEN, s);
     return OW_PKT_OK;
 }

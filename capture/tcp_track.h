@@ -8,6 +8,7 @@
 #include "capture/tcp_health.h"
 
 #define OW_TRACK_SEGS        32
+#define OW_TRACK_SPAN_MAX    (1u << 30) /* see track_dir.segs_unordered */
 #define OW_TRACK_KEEP_OLDEST 8 /* never displaced by newer segments when the list is full */
 /* A retransmission of the oldest unacknowledged byte after this much silence (no data sent,
  * no ACK received) is a retransmission timeout; Linux's minimum RTO is 200 ms. */
@@ -24,8 +25,9 @@ typedef struct track_seg {
 
 typedef struct track_dir {
     bool seq_known;
-    uint32_t snd_una; /* highest ACK from the peer (or the start of what was seen) */
-    uint32_t snd_max; /* highest data sequence sent + 1 */
+    uint32_t snd_una;     /* highest ACK from the peer (or the start of what was seen) */
+    uint32_t snd_max;     /* highest data sequence sent + 1 */
+    uint32_t outstanding; /* data bytes in [snd_una, snd_max) (FIN excluded; 0 until seq_known) */
     bool fin_sent;
     uint32_t fin_seq; /* sequence number of the FIN (data ends there) */
     double last_data_ts, last_ack_rx_ts, last_progress_ts;
@@ -34,6 +36,9 @@ typedef struct track_dir {
     uint16_t peer_win; /* last window the peer advertised (unscaled) */
     bool peer_win_known, zero_window_now, window_full_now;
     uint8_t nseg;
+    /* false: the segments' ends rise along the list (seg_end(i) - seg_end(0) never falls and
+     * stays below OW_TRACK_SPAN_MAX), so an ACK covers a prefix of it */
+    bool segs_unordered;
     track_seg seg[OW_TRACK_SEGS];
 } track_dir;
 
