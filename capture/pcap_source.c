@@ -8,6 +8,7 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_FILE_LINKTYPES SRC_MAX_FILE_LINKTYPES
 #define LINKTYPE_RAW       101
@@ -59,8 +60,12 @@ static int open_mixed_pcapng(pkt_source *s, const capture_opts *o, bool *used, c
                              size_t errlen)
 {
     const char *path = o->file;
+    struct stat st;
     *used = false;
-    if (strcmp(path, "-") == 0 || !pcapng_is_pcapng(path))
+    /* Only a regular file is looked into first: a pipe's bytes (a FIFO, `read <(tcpdump -w -)`)
+     * would be gone for libpcap, which reads single-link-type pcapng itself. */
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        !pcapng_is_pcapng(path))
         return 0;
     int types[MAX_FILE_LINKTYPES];
     int n = pcapng_link_types(path, types, MAX_FILE_LINKTYPES, err, errlen);
