@@ -8,6 +8,9 @@
  * give the same result however the stream is split. */
 #include "decode/http.h"
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a bitmap by byte value. */
 static const uint32_t tchar_bits[8] = {0x00000000u, 0x03ff6cfau, 0xc7fffffeu, 0x57ffffffu,
@@ -142,6 +145,39 @@ static int parse_version(cursor *c, int *minor)
     return 0;
 }
 
+#if defined(__SSE2__)
+/* The offset of the first byte among the sixteen at p that is_text_char refuses (a control
+ * byte other than HTAB, or DEL; CR and LF among them), or 16 when there is none. (Control:
+ * max(byte, 0x1f) == 0x1f, an unsigned byte <= 0x1f.) */
+static unsigned first_non_text_of_16(const unsigned char *p)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i ctl = _mm_set1_epi8(0x1f);
+    __m128i stop = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')),
+                                    _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    unsigned mask = (unsigned)_mm_movemask_epi8(stop);
+    return mask ? (unsigned)__builtin_ctz(mask) : 16;
+}
+#endif
+
+/* The first byte at or after p (before end) that is_text_char refuses, or end: sixteen bytes
+ * at a time where SSE2 is there (a Chromium request head is over a kilobyte of values). */
+static const unsigned char *text_run_end(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+        unsigned k = first_non_text_of_16(p);
+        if (k < 16)
+            return p + k;
+        p += 16;
+    }
+#endif
+    while (p < end && is_text_char(*p))
+        p++;
+    return p;
+}
+
 /* Bytes up to the end of the line, each accepted by is_text_char; the range excludes the
  * line end and trailing SP/HT. The line end itself is left for eat_eol. */
 static int scan_text(cursor *c, const char **text, size_t *text_len)
@@ -149,8 +185,7 @@ static int scan_text(cursor *c, const char **text, size_t *text_len)
     size_t start = c->pos;
     const unsigned char *p = (const unsigned char *)c->buf + start;
     const unsigned char *end = (const unsigned char *)c->buf + c->end;
-    while (p < end && is_text_char(*p))
-        p++;
+    p = text_run_end(p, end);
     c->pos = (size_t)(p - (const unsigned char *)c->buf);
     if (p == end)
         return HTTP_NEED_MORE;
