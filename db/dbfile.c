@@ -309,7 +309,11 @@ static int open_sqlite(owdb_file *f, const char *path, unsigned flags, char *err
 {
     char uri[4200];
     library_once();
-    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW;
+    /* NOMUTEX: no thread-safety mutex taken by every bind, step and reset. The connection is
+     * used by one thread at a time: the writer's packet thread (open, commit at close) and its
+     * writing thread (a batch) meet only in batch_worker's hand-over (db/batch_worker.c), which
+     * orders them; the merge has one thread. */
+    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
     if (flags & OWDB_FILE_ATTACH_URI) {
         /* the main file is still opened by its plain path, through a URI naming it exactly */
         if (owdb_file_uri(path, "", uri, sizeof uri) < 0) {

@@ -177,13 +177,9 @@ rb_value *rowbuf_add_value_slow(rowbuf *b, rb_row *r, int param, int type)
     return rowbuf_add_value(b, r, param, type); /* room now */
 }
 
-void rowbuf_text(rowbuf *b, rb_row *r, int param, const char *s)
+void rowbuf_text_slow(rowbuf *b, rb_row *r, int param, const char *s, size_t len)
 {
-    if (!s) {
-        rowbuf_null(b, r, param);
-        return;
-    }
-    size_t len = strlen(s), off;
+    size_t off;
     if (len > UINT32_MAX || !add_text(b, s, len, &off)) {
         if (r)
             r->dead = true;

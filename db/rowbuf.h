@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum { RB_NULL, RB_INT, RB_REAL, RB_TEXT };
 
@@ -58,8 +59,9 @@ rb_row *rowbuf_begin(rowbuf *b, int stmt, int64_t key, const char *key_text);
 rb_row *rowbuf_begin_child(rowbuf *b, rb_row *parent, int stmt);
 /* Values of the row begun last (the child, after rowbuf_begin_child). A value that cannot be
  * kept (no row, a bad parameter, memory) makes its row dead. */
-void rowbuf_text(rowbuf *b, rb_row *r, int param, const char *s);
-/* rowbuf_null, rowbuf_int and rowbuf_real: below, inline (one per bound column). */
+/* rowbuf_text (NULL s: a NULL value), rowbuf_text_len (a text whose length is known; s[len]
+ * need not be 0), rowbuf_null, rowbuf_int and rowbuf_real: below, inline (one per bound
+ * column). */
 
 /* The next value of row r (rowbuf_add_value); its slow path grows the array or marks the row
  * dead (NULL). */
@@ -93,6 +95,34 @@ static inline void rowbuf_real(rowbuf *b, rb_row *r, int param, double d)
     rb_value *v = rowbuf_add_value(b, r, param, RB_REAL);
     if (v)
         v->v.d = d;
+}
+
+/* rowbuf_text_len's slow path: grows the text arena or the values, or marks the row dead. */
+void rowbuf_text_slow(rowbuf *b, rb_row *r, int param, const char *s, size_t len);
+static inline void rowbuf_text_len(rowbuf *b, rb_row *r, int param, const char *s, size_t len)
+{
+    if (!r || param <= 0 || param > UINT16_MAX || len > UINT32_MAX ||
+        b->n_values >= b->cap_values || len + 1 > b->text_cap - b->text_len) {
+        rowbuf_text_slow(b, r, param, s, len);
+        return;
+    }
+    memcpy(b->text + b->text_len, s, len);
+    b->text[b->text_len + len] = 0;
+    rb_value *v = &b->values[b->n_values++];
+    v->param = (uint16_t)param;
+    v->type = RB_TEXT;
+    v->len = (uint32_t)len;
+    v->v.text = b->text_len;
+    b->text_len += len + 1;
+    r->n_values++;
+}
+
+static inline void rowbuf_text(rowbuf *b, rb_row *r, int param, const char *s)
+{
+    if (s)
+        rowbuf_text_len(b, r, param, s, strlen(s));
+    else
+        rowbuf_null(b, r, param);
 }
 
 /* The text of a value. */

@@ -1,5 +1,6 @@
 /* writer: the SQLite record sink. Every record becomes one row (INSERT OR REPLACE keyed by its
- * id, shifted past the rows an earlier capture left in the file), written through prepared
+ * id, or INSERT ... ON CONFLICT DO UPDATE for tables without triggers; the id shifted past the
+ * rows an earlier capture left in the file), written through prepared
  * statements inside one open transaction that is committed every commit interval of wall-clock
  * time and at close. Three parts: this file opens the file, prepares the statements and
  * closes; writer_rows.c holds each record as a row (packet thread); writer_flush.c writes the
@@ -31,19 +32,27 @@ static int interned_column(const char *name)
 }
 
 /* "INSERT OR REPLACE INTO t(c1, ...) VALUES(:c1, ...)" over every column of the table; an
- * interned column's value is its text's id. */
-static char *insert_sql(sqlite3 *db, const char *table)
+ * interned column's value is its text's id. With upsert (a table keyed by "id" alone, without
+ * triggers, whose NOT NULL columns have no default), the same row is written as "INSERT ...
+ * ON CONFLICT(id) DO UPDATE SET" every other column: the same stored row, but SQLite needs no
+ * statement journal for it (INSERT OR REPLACE deletes the old row's index entries and may then
+ * abort on a NOT NULL column, so it copies every page it touches into one, for every row). */
+static char *insert_sql(sqlite3 *db, const char *table, bool upsert)
 {
     char sql[128];
     sqlite3_stmt *st = NULL;
     snprintf(sql, sizeof sql, "PRAGMA main.table_info(\"%s\")", table);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return NULL;
-    sqlite3_str *cols = sqlite3_str_new(db), *vals = sqlite3_str_new(db);
+    sqlite3_str *cols = sqlite3_str_new(db), *vals = sqlite3_str_new(db),
+                *set = sqlite3_str_new(db);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 1);
         int k = interned_column(name);
         sqlite3_str_appendf(cols, "%s\"%w\"", sqlite3_str_length(cols) ? ", " : "", name);
+        if (strcmp(name, "id") != 0)
+            sqlite3_str_appendf(set, "%s\"%w\" = excluded.\"%w\"",
+                                sqlite3_str_length(set) ? ", " : "", name, name);
         if (k >= 0)
             sqlite3_str_appendf(vals, "%s%s", sqlite3_str_length(vals) ? ", " : "",
                                 owdb_interned[k].expr);
@@ -51,12 +60,16 @@ static char *insert_sql(sqlite3 *db, const char *table)
             sqlite3_str_appendf(vals, "%s:%s", sqlite3_str_length(vals) ? ", " : "", name);
     }
     sqlite3_finalize(st);
-    char *c = sqlite3_str_finish(cols), *v = sqlite3_str_finish(vals);
-    char *out = c && v
-                    ? sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(%s) VALUES(%s)", table, c, v)
-                    : NULL;
+    char *c = sqlite3_str_finish(cols), *v = sqlite3_str_finish(vals), *u = sqlite3_str_finish(set);
+    char *out = NULL;
+    if (c && v && u && upsert)
+        out = sqlite3_mprintf("INSERT INTO \"%w\"(%s) VALUES(%s) ON CONFLICT(id) DO UPDATE SET %s",
+                              table, c, v, u);
+    else if (c && v)
+        out = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(%s) VALUES(%s)", table, c, v);
     sqlite3_free(c);
     sqlite3_free(v);
+    sqlite3_free(u);
     return out;
 }
 
@@ -81,9 +94,10 @@ static int copy_param_names(ow_db *db, enum stmt_id id, char *err, size_t errlen
     return 0;
 }
 
-static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *err, size_t errlen)
+static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, bool upsert, char *err,
+                          size_t errlen)
 {
-    char *sql = insert_sql(db->file.db, table);
+    char *sql = insert_sql(db->file.db, table, upsert);
     int rc =
         sql ? sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL)
             : SQLITE_NOMEM;
@@ -100,15 +114,21 @@ static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, char *e
 
 /* A Bokeh message; a reply names the stored request it answers by id, not by its msgid. The
  * request is found by a scalar subquery (written twice: reply_to, and reqid kept only when
- * no request is stored): an INSERT ... SELECT reading its own table would make SQLite copy
- * the result into a temporary table for every row. */
+ * no request is stored), run only for a message with a reqid: an INSERT ... SELECT reading its
+ * own table would make SQLite copy the result into a temporary table for every row. Written
+ * again, a message's row is updated in place (ON CONFLICT: no statement journal, see
+ * insert_sql). */
 #define BOKEH_REQUEST                                                                              \
     "(SELECT id FROM bokeh_messages WHERE websocket_id = :websocket_id AND id < :id AND "          \
     "msgid = :reqid ORDER BY id DESC LIMIT 1)"
 static const char bokeh_insert_sql[] =
-    "INSERT OR REPLACE INTO bokeh_messages(id, websocket_id, ts, dir, msgtype, msgid, reply_to, "
+    "INSERT INTO bokeh_messages(id, websocket_id, ts, dir, msgtype, msgid, reply_to, "
     "reqid, size, num_buffers) VALUES(:id, :websocket_id, :ts, :dir, :msgtype, "
-    ":msgid, " BOKEH_REQUEST ", iif(" BOKEH_REQUEST " IS NULL, :reqid, NULL), :size, :num_buffers)";
+    ":msgid, iif(:reqid IS NULL, NULL, " BOKEH_REQUEST "), iif(:reqid IS NULL OR " BOKEH_REQUEST
+    " IS NULL, :reqid, NULL), :size, :num_buffers) "
+    "ON CONFLICT(websocket_id, id) DO UPDATE SET ts = excluded.ts, dir = excluded.dir, "
+    "msgtype = excluded.msgtype, msgid = excluded.msgid, reply_to = excluded.reply_to, "
+    "reqid = excluded.reqid, size = excluded.size, num_buffers = excluded.num_buffers";
 
 /* The session's row, updated in place so that it keeps its id. */
 static const char session_upsert_sql[] =
@@ -133,12 +153,13 @@ static int prepare_all(ow_db *db, char *err, size_t errlen)
     static const struct {
         enum stmt_id id;
         const char *table;
-    } inserts[] = {{ST_CAPTURE, "captures"},        {ST_CONN, "connections"},
-                   {ST_HTTP, "http_exchanges"},     {ST_WS, "websockets"},
-                   {ST_PAGE, "page_loads"},         {ST_EVIDENCE, "evidence"},
-                   {ST_PACKET_FILE, "packet_files"}};
+        bool upsert;
+    } inserts[] = {{ST_CAPTURE, "captures", false},        {ST_CONN, "connections", true},
+                   {ST_HTTP, "http_exchanges", false},     {ST_WS, "websockets", true},
+                   {ST_PAGE, "page_loads", false},         {ST_EVIDENCE, "evidence", false},
+                   {ST_PACKET_FILE, "packet_files", false}};
     for (size_t i = 0; i < sizeof inserts / sizeof *inserts; i++)
-        if (prepare_insert(db, inserts[i].id, inserts[i].table, err, errlen) < 0)
+        if (prepare_insert(db, inserts[i].id, inserts[i].table, inserts[i].upsert, err, errlen) < 0)
             return -1;
     if (prepare_sql(db, ST_SESSION, session_upsert_sql, err, errlen) < 0 ||
         prepare_sql(db, ST_BOKEH, bokeh_insert_sql, err, errlen) < 0 ||

@@ -222,8 +222,9 @@ const char *const owdb_stmt_what[ST_COUNT] = {
     [ST_SESSION] = "session",           [ST_SESSION_STUB] = "session",
     [ST_UA_STUB] = "user agent",        [ST_PACKET_FILE] = "packet file"};
 
-/* Binds row r's values; st's other parameters are NULL (write_row clears them after each
- * step). */
+/* Binds row r's values. Every parameter is NULL before (none was bound since the statement
+ * was prepared, or write_row cleared them after its last step), so a NULL value needs no
+ * call. */
 static void bind_row(const rowbuf *rb, sqlite3_stmt *st, const rb_row *r)
 {
     for (size_t i = 0; i < r->n_values; i++) {
@@ -234,8 +235,6 @@ static void bind_row(const rowbuf *rb, sqlite3_stmt *st, const rb_row *r)
             sqlite3_bind_double(st, v->param, v->v.d);
         else if (v->type == RB_TEXT)
             sqlite3_bind_text(st, v->param, rowbuf_value_text(rb, v), (int)v->len, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, v->param);
     }
 }
 

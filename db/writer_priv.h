@@ -63,6 +63,15 @@ typedef struct param_seq_slot {
     int index;
 } param_seq_slot;
 
+/* Packet thread: addresses already formatted (connections and page loads name the same few
+ * clients and servers again and again). Direct-mapped by address. */
+#define ADDR_TEXT_CACHE 256 /* a power of two */
+typedef struct addr_text_slot {
+    ow_addr addr; /* family 0: free */
+    uint8_t len;
+    char text[OW_ADDR_STRLEN];
+} addr_text_slot;
+
 /* Rows are held (and re-emitted ones replaced) until the batch reaches this size or a commit
  * is due; then the batch goes to the writing thread while the next one fills. Live
  * (never_stall), while that thread is still busy (a checkpoint's fsync, a slow disk), the
@@ -116,6 +125,7 @@ struct ow_db {
     /* packet thread */
     param_slot param_cache[PARAM_CACHE];
     param_seq_slot param_seq[ST_COUNT][PARAM_SEQ];
+    addr_text_slot addr_texts[ADDR_TEXT_CACHE];
     rowbuf rows[2]; /* the batch being filled and the one being written */
     int filling;
     double next_commit;   /* monotonic seconds */

@@ -33,6 +33,9 @@ int owdb_param_index(const ow_db *db, int stmt, const char *name)
     return 0;
 }
 
+/* The binders below run for every column of every row: inlined into each record's function. */
+#define BIND_INLINE static inline __attribute__((always_inline))
+
 static int param_lookup(binder *b, const char *name)
 {
     param_slot *param_cache = b->db->param_cache;
@@ -49,7 +52,7 @@ static int param_lookup(binder *b, const char *name)
 
 /* The parameter index of name: where the statement's last row had its name at this position,
  * else looked up (and remembered there). */
-static inline int param(binder *b, const char *name)
+BIND_INLINE int param(binder *b, const char *name)
 {
     param_seq_slot *s = b->pos < PARAM_SEQ ? &b->db->param_seq[b->stmt][b->pos] : NULL;
     b->pos++;
@@ -66,33 +69,60 @@ static inline int param(binder *b, const char *name)
     return i;
 }
 
-static void b_int(binder *b, const char *name, int64_t v)
+BIND_INLINE void b_int(binder *b, const char *name, int64_t v)
 {
     rowbuf_int(b->rb, b->row, param(b, name), v);
 }
 
-static void b_uint(binder *b, const char *name, uint64_t v)
+BIND_INLINE void b_uint(binder *b, const char *name, uint64_t v)
 {
     b_int(b, name, v > INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
-static void b_real(binder *b, const char *name, double v)
+BIND_INLINE void b_real(binder *b, const char *name, double v)
 {
     rowbuf_real(b->rb, b->row, param(b, name), v);
 }
 
-static void b_text(binder *b, const char *name, const char *s)
+BIND_INLINE void b_text(binder *b, const char *name, const char *s)
 {
     rowbuf_text(b->rb, b->row, param(b, name), s);
 }
 
-static void b_null(binder *b, const char *name)
+/* An address as text, formatted once per address seen (ADDR_TEXT_CACHE); NULL binds NULL. */
+static void b_addr(binder *b, const char *name, const ow_addr *a)
+{
+    if (!a) {
+        rowbuf_null(b->rb, b->row, param(b, name));
+        return;
+    }
+    uint32_t w;
+    memcpy(&w, a->bytes, 4);
+    uint32_t h = w * 0x9E3779B1u ^ a->family;
+    if (a->family == 6)
+        for (int i = 4; i < 16; i += 4) {
+            uint32_t x;
+            memcpy(&x, a->bytes + i, 4);
+            h = (h ^ x) * 0x9E3779B1u;
+        }
+    addr_text_slot *s = &b->db->addr_texts[(h >> 24) & (ADDR_TEXT_CACHE - 1)];
+    if (s->addr.family == 0 || !ow_addr_eq(&s->addr, a)) {
+        ow_addr_str(a, s->text, sizeof s->text);
+        s->addr = *a;
+        s->len = (uint8_t)strlen(s->text);
+        if (a->family == 0) /* never matched again (0 marks a free slot) */
+            s->addr.family = 0;
+    }
+    rowbuf_text_len(b->rb, b->row, param(b, name), s->text, s->len);
+}
+
+BIND_INLINE void b_null(binder *b, const char *name)
 {
     rowbuf_null(b->rb, b->row, param(b, name));
 }
 
 /* Optional values: NULL unless present. */
-static void b_int_if(binder *b, const char *name, int64_t v, bool present)
+BIND_INLINE void b_int_if(binder *b, const char *name, int64_t v, bool present)
 {
     if (present)
         b_int(b, name, v);
@@ -100,7 +130,7 @@ static void b_int_if(binder *b, const char *name, int64_t v, bool present)
         b_null(b, name);
 }
 
-static void b_real_if(binder *b, const char *name, double v, bool present)
+BIND_INLINE void b_real_if(binder *b, const char *name, double v, bool present)
 {
     if (present)
         b_real(b, name, v);
@@ -108,7 +138,7 @@ static void b_real_if(binder *b, const char *name, double v, bool present)
         b_null(b, name);
 }
 
-static void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
+BIND_INLINE void b_ref(binder *b, const char *name, int64_t rec_id, int64_t offset)
 {
     b_int_if(b, name, rec_id + offset, rec_id > 0);
 }
@@ -245,10 +275,9 @@ static const char *rto_series_json(const tcp_dir_health *h, char *out, size_t ou
 
 static void bind_conn_endpoints(binder *b, const ow_flow *f)
 {
-    char a[OW_ADDR_STRLEN];
-    b_text(b, ":client", ow_addr_str(&f->client, a, sizeof a));
+    b_addr(b, ":client", &f->client);
     b_int(b, ":client_port", f->client_port);
-    b_text(b, ":server", ow_addr_str(&f->server, a, sizeof a));
+    b_addr(b, ":server", &f->server);
     b_int(b, ":server_port", f->server_port);
     b_int(b, ":family", f->client.family == 6 ? 6 : 4);
     b_real(b, ":first_ts", f->first_ts);
@@ -438,11 +467,10 @@ static void on_bokeh(void *ctx, const ow_bokeh_rec *r)
 
 static void bind_page_who(binder *b, const ow_page_rec *r)
 {
-    char a[OW_ADDR_STRLEN];
     b_text(b, ":session_id", r->session_id);
-    b_text(b, ":client", r->client ? ow_addr_str(r->client, a, sizeof a) : NULL);
+    b_addr(b, ":client", r->client);
     b_int(b, ":client_port", r->client_port);
-    b_text(b, ":server", r->server ? ow_addr_str(r->server, a, sizeof a) : NULL);
+    b_addr(b, ":server", r->server);
     b_int(b, ":server_port", r->server_port);
     b_text(b, ":host", r->host);
     b_text(b, ":path", r->path);
