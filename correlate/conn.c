@@ -518,14 +518,13 @@ static void ws_on_message(void *ctx, int opcode, const uint8_t *data, size_t kep
     conn_state *cs = ctx;
     ws_state *ws = cs->ws;
     int dir = ws->cur_dir;
-    bokeh_msg m;
     ws->messages[dir]++;
     cs->cor->stats.ws_messages++;
-    if (truncated)
-        cs->cor->stats.ws_truncated++;
-    int rc = bokeh_stream_feed(&ws->bokeh[dir], opcode == WS_OP_BINARY, data, kept, total, &m);
+    cs->cor->stats.ws_truncated += truncated;
+    bokeh_stream *bs = &ws->bokeh[dir];
+    int rc = bokeh_stream_feed(bs, opcode == WS_OP_BINARY, data, kept, total, NULL);
     if (rc == 1)
-        on_bokeh_message(cs->cor, cs, ws, dir, &m);
+        on_bokeh_message(cs->cor, cs, ws, dir, &bs->cur); /* the message completed */
     else if (rc < 0)
         cs->cor->stats.bokeh_errors++;
 }

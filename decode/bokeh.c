@@ -2,7 +2,9 @@
  * sections 2-4): session tokens and the session id and expiry inside them, tokens in page
  * HTML / autoload.js and in Sec-WebSocket-Protocol, the legacy bokeh-session-id query, and
  * Bokeh messages assembled from WebSocket messages. The compressed headers/cookies payload of
- * a token (__bk__zlib_) is only detected, never decoded. */
+ * a token (__bk__zlib_) is only detected, never decoded. Headers and buffer ids in the exact
+ * shapes Bokeh writes are read without the general JSON walk (same results; any other text
+ * goes the general way). */
 #include "decode/bokeh.h"
 #include "decode/base64.h"
 #include "decode/json_scan.h"
@@ -14,6 +16,12 @@
 #define BOKEH_TOKEN_DECODE_CHARS 4096
 #define BOKEH_HEADER_MAX         4096 /* texts longer than this are never taken for a header */
 #define BOKEH_HEADER_MIN         13   /* {"msgtype":"" is the shortest text with a msgtype string */
+
+#if defined(__GNUC__)
+#define NOT_INLINE __attribute__((noinline)) /* rare ways kept out of the common one's frame */
+#else
+#define NOT_INLINE
+#endif
 
 /* ---- tokens ---- */
 
@@ -385,9 +393,19 @@ static bool has_id_key(const uint8_t *data, size_t kept)
     return json_has_key(j, kept, "id") == JSON_FOUND;
 }
 
-#undef NAME
-
-/* ---- headers ---- */
+/* A buffer id in the shape Bokeh writes, {"id": "<id>"} or {"id":"<id>"}, the id without
+ * escapes, making up the whole text (its kept bytes): it has an "id" key (has_id_key) and no
+ * other, so it holds no msgtype and is no header (looks_like_header). */
+static bool buffer_id_shape(const uint8_t *data, size_t kept)
+{
+    const char *j = (const char *)data;
+    if (!j)
+        return false;
+    shape s = {j, j, j + kept};
+    size_t at, len;
+    return shape_name(&s, NAME("{\"id\":")) && shape_string(&s, &at, &len) &&
+           shape_lit(&s, "}", 1) && s.p == s.end;
+}
 
 /* A string value without escapes, len long at j[at] (its opening quote), read as
  * json_string_at would: as much as fits in dst. */
@@ -401,6 +419,56 @@ static size_t plain_value(const char *j, size_t at, size_t len, char *dst, size_
     dst[n] = 0;
     return n;
 }
+
+/* A header in the shape header_shape takes, read straight into m: what scan_header and
+ * header_from_scan make of it (the values' first bytes, reqid empty when absent), without the
+ * intermediate scan. True when the text is such a header and valid: a msgtype that is not
+ * empty and num_buffers, if there, of at most nine digits (any longer, or any other text: false,
+ * m untouched, and the general way decides). */
+static bool header_fast(const uint8_t *data, size_t kept, uint64_t total, bokeh_msg *m)
+{
+    const char *j = (const char *)data;
+    if (!j)
+        return false;
+    shape s = {j, j, j + kept};
+    size_t id_at, id_len, type_at, type_len, req_at = 0, req_len = 0;
+    if (!shape_lit(&s, "{", 1) || !shape_name(&s, NAME("\"msgid\":")) ||
+        !shape_string(&s, &id_at, &id_len) || shape_next(&s) != 1 ||
+        !shape_name(&s, NAME("\"msgtype\":")) || !shape_string(&s, &type_at, &type_len) ||
+        type_len == 0)
+        return false;
+    bool reqid = false;
+    uint32_t nb = 0;
+    int more = shape_next(&s);
+    if (more == 1 && shape_name(&s, NAME("\"reqid\":"))) {
+        if (!shape_string(&s, &req_at, &req_len))
+            return false;
+        reqid = true;
+        more = shape_next(&s);
+    }
+    if (more == 1 && shape_name(&s, NAME("\"num_buffers\":"))) {
+        const char *d = s.p;
+        while (s.p < s.end && *s.p >= '0' && *s.p <= '9')
+            nb = nb * 10 + (uint32_t)(*s.p++ - '0');
+        if (s.p == d || s.p - d > 9)
+            return false; /* (nine digits cannot overflow) */
+        more = shape_next(&s);
+    }
+    if (more != 0)
+        return false;
+    memset(m, 0, sizeof *m);
+    plain_value(j, type_at, type_len, m->msgtype, sizeof m->msgtype);
+    plain_value(j, id_at, id_len, m->msgid, sizeof m->msgid);
+    if (reqid)
+        plain_value(j, req_at, req_len, m->reqid, sizeof m->reqid);
+    m->num_buffers = nb;
+    m->size = total;
+    return true;
+}
+
+#undef NAME
+
+/* ---- headers ---- */
 
 /* Header field k (see header_id), from where the scan found it. */
 static int header_field(const char *j, size_t kept, const header_keys *k, int i, char *dst,
@@ -526,12 +594,6 @@ static bool looks_like_header(const uint8_t *data, size_t kept, header_scan *h)
     return h->msgtype_rc == JSON_FOUND;
 }
 
-size_t bokeh_stream_keep(const bokeh_stream *s, bool binary)
-{
-    (void)s; /* binary parts are never read, in any state; a text may be read whole */
-    return binary ? 0 : SIZE_MAX;
-}
-
 void bokeh_stream_init(bokeh_stream *s)
 {
     if (s) {
@@ -550,11 +612,23 @@ static int start_scanned(bokeh_stream *s, const uint8_t *data, size_t kept, uint
     return 0;
 }
 
-static int start_message(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total)
+/* A header of any shape: the general scan (kept out of bokeh_stream_feed's own frame). */
+static NOT_INLINE int start_general(bokeh_stream *s, const uint8_t *data, size_t kept,
+                                    uint64_t total)
 {
     header_scan h;
     scan_header(data, kept, &h);
     return start_scanned(s, data, kept, total, &h);
+}
+
+static NOT_INLINE int start_message(bokeh_stream *s, const uint8_t *data, size_t kept,
+                                    uint64_t total)
+{
+    if (!header_fast(data, kept, total, &s->cur))
+        return start_general(s, data, kept, total);
+    s->buffers_left = s->cur.num_buffers;
+    s->state = BK_METADATA;
+    return 0;
 }
 
 static int protocol_error(bokeh_stream *s)
@@ -574,6 +648,24 @@ static int restart(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t t
     return -1;
 }
 
+/* Can a text of kept bytes be a header at all (the first test of looks_like_header)? */
+static inline bool header_sized(const uint8_t *data, size_t kept)
+{
+    return data && kept >= BOKEH_HEADER_MIN && kept <= BOKEH_HEADER_MAX;
+}
+
+/* A text where a later part was expected: when it looks like a header, the message before it
+ * lost parts and this one starts (restart; true), else false with nothing changed. */
+static NOT_INLINE bool header_instead(bokeh_stream *s, const uint8_t *data, size_t kept,
+                                      uint64_t total)
+{
+    header_scan h;
+    if (!looks_like_header(data, kept, &h))
+        return false;
+    restart(s, data, kept, total, &h);
+    return true;
+}
+
 static int complete(bokeh_stream *s, bokeh_msg *out)
 {
     s->messages++;
@@ -587,9 +679,13 @@ static int complete(bokeh_stream *s, bokeh_msg *out)
 static int text_part(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t total,
                      bokeh_msg *out)
 {
-    header_scan h;
-    if (looks_like_header(data, kept, &h))
-        return restart(s, data, kept, total, &h);
+    if (s->state == BK_BUFFER_ID && buffer_id_shape(data, kept)) {
+        s->cur.size += total; /* no header, and has_id_key holds */
+        s->state = BK_BUFFER;
+        return 0;
+    }
+    if (header_sized(data, kept) && header_instead(s, data, kept, total))
+        return -1;
     s->cur.size += total;
     switch (s->state) {
     case BK_METADATA:
@@ -610,8 +706,8 @@ static int text_part(bokeh_stream *s, const uint8_t *data, size_t kept, uint64_t
 }
 
 /* While resynchronising: a text that looks like a header starts a message. */
-static int resync_part(bokeh_stream *s, bool binary, const uint8_t *data, size_t kept,
-                       uint64_t total)
+static NOT_INLINE int resync_part(bokeh_stream *s, bool binary, const uint8_t *data, size_t kept,
+                                  uint64_t total)
 {
     header_scan h;
     if (!binary && looks_like_header(data, kept, &h))
@@ -624,9 +720,8 @@ static int buffer_part(bokeh_stream *s, bool binary, const uint8_t *data, size_t
                        uint64_t total, bokeh_msg *out)
 {
     if (!binary) {
-        header_scan h;
-        if (looks_like_header(data, kept, &h))
-            return restart(s, data, kept, total, &h);
+        if (header_sized(data, kept) && header_instead(s, data, kept, total))
+            return -1;
         return protocol_error(s);
     }
     s->cur.size += total;

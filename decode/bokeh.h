@@ -60,11 +60,15 @@ void bokeh_stream_init(bokeh_stream *s);
 /* How many first bytes of the next WebSocket message bokeh_stream_feed reads (SIZE_MAX: all):
  * none of a binary message (only its size counts), all of a text. Feeding only those, with the
  * real total, gives the same results as feeding more. */
-size_t bokeh_stream_keep(const bokeh_stream *s, bool binary);
+static inline size_t bokeh_stream_keep(const bokeh_stream *s, bool binary)
+{
+    (void)s; /* binary parts are never read, in any state; a text may be read whole */
+    return binary ? 0 : SIZE_MAX;
+}
 /* Feeds one complete websocket data message (possibly only its first kept bytes; total is
- * its full size). Returns 1 when a Bokeh message completed (copied to *out), 0 when more
- * parts are expected, -1 on a protocol error (the stream resynchronises on the next message
- * that looks like a header). */
+ * its full size). Returns 1 when a Bokeh message completed (copied to *out unless out is NULL;
+ * it is s->cur either way, until the next feed), 0 when more parts are expected, -1 on a
+ * protocol error (the stream resynchronises on the next message that looks like a header). */
 int bokeh_stream_feed(bokeh_stream *s, bool binary, const uint8_t *data, size_t kept,
                       uint64_t total, bokeh_msg *out);
 #endif

@@ -2,7 +2,10 @@
  * Frame headers are read in place when whole in the input, else collected byte by byte (any
  * split works); payloads are unmasked on the fly and never buffered beyond max_message (nor
  * beyond what the consumer says it reads of a message); an unmasked, uncompressed message
- * that arrives whole in one input buffer is handed over from that buffer without a copy.
+ * that arrives whole in one input buffer is handed over from that buffer without a copy. The
+ * common frames (a whole unfragmented text or binary message, unmasked from the server or
+ * masked from the client, between messages) are taken in one go, the frame bookkeeping done at
+ * once; anything else goes the general way, frame header, payload and message end one by one.
  * Fragmented messages are reassembled around interleaved control frames, and
  * permessage-deflate (RFC 7692) messages are inflated with one raw inflater per direction,
  * taken from the inflater budget if there is one (see ws_parser_new). After a framing error
@@ -218,9 +221,9 @@ static bool grow_to(ws_parser *p, size_t want)
 /* dst = src XOR the mask, starting at payload position pos; eight bytes at a time. */
 static void unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4], uint64_t pos)
 {
-    uint8_t m[8];
-    for (size_t i = 0; i < sizeof m; i++)
-        m[i] = mask[(pos + i) & 3];
+    unsigned r = (unsigned)(pos & 3);
+    uint8_t m[8] = {mask[r], mask[(r + 1) & 3], mask[(r + 2) & 3], mask[(r + 3) & 3]};
+    memcpy(m + 4, m, 4);
     uint64_t m8, w;
     memcpy(&m8, m, sizeof m8);
     size_t i = 0;
@@ -585,47 +588,137 @@ static void frame_data(ws_parser *p, const uint8_t *data, size_t n)
         append_plain(p, data, n, p->payload_pos);
 }
 
-/* Does buf start with the header of an unfragmented text or binary message in one unmasked
- * frame without RSV bits (valid from the server, uncompressed), whole, while the parser is
- * between messages with nothing of a header collected? */
-static bool simple_header_at(const ws_parser *p, const uint8_t *buf, size_t len)
+/* The size of a simple frame's header at buf and its payload length: an unfragmented text or
+ * binary message in one unmasked frame without RSV bits (valid from the server, uncompressed),
+ * the header whole in buf and minimally valid (a 64-bit length without the top bit). 0 when
+ * buf does not start with one (the general way then reads or reports it). */
+static inline size_t simple_header(const uint8_t *buf, size_t len, uint64_t *flen)
 {
-    if (len < 2 || p->hdr_len != 0 || p->in_message || p->from_client)
-        return false;
-    if (buf[0] != (0x80 | WS_OP_TEXT) && buf[0] != (0x80 | WS_OP_BINARY))
-        return false; /* FIN, no RSV bits, a data opcode */
-    if (buf[1] & 0x80 || len < header_size(buf))
-        return false;
-    return (buf[1] & 0x7f) != 127 || !(buf[2] & 0x80); /* else the general way reports it */
+    if (len < 2 || (buf[0] != (0x80 | WS_OP_TEXT) && buf[0] != (0x80 | WS_OP_BINARY)))
+        return 0; /* FIN, no RSV bits, a data opcode */
+    unsigned b1 = buf[1];
+    if (b1 < 126) { /* and so not masked */
+        *flen = b1;
+        return 2;
+    }
+    if (b1 == 126) {
+        if (len < 4)
+            return 0;
+        *flen = (uint64_t)buf[2] << 8 | buf[3];
+        return 4;
+    }
+    if (b1 != 127 || len < 10 || (buf[2] & 0x80))
+        return 0;
+    uint64_t v = 0;
+    for (int i = 2; i < 10; i++)
+        v = v << 8 | buf[i];
+    *flen = v;
+    return 10;
 }
 
-/* The common case in one go: such a header (simple_header_at) with its whole payload, not
- * empty, in buf. The frame is begun as any other and its message delivered from buf. Returns
- * the bytes used, or 0 when this is not the case. */
-static size_t take_simple_frame(ws_parser *p, const uint8_t *buf, size_t len)
+/* The common case in one go: such a frame (simple_header), not empty, with its whole payload
+ * in buf, while the parser is between messages with nothing of a header collected and no
+ * on_frame callback. Does what begin_frame, direct_message and finish_frame do for it (the
+ * same callbacks with the same arguments, the same stats and the same state after), without
+ * their general checks. Returns the bytes used, or 0 when this is not the case. */
+static inline size_t take_simple_frame(ws_parser *p, const uint8_t *buf, size_t len)
 {
-    if (!simple_header_at(p, buf, len))
+    uint64_t flen;
+    if (p->hdr_len != 0 || p->in_message || p->from_client || p->cb.on_frame)
         return 0;
-    size_t hsize = header_size(buf);
-    ws_frame_info f;
-    uint8_t mask[4];
-    decode_header(buf, &f, mask);
-    if (f.len == 0 || f.len > len - hsize)
+    size_t hsize = simple_header(buf, len, &flen);
+    if (!hsize || flen == 0 || flen > len - hsize)
         return 0;
-    p->f = f;
-    memcpy(p->mask, mask, sizeof mask);
-    begin_frame(p);
-    direct_message(p, buf + hsize, (size_t)f.len);
-    p->payload_pos = f.len;
+    int opcode = buf[0] & 0x0f;
+    size_t n = (size_t)flen;
+    p->f = (ws_frame_info){.opcode = opcode, .fin = true, .len = flen};
+    memset(p->mask, 0, sizeof p->mask);
+    p->stats.frames++;
+    p->stats.by_opcode[opcode]++;
+    p->payload_pos = flen;
     p->remaining = 0;
-    finish_frame(p);
-    return hsize + (size_t)f.len;
+    p->skip_frame = p->frame_gap = false;
+    p->ctl_len = 0;
+    p->lost_sync = false;
+    p->msg_opcode = opcode;
+    p->msg_compressed = p->msg_gap = p->msg_inflate_failed = p->msg_stream_ended = false;
+    p->msg_dropped = 0;
+    p->msg_direct = NULL;
+    p->state = ST_HEADER;
+    size_t limit = message_limit(p, opcode);
+    size_t held = n < p->max_message ? n : p->max_message;
+    size_t kept = n < limit ? n : limit;
+    p->msg_limit = limit;
+    p->msg_wire = n;
+    p->msg_held = held;
+    p->msg_kept = kept;
+    bool truncated = n > held;
+    p->stats.messages++;
+    p->stats.truncated_messages += truncated;
+    if (p->cb.on_message)
+        p->cb.on_message(p->cb.ctx, opcode, buf + hsize, kept, n, false, truncated);
+    if (p->msg_cap > WS_MSG_KEEP_ALLOC) {
+        free(p->msg);
+        p->msg = NULL;
+        p->msg_cap = 0;
+    }
+    return hsize + n;
+}
+
+/* The client's common case in one go: an unfragmented text or binary message in one masked
+ * frame without RSV bits, not empty, whole in buf, while the parser is between messages with
+ * nothing of a header collected and no on_frame callback. Its payload is unmasked into the
+ * message buffer by append_plain and the message delivered by finish_message, as the general
+ * way does; only the frame bookkeeping between them is done here at once. Returns the bytes
+ * used, or 0 when this is not the case. */
+static inline size_t take_masked_frame(ws_parser *p, const uint8_t *buf, size_t len)
+{
+    if (p->hdr_len != 0 || p->in_message || !p->from_client || p->cb.on_frame || len < 6 ||
+        (buf[0] != (0x80 | WS_OP_TEXT) && buf[0] != (0x80 | WS_OP_BINARY)) || !(buf[1] & 0x80))
+        return 0;
+    unsigned len7 = buf[1] & 0x7f;
+    size_t hsize;
+    uint64_t flen;
+    if (len7 < 126) {
+        hsize = 6;
+        flen = len7;
+    } else if (len7 == 126) {
+        if (len < 8)
+            return 0;
+        hsize = 8;
+        flen = (uint64_t)buf[2] << 8 | buf[3];
+    } else {
+        if (len < 14 || (buf[2] & 0x80))
+            return 0; /* (a cut header, or one the general way reports) */
+        hsize = 14;
+        flen = 0;
+        for (int i = 2; i < 10; i++)
+            flen = flen << 8 | buf[i];
+    }
+    if (flen == 0 || flen > len - hsize)
+        return 0;
+    int opcode = buf[0] & 0x0f;
+    p->f = (ws_frame_info){.opcode = opcode, .fin = true, .masked = true, .len = flen};
+    memcpy(p->mask, buf + hsize - 4, sizeof p->mask);
+    p->stats.frames++;
+    p->stats.by_opcode[opcode]++;
+    p->payload_pos = 0;
+    p->remaining = flen;
+    p->skip_frame = p->frame_gap = false;
+    p->ctl_len = 0;
+    start_message(p, &p->f);
+    append_plain(p, buf + hsize, (size_t)flen, 0);
+    p->payload_pos = flen;
+    p->remaining = 0;
+    p->state = ST_HEADER;
+    finish_message(p);
+    return hsize + (size_t)flen;
 }
 
 /* At a frame boundary: a simple frame in one go, else the header, byte by byte if need be. */
 static size_t take_frame_start(ws_parser *p, const uint8_t *buf, size_t len)
 {
-    size_t n = take_simple_frame(p, buf, len);
+    size_t n = p->from_client ? take_masked_frame(p, buf, len) : take_simple_frame(p, buf, len);
     return n ? n : take_header(p, buf, len);
 }
 
