@@ -7,6 +7,7 @@
  * message is not inflated but counted (inflate_budget_skipped) and shows in the row's errors. */
 #include "correlate/correlator.h"
 #include "decode/http.h"
+#include "tests/unit/test_flow.h"
 #include "tests/unit/testlib.h"
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +36,6 @@ static void rec_http(void *ctx, const ow_http_rec *r)
     snprintf(h->target, sizeof h->target, "%s", r->target);
     snprintf(h->referer, sizeof h->referer, "%s", r->referer ? r->referer : "");
     snprintf(h->host, sizeof h->host, "%s", r->host ? r->host : "");
-}
-
-static ow_flow *new_flow(uint64_t id, uint16_t cport)
-{
-    ow_flow *f = calloc(1, sizeof *f);
-    f->id = id;
-    ow_addr_parse("100.64.0.2", &f->client);
-    ow_addr_parse("100.64.0.1", &f->server);
-    f->client_port = cport;
-    f->server_port = 5006;
-    f->syn_seen = true;
-    return f;
 }
 
 static correlator *new_correlator(const ow_flow_sink **s)
@@ -81,7 +70,7 @@ static void test_redaction_at_buffer_end(void)
              "GET %s HTTP/1.1\r\nHost: host.example\r\nReferer: http://h/app?bokeh-token=SECRET1"
              "&z=1\r\n\r\n",
              target);
-    ow_flow *f = new_flow(1, 40001);
+    ow_flow *f = test_new_flow(1, 40001);
     s->on_open(s->ctx, f, 1.0);
     feed(s, f, 0, req, strlen(req), 1.0);
     const char *resp = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
@@ -105,7 +94,7 @@ static void test_redaction_values(void)
     correlator *c = new_correlator(&s);
     const char *req = "GET /app?a=1&bokeh-token=SECRETTOKEN789&token=x&b=2&password=&c HTTP/1.1\r\n"
                       "Host: h\r\n\r\n";
-    ow_flow *f = new_flow(2, 40002);
+    ow_flow *f = test_new_flow(2, 40002);
     s->on_open(s->ctx, f, 1.0);
     feed(s, f, 0, req, strlen(req), 1.0);
     s->on_close(s->ctx, f, OW_CLOSE_FIN, 1.2);
@@ -125,7 +114,7 @@ static void test_redaction_encoded_names(void)
     correlator *c = new_correlator(&s);
     const char *req = "GET /app?%74oken=S1&Bokeh%2dToken=S2&PASS%57ORD=S3&mytoken=v&to%zken=w"
                       "&token%=x&%=y&=z HTTP/1.1\r\nHost: h\r\n\r\n";
-    ow_flow *f = new_flow(4, 40004);
+    ow_flow *f = test_new_flow(4, 40004);
     s->on_open(s->ctx, f, 1.0);
     feed(s, f, 0, req, strlen(req), 1.0);
     s->on_close(s->ctx, f, OW_CLOSE_FIN, 1.2);
@@ -144,7 +133,7 @@ static void test_pipelined_requests_bounded(void)
 {
     const ow_flow_sink *s;
     correlator *c = new_correlator(&s);
-    ow_flow *f = new_flow(3, 40003);
+    ow_flow *f = test_new_flow(3, 40003);
     s->on_open(s->ctx, f, 1.0);
     const char *req = "GET /static/x.js HTTP/1.1\r\nHost: h\r\n\r\n";
     for (int i = 0; i < 1000; i++)
@@ -181,7 +170,7 @@ static void test_ws_cut_by_end_counted(void)
 {
     const ow_flow_sink *s;
     correlator *c = new_correlator(&s);
-    ow_flow *f = new_flow(4, 40004);
+    ow_flow *f = test_new_flow(4, 40004);
     s->on_open(s->ctx, f, 1.0);
     uint8_t buf[512];
     size_t n = ws_upgrade(s, f, buf, sizeof buf);
@@ -268,7 +257,8 @@ static void test_inflater_budget_counted(void)
     n_ws_rows = 0;
     correlator *c = correlator_new(&o, &out);
     const ow_flow_sink *s = correlator_flow_sink(c);
-    ow_flow *f1 = new_flow(10, 41001), *f2 = new_flow(11, 41002), *f3 = new_flow(12, 41003);
+    ow_flow *f1 = test_new_flow(10, 41001), *f2 = test_new_flow(11, 41002),
+            *f3 = test_new_flow(12, 41003);
     deflate_ws_with_message(s, f1, 1.0);
     deflate_ws_with_message(s, f2, 2.0);
     const correlator_stats *st = correlator_get_stats(c);
@@ -309,7 +299,7 @@ static void test_ws_gap_ends_message_in_its_direction(void)
     n_ws_rows = 0;
     correlator *c = correlator_new(&o, &out);
     const ow_flow_sink *s = correlator_flow_sink(c);
-    ow_flow *f = new_flow(13, 41004);
+    ow_flow *f = test_new_flow(13, 41004);
     s->on_open(s->ctx, f, 1.0);
     uint8_t buf[512];
     size_t n = ws_upgrade(s, f, buf, sizeof buf);

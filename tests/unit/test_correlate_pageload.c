@@ -3,6 +3,8 @@
  * websocket with ACK + PULL-DOC), an orphan after the grace time, an undecided load at the
  * end of the capture, a refused websocket, and a health check that fetched nothing. */
 #include "correlate/correlator.h"
+#include "tests/unit/test_b64url.h"
+#include "tests/unit/test_flow.h"
 #include "tests/unit/testlib.h"
 #include <stdlib.h>
 #include <string.h>
@@ -70,33 +72,6 @@ static const seen_page *find_page(const char *session)
 
 /* ---- building blocks: tokens, frames, flows ---- */
 
-static void b64url(const char *in, char *out)
-{
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t n = strlen(in), o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        out[o++] = al[(v >> 18) & 63];
-        out[o++] = al[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = al[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = al[v & 63];
-    }
-    out[o] = 0;
-}
-
-static void make_token(const char *sid, long expiry, char *out)
-{
-    char json[256];
-    snprintf(json, sizeof json, "{\"session_id\": \"%s\", \"session_expiry\": %ld}", sid, expiry);
-    b64url(json, out);
-}
-
 static size_t ws_frame(uint8_t *out, int opcode, const char *payload, size_t len, bool mask)
 {
     size_t o = 0;
@@ -115,18 +90,6 @@ static size_t ws_text(uint8_t *out, const char *s, bool mask)
     return ws_frame(out, 1, s, strlen(s), mask);
 }
 
-static ow_flow *new_flow(uint64_t id, uint16_t cport)
-{
-    ow_flow *f = calloc(1, sizeof *f);
-    f->id = id;
-    ow_addr_parse("100.64.0.2", &f->client);
-    ow_addr_parse("100.64.0.1", &f->server);
-    f->client_port = cport;
-    f->server_port = 5006;
-    f->syn_seen = true;
-    return f;
-}
-
 static void feed(const ow_flow_sink *s, ow_flow *f, int dir, const void *data, size_t len,
                  double ts)
 {
@@ -143,7 +106,7 @@ static void page_load(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
                       int visit)
 {
     char token[512], resp[2048], body[1024], req[512];
-    make_token(sid, (long)t + 300, token);
+    test_session_token(sid, (long)t + 300, token);
     snprintf(body, sizeof body,
              "<html><head><script src=\"/static/js/bokeh.min.js?v=1\"></script></head><body>"
              "<script>const render_items = [{\"token\":\"%s\",\"roots\":{\"p1050\":\"x\"}}];"
@@ -156,7 +119,7 @@ static void page_load(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
     snprintf(req, sizeof req,
              "GET /app?visit=%d HTTP/1.1\r\nHost: 100.64.0.1:5006\r\nUser-Agent: %s\r\n\r\n", visit,
              ua);
-    ow_flow *f = new_flow(id, (uint16_t)(40000 + id));
+    ow_flow *f = test_new_flow(id, (uint16_t)(40000 + id));
     s->on_open(s->ctx, f, t);
     feed_str(s, f, 0, req, t);
     feed_str(s, f, 1, resp, t + 0.5);
@@ -173,7 +136,7 @@ static void static_fetch(const ow_flow_sink *s, uint64_t id, double t, int visit
              visit);
     const char *resp = "HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\n"
                        "Content-Length: 10\r\n\r\n0123456789";
-    ow_flow *f = new_flow(id, (uint16_t)(40000 + id));
+    ow_flow *f = test_new_flow(id, (uint16_t)(40000 + id));
     s->on_open(s->ctx, f, t);
     feed_str(s, f, 0, req, t);
     feed_str(s, f, 1, resp, t + 0.1);
@@ -187,13 +150,13 @@ static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
     char token[512], req[1024];
     uint8_t buf[1024];
     size_t n = 0;
-    make_token(sid, (long)t + 300, token);
+    test_session_token(sid, (long)t + 300, token);
     snprintf(req, sizeof req,
              "GET /app/ws?visit=%d HTTP/1.1\r\nHost: 100.64.0.1:5006\r\nUpgrade: websocket\r\n"
              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n"
              "Origin: http://100.64.0.1:5006\r\nSec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
              visit, token);
-    ow_flow *f = new_flow(id, (uint16_t)(40000 + id));
+    ow_flow *f = test_new_flow(id, (uint16_t)(40000 + id));
     s->on_open(s->ctx, f, t);
     feed_str(s, f, 0, req, t);
     if (status != 101) {
@@ -270,7 +233,7 @@ int main(void)
     CHECK_EQ_INT(correlator_get_stats(c)->bokeh_not_stored, 2);
     /* an unlinked fetch (no Referer, no page) keeps its Host */
     {
-        ow_flow *f = new_flow(20, 40020);
+        ow_flow *f = test_new_flow(20, 40020);
         s->on_open(s->ctx, f, t + 2);
         feed_str(s, f, 0, "GET /favicon.ico HTTP/1.1\r\nHost: 100.64.0.1:5006\r\n\r\n", t + 2);
         feed_str(s, f, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", t + 2.1);
@@ -300,7 +263,7 @@ int main(void)
         snprintf(req, sizeof req,
                  "GET /static/js/bokeh-gl.min.js?v=1 HTTP/1.1\r\nHost: 100.64.0.1:5006\r\n"
                  "Referer: http://100.64.0.1:5006/app?visit=6\r\n\r\n");
-        ow_flow *f = new_flow(12, 40012);
+        ow_flow *f = test_new_flow(12, 40012);
         s->on_open(s->ctx, f, t + 41.5);
         feed_str(s, f, 0, req, t + 41.5);
         feed_str(s, f, 1,

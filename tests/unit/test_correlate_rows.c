@@ -5,6 +5,8 @@
  *  - a websocket row's message and opcode counts as JSON, including long message types
  *    that differ only in their last byte and more types than there are slots. */
 #include "correlate/correlator.h"
+#include "tests/unit/test_b64url.h"
+#include "tests/unit/test_flow.h"
 #include "tests/unit/test_ws_frame.h"
 #include "tests/unit/testlib.h"
 #include <stdlib.h>
@@ -59,18 +61,6 @@ static int rows_of(int64_t id, const struct conn_row **last)
     return n;
 }
 
-static ow_flow *new_flow(uint64_t id, uint16_t cport)
-{
-    ow_flow *f = calloc(1, sizeof *f);
-    f->id = id;
-    ow_addr_parse("100.64.0.2", &f->client);
-    ow_addr_parse("100.64.0.1", &f->server);
-    f->client_port = cport;
-    f->server_port = 5006;
-    f->syn_seen = true;
-    return f;
-}
-
 static correlator *new_correlator(const ow_flow_sink **s)
 {
     correlator_opts o;
@@ -91,29 +81,6 @@ static void feed(const ow_flow_sink *s, ow_flow *f, int dir, const void *d, size
 static void feed_str(const ow_flow_sink *s, ow_flow *f, int dir, const char *str, double ts)
 {
     feed(s, f, dir, str, strlen(str), ts);
-}
-
-/* A session token: base64url of the JSON Bokeh decodes. */
-static void make_token(const char *sid, char *out)
-{
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char in[256];
-    snprintf(in, sizeof in, "{\"session_id\": \"%s\", \"session_expiry\": 1795637146}", sid);
-    size_t n = strlen(in), o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        out[o++] = al[(v >> 18) & 63];
-        out[o++] = al[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = al[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = al[v & 63];
-    }
-    out[o] = 0;
 }
 
 /* One Bokeh message (header, metadata, content) of this type, as one text frame each. */
@@ -144,13 +111,13 @@ static void test_conn_row_only_when_changed(void)
     const ow_flow_sink *s;
     correlator *c = new_correlator(&s);
     char token[512], body[1024], resp[1400], req[1024];
-    make_token("sessA", token);
+    test_session_token("sessA", 1795637146, token);
     snprintf(body, sizeof body,
              "<html><script>const render_items = [{\"token\":\"%s\"}];</script></html>", token);
     snprintf(resp, sizeof resp,
              "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
              strlen(body), body);
-    ow_flow *page = new_flow(1, 40001), *ws = new_flow(2, 40002);
+    ow_flow *page = test_new_flow(1, 40001), *ws = test_new_flow(2, 40002);
     s->on_open(s->ctx, page, 10.0);
     feed_str(s, page, 0, "GET /app HTTP/1.1\r\nHost: h\r\n\r\n", 10.0);
     feed_str(s, page, 1, resp, 10.1);
@@ -228,7 +195,7 @@ static void test_ws_counts_json(void)
 {
     const ow_flow_sink *s;
     correlator *c = new_correlator(&s);
-    ow_flow *f = new_flow(3, 40003);
+    ow_flow *f = test_new_flow(3, 40003);
     s->on_open(s->ctx, f, 1.0);
     feed_str(s, f, 0,
              "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -6,32 +6,12 @@
 #include "decode/base64.h"
 #include "decode/bokeh.h"
 #include "decode/json_scan.h"
+#include "tests/unit/test_b64url.h"
 #include "tests/unit/testlib.h"
 #include <dirent.h>
 #include <stdlib.h>
 
 /* ---- helpers ---- */
-
-static size_t b64url(const char *in, size_t n, char *out)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(uint8_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(uint8_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (uint8_t)in[i + 2];
-        out[o++] = a[(v >> 18) & 63];
-        out[o++] = a[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = a[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = a[v & 63];
-    }
-    out[o] = 0;
-    return o;
-}
 
 static int decode_str(const char *tok, bokeh_token_info *info)
 {
@@ -222,7 +202,7 @@ static void test_synthetic_tokens(void)
 
     /* Signed: B64U(JSON) "." 43-char signature. */
     const char *j = "{\"session_id\": \"abc\", \"session_expiry\": 1700000000}";
-    size_t n = b64url(j, strlen(j), tok);
+    size_t n = test_b64url(j, strlen(j), tok);
     strcpy(tok + n, ".Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV");
     CHECK_EQ_INT(decode_str(tok, &t), 0);
     CHECK_EQ_STR(t.session_id, "abc");
@@ -230,7 +210,7 @@ static void test_synthetic_tokens(void)
 
     /* A user-chosen id with escapes: \" and \u00e9 and a surrogate pair. */
     j = "{\"session_id\": \"my \\\"id\\\" caf\\u00e9 \\ud83d\\ude00\", \"session_expiry\": 5}";
-    b64url(j, strlen(j), tok);
+    test_b64url(j, strlen(j), tok);
     CHECK_EQ_INT(decode_str(tok, &t), 0);
     CHECK_EQ_STR(t.session_id, "my \"id\" caf\xc3\xa9 \xf0\x9f\x98\x80");
     CHECK(t.has_expiry && t.expiry == 5);
@@ -243,7 +223,7 @@ static void test_synthetic_tokens(void)
     /* 2.x tokens: headers and cookies as plain keys count as the extra payload. */
     j = "{\"session_id\": \"x\", \"session_expiry\": 1, \"headers\": {\"A\": \"b\"}, "
         "\"cookies\": {}}";
-    b64url(j, strlen(j), tok);
+    test_b64url(j, strlen(j), tok);
     CHECK_EQ_INT(decode_str(tok, &t), 0);
     CHECK(t.has_extra_payload);
 
@@ -258,7 +238,7 @@ static void test_synthetic_tokens(void)
 
     /* Cut right after the id: the id without expiry. */
     j = "{\"session_id\": \"abcdef\", \"session_expiry\": 1700000000}";
-    n = b64url(j, strlen(j), tok);
+    n = test_b64url(j, strlen(j), tok);
     CHECK_EQ_INT(bokeh_token_decode(tok, 32, &t), 0); /* 24 bytes: the id and its quote */
     CHECK_EQ_STR(t.session_id, "abcdef");
     CHECK(!t.has_expiry);
@@ -269,7 +249,7 @@ static void test_synthetic_tokens(void)
     for (int i = 0; i < 400; i++)
         strcat(json, "\\u00e9");
     strcat(json, "\", \"session_expiry\": 7}");
-    b64url(json, strlen(json), tok);
+    test_b64url(json, strlen(json), tok);
     CHECK_EQ_INT(decode_str(tok, &t), 0);
     CHECK(t.session_id_truncated);
     CHECK_EQ_INT(strlen(t.session_id), 254); /* 127 whole two-byte characters */
@@ -283,7 +263,7 @@ static void test_huge_tokens(void)
     char *tok = malloc(big + 1);
     const char *head =
         "{\"session_id\": \"huge\", \"session_expiry\": 1795635862, \"__bk__zlib_\": \"";
-    size_t n = b64url(head, strlen(head), tok); /* 72 bytes: a multiple of 3, no tail */
+    size_t n = test_b64url(head, strlen(head), tok); /* 72 bytes: a multiple of 3, no tail */
     CHECK_EQ_INT(strlen(head) % 3, 0);
     memset(tok + n, 'Z', big - n);
     tok[big] = 0;
@@ -293,7 +273,7 @@ static void test_huge_tokens(void)
     CHECK(t.has_expiry && t.expiry == 1795635862 && t.has_extra_payload);
     /* A huge id: the start is kept and flagged. */
     head = "{ \"session_id\":  \""; /* 18 bytes: the base64 of what follows stays aligned */
-    n = b64url(head, strlen(head), tok);
+    n = test_b64url(head, strlen(head), tok);
     for (size_t i = n; i < big; i++)
         tok[i] = "YWJj"[(i - n) % 4]; /* "abc" again and again */
     CHECK_EQ_INT(bokeh_token_decode(tok, big, &t), 0);
