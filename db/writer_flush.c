@@ -100,7 +100,8 @@ static void intern_remember(ow_db *db, int kind, const char *text, uint32_t len)
     }
     memcpy(copy, text, len);
     copy[len] = 0;
-    *s = (intern_slot){copy, len};
+    s->text = copy;
+    s->len = len;
 }
 
 /* The open transaction is lost: its rows count as failed. */
