@@ -39,6 +39,9 @@ struct capture {
     /* libnids */
     void *nids_pcap;   /* pcap_open_dead(DLT_RAW) handed to libnids */
     uint8_t *nids_buf; /* the IPv4 packet being built for libnids */
+    /* Packets go through nids_pcap_handler, libnids' public entry, instead of straight to its
+     * TCP layer (nids_glue.c, OW_NIDS_DIRECT): set by tests comparing the two. */
+    bool nids_via_handler;
     int nids_warnings_logged;
 };
 
