@@ -14,6 +14,11 @@
 #define OWDB_DEFAULT_COMMIT_INTERVAL_MS 1000
 #define OWDB_DEFAULT_MAX_BOKEH_MSGS     64
 #define OWDB_DEFAULT_BUSY_TIMEOUT_MS    2000
+/* Packing (owdb_options.compact) writes a copy beside the file: it is done only when the
+ * filesystem has the file's size plus this margin free; a file larger than the notice size is
+ * announced on stderr first (it takes seconds). */
+#define OWDB_COMPACT_ROOM_MARGIN  (16ull << 20)
+#define OWDB_COMPACT_NOTICE_BYTES (64ull << 20)
 
 /* The schema text compiled in from db/schema.sql. */
 extern const char ow_schema_sql[];
@@ -30,7 +35,12 @@ typedef struct owdb_options {
     bool never_stall; /* live: while the writing thread is busy, keep holding rows (up to a
                        * bound) instead of waiting for it */
     bool compact;     /* owdb_close rebuilds a file this writer created (VACUUM): rows written
-                       * as records end leave pages part-empty; a file read packs them */
+                       * as records end leave pages part-empty; read and live pack them */
+    /* Optional: asked every thousand SQLite steps while packing (and once before it);
+     * nonzero stops the packing and leaves the file complete, unpacked. Runs on the thread
+     * calling owdb_close; reading a sig_atomic_t a signal handler sets is the intended use. */
+    int (*compact_stop)(void *ctx);
+    void *compact_stop_ctx;
 } owdb_options;
 
 typedef struct owdb_stats {

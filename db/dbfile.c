@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -475,6 +476,77 @@ int owdb_file_compact_into(owdb_file *f, char *err, size_t errlen)
         unlink(tmp);
     close(fd);
     return ok ? 0 : -1;
+}
+
+bool owdb_compact_fits(uint64_t size, uint64_t avail)
+{
+    return avail >= OWDB_COMPACT_ROOM_MARGIN && avail - OWDB_COMPACT_ROOM_MARGIN >= size;
+}
+
+int owdb_file_space(const owdb_file *f, uint64_t *size, uint64_t *avail, char *err, size_t errlen)
+{
+    struct stat st;
+    struct statvfs vfs;
+    if (fstat(f->fd, &st) != 0 || fstatvfs(f->fd, &vfs) != 0) {
+        snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
+        return -1;
+    }
+    *size = (uint64_t)st.st_size;
+    *avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    return 0;
+}
+
+/* Empty, or its first bytes are SQLite's header or zeros (page 1 is often written last). */
+static bool looks_like_partial_copy(int fd)
+{
+    static const char header[16] = "SQLite format 3";
+    static const char zeros[16];
+    char head[16];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    return n == 0 || (n == (ssize_t)sizeof head && (memcmp(head, header, sizeof head) == 0 ||
+                                                    memcmp(head, zeros, sizeof head) == 0));
+}
+
+/* name is a leftover of packing the database described by db (see dbfile.h); a copy's
+ * content is checked too (a journal's header has no fixed shape). */
+static bool is_our_leftover(const char *name, const struct stat *db, bool copy)
+{
+    struct stat st;
+    int fd = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    bool ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600 &&
+                (st.st_uid == db->st_uid || st.st_uid == geteuid()) && st.st_dev == db->st_dev &&
+                (!copy || looks_like_partial_copy(fd));
+    close(fd);
+    return ours;
+}
+
+int owdb_file_remove_stale_compact(const owdb_file *f, char *err, size_t errlen)
+{
+    char tmp[4096], journal[4200];
+    struct stat db, st;
+    if (!f->locked || dir_is_shared(f->path) || fstat(f->fd, &db) != 0 ||
+        snprintf(tmp, sizeof tmp, "%s%s", f->path, OWDB_COMPACT_SUFFIX) >= (int)sizeof tmp ||
+        lstat(tmp, &st) != 0)
+        return 0;
+    snprintf(journal, sizeof journal, "%s-journal", tmp);
+    if (!is_our_leftover(tmp, &db, true)) {
+        snprintf(err, errlen,
+                 "%s: left alone: not a packed copy orphanwatch left behind (packing, when "
+                 "asked for, is done in place instead)",
+                 tmp);
+        return -1;
+    }
+    if (unlink(tmp) != 0) {
+        snprintf(err, errlen, "%s: cannot remove the unfinished packed copy: %s", tmp,
+                 strerror(errno));
+        return -1;
+    }
+    if (is_our_leftover(journal, &db, false))
+        unlink(journal);
+    snprintf(err, errlen, "%s: removed an unfinished packed copy (a packing was killed)", tmp);
+    return 1;
 }
 
 int owdb_file_uri(const char *path, const char *query, char *out, size_t outlen)

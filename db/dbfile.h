@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct owdb_file {
     sqlite3 *db;
@@ -40,6 +41,19 @@ void owdb_file_chown_companions(const char *path, const owdb_options *o);
  * as it was (the caller may VACUUM in place instead). */
 #define OWDB_COMPACT_SUFFIX "-compacting"
 int owdb_file_compact_into(owdb_file *f, char *err, size_t errlen);
+/* Whether a packed copy of a size-byte file fits in avail free bytes with
+ * OWDB_COMPACT_ROOM_MARGIN to spare. */
+bool owdb_compact_fits(uint64_t size, uint64_t avail);
+/* The file's size and the bytes an unprivileged writer may still use on its filesystem
+ * (statvfs f_bavail). 0, or -1 with err. */
+int owdb_file_space(const owdb_file *f, uint64_t *size, uint64_t *avail, char *err, size_t errlen);
+/* Removes the packed copy (path + OWDB_COMPACT_SUFFIX, and its -journal) a packing killed
+ * before its rename left behind. Only while we hold the writer lock (no packing of this file
+ * can be running), in a directory others cannot write, and only a file of ours: regular, mode
+ * 0600, owned like the database or by us, empty or starting like an SQLite file (or zeros).
+ * 1 removed (err says what), 0 nothing there, -1 something else by that name, left alone
+ * (err says so). */
+int owdb_file_remove_stale_compact(const owdb_file *f, char *err, size_t errlen);
 
 /* Checks that schema `name` (main, or an attached name) of db is an orphanwatch database of
  * this build's schema version. label names the file in messages. 0 or -1 with err. */

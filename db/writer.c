@@ -214,6 +214,15 @@ static int start_capture(ow_db *db, char *err, size_t errlen)
     return rc;
 }
 
+/* A packed copy a killed packing left beside the file goes (or, not ours, is named): it
+ * would otherwise stay, as large as the file, and keep the next packing in place. */
+static void remove_stale_compact(ow_db *db)
+{
+    char msg[4400];
+    if (owdb_file_remove_stale_compact(&db->file, msg, sizeof msg) != 0)
+        fprintf(stderr, "orphanwatch: %s\n", msg);
+}
+
 static void apply_defaults(owdb_options *o, const owdb_options *in)
 {
     memset(o, 0, sizeof *o);
@@ -245,6 +254,7 @@ ow_db *owdb_create(const char *path, const owdb_options *o, char *err, size_t er
         free(db);
         return NULL;
     }
+    remove_stale_compact(db);
     if (start_capture(db, err, errlen) < 0 || prepare_all(db, err, errlen) < 0) {
         owdb_close(db);
         return NULL;
@@ -271,18 +281,71 @@ const owdb_stats *owdb_get_stats(const ow_db *db)
     return &db->snapshot;
 }
 
+#define COMPACT_PROGRESS_OPS 1000 /* SQLite steps between two questions to compact_stop */
+#define MB(bytes)            ((unsigned long long)(((bytes) + (1u << 20) - 1) >> 20))
+
+/* owdb_options.compact_stop as SQLite's progress handler: nonzero interrupts the statement. */
+static int compact_progress(void *ctx)
+{
+    const ow_db *db = ctx;
+    return db->opt.compact_stop(db->opt.compact_stop_ctx);
+}
+
+static bool compact_stopped(const ow_db *db)
+{
+    return db->opt.compact_stop && db->opt.compact_stop(db->opt.compact_stop_ctx);
+}
+
+/* Room on the filesystem for the packed copy (else said on stderr); a long packing is
+ * announced. */
+static bool compact_has_room(ow_db *db)
+{
+    uint64_t size = 0, avail = 0;
+    char err[300];
+    if (owdb_file_space(&db->file, &size, &avail, err, sizeof err) < 0) {
+        fprintf(stderr, "orphanwatch: left unpacked (%s); its data is complete\n", err);
+        return false;
+    }
+    if (!owdb_compact_fits(size, avail)) {
+        fprintf(stderr,
+                "orphanwatch: %s: left unpacked: packing needs %llu MB free on its filesystem, "
+                "%llu MB are; its data is complete\n",
+                db->path, MB(size + OWDB_COMPACT_ROOM_MARGIN), MB(avail));
+        return false;
+    }
+    if (size > OWDB_COMPACT_NOTICE_BYTES)
+        fprintf(stderr, "orphanwatch: packing %s (%llu MB)%s\n", db->path, MB(size),
+                db->opt.compact_stop ? "; Ctrl-C skips it" : "");
+    return true;
+}
+
 /* Packs the file: VACUUM INTO a new file renamed over it (half the writes of an in-place
  * VACUUM, which journals the whole file), else VACUUM in place with its copy in a temporary
- * file (not memory: the file's size). Failing (a full disk) leaves the file as it was: said
- * on stderr, nothing lost. */
+ * file (not memory: the file's size). Not without room for the copy; stopped (compact_stop)
+ * between or inside both. Failing or stopped leaves the file as it was: said on stderr,
+ * nothing lost. */
 static void compact(ow_db *db)
 {
     char *msg = NULL, err[300];
-    if (owdb_file_compact_into(&db->file, err, sizeof err) == 0)
+    if (compact_stopped(db)) {
+        fprintf(stderr, "orphanwatch: %s: packing skipped; its data is complete\n", db->path);
         return;
-    if (sqlite3_exec(db->file.db, "PRAGMA temp_store=FILE; VACUUM", NULL, NULL, &msg) != SQLITE_OK)
+    }
+    if (!compact_has_room(db))
+        return;
+    if (db->opt.compact_stop)
+        sqlite3_progress_handler(db->file.db, COMPACT_PROGRESS_OPS, compact_progress, db);
+    bool packed =
+        owdb_file_compact_into(&db->file, err, sizeof err) == 0 ||
+        (!compact_stopped(db) && sqlite3_exec(db->file.db, "PRAGMA temp_store=FILE; VACUUM", NULL,
+                                              NULL, &msg) == SQLITE_OK);
+    if (!packed && compact_stopped(db))
+        fprintf(stderr, "orphanwatch: %s: packing stopped; its data is complete, unpacked\n",
+                db->path);
+    else if (!packed)
         fprintf(stderr, "orphanwatch: %s: not compacted (%s); its data is complete\n", db->path,
                 msg ? msg : sqlite3_errmsg(db->file.db));
+    sqlite3_progress_handler(db->file.db, 0, NULL, NULL);
     sqlite3_free(msg);
 }
 

@@ -1,7 +1,8 @@
 /* cmd_live: `sudo orphanwatch live -i IFACE [-w DB] [options] [EXPRESSION]`. Opens the
  * interface (the only step that needs root), drops privileges for good, then runs a short
  * loop: packets in, verdicts out, the capture row refreshed every second, and either the
- * dashboard or one line per verdict on stdout. SIGINT/SIGTERM/SIGHUP end it cleanly. */
+ * dashboard or one line per verdict on stdout. SIGINT/SIGTERM/SIGHUP end it cleanly; a
+ * database this run created is then packed, which another signal skips. */
 #include "ui/commands.h"
 #include "ui/dashboard.h"
 #include "ui/options.h"
@@ -17,10 +18,22 @@
 #define CHECKPOINT_S 1.0
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t ending;       /* the capture loop is over (signal or q) */
+static volatile sig_atomic_t stop_packing; /* a signal after that: skip or stop the packing */
 
 static void on_signal(int sig)
 {
+    if (stop_signal || ending)
+        stop_packing = 1;
     stop_signal = sig;
+}
+
+/* The writer packs the file it created when the capture ends (owdb_options.compact); it asks
+ * this between SQLite steps, so a second Ctrl-C stops it and leaves the file unpacked. */
+static int packing_stop(void *ctx)
+{
+    (void)ctx;
+    return stop_packing;
 }
 
 static void usage(FILE *out)
@@ -110,6 +123,8 @@ int cmd_live(int argc, char **argv)
         default_db_path(r.p.cap.iface, dbpath, sizeof dbpath);
         r.p.db_path = dbpath;
     }
+    r.p.db.compact = true; /* the file this run creates is packed when it ends */
+    r.p.db.compact_stop = packing_stop;
     bool ui = !r.no_ui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
     if (!ui)
         r.p.verdict_out = stdout;
@@ -131,11 +146,12 @@ int cmd_live(int argc, char **argv)
             fprintf(stderr, "orphanwatch: dashboard: %s (continuing without it)\n", err);
     }
     int rc = live_loop(p, d, err, sizeof err);
+    const char *how = rc < 0 ? "error" : stop_signal ? "signal" : "quit";
+    ending = 1;
     if (d)
         dashboard_close(d); /* the terminal is back before anything is printed */
     if (rc < 0)
         fprintf(stderr, "orphanwatch: %s\n", err);
-    const char *how = rc < 0 ? "error" : stop_signal ? "signal" : "quit";
     if (pipeline_close(p, how) != 0)
         rc = -1;
     fprintf(stderr, "orphanwatch: stopped (%s); results in %s\n", how, r.p.db_path);

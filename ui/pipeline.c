@@ -250,7 +250,6 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     free(abs);
     describe_ports(p);
     p->o.db.never_stall = p->live; /* packets do not wait for the disk; a file read may */
-    p->o.db.compact = p->o.db.compact && !p->live; /* live: the file is in use */
     p->db = owdb_create(o->db_path, &p->o.db, err, errlen);
     if (!p->db)
         goto fail;
