@@ -491,6 +491,7 @@ bool nids_glue_init(capture *c, char *err, size_t errlen)
     nids_params.filename = NULL;
     nids_params.device = NULL;
     nids_params.pcap_desc = dead;
+    nids_hash_init();
     if (!nids_init()) {
         snprintf(err, errlen, "libnids: %s", nids_errbuf);
         nids_params.pcap_desc = NULL;

@@ -29,6 +29,12 @@ void nids_feed(capture *c, ow_flow_int *f, int dir, uint32_t seq, uint32_t ack, 
 void nids_synth_handshake(capture *c, ow_flow_int *f, uint32_t client_isn, uint32_t server_isn);
 void nids_sink_gap(capture *c, ow_flow_int *f, int dir, uint64_t len);
 
+/* nids_hash.c: keys the hash libnids' stream table uses (when it is ours: OW_NIDS_HASH) */
+void nids_hash_init(void);
+#ifdef OW_NIDS_HASH
+extern uint64_t nids_hash_calls; /* times libnids called it (tests: it is the one used) */
+#endif
+
 /* gaps.c */
 /* Data fed to libnids beyond the bytes it has in order (so holes can be told from it). */
 void gaps_note_seen(flow_reasm *r, uint32_t start, uint32_t end);

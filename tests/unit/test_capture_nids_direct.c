@@ -5,8 +5,9 @@
  * a synthetic capture built to reach libnids' less common paths (reordering, retransmissions,
  * a hole, more than 64 KB queued out of order, which makes libnids prune by the buffer sizes
  * the direct path computes, a reset, a FIN), the bundled sample and the shared captures when
- * ORPHANWATCH_CAPTURES names them. */
-#include "capture/capture_priv.h"
+ * ORPHANWATCH_CAPTURES names them. Also: libnids files its streams under our hash
+ * (nids_hash.c) when the build says it does, i.e. the symbol interposition took effect. */
+#include "capture/nids_priv.h"
 #include "tests/unit/test_capture_synth.h"
 #include "tests/unit/testlib.h"
 #include <dirent.h>
@@ -209,7 +210,15 @@ int main(void)
     fprintf(stderr, "  libnids' TCP entry is not used directly in this build: both reads take "
                     "nids_pcap_handler\n");
 #endif
+#ifdef OW_NIDS_HASH
+    uint64_t calls = nids_hash_calls;
+#endif
     synthetic();
+#ifdef OW_NIDS_HASH
+    CHECK(nids_hash_calls > calls + 100); /* libnids called ours, not its own mkhash */
+#else
+    fprintf(stderr, "  libnids keeps its own stream hash in this build\n");
+#endif
     const char *src = getenv("OW_SOURCE_DIR");
     char sample[1024];
     snprintf(sample, sizeof sample, "%s/tests/data/sample.pcap", src ? src : ".");
