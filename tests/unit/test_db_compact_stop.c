@@ -131,7 +131,7 @@ static bool same_bytes(const char *a, const char *b)
 
 static const char *integrity(const char *path)
 {
-    static char out[64];
+    static char out[600];
     char err[512];
     sqlite3 *r = owdb_open_readonly(path, err, sizeof err);
     snprintf(out, sizeof out, "%s", r ? text_of(r, "PRAGMA integrity_check") : err);
