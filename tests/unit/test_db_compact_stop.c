@@ -262,8 +262,7 @@ static void make_file(const char *path, mode_t mode, const void *data, size_t le
  * that name is left alone. */
 static void test_stale_copy(void)
 {
-    char path[128], copy[200], journal[220], zeros[4096] = {0};
-    static const char header[] = "SQLite format 3";
+    char path[128], copy[200], journal[220], zeros[4096] = {0}, header[4096] = "SQLite format 3";
     owdb_options plain = {0};
     path_in(path, sizeof path, tmpdir, "stale.db");
     beside(copy, sizeof copy, path, "");
@@ -288,7 +287,7 @@ static void test_stale_copy(void)
     unlink(copy);
     /* a leftover beside a path written anew: removed, and the new file packed by rename */
     unlink(path);
-    make_file(copy, 0600, header, sizeof header);
+    make_file(copy, 0600, header, 16);
     owdb_options packing = {.compact = true};
     ino_t created = write_churn(path, &packing);
     CHECK(created != 0 && inode_of(path) != created && access(copy, F_OK) != 0);
