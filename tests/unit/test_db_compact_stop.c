@@ -357,7 +357,7 @@ static void mount_tmpfs(void)
     path_in(small, sizeof small, tmpdir, "small");
     path_in(big, sizeof big, tmpdir, "big");
     if (geteuid() != 0 || mkdir(small, 0700) != 0 || mkdir(big, 0700) != 0 ||
-        unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        unshare(CLONE_NEWNS) != 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         return;
     tmpfs_ok = mount("tmpfs", small, "tmpfs", 0, "size=12m,mode=0700") == 0 &&
                mount("tmpfs", big, "tmpfs", 0, "size=64m,mode=0700") == 0;
