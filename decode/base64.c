@@ -1,5 +1,9 @@
-/* base64: bounded decoding of standard and URL-safe base64 (see base64.h). */
+/* base64: bounded decoding of standard and URL-safe base64 (see base64.h), and the length of
+ * a run of URL-safe characters (a session token's alphabet). */
 #include "decode/base64.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* The sextet of each character (low 6 bits), with STD: only in the standard alphabet, URL:
  * only in the URL-safe one, N: in neither. */
@@ -113,6 +117,45 @@ int ow_b64_decode(const char *src, size_t n, ow_b64_alphabet alphabet, uint8_t *
     if (out_len)
         *out_len = out;
     return 0;
+}
+#if defined(__SSE2__)
+/* Bytes of v that are unsigned-less-or-equal to max, as a vector of 0xff / 0. */
+static __m128i at_most(__m128i v, char max)
+{
+    return _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(max)), v);
+}
+
+/* The offset of the first character outside the URL-safe alphabet among the sixteen at p, or
+ * 16 when there is none. A letter is a byte whose value with bit 0x20 set is 'a'..'z'. */
+static unsigned url_run_of_16(const char *p)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i ok = at_most(_mm_sub_epi8(lower, _mm_set1_epi8('a')), 'z' - 'a');
+    ok = _mm_or_si128(ok, at_most(_mm_sub_epi8(v, _mm_set1_epi8('0')), '9' - '0'));
+    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+    unsigned outside = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+    return outside ? (unsigned)__builtin_ctz(outside) : 16;
+}
+#endif
+
+size_t ow_b64_url_run(const char *src, size_t n)
+{
+    size_t i = 0;
+    if (!src)
+        return 0;
+#if defined(__SSE2__)
+    while (n - i >= 16) {
+        unsigned k = url_run_of_16(src + i);
+        i += k;
+        if (k < 16)
+            return i;
+    }
+#endif
+    while (i < n && (sextet_code[(unsigned char)src[i]] & STD) == 0)
+        i++;
+    return i;
 }
 #undef STD
 #undef URL

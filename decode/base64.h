@@ -16,4 +16,8 @@ size_t ow_b64_decoded_max(size_t n);
  * misplaced padding, or a lone final character. */
 int ow_b64_decode(const char *src, size_t n, ow_b64_alphabet alphabet, uint8_t *dst, size_t cap,
                   size_t *out_len);
+
+/* How many of the first characters of src[0..n) are in the URL-safe alphabet (A-Z a-z 0-9 - _,
+ * no '='): n when all are. Sixteen at a time where SSE2 is there. */
+size_t ow_b64_url_run(const char *src, size_t n);
 #endif

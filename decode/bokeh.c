@@ -2,9 +2,9 @@
  * sections 2-4): session tokens and the session id and expiry inside them, tokens in page
  * HTML / autoload.js and in Sec-WebSocket-Protocol, the legacy bokeh-session-id query, and
  * Bokeh messages assembled from WebSocket messages. The compressed headers/cookies payload of
- * a token (__bk__zlib_) is only detected, never decoded. Headers and buffer ids in the exact
- * shapes Bokeh writes are read without the general JSON walk (same results; any other text
- * goes the general way). */
+ * a token (__bk__zlib_) is only detected, never decoded. Tokens, headers and buffer ids in the
+ * exact shapes Bokeh writes are read without the general JSON walk (same results; any other
+ * text goes the general way). */
 #include "decode/bokeh.h"
 #include "decode/base64.h"
 #include "decode/json_scan.h"
@@ -35,6 +35,8 @@ static bool has_extra_payload(const char *json, size_t len)
     return false;
 }
 
+static bool token_fast(const char *tok, size_t n, bokeh_token_info *info);
+
 int bokeh_token_decode(const char *tok, size_t len, bokeh_token_info *out)
 {
     bokeh_token_info info;
@@ -50,6 +52,11 @@ int bokeh_token_decode(const char *tok, size_t len, bokeh_token_info *out)
     size_t n = whole ? body : BOKEH_TOKEN_DECODE_CHARS;
     if (n % 4 == 1)
         n--; /* a cut token: a lone last character carries no whole byte */
+    if (n > 0 && token_fast(tok, n, &info)) {
+        if (out)
+            *out = info;
+        return 0;
+    }
     uint8_t json[BOKEH_TOKEN_DECODE_CHARS / 4 * 3];
     size_t json_len = 0;
     if (n == 0 || ow_b64_decode(tok, n, OW_B64_URL, json, sizeof json, &json_len) < 0)
@@ -74,10 +81,15 @@ int bokeh_token_decode(const char *tok, size_t len, bokeh_token_info *out)
     return 0;
 }
 
-static bool is_token_char(char c)
+/* The end of a run of token characters (the URL-safe alphabet, '.' and '=') from at. */
+static size_t token_run_end(const char *buf, size_t len, size_t at)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '=';
+    for (;;) {
+        at += ow_b64_url_run(buf + at, len - at);
+        if (at >= len || (buf[at] != '.' && buf[at] != '='))
+            return at;
+        at++;
+    }
 }
 
 static bool is_id_char(char c)
@@ -110,8 +122,11 @@ static size_t value_start(const char *buf, size_t len, size_t at, bool escaped)
 static size_t value_length(const char *buf, size_t len, size_t at, bool escaped, bool token)
 {
     size_t i = at;
-    while (i < len && (token ? is_token_char(buf[i]) : is_id_char(buf[i])))
-        i++;
+    if (token)
+        i = token_run_end(buf, len, at);
+    else
+        while (i < len && is_id_char(buf[i]))
+            i++;
     if (i >= len)
         return 0;
     bool closed = escaped ? buf[i] == '\\' && i + 1 < len && buf[i + 1] == '"' : buf[i] == '"';
@@ -119,10 +134,9 @@ static size_t value_length(const char *buf, size_t len, size_t at, bool escaped,
 }
 
 /* Is there `"<key>"` (or `\"<key>\"`) at the quote buf[q], followed by a quoted value? */
-static bool match_member(const char *buf, size_t len, size_t q, const char *key, bool token,
-                         bokeh_found *f)
+static bool match_member(const char *buf, size_t len, size_t q, const char *key, size_t key_len,
+                         bool token, bokeh_found *f)
 {
-    size_t key_len = strlen(key);
     bool escaped = q > 0 && buf[q - 1] == '\\';
     size_t at = q + 1;
     if (len - at < key_len || memcmp(buf + at, key, key_len) != 0)
@@ -147,6 +161,13 @@ static bool match_member(const char *buf, size_t len, size_t q, const char *key,
     return true;
 }
 
+/* Can the quote buf[q] open "token" or "sessionid"? Most quotes of a page are let go on the
+ * byte after them. */
+static bool may_start_key(const char *buf, size_t len, size_t q)
+{
+    return q + 1 < len && (buf[q + 1] == 't' || buf[q + 1] == 's');
+}
+
 size_t bokeh_find_tokens(const char *buf, size_t len, bokeh_found *out, size_t max)
 {
     size_t count = 0;
@@ -159,8 +180,9 @@ size_t bokeh_find_tokens(const char *buf, size_t len, bokeh_found *out, size_t m
             break;
         bokeh_found f;
         size_t at = (size_t)(q - buf);
-        if (match_member(buf, len, at, "token", true, &f) ||
-            match_member(buf, len, at, "sessionid", false, &f)) {
+        if (may_start_key(buf, len, at) &&
+            (match_member(buf, len, at, "token", 5, true, &f) ||
+             match_member(buf, len, at, "sessionid", 9, false, &f))) {
             if (count < max && out)
                 out[count] = f;
             count++;
@@ -464,6 +486,63 @@ static bool header_fast(const uint8_t *data, size_t kept, uint64_t total, bokeh_
     m->num_buffers = nb;
     m->size = total;
     return true;
+}
+
+/* ---- tokens in the shape Bokeh writes ----
+ * Python's json.dumps writes a token's JSON as {"session_id": "<id>", "session_expiry": <int>}
+ * or with , "__bk__zlib_": "<B64U>" after the expiry (bokeh-wire.md 2.1). When the decoded
+ * text starts that way (the id without escapes and short enough not to be cut, the expiry of at
+ * most 18 digits), the general way's answers lie in that start: the id and the expiry are its
+ * first two members, and the third key is found as soon as its name, colon and a first byte of
+ * value are there. Only that start is decoded; the rest is only checked to be in the alphabet
+ * (as the general way's decoding would check it). */
+
+/* Base64 characters decoded for the shape: 192 bytes of JSON, room for ids of 100 bytes. */
+#define BOKEH_TOKEN_SHAPE_CHARS 256
+
+static bool is_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The shape on the decoded start j[0..n) into *info (its id, expiry and extra payload). */
+static bool token_shape(const char *j, size_t n, bokeh_token_info *info)
+{
+    shape s = {j, j, j + n};
+    size_t id_at, id_len;
+    if (!shape_lit(&s, NAME("{\"session_id\": ")) || !shape_string(&s, &id_at, &id_len) ||
+        id_len >= sizeof info->session_id || !shape_lit(&s, NAME(", \"session_expiry\": ")))
+        return false;
+    const char *digits = s.p;
+    int64_t expiry = 0;
+    while (s.p < s.end && *s.p >= '0' && *s.p <= '9' && s.p - digits < 18)
+        expiry = expiry * 10 + (*s.p++ - '0');
+    if (s.p == digits)
+        return false;
+    bool extra = !shape_lit(&s, "}", 1);
+    if (extra &&
+        !(shape_lit(&s, NAME(", \"__bk__zlib_\": ")) && s.p < s.end && !is_json_space(*s.p)))
+        return false;
+    plain_value(j, id_at, id_len, info->session_id, sizeof info->session_id);
+    info->session_id_truncated = false;
+    info->has_expiry = true;
+    info->expiry = expiry;
+    info->has_extra_payload = extra;
+    return true;
+}
+
+/* The token's first n base64 characters (the general way decodes that many) read in the shape
+ * into *info; false, with the general way to decide, for a token of any other kind. */
+static bool token_fast(const char *tok, size_t n, bokeh_token_info *info)
+{
+    if (ow_b64_url_run(tok, n) != n)
+        return false; /* padding or a byte outside the alphabet */
+    size_t start = n < BOKEH_TOKEN_SHAPE_CHARS ? n : BOKEH_TOKEN_SHAPE_CHARS;
+    uint8_t json[BOKEH_TOKEN_SHAPE_CHARS / 4 * 3];
+    size_t json_len = 0;
+    if (ow_b64_decode(tok, start, OW_B64_URL, json, sizeof json, &json_len) != 0)
+        return false;
+    return token_shape((const char *)json, json_len, info);
 }
 
 #undef NAME
