@@ -5,6 +5,7 @@
  * itself leave through the record sink. */
 #include "correlate/internal.h"
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,28 @@ static void exchange_free(exchange *x)
     free(x);
 }
 
+/* A new exchange: numbers, flags and short texts zeroed. The long request texts (method to
+ * origin, about 2 KB that on_request writes anyway) are only made empty: they are read as
+ * strings, never past their NUL. */
+#define EXCHANGE_REQUEST_TEXTS(x)                                                                  \
+    (sizeof(x)->method + sizeof(x)->target + sizeof(x)->host + sizeof(x)->user_agent +             \
+     sizeof(x)->referer + sizeof(x)->origin)
+_Static_assert(offsetof(exchange, subprotocol_session) - offsetof(exchange, method) ==
+                   EXCHANGE_REQUEST_TEXTS((exchange *)0),
+               "the request texts lie together, between the zeroed parts");
+
+static exchange *exchange_new(void)
+{
+    exchange *x = malloc(sizeof *x);
+    if (!x)
+        return NULL;
+    memset(x, 0, offsetof(exchange, method));
+    memset(x->subprotocol_session, 0, sizeof *x - offsetof(exchange, subprotocol_session));
+    x->method[0] = x->target[0] = x->host[0] = 0;
+    x->user_agent[0] = x->referer[0] = x->origin[0] = 0;
+    return x;
+}
+
 static void remember_finished(conn_state *cs, exchange *x)
 {
     if (cs->n_recent == CONN_RECENT_EXCH) {
@@ -661,7 +684,7 @@ static bool on_request(void *ctx, const http_head *req, const http_request_info 
         c->stats.http_pending_overflow++;
         return false;
     }
-    exchange *x = calloc(1, sizeof *x);
+    exchange *x = exchange_new();
     if (!x)
         return false;
     x->id = ++c->next_http_id;
@@ -726,7 +749,7 @@ static bool on_response(void *ctx, const http_head *resp, const http_request_inf
     c->stats.http_responses++;
     if (!x) { /* a response without its request: picked up mid-stream */
         c->stats.http_unpaired++;
-        x = calloc(1, sizeof *x);
+        x = exchange_new();
         if (!x)
             return false;
         x->id = ++c->next_http_id;
