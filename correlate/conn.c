@@ -10,7 +10,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
+static bool is_control(unsigned char ch)
+{
+    return ch < 0x20 || ch == 0x7f;
+}
+
+#if defined(__SSE2__)
+/* The offset of the first control byte (below 0x20, or DEL) among the sixteen at p, or 16. */
+static unsigned first_control_of_16(const char *p)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i low = _mm_set1_epi8(0x1f);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+    ctl = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    unsigned mask = (unsigned)_mm_movemask_epi8(ctl);
+    return mask ? (unsigned)__builtin_ctz(mask) : 16;
+}
+#endif
+
+/* How many of the n bytes at s come before the first control byte (n when none does). */
+static size_t text_run(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    while (n - i >= 16) {
+        unsigned k = first_control_of_16(s + i);
+        i += k;
+        if (k < 16)
+            return i;
+    }
+#endif
+    while (i < n && !is_control((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+/* No control bytes in rows: each becomes '?'. The runs between them are copied whole. */
 void copy_bounded(char *dst, size_t cap, const char *src, size_t len)
 {
     if (!cap)
@@ -19,9 +58,12 @@ void copy_bounded(char *dst, size_t cap, const char *src, size_t len)
         len = 0;
     if (len >= cap)
         len = cap - 1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        dst[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch; /* no control bytes in rows */
+    for (size_t i = 0; i < len;) {
+        size_t run = text_run(src + i, len - i);
+        memmove(dst + i, src + i, run); /* (src may be dst itself) */
+        i += run;
+        if (i < len)
+            dst[i++] = '?';
     }
     dst[len] = 0;
 }
