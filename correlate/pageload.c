@@ -359,8 +359,8 @@ void page_from_tokens(correlator *c, conn_state *cs, exchange *x)
         if (!x->page_load_id) {
             x->page_load_id = p->id;
             x->res_index = 0;
-            snprintf(x->kind, sizeof x->kind, "%s",
-                     strcmp(x->kind, "autoload") ? "page" : "autoload");
+            const char *kind = strcmp(x->kind, "autoload") ? "page" : "autoload";
+            copy_bounded(x->kind, sizeof x->kind, kind, strlen(kind));
         }
         conn_add_page_ref(cs, p->id);
         page_emit(c, p);

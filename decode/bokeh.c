@@ -497,7 +497,9 @@ static bool header_fast(const uint8_t *data, size_t kept, uint64_t total, bokeh_
  * value are there. Only that start is decoded; the rest is only checked to be in the alphabet
  * (as the general way's decoding would check it). */
 
-/* Base64 characters decoded for the shape: 192 bytes of JSON, room for ids of 100 bytes. */
+/* Base64 characters decoded for the shape: first 120 bytes of JSON (a generated 44-character
+ * id and what follows it), then, if that was not enough, up to 192 (ids of about 100 bytes). */
+#define BOKEH_TOKEN_SHAPE_FIRST 160
 #define BOKEH_TOKEN_SHAPE_CHARS 256
 
 static bool is_json_space(char c)
@@ -532,17 +534,26 @@ static bool token_shape(const char *j, size_t n, bokeh_token_info *info)
 }
 
 /* The token's first n base64 characters (the general way decodes that many) read in the shape
- * into *info; false, with the general way to decide, for a token of any other kind. */
+ * into *info; false, with the general way to decide, for a token of any other kind. The start
+ * is decoded in two steps (the first a whole number of groups: together they decode as one). */
 static bool token_fast(const char *tok, size_t n, bokeh_token_info *info)
 {
     if (ow_b64_url_run(tok, n) != n)
         return false; /* padding or a byte outside the alphabet */
-    size_t start = n < BOKEH_TOKEN_SHAPE_CHARS ? n : BOKEH_TOKEN_SHAPE_CHARS;
     uint8_t json[BOKEH_TOKEN_SHAPE_CHARS / 4 * 3];
-    size_t json_len = 0;
-    if (ow_b64_decode(tok, start, OW_B64_URL, json, sizeof json, &json_len) != 0)
-        return false;
-    return token_shape((const char *)json, json_len, info);
+    size_t done = 0, json_len = 0;
+    for (size_t upto = BOKEH_TOKEN_SHAPE_FIRST;; upto = BOKEH_TOKEN_SHAPE_CHARS) {
+        size_t stop = n < upto ? n : upto, got = 0;
+        if (ow_b64_decode(tok + done, stop - done, OW_B64_URL, json + json_len,
+                          sizeof json - json_len, &got) != 0)
+            return false;
+        json_len += got;
+        done = stop;
+        if (token_shape((const char *)json, json_len, info))
+            return true;
+        if (done == n || upto == BOKEH_TOKEN_SHAPE_CHARS)
+            return false;
+    }
 }
 
 #undef NAME
