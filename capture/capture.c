@@ -38,6 +38,14 @@ static void apply_defaults(capture_opts *o)
         o->max_stream_buffer = OW_DEFAULT_MAX_STREAM_BUFFER;
 }
 
+static void set_server_port_bits(capture *c)
+{
+    for (int i = 0; i < c->opts.n_server_ports; i++) {
+        uint16_t port = c->opts.server_ports[i];
+        c->server_port_bits[port / 64] |= 1ull << (port % 64);
+    }
+}
+
 capture *capture_open(const capture_opts *o, char *err, size_t errlen)
 {
     if (!o || (!o->file && !o->iface)) {
@@ -51,6 +59,7 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
     }
     c->opts = *o;
     apply_defaults(&c->opts);
+    set_server_port_bits(c);
     c->file_copy = dup_or_null(o->file);
     c->iface_copy = dup_or_null(o->iface);
     c->bpf_copy = dup_or_null(o->bpf);
@@ -173,10 +182,7 @@ static void tick(capture *c)
 
 static bool is_server_port(const capture *c, uint16_t port)
 {
-    for (int i = 0; i < c->opts.n_server_ports; i++)
-        if (c->opts.server_ports[i] == port)
-            return true;
-    return false;
+    return (c->server_port_bits[port / 64] >> (port % 64)) & 1;
 }
 
 static bool is_syn(const ow_tcp_seg *s)

@@ -20,6 +20,7 @@
 
 struct capture {
     capture_opts opts;
+    uint64_t server_port_bits[65536 / 64]; /* opts.server_ports as a bit per port */
     char *name;
     char *file_copy, *iface_copy, *bpf_copy;
     pkt_source src;

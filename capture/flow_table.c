@@ -1,6 +1,7 @@
 /* flow_table: hash table of TCP connections by real 4-tuple, slots, LRU (see flow_table.h).
  * A lookup first tries the flow the previous lookup found; IPv4 connections (nearly all) are
- * hashed and compared as two words, addresses and ports. */
+ * hashed and compared as two words, addresses and ports; IPv6 ones as the ports' word first,
+ * then each address as two words. */
 #include "capture/flow_table.h"
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static uint64_t v4_addrs(const ow_addr *a, const ow_addr *b)
     return (uint64_t)load32(a->bytes) << 32 | load32(b->bytes);
 }
 
-static uint32_t v4_ports(uint16_t pa, uint16_t pb)
+static uint32_t port_pair(uint16_t pa, uint16_t pb)
 {
     return (uint32_t)pa << 16 | pb;
 }
@@ -58,12 +59,35 @@ static inline uint32_t v4_pair_hash(const flow_table *t, uint32_t a, uint16_t pa
     return (uint32_t)(h >> 32);
 }
 
+static inline uint64_t v6_endpoint_mix(const ow_addr *a, uint16_t port, uint64_t seed)
+{
+    uint64_t h = (load64(a->bytes) ^ seed) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ load64(a->bytes + 8) ^ port) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline uint32_t v6_pair_hash(const flow_table *t, const ow_addr *a, uint16_t pa,
+                                    const ow_addr *b, uint16_t pb)
+{
+    uint64_t seed = (uint64_t)t->seed << 32 | t->seed;
+    uint64_t h = v6_endpoint_mix(a, pa, seed) + v6_endpoint_mix(b, pb, seed);
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (uint32_t)(h >> 32);
+}
+
+static bool both_v6(const ow_addr *a, const ow_addr *b)
+{
+    return a->family == 6 && b->family == 6;
+}
+
 /* Symmetric: both directions of a connection land in the same bucket. */
 static uint32_t pair_hash(const flow_table *t, const ow_addr *a, uint16_t pa, const ow_addr *b,
                           uint16_t pb)
 {
     if (a->family == 4 && b->family == 4) /* the common case, in a few instructions */
         return v4_pair_hash(t, load32(a->bytes), pa, load32(b->bytes), pb);
+    if (both_v6(a, b))
+        return v6_pair_hash(t, a, pa, b, pb);
     uint32_t h = endpoint_hash(a, pa, t->seed) + endpoint_hash(b, pb, t->seed);
     h ^= h >> 16;
     h *= 0x7feb352du;
@@ -158,12 +182,54 @@ static ow_flow_int *v4_lookup(flow_table *t, const ow_addr *src, uint16_t sport,
                               uint16_t dport, int *dir)
 {
     uint64_t addrs = v4_addrs(src, dst);
-    uint32_t ports = v4_ports(sport, dport);
+    uint32_t ports = port_pair(sport, dport);
     if (t->last && v4_flow_is(t->last, addrs, ports, dir))
         return t->last;
     uint32_t h = v4_pair_hash(t, load32(src->bytes), sport, load32(dst->bytes), dport);
     for (ow_flow_int *f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext) {
         if (f->hash == h && v4_flow_is(f, addrs, ports, dir)) {
+            t->last = f;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static bool v6_addr_eq(const ow_addr *a, const ow_addr *b)
+{
+    return load64(a->bytes) == load64(b->bytes) && load64(a->bytes + 8) == load64(b->bytes + 8);
+}
+
+/* Is f the IPv6 connection between src and dst whose ports in the packet's direction are
+ * ports? Sets *dir when it is. */
+static bool v6_flow_is(const ow_flow_int *f, const ow_addr *src, const ow_addr *dst, uint32_t ports,
+                       int *dir)
+{
+    if (!f->key_v6)
+        return false;
+    const ow_flow *p = &f->pub;
+    if (f->key_ports == ports && v6_addr_eq(&p->client, src) && v6_addr_eq(&p->server, dst)) {
+        *dir = OW_DIR_C2S;
+        return true;
+    }
+    if (f->key_ports == (ports << 16 | ports >> 16) && v6_addr_eq(&p->server, src) &&
+        v6_addr_eq(&p->client, dst)) {
+        *dir = OW_DIR_S2C;
+        return true;
+    }
+    return false;
+}
+
+static __attribute__((noinline)) ow_flow_int *v6_lookup(flow_table *t, const ow_addr *src,
+                                                        uint16_t sport, const ow_addr *dst,
+                                                        uint16_t dport, int *dir)
+{
+    uint32_t ports = port_pair(sport, dport);
+    if (t->last && v6_flow_is(t->last, src, dst, ports, dir))
+        return t->last;
+    uint32_t h = v6_pair_hash(t, src, sport, dst, dport);
+    for (ow_flow_int *f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext) {
+        if (f->hash == h && v6_flow_is(f, src, dst, ports, dir)) {
             t->last = f;
             return f;
         }
@@ -192,6 +258,8 @@ ow_flow_int *ft_lookup(flow_table *t, const ow_addr *src, uint16_t sport, const 
 {
     if (src->family == 4 && dst->family == 4)
         return v4_lookup(t, src, sport, dst, dport, dir);
+    if (both_v6(src, dst))
+        return v6_lookup(t, src, sport, dst, dport, dir);
     return any_lookup(t, src, sport, dst, dport, dir);
 }
 
@@ -237,11 +305,12 @@ ow_flow_int *ft_insert(flow_table *t, const ow_addr *client, uint16_t cport, con
     f->pub.client_port = cport;
     f->pub.server_port = sport;
     f->hash = pair_hash(t, client, cport, server, sport);
+    f->key_ports = port_pair(cport, sport);
     if (client->family == 4 && server->family == 4) {
         f->key_v4 = true;
         f->key_addrs = v4_addrs(client, server);
-        f->key_ports = v4_ports(cport, sport);
     }
+    f->key_v6 = both_v6(client, server);
     uint32_t b = f->hash & (t->nbuckets - 1);
     f->hnext = t->buckets[b];
     t->buckets[b] = f;

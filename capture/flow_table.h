@@ -40,8 +40,9 @@ typedef struct ow_flow_int {
     struct ow_flow_int *hnext, *lprev, *lnext;
     uint32_t hash, slot;
     bool key_v4;        /* both ends IPv4: key_addrs and key_ports hold the 4-tuple */
+    bool key_v6;        /* both ends IPv6: compared as key_ports, then the addresses */
     uint64_t key_addrs; /* client address << 32 | server address (as stored in ow_addr) */
-    uint32_t key_ports; /* client port << 16 | server port */
+    uint32_t key_ports; /* client port << 16 | server port (every flow) */
     uint8_t state;
     bool sink_opened;
     bool counted_midstream;

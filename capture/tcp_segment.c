@@ -2,7 +2,6 @@
  * scale, SACK-permitted and SACK blocks. The option walk is bounded by the header length and
  * stops at a malformed option. The checksum is not checked (offloaded on the sending host). */
 #include "capture/packet.h"
-#include <string.h>
 
 #define TCP_MIN_HLEN    20
 #define TS_ONLY_OPTIONS 0x0101080Au /* NOP, NOP, timestamps (kind 8, length 10) */
@@ -56,7 +55,6 @@ enum ow_pkt_verdict ow_tcp_decode(const ow_ip *ip, ow_tcp_seg *s)
     if (hlen > ip->l4_caplen)
         return OW_PKT_TRUNCATED;
 
-    memset(s, 0, sizeof *s);
     s->sport = ow_get16(p);
     s->dport = ow_get16(p + 2);
     s->seq = ow_get32(p + 4);
@@ -64,7 +62,11 @@ enum ow_pkt_verdict ow_tcp_decode(const ow_ip *ip, ow_tcp_seg *s)
     s->flags = p[13];
     s->win = ow_get16(p + 14);
     s->hdr_len = (uint8_t)hlen;
+    /* no memset of the whole segment: the SACK blocks past n_sack are never read */
+    s->mss = 0;
     s->wscale = -1;
+    s->sack_permitted = false;
+    s->n_sack = 0;
     s->payload = p + hlen;
     s->payload_caplen = ip->l4_caplen - hlen;
     s->payload_wirelen = ip->l4_wirelen - hlen;

@@ -277,6 +277,17 @@ static void tcp_options(void)
     CHECK_EQ_INT(s.sack[0][1], 2);
     CHECK_EQ_INT(s.mss, 1460);
     CHECK_EQ_INT(s.payload_wirelen, 0);
+    /* a plain header after one with options: no option value is left over */
+    h[12] = 0x50;
+    CHECK_EQ_INT(tcp(h, 20, 20, &s), OW_PKT_OK);
+    CHECK_EQ_INT(s.mss, 0);
+    CHECK_EQ_INT(s.wscale, -1);
+    CHECK(!s.sack_permitted);
+    CHECK_EQ_INT(s.n_sack, 0);
+    CHECK_EQ_INT(tcp(h, 60, 60, &s), OW_PKT_OK); /* options again */
+    h[12] = 0xF0;
+    CHECK_EQ_INT(tcp(h, 60, 60, &s), OW_PKT_OK);
+    CHECK_EQ_INT(s.mss, 1460);
     h[20] = 2, h[21] = 200; /* an option longer than the header: the walk stops */
     CHECK_EQ_INT(tcp(h, 60, 60, &s), OW_PKT_OK);
     CHECK_EQ_INT(s.mss, 0);
