@@ -67,10 +67,14 @@ static const uint8_t header_template[IP_HLEN + TCP_HLEN + SYN_OPTS_LEN] = {
     3,    3, 14, 0, /* SYN only: window scale 14, end of options */
 };
 
+/* Inlined into both packet builders (in the frame, in nids_buf): they run for every packet
+ * libnids is given. */
+#define HOT static inline __attribute__((always_inline))
+
 /* Writes the IPv4 and TCP headers of one segment of len payload bytes at b; returns their
  * length (the payload goes right after them). */
-static uint32_t put_headers(uint8_t *b, const ow_flow_int *f, int dir, uint32_t seq, uint32_t ack,
-                            uint8_t flags, uint32_t len)
+HOT uint32_t put_headers(uint8_t *b, const ow_flow_int *f, int dir, uint32_t seq, uint32_t ack,
+                         uint8_t flags, uint32_t len)
 {
     bool syn = flags & OW_TH_SYN;
     uint32_t tcp_hlen = TCP_HLEN + (syn ? SYN_OPTS_LEN : 0);
@@ -125,7 +129,7 @@ static void nids_ip_direct(struct pcap_pkthdr *h, const uint8_t *pkt, uint32_t t
 }
 #endif
 
-static void hand_to_nids(capture *c, const uint8_t *pkt, uint32_t total)
+HOT void hand_to_nids(capture *c, const uint8_t *pkt, uint32_t total)
 {
     /* libnids' closing timeouts must see time move forward: with a clock going back it can
      * register a second timeout for one stream, which then fires on a freed stream. */
