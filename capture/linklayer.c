@@ -97,12 +97,15 @@ HOT enum ow_pkt_verdict skip_vlan_tags(const uint8_t *frame, uint32_t caplen, ui
 HOT enum ow_pkt_verdict by_ethertype(const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
                                      uint32_t off, uint16_t type, ow_l3 *out)
 {
-    enum ow_pkt_verdict v = skip_vlan_tags(frame, caplen, &off, &type);
-    if (v != OW_PKT_OK)
-        return v;
-    int version = version_of_ethertype(type);
-    if (version < 0)
-        return OW_PKT_NON_IP;
+    int version = version_of_ethertype(type); /* untagged IP: nearly every frame */
+    if (version < 0) {
+        enum ow_pkt_verdict v = skip_vlan_tags(frame, caplen, &off, &type);
+        if (v != OW_PKT_OK)
+            return v;
+        version = version_of_ethertype(type);
+        if (version < 0)
+            return OW_PKT_NON_IP;
+    }
     return l3_at(version, frame, off, caplen, wirelen, out);
 }
 
