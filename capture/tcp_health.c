@@ -16,6 +16,7 @@ void tcp_track_init(tcp_track *t, tcp_health *h)
     memset(t, 0, sizeof *t);
     memset(h, 0, sizeof *h);
     h->dir[0].wscale = h->dir[1].wscale = -1;
+    t->d[0].peer_wscale = t->d[1].peer_wscale = -1;
 }
 
 /* Data end as far as acknowledgement counts it: a FIN's sequence number is not data. */
@@ -24,9 +25,10 @@ static uint32_t data_clamp(const track_dir *t, uint32_t seq)
     return t->fin_sent && ow_seq_lt(t->fin_seq, seq) ? t->fin_seq : seq;
 }
 
-/* Bytes sent and not yet acknowledged, kept in track_dir.outstanding: note_outstanding runs
- * after every change of seq_known, snd_una, snd_max, fin_sent or fin_seq. */
-static void note_outstanding(track_dir *t)
+/* Bytes sent and not yet acknowledged, kept in track_dir.outstanding and (as the health's
+ * unacked_bytes, which readers see after each packet) in dh: note_outstanding runs after every
+ * change of seq_known, snd_una, snd_max, fin_sent or fin_seq. */
+static void note_outstanding(track_dir *t, tcp_dir_health *dh)
 {
     uint32_t n = 0;
     if (t->seq_known) {
@@ -34,6 +36,7 @@ static void note_outstanding(track_dir *t)
         n = ow_seq_lt(una, max) ? max - una : 0;
     }
     t->outstanding = n;
+    dh->unacked_bytes = n;
 }
 
 static uint32_t outstanding(const track_dir *t)
@@ -62,10 +65,22 @@ static void note_options(tcp_dir_health *dh, const ow_tcp_seg *s)
         dh->sack_permitted = true;
 }
 
+/* The window the receiver of direction d advertises is scaled by its own shift, which only
+ * applies when both SYNs announced window scaling (RFC 7323). The options change only here, at
+ * a SYN, so each direction keeps the shift its peer's windows take (track_dir.peer_wscale). */
+static void note_window_scaling(tcp_track *t, const tcp_health *h)
+{
+    bool both = h->dir[0].wscale >= 0 && h->dir[1].wscale >= 0;
+    for (int d = 0; d < 2; d++)
+        t->d[d].peer_wscale = both ? h->dir[!d].wscale : -1;
+}
+
 static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
 {
     track_dir *td = &t->d[dir];
-    note_options(&h->dir[dir], s);
+    tcp_dir_health *dh = &h->dir[dir];
+    note_options(dh, s);
+    note_window_scaling(t, h);
     if (!(s->flags & OW_TH_ACK)) {
         if (dir == OW_DIR_C2S) {
             h->syn_count++;
@@ -80,7 +95,7 @@ static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     /* The SYN takes one sequence number; data starts after it. */
     td->seq_known = true;
     td->snd_una = td->snd_max = s->seq + 1;
-    note_outstanding(td);
+    note_outstanding(td, dh);
 }
 
 static void note_handshake_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
@@ -149,18 +164,11 @@ static void segments_acked(track_dir *td, tcp_dir_health *dh, uint32_t ack)
         td->segs_unordered = false;
 }
 
-/* The window the receiver of direction dir advertises is scaled by its own shift, which only
- * applies when both SYNs announced window scaling (RFC 7323). */
-static int receiver_wscale(const tcp_health *h, int dir)
+static inline void window_state(track_dir *td, tcp_dir_health *dh)
 {
-    return h->dir[0].wscale >= 0 && h->dir[1].wscale >= 0 ? h->dir[!dir].wscale : -1;
-}
-
-static inline void window_state(track_dir *td, tcp_dir_health *dh, int peer_wscale)
-{
-    if (!td->peer_win_known || peer_wscale < 0)
+    if (!td->peer_win_known || td->peer_wscale < 0)
         return;
-    uint64_t window = (uint64_t)td->peer_win << peer_wscale;
+    uint64_t window = (uint64_t)td->peer_win << td->peer_wscale;
     uint32_t inflight = outstanding(td);
     bool full = window > 0 && inflight >= window;
     if (full && !td->window_full_now)
@@ -183,7 +191,7 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
     if (!td->seq_known) { /* nothing seen from this direction yet (mid-stream pick-up) */
         td->seq_known = true;
         td->snd_una = td->snd_max = s->ack;
-        note_outstanding(td);
+        note_outstanding(td, dh);
     }
     bool pure = s->payload_wirelen == 0 && !(s->flags & (OW_TH_SYN | OW_TH_FIN | OW_TH_RST));
     if (ow_seq_lt(td->snd_una, s->ack)) {
@@ -193,7 +201,7 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
         if (ow_seq_lt(from, to))
             dh->acked_bytes += to - from;
         td->snd_una = s->ack;
-        note_outstanding(td);
+        note_outstanding(td, dh);
         segments_acked(td, dh, s->ack);
         update_stall(td, dh, ts);
         td->stall_ref_ts = outstanding(td) ? ts : 0;
@@ -207,7 +215,7 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
         td->peer_win = s->win;
         td->peer_win_known = true;
     }
-    window_state(td, dh, receiver_wscale(h, dir));
+    window_state(td, dh);
 }
 
 static int find_seg(const track_dir *td, uint32_t seq, uint32_t len)
@@ -291,7 +299,7 @@ static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
     if (!td->seq_known) {
         td->seq_known = true;
         td->snd_una = td->snd_max = s->seq;
-        note_outstanding(td);
+        note_outstanding(td, dh);
     }
     bool retrans = ow_seq_lt(s->seq, td->snd_max);
     if (retrans) {
@@ -319,11 +327,11 @@ static void send_data(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s,
         td->stall_ref_ts = ts;
     if (ow_seq_lt(td->snd_max, s->seq + len)) {
         td->snd_max = s->seq + len;
-        note_outstanding(td);
+        note_outstanding(td, dh);
     }
     td->last_data_ts = ts;
     dh->max_in_flight = u32max(dh->max_in_flight, outstanding(td));
-    window_state(td, dh, receiver_wscale(h, dir));
+    window_state(td, dh);
 }
 
 static void endings(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
@@ -334,7 +342,7 @@ static void endings(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, d
         dh->fin_ts = ts;
         t->d[dir].fin_sent = true;
         t->d[dir].fin_seq = s->seq + s->payload_wirelen;
-        note_outstanding(&t->d[dir]);
+        note_outstanding(&t->d[dir], dh);
     }
     if ((s->flags & OW_TH_RST) && !dh->rst) {
         dh->rst = true;
@@ -342,17 +350,16 @@ static void endings(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, d
     }
 }
 
-static inline void finish_dirs(tcp_track *t, tcp_health *h, double ts)
+/* The ongoing stalls as of ts (unacked_bytes is kept by note_outstanding). */
+static inline void stalls_so_far(tcp_track *t, tcp_health *h, double ts)
 {
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < 2; d++)
         update_stall(&t->d[d], &h->dir[d], ts);
-        h->dir[d].unacked_bytes = outstanding(&t->d[d]);
-    }
 }
 
 void tcp_track_finish(tcp_track *t, tcp_health *h, double ts)
 {
-    finish_dirs(t, h, ts);
+    stalls_so_far(t, h, ts);
 }
 
 void tcp_track_segment(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
@@ -370,5 +377,5 @@ void tcp_track_segment(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s
     if (s->payload_wirelen > 0 && !(s->flags & OW_TH_SYN))
         send_data(t, h, dir, s, ts);
     endings(t, h, dir, s, ts);
-    finish_dirs(t, h, ts);
+    stalls_so_far(t, h, ts);
 }

@@ -33,7 +33,8 @@ typedef struct track_dir {
     double last_data_ts, last_ack_rx_ts, last_progress_ts;
     double stall_ref_ts; /* start of the current no-progress period (0: nothing outstanding) */
     double last_rto_ts;
-    uint16_t peer_win; /* last window the peer advertised (unscaled) */
+    uint16_t peer_win;  /* last window the peer advertised (unscaled) */
+    int8_t peer_wscale; /* the peer's window shift: -1 unless both SYNs announced scaling */
     bool peer_win_known, zero_window_now, window_full_now;
     uint8_t nseg;
     /* false: the segments' ends rise along the list (seg_end(i) - seg_end(0) never falls and
@@ -50,7 +51,7 @@ typedef struct tcp_track {
 void tcp_track_init(tcp_track *t, tcp_health *h);
 /* One segment sent in direction dir (OW_DIR_C2S: by the client). */
 void tcp_track_segment(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts);
-/* Brings the "so far" figures (ongoing stall, unacked bytes) up to ts. */
+/* Brings the "so far" figure (the ongoing stall) up to ts; unacked_bytes is always current. */
 void tcp_track_finish(tcp_track *t, tcp_health *h, double ts);
 
 #endif
