@@ -147,10 +147,9 @@ static void segments_acked(track_dir *td, tcp_dir_health *dh, uint32_t ack)
     if (acked_are_prefix(td, ack)) {
         while (k < td->nseg && ow_seq_le(seg_end(&td->seg[k]), ack))
             record_acked(dh, &td->seg[k++]);
-        if (k > 0) {
-            memmove(&td->seg[0], &td->seg[k], (size_t)(td->nseg - k) * sizeof td->seg[0]);
-            td->nseg = (uint8_t)(td->nseg - k);
-        }
+        td->nseg = (uint8_t)(td->nseg - k);
+        if (k > 0 && td->nseg > 0) /* (most ACKs cover the whole list) */
+            memmove(&td->seg[0], &td->seg[k], (size_t)td->nseg * sizeof td->seg[0]);
     } else {
         for (int i = 0; i < td->nseg; i++) {
             if (ow_seq_le(seg_end(&td->seg[i]), ack))
