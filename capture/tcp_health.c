@@ -6,6 +6,9 @@
 #include "capture/tcp_track.h"
 #include <string.h>
 
+/* Small steps of every packet's path, kept inline in it (the compiler would call them). */
+#define PER_PACKET static inline __attribute__((always_inline))
+
 static uint32_t u32max(uint32_t a, uint32_t b)
 {
     return a > b ? a : b;
@@ -28,7 +31,7 @@ static uint32_t data_clamp(const track_dir *t, uint32_t seq)
 /* Bytes sent and not yet acknowledged, kept in track_dir.outstanding and (as the health's
  * unacked_bytes, which readers see after each packet) in dh: note_outstanding runs after every
  * change of seq_known, snd_una, snd_max, fin_sent or fin_seq. */
-static void note_outstanding(track_dir *t, tcp_dir_health *dh)
+PER_PACKET void note_outstanding(track_dir *t, tcp_dir_health *dh)
 {
     uint32_t n = 0;
     if (t->seq_known) {
@@ -113,7 +116,7 @@ static uint32_t seg_end(const track_seg *g)
 }
 
 /* What an acknowledged segment says, as it leaves the list. */
-static void record_acked(tcp_dir_health *dh, const track_seg *g)
+PER_PACKET void record_acked(tcp_dir_health *dh, const track_seg *g)
 {
     bool once = g->sends == 1 && !g->retrans && !g->superseded;
     if (g->smaller_resend)
