@@ -68,14 +68,25 @@ static void note_options(tcp_dir_health *dh, const ow_tcp_seg *s)
         dh->sack_permitted = true;
 }
 
+/* The bytes the peer lets this direction have in flight, kept in track_dir.peer_window: runs
+ * after every change of peer_win, peer_win_known or peer_wscale. Once judged (both known), a
+ * window stays judged: neither goes back to unknown. */
+PER_PACKET void note_peer_window(track_dir *td)
+{
+    bool judged = td->peer_win_known && td->peer_wscale >= 0;
+    td->peer_window = judged ? (uint64_t)td->peer_win << td->peer_wscale : 0;
+}
+
 /* The window the receiver of direction d advertises is scaled by its own shift, which only
  * applies when both SYNs announced window scaling (RFC 7323). The options change only here, at
  * a SYN, so each direction keeps the shift its peer's windows take (track_dir.peer_wscale). */
 static void note_window_scaling(tcp_track *t, const tcp_health *h)
 {
     bool both = h->dir[0].wscale >= 0 && h->dir[1].wscale >= 0;
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < 2; d++) {
         t->d[d].peer_wscale = both ? h->dir[!d].wscale : -1;
+        note_peer_window(&t->d[d]);
+    }
 }
 
 static void handshake(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *s, double ts)
@@ -166,11 +177,11 @@ static void segments_acked(track_dir *td, tcp_dir_health *dh, uint32_t ack)
         td->segs_unordered = false;
 }
 
+/* window_full counts the sender reaching the peer's window; a window not judged (peer_window
+ * 0) never was full, so window_full_now stays false there as it always was. */
 static inline void window_state(track_dir *td, tcp_dir_health *dh)
 {
-    if (!td->peer_win_known || td->peer_wscale < 0)
-        return;
-    uint64_t window = (uint64_t)td->peer_win << td->peer_wscale;
+    uint64_t window = td->peer_window;
     uint32_t inflight = outstanding(td);
     bool full = window > 0 && inflight >= window;
     if (full && !td->window_full_now)
@@ -216,6 +227,7 @@ static void receive_ack(tcp_track *t, tcp_health *h, int dir, const ow_tcp_seg *
     if (!(s->flags & OW_TH_SYN)) {
         td->peer_win = s->win;
         td->peer_win_known = true;
+        note_peer_window(td);
     }
     window_state(td, dh);
 }

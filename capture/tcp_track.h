@@ -35,6 +35,8 @@ typedef struct track_dir {
     double last_rto_ts;
     uint16_t peer_win;  /* last window the peer advertised (unscaled) */
     int8_t peer_wscale; /* the peer's window shift: -1 unless both SYNs announced scaling */
+    /* peer_win << peer_wscale when both are known, else 0 (window_full is not judged) */
+    uint64_t peer_window;
     bool peer_win_known, zero_window_now, window_full_now;
     uint8_t nseg;
     /* false: the segments' ends rise along the list (seg_end(i) - seg_end(0) never falls and

@@ -1,6 +1,7 @@
 /* test_capture_health_window: the receiver's window scale TCP health keeps from the handshake
  * (each direction's data is limited by the window its peer advertises, scaled by the peer's
- * own shift, and only when both SYNs announced scaling), and unacked_bytes as readers see it
+ * own shift, and only when both SYNs announced scaling; a repeated SYN rescales the window
+ * already advertised), and unacked_bytes as readers see it
  * right after each segment, without tcp_track_finish. */
 #include "capture/tcp_track.h"
 #include "testlib.h"
@@ -63,6 +64,28 @@ static void window_scale_from_handshake(void)
     CHECK_EQ_INT(server_fills(0, 2), 1); /* the server's own shift does not apply */
 }
 
+/* A repeated SYN announcing another shift rescales the window already advertised. */
+static void window_rescaled_by_repeated_syn(void)
+{
+    tcp_track t;
+    tcp_health h;
+    handshake(&t, &h, 1, 4); /* the client's ACK advertised 100 << 1 */
+    seg(&t, &h, OW_DIR_C2S, (ow_tcp_seg){.seq = ISN_C, .flags = OW_TH_SYN, .wscale = 3, .win = 100},
+        1.5); /* now 100 << 3 = 800 */
+    for (uint32_t i = 0; i < 3; i++) {
+        ow_tcp_seg s = {.seq = ISN_S + 1 + i * 100,
+                        .ack = ISN_C + 1,
+                        .flags = OW_TH_ACK,
+                        .wscale = -1,
+                        .win = 100,
+                        .payload_wirelen = 100,
+                        .payload_caplen = 100};
+        seg(&t, &h, OW_DIR_S2C, s, 2.0 + i);
+    }
+    CHECK_EQ_INT(h.dir[OW_DIR_S2C].window_full, 0);
+    CHECK_EQ_INT(h.dir[OW_DIR_C2S].wscale, 3);
+}
+
 /* unacked_bytes follows each ACK and the FIN without tcp_track_finish. */
 static void unacked_after_each_segment(void)
 {
@@ -98,6 +121,7 @@ static void unacked_after_each_segment(void)
 int main(void)
 {
     window_scale_from_handshake();
+    window_rescaled_by_repeated_syn();
     unacked_after_each_segment();
     TEST_MAIN_END("capture_health_window");
 }
