@@ -49,7 +49,7 @@ static uint32_t outstanding(const track_dir *t)
 
 static void update_stall(const track_dir *t, tcp_dir_health *dh, double ts)
 {
-    if (t->stall_ref_ts <= 0 || outstanding(t) == 0)
+    if (outstanding(t) == 0 || t->stall_ref_ts <= 0)
         return;
     double stall = ts - t->stall_ref_ts;
     if (stall > dh->longest_stall) {
