@@ -5,6 +5,7 @@
 #include "capture/pcap_source.h"
 #include "capture/filter.h"
 #include "capture/packet.h"
+#include <errno.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +131,12 @@ int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen
         src_close(s);
         return -1;
     }
-    if (o->bpf && *o->bpf && capfilter_set(s->pcap, o, err, errlen) < 0) {
+    bool filtered = o->bpf && *o->bpf;
+    if (filtered && capfilter_set(s->pcap, o, err, errlen) < 0) {
         src_close(s);
         return -1;
     }
+    pcap_records_open(&s->rec, path, s->pcap, filtered);
     return 0;
 }
 
@@ -171,6 +174,31 @@ static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errle
     return SRC_PACKET;
 }
 
+static int packet_from(const pkt_source *s, raw_packet *p, const struct pcap_pkthdr *h,
+                       const uint8_t *data)
+{
+    p->tv = h->ts;
+    p->ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e6;
+    p->caplen = h->caplen;
+    p->wirelen = h->len < h->caplen ? h->caplen : h->len;
+    p->data = data;
+    p->dlt = s->dlt;
+    return SRC_PACKET;
+}
+
+/* The own record reader stopped: libpcap reads on from the record it stopped at. */
+static int records_to_libpcap(pkt_source *s, char *err, size_t errlen)
+{
+    uint64_t at = pcap_records_offset(&s->rec);
+    pcap_records_close(&s->rec);
+    if (fseeko(pcap_file(s->pcap), (off_t)at, SEEK_SET) != 0) {
+        snprintf(err, errlen, "cannot seek to offset %llu: %s", (unsigned long long)at,
+                 strerror(errno));
+        return SRC_ERROR;
+    }
+    return SRC_PACKET;
+}
+
 int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 {
     if (s->ng) {
@@ -179,18 +207,19 @@ int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
             ;
         return rc;
     }
+    if (s->rec.buf) {
+        struct pcap_pkthdr rh;
+        uint8_t *rd;
+        if (pcap_records_next(&s->rec, &rh, &rd))
+            return packet_from(s, p, &rh, rd);
+        if (records_to_libpcap(s, err, errlen) != SRC_PACKET)
+            return SRC_ERROR;
+    }
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc = pcap_next_ex(s->pcap, &h, &data);
-    if (rc == 1) {
-        p->tv = h->ts;
-        p->ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e6;
-        p->caplen = h->caplen;
-        p->wirelen = h->len < h->caplen ? h->caplen : h->len;
-        p->data = data;
-        p->dlt = s->dlt;
-        return SRC_PACKET;
-    }
+    if (rc == 1)
+        return packet_from(s, p, h, data);
     if (rc == 0)
         return SRC_NONE;
     if (rc == PCAP_ERROR_BREAK)
@@ -202,6 +231,7 @@ int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 
 void src_close(pkt_source *s)
 {
+    pcap_records_close(&s->rec);
     if (s->pcap)
         pcap_close(s->pcap); /* closes the FILE: its buffer goes after it */
     free(s->iobuf);

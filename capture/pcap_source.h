@@ -1,10 +1,12 @@
-/* pcap_source: where packets come from. A pcap or pcapng file through libpcap, a pcapng file
+/* pcap_source: where packets come from. A pcap or pcapng file through libpcap (the plain
+ * records of a classic pcap file read from a buffer instead: pcap_records.h), a pcapng file
  * whose interfaces have different link types through capture/'s own pcapng reader (libpcap
  * refuses those), or a live interface (live.c). Each packet comes with its link type.
  * Internal to capture/. */
 #ifndef OW_CAPTURE_PCAP_SOURCE_H
 #define OW_CAPTURE_PCAP_SOURCE_H
 #include "capture/capture.h"
+#include "capture/pcap_records.h"
 #include "capture/pcapng.h"
 #include <pcap/pcap.h>
 
@@ -18,6 +20,7 @@ typedef struct pkt_filter {
 typedef struct pkt_source {
     pcap_t *pcap;      /* libpcap: file or live */
     pcapng_reader *ng; /* own pcapng reader */
+    pcap_records rec;  /* a classic pcap file's records while they need nothing from libpcap */
     pkt_filter ng_filter[SRC_MAX_FILE_LINKTYPES];
     int n_ng_filter; /* 0: no filter (none given, or libpcap runs it) */
     char *iobuf;     /* the stdio buffer of the file libpcap reads (freed after it) */
