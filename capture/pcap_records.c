@@ -62,11 +62,10 @@ void pcap_records_open(pcap_records *r, const char *path, pcap_t *p, bool filter
     r->snaplen = (uint32_t)pcap_snapshot(p);
 }
 
-/* At least need bytes unread, reading more as needed; false when the file has fewer. */
-static bool have(pcap_records *r, size_t need)
+/* Reads more after moving the unread bytes to the front; false when the file has fewer than
+ * need unread. */
+static bool refill(pcap_records *r, size_t need)
 {
-    if (r->end - r->start >= need)
-        return true;
     size_t n = r->end - r->start;
     memmove(r->buf, r->buf + r->start, n);
     r->start = 0;
@@ -83,6 +82,12 @@ static bool have(pcap_records *r, size_t need)
             return true;
     }
     return r->end - r->start >= need;
+}
+
+/* At least need bytes unread (the common case: a check). */
+static inline bool have(pcap_records *r, size_t need)
+{
+    return r->end - r->start >= need || refill(r, need);
 }
 
 int pcap_records_next(pcap_records *r, struct pcap_pkthdr *h, uint8_t **data)
