@@ -5,6 +5,7 @@
  * else's is touched. Either way the rows are all there and the file has no free pages. */
 #include "db/db.h"
 #include "db/dbfile.h"
+#include "tests/unit/test_db_churn.h"
 #include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include <fcntl.h>
@@ -17,66 +18,13 @@
 
 static char tmpdir[64];
 
-static void path_in(char *out, size_t len, const char *dir, const char *name)
-{
-    if (snprintf(out, len, "%s/%s", dir, name) >= (int)len)
-        abort();
-}
-
-static void emit_page(const ow_record_sink *s, int64_t id, const char *summary)
-{
-    static ow_addr client, server;
-    ow_addr_parse("100.64.0.2", &client);
-    ow_addr_parse("100.64.0.1", &server);
-    ow_page_rec r = {.id = id,
-                     .http_id = 1,
-                     .conn_id = 1,
-                     .session_id = "sessABC",
-                     .client = &client,
-                     .server = &server,
-                     .client_port = 40001,
-                     .server_port = 5006,
-                     .path = "/sliders",
-                     .app = "/sliders",
-                     .started = 1714550400.5 + (double)id,
-                     .status = 200,
-                     .ttfb = -1,
-                     .ttlb = 0.2,
-                     .outcome = OW_OUTCOME_ORPHAN,
-                     .verdict = OW_VERDICT_CLIENT_GONE,
-                     .confidence = 0.9,
-                     .summary = summary};
-    s->page(s->ctx, &r);
-}
-
-static ino_t inode_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
-/* Page loads written twice, the second time larger and after a commit (part-empty pages),
- * then closed with compact. Sets *created to the inode the writer created. */
+/* The churn (test_db_churn.h) closed with compact; *created: the inode the writer created. */
 static bool write_churn(const char *path, bool compact, const owdb_options *base, ino_t *created)
 {
-    char err[512] = "";
     owdb_options o = base ? *base : (owdb_options){0};
     o.compact = compact;
-    ow_db *db = owdb_create(path, &o, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "  owdb_create(%s): %s\n", path, err);
-        return false;
-    }
-    *created = inode_of(path);
-    const ow_record_sink *s = owdb_sink(db);
-    for (int round = 0; round < 2; round++) {
-        for (int64_t id = 1; id <= PAGES; id++)
-            emit_page(s, (id * 7919) % PAGES + 1,
-                      round ? "a longer summary, written when the page load is decided" : NULL);
-        owdb_commit(db);
-    }
-    owdb_close(db);
-    return true;
+    *created = write_churn_pages(path, &o, PAGES);
+    return *created != 0;
 }
 
 static int64_t page_count(const char *path)
