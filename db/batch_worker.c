@@ -1,5 +1,6 @@
 /* batch_worker: a background thread working through one batch at a time (see the header). */
 #include "db/batch_worker.h"
+#include <signal.h>
 #include <string.h>
 
 void batch_worker_init(batch_worker *w, batch_fn run, void *ctx)
@@ -32,14 +33,30 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The signals the worker leaves to the other threads: every one but those a fault raises in
+ * the thread that caused it. A handler (Ctrl-C's stop flag, the terminal's resize) then
+ * always runs in the thread that set it up, as its volatile sig_atomic_t flags need. */
+static void worker_signals(sigset_t *set)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    sigfillset(set);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(set, faults[i]);
+}
+
 static void start(batch_worker *w)
 {
     if (w->started || w->inline_only)
         return;
+    sigset_t blocked, old;
+    worker_signals(&blocked);
+    bool masked = pthread_sigmask(SIG_BLOCK, &blocked, &old) == 0; /* the thread inherits it */
     if (pthread_create(&w->thread, NULL, worker_main, w) == 0)
         w->started = true;
     else
         w->inline_only = true;
+    if (masked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 bool batch_worker_busy(batch_worker *w)
