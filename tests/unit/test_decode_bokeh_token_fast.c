@@ -227,8 +227,8 @@ static void test_token_decode(void)
 {
     static const char *const heads[] = {
         "{\"session_id\": \"%s\", \"session_expiry\": %s}",
-        "{\"session_id\": \"%s\", \"session_expiry\": %s, \"__bk__zlib_\": "
-        "\"eNqrVgpKTc4vSlGyUlAqLU4tUqoFAFz0Bzc\"}",
+        ("{\"session_id\": \"%s\", \"session_expiry\": %s, \"__bk__zlib_\": "
+         "\"eNqrVgpKTc4vSlGyUlAqLU4tUqoFAFz0Bzc\"}"), /* one element, split in two lines */
         "{\"session_id\": \"%s\", \"session_expiry\": %s, \"__bk__zlib_\":  \"eN\"}",
         "{\"session_id\": \"%s\", \"session_expiry\": %s, \"__bk__zlib_\": 5}",
         "{\"session_id\": \"%s\", \"session_expiry\": %s, \"__bk__zlib_\": ",
