@@ -411,6 +411,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
         }
         if (rc == SRC_NONE)
             return handled;
+        if (stop && *stop) /* the signal interrupted a blocked read (a pipe): stopped, no error */
+            return handled;
         if (rc == SRC_TRUNCATED) { /* the cut record is a packet, counted as truncated */
             c->stats.packets++;
             c->stats.truncated++;

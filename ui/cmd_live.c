@@ -6,6 +6,7 @@
 #include "ui/commands.h"
 #include "ui/dashboard.h"
 #include "ui/options.h"
+#include "ui/stop_signals.h"
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,25 +17,6 @@
 #define LIVE_POLL_MS 100
 #define LIVE_BATCH   4096
 #define CHECKPOINT_S 1.0
-
-static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t ending;       /* the capture loop is over (signal or q) */
-static volatile sig_atomic_t stop_packing; /* a signal after that: skip or stop the packing */
-
-static void on_signal(int sig)
-{
-    if (stop_signal || ending)
-        stop_packing = 1;
-    stop_signal = sig;
-}
-
-/* The writer packs the file it created when the capture ends (owdb_options.compact); it asks
- * this between SQLite steps, so a second Ctrl-C stops it and leaves the file unpacked. */
-static int packing_stop(void *ctx)
-{
-    (void)ctx;
-    return stop_packing;
-}
 
 static void usage(FILE *out)
 {
@@ -75,20 +57,11 @@ static void default_db_path(const char *iface, char *buf, size_t cap)
             *p = '_';
 }
 
-static void install_signals(void)
-{
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static int live_loop(pipeline *p, dashboard *d, char *err, size_t errlen)
 {
     double last_checkpoint = 0;
-    while (!stop_signal) {
+    volatile sig_atomic_t *stop = stop_signals_flag();
+    while (!*stop) {
         struct pollfd fds[2] = {{.fd = pipeline_fd(p), .events = POLLIN},
                                 {.fd = d ? dashboard_input_fd(d) : -1, .events = POLLIN}};
         poll(fds, 2, LIVE_POLL_MS);
@@ -124,11 +97,12 @@ int cmd_live(int argc, char **argv)
         r.p.db_path = dbpath;
     }
     r.p.db.compact = true; /* the file this run creates is packed when it ends */
-    r.p.db.compact_stop = packing_stop;
+    r.p.db.compact_stop = stop_signals_packing;
     bool ui = !r.no_ui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
     if (!ui)
         r.p.verdict_out = stdout;
-    install_signals();
+    stop_signals_install();
+    signal(SIGPIPE, SIG_IGN); /* verdict lines to a closed pipe: an error, not death */
     char err[1024];
     pipeline *p = pipeline_open(&r.p, err, sizeof err);
     if (!p) {
@@ -146,8 +120,8 @@ int cmd_live(int argc, char **argv)
             fprintf(stderr, "orphanwatch: dashboard: %s (continuing without it)\n", err);
     }
     int rc = live_loop(p, d, err, sizeof err);
-    const char *how = rc < 0 ? "error" : stop_signal ? "signal" : "quit";
-    ending = 1;
+    const char *how = rc < 0 ? "error" : *stop_signals_flag() ? "signal" : "quit";
+    stop_signals_ending();
     if (d)
         dashboard_close(d); /* the terminal is back before anything is printed */
     if (rc < 0)

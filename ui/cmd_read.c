@@ -4,19 +4,12 @@
 #include "ui/commands.h"
 #include "ui/options.h"
 #include "ui/report.h"
+#include "ui/stop_signals.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -29,15 +22,6 @@ static void usage(FILE *out)
     fputs(run_options_help(), out);
 }
 
-static void install_signals(void)
-{
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 static int run_to_database(run_options *r)
 {
     char err[1024];
@@ -46,11 +30,13 @@ static int run_to_database(run_options *r)
         fprintf(stderr, "orphanwatch: %s\n", err);
         return 1;
     }
-    install_signals();
-    int rc = pipeline_run(p, &stop_requested, err, sizeof err);
+    stop_signals_install();
+    volatile sig_atomic_t *stop = stop_signals_flag();
+    int rc = pipeline_run(p, stop, err, sizeof err);
+    stop_signals_ending();
     if (rc < 0)
         fprintf(stderr, "orphanwatch: %s\n", err);
-    const char *how = rc < 0 ? "error" : stop_requested ? "signal" : "eof";
+    const char *how = rc < 0 ? "error" : *stop ? "signal" : "eof";
     if (pipeline_close(p, how) != 0)
         rc = -1;
     return rc < 0 ? 1 : 0;
@@ -71,6 +57,7 @@ int cmd_read(int argc, char **argv)
     run_options_trailing_bpf(&r, argc, argv, optind);
     if (r.p.db_path) {
         r.p.db.compact = true; /* the database is kept: packed at the end */
+        r.p.db.compact_stop = stop_signals_packing;
         int rc = run_to_database(&r);
         if (rc == 0 && !r.p.quiet)
             fprintf(stderr, "orphanwatch: wrote %s (see `orphanwatch report %s`)\n", r.p.db_path,
