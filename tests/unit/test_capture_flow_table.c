@@ -114,18 +114,11 @@ static ow_flow_int *reference_find(ow_flow_int **fl, int n, const ow_addr *src, 
     return NULL;
 }
 
-static uint32_t rng = 777;
-static uint32_t next_random(void)
-{
-    rng = rng * 1103515245u + 12345u;
-    return rng >> 8;
-}
-
 /* An IPv6 address from a small set: they differ in one byte of either half, or not at all. */
 static ow_addr some_v6(void)
 {
     ow_addr a = {.family = 6, .bytes = {0x20, 0x01, 0x0d, 0xb8}};
-    uint32_t r = next_random();
+    uint32_t r = tl_random();
     a.bytes[1 + r % 4] ^= (uint8_t)(r >> 4 & 1);         /* first half */
     a.bytes[8 + (r >> 8) % 8] ^= (uint8_t)(r >> 12 & 1); /* second half */
     return a;
@@ -142,7 +135,7 @@ static void v6_against_reference(void)
     int n = 0;
     for (int i = 0; i < FLOWS; i++) {
         ow_addr c = some_v6(), s = some_v6();
-        uint16_t cp = (uint16_t)(40000 + next_random() % 8), sp = (uint16_t)(5006 + i % 2);
+        uint16_t cp = (uint16_t)(40000 + tl_random() % 8), sp = (uint16_t)(5006 + i % 2);
         int dir;
         if (reference_find(fl, n, &c, cp, &s, sp, &dir))
             continue; /* the table holds one flow per 4-tuple */
@@ -150,8 +143,8 @@ static void v6_against_reference(void)
     }
     int agree = 0;
     for (int i = 0; i < PROBES; i++) {
-        const ow_flow *p = &fl[next_random() % (uint32_t)n]->pub;
-        uint32_t r = next_random();
+        const ow_flow *p = &fl[tl_random() % (uint32_t)n]->pub;
+        uint32_t r = tl_random();
         ow_addr src = r & 1 ? p->client : p->server, dst = r & 1 ? p->server : p->client;
         uint16_t sport = r & 1 ? p->client_port : p->server_port;
         uint16_t dport = r & 1 ? p->server_port : p->client_port;

@@ -8,14 +8,6 @@
 
 #define PACKETS 400
 
-static uint32_t rng = 12345;
-
-static uint32_t next_random(void)
-{
-    rng = rng * 1103515245u + 12345u;
-    return rng >> 8;
-}
-
 static bool in_list(const capture_opts *o, uint16_t port)
 {
     int n = o->n_server_ports > 0 ? o->n_server_ports : 1;
@@ -28,7 +20,7 @@ static bool in_list(const capture_opts *o, uint16_t port)
 /* A port on, next to, or far from one of the configured ports. */
 static uint16_t some_port(const capture_opts *o)
 {
-    uint32_t r = next_random();
+    uint32_t r = tl_random();
     int n = o->n_server_ports > 0 ? o->n_server_ports : 1;
     uint16_t near =
         o->n_server_ports > 0 ? o->server_ports[r % (uint32_t)n] : OW_DEFAULT_SERVER_PORT;
@@ -86,9 +78,9 @@ int main(void)
     capture_opts edges = {.n_server_ports = 4, .server_ports = {0, 63, 64, 65535}};
     one_port_set(&edges);
     for (int round = 0; round < 6; round++) {
-        capture_opts o = {.n_server_ports = 1 + (int)(next_random() % OW_MAX_SERVER_PORTS)};
+        capture_opts o = {.n_server_ports = 1 + (int)(tl_random() % OW_MAX_SERVER_PORTS)};
         for (int i = 0; i < o.n_server_ports; i++)
-            o.server_ports[i] = (uint16_t)(round % 2 ? next_random() % 128 : next_random());
+            o.server_ports[i] = (uint16_t)(round % 2 ? tl_random() % 128 : tl_random());
         one_port_set(&o);
     }
     TEST_MAIN_END("capture_server_ports");

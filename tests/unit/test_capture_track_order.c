@@ -8,14 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state;
-
-static uint32_t rnd(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(rng_state >> 33);
-}
-
 static bool same_list(const track_dir *a, const track_dir *b)
 {
     if (a->nseg != b->nseg)
@@ -54,26 +46,26 @@ static bool run_one(int mode, int n, int *fast_seen)
     tcp_health ha, hb;
     tcp_track_init(&ta, &ha);
     tcp_track_init(&tb, &hb);
-    uint32_t isn = mode == 3 ? 0xFFFFF000u - rnd() % 4096 : rnd();
+    uint32_t isn = mode == 3 ? 0xFFFFF000u - tl_random() % 4096 : tl_random();
     uint32_t next = isn + 1, acked = isn + 1;
     double ts = 1000.0;
     ow_tcp_seg syn = {.seq = isn, .flags = OW_TH_SYN | OW_TH_ACK, .wscale = -1};
     tcp_track_segment(&ta, &ha, OW_DIR_S2C, &syn, ts);
     tcp_track_segment(&tb, &hb, OW_DIR_S2C, &syn, ts);
     for (int i = 0; i < n; i++) {
-        ts += (rnd() % 100) / 1000.0;
+        ts += (tl_random() % 100) / 1000.0;
         ow_tcp_seg s = {.wscale = -1, .win = 65535};
-        uint32_t r = rnd() % 100;
+        uint32_t r = tl_random() % 100;
         int dir;
         if (r < 55) { /* server data, sometimes a retransmission or a resend in pieces */
             dir = OW_DIR_S2C;
-            uint32_t len = 1 + rnd() % 3000;
+            uint32_t len = 1 + tl_random() % 3000;
             s.flags = OW_TH_ACK;
             s.seq = next;
-            if (mode >= 1 && rnd() % 5 == 0) /* back into what was sent */
-                s.seq = next - rnd() % 8000;
-            if (mode >= 2 && rnd() % 7 == 0) /* ahead of it (a capture hole) */
-                s.seq = next + rnd() % 20000;
+            if (mode >= 1 && tl_random() % 5 == 0) /* back into what was sent */
+                s.seq = next - tl_random() % 8000;
+            if (mode >= 2 && tl_random() % 7 == 0) /* ahead of it (a capture hole) */
+                s.seq = next + tl_random() % 20000;
             s.payload_wirelen = s.payload_caplen = len;
             if (ow_seq_lt(next, s.seq + len))
                 next = s.seq + len;
@@ -81,12 +73,12 @@ static bool run_one(int mode, int n, int *fast_seen)
             dir = OW_DIR_C2S;
             s.flags = OW_TH_ACK;
             uint32_t span = next - acked;
-            s.ack = acked + (span ? rnd() % (span + 1) : 0);
-            if (mode == 4 && rnd() % 6 == 0) /* about 2^31 away, either side */
-                s.ack = acked + (1u << 31) + rnd() % 40000 - 20000;
+            s.ack = acked + (span ? tl_random() % (span + 1) : 0);
+            if (mode == 4 && tl_random() % 6 == 0) /* about 2^31 away, either side */
+                s.ack = acked + (1u << 31) + tl_random() % 40000 - 20000;
             if (ow_seq_lt(acked, s.ack) && ow_seq_le(s.ack, next))
                 acked = s.ack;
-            s.win = (uint16_t)(rnd() % 4 ? 65535 : rnd() % 65536);
+            s.win = (uint16_t)(tl_random() % 4 ? 65535 : tl_random() % 65536);
         }
         tb.d[0].segs_unordered = tb.d[1].segs_unordered = true; /* the general path */
         if (!ta.d[OW_DIR_S2C].segs_unordered && ta.d[OW_DIR_S2C].nseg > 1)
@@ -105,7 +97,7 @@ static bool run_one(int mode, int n, int *fast_seen)
 static void random_streams(void)
 {
     for (int mode = 0; mode <= 4; mode++) {
-        rng_state = 0x9E3779B97F4A7C15ull * (uint64_t)(mode + 1);
+        tl_seed(0x9E3779B97F4A7C15ull * (uint64_t)(mode + 1));
         int fast_seen = 0, ok = 0, runs = 300;
         for (int r = 0; r < runs; r++)
             ok += run_one(mode, 400, &fast_seen);

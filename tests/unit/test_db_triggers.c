@@ -12,15 +12,6 @@
 #define PAGES     6
 #define EXCHANGES 12
 
-static uint64_t rng = 88172645463325252ull;
-static unsigned rnd(unsigned n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
-}
-
 static int exec(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
@@ -82,32 +73,33 @@ static void sql_text(char *out, size_t len, const char *s)
 /* The page an exchange belongs to: with same_page, the only page whose evidence names it. */
 static int exchange_page(int x, bool same_page)
 {
-    return same_page ? 1 + (x - 1) % PAGES : (int)rnd(PAGES + 1); /* 0: none */
+    return same_page ? 1 + (x - 1) % PAGES : (int)tl_below(PAGES + 1); /* 0: none */
 }
 
 static void random_write(sqlite3 *db, bool same_page)
 {
     char sql[1024], client[32], verdict[32];
-    int page = 1 + (int)rnd(PAGES), x = 1 + (int)rnd(EXCHANGES);
-    sql_text(client, sizeof client, clients[rnd(3)]);
-    sql_text(verdict, sizeof verdict, verdicts[rnd(3)]);
-    switch (rnd(8)) {
+    int page = 1 + (int)tl_below(PAGES), x = 1 + (int)tl_below(EXCHANGES);
+    sql_text(client, sizeof client, clients[tl_below(3)]);
+    sql_text(verdict, sizeof verdict, verdicts[tl_below(3)]);
+    switch (tl_below(8)) {
     case 0:
     case 1: /* the writer's page load: INSERT OR REPLACE, resource NULL */
         snprintf(sql, sizeof sql,
                  "INSERT OR REPLACE INTO page_loads(id, capture_id, client, path, app, started, "
                  "outcome, verdict) VALUES(%d, 1, %s, '/app?visit=%u', '/app', %u, '%s', %s)",
-                 page, client, rnd(3), 1714550400 + 50 * rnd(4), outcomes[rnd(3)], verdict);
+                 page, client, tl_below(3), 1714550400 + 50 * tl_below(4), outcomes[tl_below(3)],
+                 verdict);
         break;
     case 2:
     case 3: { /* the writer's evidence: the page's rows deleted, new ones written */
-        int n = (int)rnd(4), len;
+        int n = (int)tl_below(4), len;
         len = snprintf(sql, sizeof sql, "DELETE FROM evidence WHERE page_load_id = %d;", page);
         for (int i = 0; i < n; i++) {
-            int e = 1 + (int)rnd(EXCHANGES);
+            int e = 1 + (int)tl_below(EXCHANGES);
             if (same_page)
-                e = page + PAGES * (int)rnd(2); /* an exchange of this page (or absent) */
-            if (rnd(3) == 0)
+                e = page + PAGES * (int)tl_below(2); /* an exchange of this page (or absent) */
+            if (tl_below(3) == 0)
                 len +=
                     snprintf(sql + len, sizeof sql - len,
                              "INSERT INTO evidence VALUES(%d, %d, NULL, NULL, 'fact');", page, i);
@@ -128,16 +120,16 @@ static void random_write(sqlite3 *db, bool same_page)
         snprintf(sql, sizeof sql,
                  "INSERT OR REPLACE INTO http_exchanges(id, connection_id, seq, target, "
                  "page_load_id) VALUES(%d, 1, 0, '%s', %s)",
-                 x, targets[rnd(5)], pid);
+                 x, targets[tl_below(5)], pid);
         break;
     }
     case 6: /* an update (a merge relabels verdicts) */
         snprintf(sql, sizeof sql,
                  "UPDATE page_loads SET outcome = '%s', verdict = %s, client = %s WHERE id = %d",
-                 outcomes[rnd(3)], verdict, client, page);
+                 outcomes[tl_below(3)], verdict, client, page);
         break;
     default:
-        if (rnd(3) == 0)
+        if (tl_below(3) == 0)
             snprintf(sql, sizeof sql, "DELETE FROM page_loads WHERE id = %d", page);
         else if (same_page)
             snprintf(sql, sizeof sql,

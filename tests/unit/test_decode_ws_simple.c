@@ -88,15 +88,6 @@ static void on_error(void *ctx, const char *why)
 
 /* ---- streams ---- */
 
-static uint64_t rng = 88172645463325252ull;
-static unsigned rnd(unsigned n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
-}
-
 /* One frame, its length written as asked: lenform 0 minimal, 1 16-bit, 2 64-bit, 3 64-bit
  * with the top bit set. */
 static size_t put_frame(uint8_t *out, uint8_t b0, bool masked, int lenform, size_t len)
@@ -120,18 +111,18 @@ static size_t put_frame(uint8_t *out, uint8_t b0, bool masked, int lenform, size
         for (int i = 0; i < 4; i++)
             out[n++] = (uint8_t)(0x11 * (i + 1));
     for (size_t i = 0; i < len; i++)
-        out[n++] = (uint8_t)(rnd(256) ^ (masked ? 0x11 * ((i & 3) + 1) : 0));
+        out[n++] = (uint8_t)(tl_below(256) ^ (masked ? 0x11 * ((i & 3) + 1) : 0));
     return n;
 }
 
 static size_t random_frame(uint8_t *out, bool from_client)
 {
     static const size_t lens[] = {0, 1, 2, 5, 13, 125, 126, 127, 200, 300, 65535, 65536};
-    size_t len = rnd(4) ? lens[rnd(6) + 1] : lens[rnd(sizeof lens / sizeof lens[0])];
-    int lenform = rnd(8) == 0 ? (int)rnd(4) : 0;
-    bool masked = rnd(12) == 0 ? !from_client : from_client;
+    size_t len = tl_below(4) ? lens[tl_below(6) + 1] : lens[tl_below(sizeof lens / sizeof lens[0])];
+    int lenform = tl_below(8) == 0 ? (int)tl_below(4) : 0;
+    bool masked = tl_below(12) == 0 ? !from_client : from_client;
     uint8_t b0;
-    switch (rnd(12)) {
+    switch (tl_below(12)) {
     case 0:
         b0 = WS_OP_TEXT;
         break; /* fragment, no FIN */
@@ -151,10 +142,10 @@ static size_t random_frame(uint8_t *out, bool from_client)
         b0 = 0x80 | 0x40 | WS_OP_TEXT;
         break; /* RSV1 without deflate */
     case 6:
-        b0 = (uint8_t)(0x80 | (rnd(2) ? 0x20 : 0x10) | WS_OP_BINARY);
+        b0 = (uint8_t)(0x80 | (tl_below(2) ? 0x20 : 0x10) | WS_OP_BINARY);
         break;
     case 7:
-        b0 = (uint8_t)(0x80 | (3 + rnd(5)));
+        b0 = (uint8_t)(0x80 | (3 + tl_below(5)));
         break; /* reserved opcode */
     case 8:
         b0 = 0x80 | WS_OP_BINARY;
@@ -192,7 +183,7 @@ static void run(trace *t, const uint8_t *b, size_t n, const piece *gaps, size_t 
     for (size_t g = 0; g <= ngaps; g++) {
         size_t end = g < ngaps ? gaps[g].at : n;
         while (off < end) {
-            size_t k = step == 0 ? 1 + rnd(700) : step;
+            size_t k = step == 0 ? 1 + tl_below(700) : step;
             if (k > end - off)
                 k = end - off;
             ws_parser_feed(t->p, b + off, k);
@@ -222,9 +213,9 @@ static void compare_ways(const uint8_t *b, size_t n, const piece *gaps, size_t n
 {
     static const size_t steps[] = {SIZE_MAX, 1, 0, 0};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        uint64_t seed = rng;
+        uint64_t seed = tl_random_state();
         run(one_go, b, n, gaps, ngaps, from_client, false, steps[i], max_message, keep_text);
-        rng = seed;
+        tl_seed(seed);
         run(general, b, n, gaps, ngaps, from_client, true, steps[i], max_message, keep_text);
         CHECK(general->len == one_go->len && memcmp(general->s, one_go->s, one_go->len) == 0);
         if (getenv("OW_WS_SIMPLE_DUMP")) {
@@ -283,22 +274,23 @@ static void test_random_streams(trace *a, trace *b)
     for (int round = 0; round < 400; round++) {
         bool from_client = round % 2;
         size_t n = 0, starts[64];
-        int frames = 1 + (int)rnd(40);
+        int frames = 1 + (int)tl_below(40);
         for (int i = 0; i < frames; i++) {
             starts[i] = n;
             n += random_frame(buf + n, from_client);
         }
         piece gaps[3];
         size_t ngaps = 0;
-        for (size_t g = 0, at = 0; g < rnd(4) && at < n; g++) {
+        for (size_t g = 0, at = 0; g < tl_below(4) && at < n; g++) {
             /* at a frame start, inside a frame, or of zero bytes */
-            at = rnd(2) ? starts[rnd((unsigned)frames)] : at + rnd((unsigned)(n - at));
+            at = tl_below(2) ? starts[tl_below((unsigned)frames)]
+                             : at + tl_below((unsigned)(n - at));
             if (ngaps && at < gaps[ngaps - 1].at)
                 break;
-            gaps[ngaps++] = (piece){at, rnd(3) ? rnd(40) : 0};
+            gaps[ngaps++] = (piece){at, tl_below(3) ? tl_below(40) : 0};
         }
-        size_t max = rnd(4) ? WS_DEFAULT_MAX_MESSAGE : 1 + rnd(300);
-        size_t kt = rnd(3) ? SIZE_MAX : rnd(50);
+        size_t max = tl_below(4) ? WS_DEFAULT_MAX_MESSAGE : 1 + tl_below(300);
+        size_t kt = tl_below(3) ? SIZE_MAX : tl_below(50);
         compare_ways(buf, n, gaps, ngaps, from_client, max, kt, a, b);
         if (round % 7 == 0) /* a stream picked up mid-way */
             compare_ways(buf + 1, n - 1, NULL, 0, from_client, max, kt, a, b);

@@ -4,6 +4,35 @@
 #include <sys/stat.h>
 
 int tl_passed, tl_failed;
+static uint64_t tl_rng = 88172645463325252ull;
+
+void tl_seed(uint64_t seed)
+{
+    tl_rng = seed ? seed : 88172645463325252ull;
+}
+
+uint64_t tl_random_state(void)
+{
+    return tl_rng;
+}
+
+static uint64_t tl_step(void)
+{
+    tl_rng ^= tl_rng << 13;
+    tl_rng ^= tl_rng >> 7;
+    tl_rng ^= tl_rng << 17;
+    return tl_rng;
+}
+
+uint32_t tl_random(void)
+{
+    return (uint32_t)(tl_step() >> 32);
+}
+
+unsigned tl_below(unsigned n)
+{
+    return (unsigned)(tl_step() % n);
+}
 
 void tl_fail(const char *file, int line, const char *expr)
 {

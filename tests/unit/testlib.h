@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stddef.h>
+#include <stdint.h>
 
 extern int tl_passed, tl_failed;
 void tl_fail(const char *file, int line, const char *expr);
@@ -37,6 +38,14 @@ void tl_fail(const char *file, int line, const char *expr);
 char *tl_read_file(const char *path, size_t *len);
 /* Directory of the shared captures, or NULL (and a note on stderr) when not available. */
 const char *tl_captures_dir(void);
+
+/* Deterministic pseudo-random numbers for generated inputs (xorshift64; the same sequence on
+ * every run): tl_seed starts a sequence (any nonzero seed), tl_random gives the next 32 bits,
+ * tl_below(n) a value in [0, n); tl_seed(tl_random_state()) replays from where it was. */
+void tl_seed(uint64_t seed);
+uint64_t tl_random_state(void);
+uint32_t tl_random(void);
+unsigned tl_below(unsigned n);
 
 int tl_finish(const char *name);
 #define TEST_MAIN_END(name) return tl_finish(name)
