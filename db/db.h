@@ -84,6 +84,18 @@ sqlite3 *owdb_open_readonly(const char *path, char *err, size_t errlen);
  * descriptor per probed file open for the life of the process (closing it would drop SQLite's
  * POSIX locks on the file). Thread-safe. */
 int owdb_writer_alive(const char *path);
+
+#define OWDB_COMPACT_SUFFIX "-compacting" /* path + this: the packed copy made at the end */
+
+/* Removes the packed copy (path + OWDB_COMPACT_SUFFIX) a killed packing left beside the
+ * database at path, as owdb_create does for the file it opens, under the same conditions: no
+ * orphanwatch writes to path now (its writer lock is free), the directory is not writable by
+ * others, and the copy is provably one orphanwatch left. For databases no run will write again
+ * (live's timestamped default names), and not one this process has open (closing the probe's
+ * descriptor would drop SQLite's POSIX locks on it). 1 removed (err says what), 0 nothing
+ * there or path in use, -1 something else by that name, left alone (err says so). */
+int owdb_remove_stale_compact(const char *path, char *err, size_t errlen);
+
 /* The end reason readers show for capture capture_id of db whose row says stored: "killed"
  * when it says "running" but no writer holds the file (kill -9, a crash, a power loss) or a
  * newer capture row exists, else stored. The one place readers decide it (report, dashboard,

@@ -549,6 +549,18 @@ int owdb_file_remove_stale_compact(const owdb_file *f, char *err, size_t errlen)
     return 1;
 }
 
+int owdb_remove_stale_compact(const char *path, char *err, size_t errlen)
+{
+    owdb_file f = {.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK), .path = path};
+    struct stat st;
+    if (f.fd < 0)
+        return 0;
+    f.locked = fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode) && flock(f.fd, LOCK_EX | LOCK_NB) == 0;
+    int rc = f.locked ? owdb_file_remove_stale_compact(&f, err, errlen) : 0;
+    close(f.fd); /* and with it the lock */
+    return rc;
+}
+
 int owdb_file_uri(const char *path, const char *query, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789ABCDEF";

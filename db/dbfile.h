@@ -39,7 +39,6 @@ void owdb_file_chown_companions(const char *path, const owdb_options *o);
  * connection still reads the old file until closed. Not done in a directory others can write
  * (sqlite would create the new file's journal there by name). 0, or -1 with err and path left
  * as it was (the caller may VACUUM in place instead). */
-#define OWDB_COMPACT_SUFFIX "-compacting"
 int owdb_file_compact_into(owdb_file *f, char *err, size_t errlen);
 /* Whether a packed copy of a size-byte file fits in avail free bytes with
  * OWDB_COMPACT_ROOM_MARGIN to spare. */

@@ -3,10 +3,12 @@
  * loop: packets in, verdicts out, the capture row refreshed every second, and either the
  * dashboard or one line per verdict on stdout. SIGINT/SIGTERM/SIGHUP end it cleanly; a
  * database this run created is then packed, which another signal skips. */
+#include "db/db.h"
 #include "ui/commands.h"
 #include "ui/dashboard.h"
 #include "ui/options.h"
 #include "ui/stop_signals.h"
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,17 +46,56 @@ static double wall_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+#define DEFAULT_DB_EXT ".db"
+
+/* "orphanwatch-IFACE-", the start of every default database name of the interface. */
+static void default_db_prefix(const char *iface, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "orphanwatch-%s-", iface);
+    for (char *p = buf; *p; p++)
+        if (*p == '/')
+            *p = '_';
+}
+
 static void default_db_path(const char *iface, char *buf, size_t cap)
 {
     time_t t = time(NULL);
     struct tm tm;
-    char stamp[32];
+    char prefix[256], stamp[32];
     localtime_r(&t, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(buf, cap, "orphanwatch-%s-%s.db", iface, stamp);
-    for (char *p = buf; *p; p++)
-        if (*p == '/')
-            *p = '_';
+    default_db_prefix(iface, prefix, sizeof prefix);
+    snprintf(buf, cap, "%s%s" DEFAULT_DB_EXT, prefix, stamp);
+}
+
+static bool ends_with(const char *s, const char *end)
+{
+    size_t n = strlen(s), m = strlen(end);
+    return n >= m && strcmp(s + n - m, end) == 0;
+}
+
+/* A killed packing leaves DB-compacting beside DB, removed when DB is next written; but no
+ * run writes a timestamped default name again, so the copies beside the interface's earlier
+ * default databases here go now (when provably ours and their DB is not in use). */
+static void remove_stale_default_copies(const char *iface)
+{
+    char prefix[256], path[512], msg[4400];
+    default_db_prefix(iface, prefix, sizeof prefix);
+    DIR *dir = opendir(".");
+    if (!dir)
+        return;
+    const char *suffix = DEFAULT_DB_EXT OWDB_COMPACT_SUFFIX;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || !ends_with(e->d_name, suffix))
+            continue;
+        int n = snprintf(path, sizeof path, "%s", e->d_name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            continue;
+        path[(size_t)n - strlen(OWDB_COMPACT_SUFFIX)] = '\0';
+        if (owdb_remove_stale_compact(path, msg, sizeof msg) != 0)
+            fprintf(stderr, "orphanwatch: %s\n", msg);
+    }
+    closedir(dir);
 }
 
 static int live_loop(pipeline *p, dashboard *d, char *err, size_t errlen)
@@ -92,7 +133,8 @@ int cmd_live(int argc, char **argv)
     }
     run_options_trailing_bpf(&r, argc, argv, optind);
     char dbpath[512];
-    if (!r.p.db_path) {
+    bool default_path = !r.p.db_path;
+    if (default_path) {
         default_db_path(r.p.cap.iface, dbpath, sizeof dbpath);
         r.p.db_path = dbpath;
     }
@@ -109,6 +151,8 @@ int cmd_live(int argc, char **argv)
         fprintf(stderr, "orphanwatch: %s\n", err);
         return 1;
     }
+    if (default_path)
+        remove_stale_default_copies(r.p.cap.iface); /* as the user privileges were dropped to */
     fprintf(stderr, "orphanwatch: capturing on %s into %s%s\n", r.p.cap.iface, r.p.db_path,
             ui ? "" : " (Ctrl-C to stop)");
     dashboard *d = NULL;

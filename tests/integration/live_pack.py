@@ -12,7 +12,11 @@ runs:
   2. a new DB, SIGINT then at once SIGTERM (the second signal skips the packing): exit 0,
      "packing skipped" said, the same inode, larger than a VACUUM INTO copy (unpacked),
      integrity ok, end_reason 'signal', the page loads present;
-  3. run 1's DB appended to (it exists: not packed): the same inode, two capture rows.
+  3. run 1's DB appended to (it exists: not packed): the same inode, two capture rows;
+  4. no -w (the default, timestamped name) in a directory holding earlier default databases
+     of the interface, one with a packed copy a killed packing left (nobody's, 0600, zeros)
+     and one with a file of that name not ours (0644): the first is removed and said, the
+     second left alone and named, the databases untouched.
 Root only (exits 77 with the reason otherwise); needs tcpreplay and a C compiler for owgen."""
 import json
 import os
@@ -114,15 +118,27 @@ class Veth:
         sh("ip", "netns", "del", self.ns)
 
 
-def run_live(veth, pcap, db, signals):
-    """One capture of the replay; the signals are sent back to back after it. Returns (exit
-    status, stderr, the file's inode while capturing)."""
-    p = subprocess.Popen([BIN, "live", "-i", veth.a, "--no-ui", "--user", "nobody", "-w", db],
+def default_dbs(veth, dbdir):
+    return {f for f in os.listdir(dbdir) if f.startswith(f"orphanwatch-{veth.a}-") and
+            f.endswith(".db")}
+
+
+def run_live(veth, pcap, db, signals, cwd=None):
+    """One capture of the replay; the signals are sent back to back after it. Without db, the
+    default database name in cwd. Returns (exit status, stderr, the file's inode while
+    capturing)."""
+    before = default_dbs(veth, cwd) if cwd else set()
+    p = subprocess.Popen([BIN, "live", "-i", veth.a, "--no-ui", "--user", "nobody"] +
+                         (["-w", db] if db else []),
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(db))
+                         stderr=subprocess.PIPE, text=True, cwd=cwd or os.path.dirname(db))
     try:
         t0 = time.time()
-        while not os.path.exists(db) and time.time() - t0 < 20 and p.poll() is None:
+        while not db and time.time() - t0 < 20 and p.poll() is None:
+            new = default_dbs(veth, cwd) - before
+            db = os.path.join(cwd, new.pop()) if new else None
+            time.sleep(0.05)
+        while db and not os.path.exists(db) and time.time() - t0 < 20 and p.poll() is None:
             time.sleep(0.05)
         time.sleep(0.5)
         inode = os.stat(db).st_ino if os.path.exists(db) else None
@@ -237,6 +253,30 @@ def run(c, work, nobody):
              rc == 0 and f["integrity"] == "ok" and f["ends"] == ["signal", "signal"],
              f"{rc} {f['integrity']} {f['ends']}")
         c.ok("appended: not packed (the same inode)", os.stat(db).st_ino == inode)
+
+        # 4. the default, timestamped name: the copies killed packings left beside earlier
+        # default databases of the interface here are removed (no run writes those names
+        # again), one that is not ours is left alone and named
+        earlier = os.path.join(dbdir, f"orphanwatch-{veth.a}-20000101-000000.db")
+        other = os.path.join(dbdir, f"orphanwatch-{veth.a}-20000102-000000.db")
+        for path, mode in ((earlier, 0o600), (other, 0o644)):
+            shutil.copyfile(db2, path)
+            os.chmod(path, 0o600)
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            with open(path + "-compacting", "wb") as f:
+                f.write(bytes(4096))
+            os.chmod(path + "-compacting", mode)
+            os.chown(path + "-compacting", nobody.pw_uid, nobody.pw_gid)
+        rc, err, _ = run_live(veth, pcap, None, [signal.SIGINT], cwd=dbdir)
+        c.ok("default name: exit 0", rc == 0, f"{rc}: {err[-300:]}")
+        c.ok("default name: the stale copy beside an earlier default database removed, said",
+             not os.path.exists(earlier + "-compacting") and
+             f"{os.path.basename(earlier)}-compacting: removed" in err, err[-400:])
+        c.ok("default name: a copy not ours left alone, named",
+             os.path.exists(other + "-compacting") and
+             f"{os.path.basename(other)}-compacting: left alone" in err, err[-400:])
+        c.ok("default name: the earlier databases untouched",
+             os.path.exists(earlier) and os.path.exists(other))
     finally:
         veth.close()
 

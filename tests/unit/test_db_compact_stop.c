@@ -3,7 +3,8 @@
  * each time leaving the file as an unpacked run leaves it (same bytes, same rows, nothing
  * beside it); it is not tried without room for the copy (owdb_compact_fits; with root, on a
  * small tmpfs: left unpacked and said why); a packed copy a killed packing left behind is
- * removed when the file is opened again, one that is not ours is left alone; and a packed
+ * removed when the file is opened again (or asked for a file no run opens again, while no
+ * writer holds it), one that is not ours is left alone; and a packed
  * file holds exactly the rows of the unpacked one. */
 #include "db/db.h"
 #include "db/dbfile.h"
@@ -14,6 +15,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -239,6 +241,36 @@ static void test_stale_copy(void)
     CHECK(created != 0 && inode_of(path) != created && access(copy, F_OK) != 0);
 }
 
+/* A leftover beside a database no run will open again (owdb_remove_stale_compact, as live
+ * does for its earlier timestamped files): removed only while no writer holds the database,
+ * only when ours, never without the database. */
+static void test_stale_copy_unopened(void)
+{
+    char path[128], copy[200], err[512], header[16] = "SQLite format 3";
+    owdb_options plain = {0};
+    path_in(path, sizeof path, tmpdir, "earlier.db");
+    beside(copy, sizeof copy, path, "");
+    CHECK(write_churn(path, &plain) != 0);
+    make_file(copy, 0600, header, sizeof header);
+    int writer = open(path, O_RDONLY); /* the lock a writer holds (flock, see dbfile.c) */
+    CHECK(writer >= 0 && flock(writer, LOCK_EX) == 0);
+    CHECK_EQ_INT(owdb_remove_stale_compact(path, err, sizeof err), 0); /* in use: kept */
+    CHECK(access(copy, F_OK) == 0);
+    close(writer);
+    CHECK_EQ_INT(owdb_remove_stale_compact(path, err, sizeof err), 1);
+    CHECK(access(copy, F_OK) != 0 && strstr(err, "removed"));
+    CHECK_EQ_INT(owdb_remove_stale_compact(path, err, sizeof err), 0); /* nothing there */
+    make_file(copy, 0644, "notes", 5);
+    CHECK_EQ_INT(owdb_remove_stale_compact(path, err, sizeof err), -1); /* not ours */
+    CHECK(access(copy, F_OK) == 0 && strstr(err, "left alone"));
+    unlink(copy);
+    unlink(path);
+    make_file(copy, 0600, header, sizeof header);
+    CHECK_EQ_INT(owdb_remove_stale_compact(path, err, sizeof err), 0); /* no database */
+    CHECK(access(copy, F_OK) == 0);
+    unlink(copy);
+}
+
 static void test_fits(void)
 {
     const uint64_t m = OWDB_COMPACT_ROOM_MARGIN;
@@ -325,6 +357,7 @@ int main(void)
     test_stop_inside_vacuum_in_place();
     test_packed_same_rows();
     test_stale_copy();
+    test_stale_copy_unopened();
     test_no_room();
     TEST_MAIN_END("test_db_compact_stop");
 }
