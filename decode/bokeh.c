@@ -444,9 +444,10 @@ static size_t plain_value(const char *j, size_t at, size_t len, char *dst, size_
 
 /* A header in the shape header_shape takes, read straight into m: what scan_header and
  * header_from_scan make of it (the values' first bytes, reqid empty when absent), without the
- * intermediate scan. True when the text is such a header and valid: a msgtype that is not
- * empty and num_buffers, if there, of at most nine digits (any longer, or any other text: false,
- * m untouched, and the general way decides). */
+ * intermediate scan, each field written once (the bytes past a string's NUL are not cleared).
+ * True when the text is such a header and valid: a msgtype that is not empty and num_buffers,
+ * if there, of at most nine digits (any longer, or any other text: false, m untouched, and the
+ * general way decides). */
 static bool header_fast(const uint8_t *data, size_t kept, uint64_t total, bokeh_msg *m)
 {
     const char *j = (const char *)data;
@@ -459,13 +460,11 @@ static bool header_fast(const uint8_t *data, size_t kept, uint64_t total, bokeh_
         !shape_name(&s, NAME("\"msgtype\":")) || !shape_string(&s, &type_at, &type_len) ||
         type_len == 0)
         return false;
-    bool reqid = false;
     uint32_t nb = 0;
     int more = shape_next(&s);
     if (more == 1 && shape_name(&s, NAME("\"reqid\":"))) {
         if (!shape_string(&s, &req_at, &req_len))
             return false;
-        reqid = true;
         more = shape_next(&s);
     }
     if (more == 1 && shape_name(&s, NAME("\"num_buffers\":"))) {
@@ -478,13 +477,12 @@ static bool header_fast(const uint8_t *data, size_t kept, uint64_t total, bokeh_
     }
     if (more != 0)
         return false;
-    memset(m, 0, sizeof *m);
     plain_value(j, type_at, type_len, m->msgtype, sizeof m->msgtype);
     plain_value(j, id_at, id_len, m->msgid, sizeof m->msgid);
-    if (reqid)
-        plain_value(j, req_at, req_len, m->reqid, sizeof m->reqid);
+    plain_value(j, req_at, req_len, m->reqid, sizeof m->reqid); /* (empty when absent) */
     m->num_buffers = nb;
     m->size = total;
+    m->content_size = 0;
     return true;
 }
 

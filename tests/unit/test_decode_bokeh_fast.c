@@ -5,7 +5,8 @@
  * every state of the assembler (expecting a header, metadata, content, a buffer id, a buffer,
  * resynchronising); results, states, counts and sizes must agree. The texts are just outside
  * the shapes: num_buffers of 9 and 10 digits, leading zeros, an empty msgtype, escapes, other
- * spacing, trailing bytes, ids that contain "msgtype", buffer ids with a second key, cut ones. */
+ * spacing, trailing bytes, ids that contain "msgtype", buffer ids with a second key, cut ones.
+ * And messages one after another in one stream: nothing of one is left in the next. */
 #include "decode/bokeh.h"
 #include "tests/unit/testlib.h"
 #include <stdio.h>
@@ -184,10 +185,47 @@ static void test_buffer_id(void)
     CHECK_EQ_INT(s.errors, 1);
 }
 
+/* Messages one after another in one stream, headers as is (the one-go way) and spaced (the
+ * general way): after each part every field of the message agrees, so nothing of an earlier
+ * message (a longer msgtype or msgid, a reqid, a content size) is left in a later one. */
+static void test_fields_of_each_message(void)
+{
+    static const char *const headers[] = {
+        "{\"msgid\": \"p1-long-message-id\", \"msgtype\": \"PULL-DOC-REPLY\", \"reqid\": "
+        "\"abcdef\"}",
+        "{\"msgid\": \"p2\", \"msgtype\": \"OK\"}",
+        "{\"msgid\": \"p3\", \"msgtype\": \"OK\", \"reqid\": \"xyz\", \"num_buffers\": 1}",
+        "{\"msgid\": \"p4\", \"msgtype\": \"OK\", \"reqid\": \"\"}",
+        "{\"msgid\": \"p5\", \"msgtype\": \"PATCH-DOC\"}",
+    };
+    side a, b;
+    bokeh_stream_init(&a.s);
+    bokeh_stream_init(&b.s);
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+        char spaced[200];
+        size_t n = strlen(headers[i]);
+        snprintf(spaced, sizeof spaced, " %s", headers[i]);
+        feed(&a, false, headers[i], n, n);
+        feed(&b, false, spaced, n + 1, n + 1);
+        CHECK_EQ_INT(a.s.cur.content_size, b.s.cur.content_size);
+        same(&a, &b, 1);
+        const char *const rest[] = {"{}", "{\"events\": []}", "{\"id\": \"q\"}", "[]"};
+        for (size_t k = 0; k < (a.s.cur.num_buffers ? 4u : 2u); k++) {
+            bool binary = rest[k][0] == '[';
+            feed(&a, binary, rest[k], strlen(rest[k]), strlen(rest[k]) + 10 * i);
+            feed(&b, binary, rest[k], strlen(rest[k]), strlen(rest[k]) + 10 * i);
+            CHECK_EQ_INT(a.s.cur.content_size, b.s.cur.content_size);
+            same(&a, &b, 1);
+        }
+        CHECK_EQ_INT(a.rc, 1); /* the message completed */
+    }
+}
+
 int main(void)
 {
     test_every_state_and_cut();
     test_header_edges();
     test_buffer_id();
+    test_fields_of_each_message();
     TEST_MAIN_END("test_decode_bokeh_fast");
 }
