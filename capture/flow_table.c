@@ -7,13 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-static uint32_t load32(const uint8_t *b)
-{
-    uint32_t w;
-    memcpy(&w, b, sizeof w);
-    return w;
-}
-
 static uint64_t load64(const uint8_t *b)
 {
     uint64_t w;
@@ -36,7 +29,7 @@ static uint32_t endpoint_hash(const ow_addr *a, uint16_t port, uint32_t seed)
 /* An IPv4 connection's key: both addresses in one word, both ports in another. */
 static uint64_t v4_addrs(const ow_addr *a, const ow_addr *b)
 {
-    return (uint64_t)load32(a->bytes) << 32 | load32(b->bytes);
+    return (uint64_t)ow_load32_host(a->bytes) << 32 | ow_load32_host(b->bytes);
 }
 
 static uint32_t port_pair(uint16_t pa, uint16_t pb)
@@ -85,7 +78,7 @@ static uint32_t pair_hash(const flow_table *t, const ow_addr *a, uint16_t pa, co
                           uint16_t pb)
 {
     if (a->family == 4 && b->family == 4) /* the common case, in a few instructions */
-        return v4_pair_hash(t, load32(a->bytes), pa, load32(b->bytes), pb);
+        return v4_pair_hash(t, ow_load32_host(a->bytes), pa, ow_load32_host(b->bytes), pb);
     if (both_v6(a, b))
         return v6_pair_hash(t, a, pa, b, pb);
     uint32_t h = endpoint_hash(a, pa, t->seed) + endpoint_hash(b, pb, t->seed);
@@ -185,7 +178,8 @@ static ow_flow_int *v4_lookup(flow_table *t, const ow_addr *src, uint16_t sport,
     uint32_t ports = port_pair(sport, dport);
     if (t->last && v4_flow_is(t->last, addrs, ports, dir))
         return t->last;
-    uint32_t h = v4_pair_hash(t, load32(src->bytes), sport, load32(dst->bytes), dport);
+    uint32_t h =
+        v4_pair_hash(t, ow_load32_host(src->bytes), sport, ow_load32_host(dst->bytes), dport);
     for (ow_flow_int *f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext) {
         if (f->hash == h && v4_flow_is(f, addrs, ports, dir)) {
             t->last = f;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Outcome of a decoding step; every value but OW_PKT_OK maps to one stats counter. */
 enum ow_pkt_verdict {
@@ -110,6 +111,20 @@ static inline uint16_t ow_get16(const uint8_t *p)
 static inline uint32_t ow_get32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+/* Values in this machine's byte order at any alignment (pcap record headers, address words
+ * for hashing). */
+static inline uint16_t ow_load16_host(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline uint32_t ow_load32_host(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 static inline void ow_put16(uint8_t *p, uint16_t v)
 {

@@ -3,6 +3,7 @@
  * 24-byte header, then per packet a 16-byte record header (seconds, microseconds, captured
  * and original length, 32 bits each in the writer's byte order) and the captured bytes. */
 #include "capture/pcap_records.h"
+#include "capture/packet.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,26 +16,13 @@
 #define MAGIC_MICROSECONDS 0xa1b2c3d4u /* in the writer's byte order */
 #define RECORD_MAX         262144u     /* libpcap's largest captured length for our link types */
 
-static uint32_t get32(const uint8_t *b)
-{
-    uint32_t v;
-    memcpy(&v, b, sizeof v);
-    return v;
-}
-
-static uint16_t get16(const uint8_t *b)
-{
-    uint16_t v;
-    memcpy(&v, b, sizeof v);
-    return v;
-}
-
 /* The file header says: native byte order, microseconds, version 2.4. */
 static bool header_is_plain(int fd)
 {
     uint8_t h[FILE_HEADER_LEN];
-    return pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h && get32(h) == MAGIC_MICROSECONDS &&
-           get16(h + 4) == 2 && get16(h + 6) == 4;
+    return pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h &&
+           ow_load32_host(h) == MAGIC_MICROSECONDS && ow_load16_host(h + 4) == 2 &&
+           ow_load16_host(h + 6) == 4;
 }
 
 void pcap_records_open(pcap_records *r, const char *path, pcap_t *p, bool filtered)
@@ -95,14 +83,14 @@ int pcap_records_next(pcap_records *r, struct pcap_pkthdr *h, uint8_t **data)
     if (!r->buf || !have(r, RECORD_HEADER_LEN))
         return 0;
     const uint8_t *b = r->buf + r->start;
-    uint32_t caplen = get32(b + 8);
+    uint32_t caplen = ow_load32_host(b + 8);
     if (caplen > r->snaplen || caplen > RECORD_MAX || !have(r, RECORD_HEADER_LEN + caplen))
         return 0; /* libpcap decides: cut to the snapshot, refused, or truncated */
     b = r->buf + r->start;
-    h->ts.tv_sec = (int32_t)get32(b);
-    h->ts.tv_usec = (int32_t)get32(b + 4);
+    h->ts.tv_sec = (int32_t)ow_load32_host(b);
+    h->ts.tv_usec = (int32_t)ow_load32_host(b + 4);
     h->caplen = caplen;
-    h->len = get32(b + 12);
+    h->len = ow_load32_host(b + 12);
     *data = r->buf + r->start + RECORD_HEADER_LEN;
     r->start += RECORD_HEADER_LEN + caplen;
     r->offset += RECORD_HEADER_LEN + caplen;
