@@ -191,8 +191,8 @@ static void test_buffer_id(void)
 static void test_fields_of_each_message(void)
 {
     static const char *const headers[] = {
-        "{\"msgid\": \"p1-long-message-id\", \"msgtype\": \"PULL-DOC-REPLY\", \"reqid\": "
-        "\"abcdef\"}",
+        ("{\"msgid\": \"p1-long-message-id\", \"msgtype\": \"PULL-DOC-REPLY\", \"reqid\": "
+         "\"abcdef\"}"),
         "{\"msgid\": \"p2\", \"msgtype\": \"OK\"}",
         "{\"msgid\": \"p3\", \"msgtype\": \"OK\", \"reqid\": \"xyz\", \"num_buffers\": 1}",
         "{\"msgid\": \"p4\", \"msgtype\": \"OK\", \"reqid\": \"\"}",
