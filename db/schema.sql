@@ -1,5 +1,7 @@
 -- orphanwatch capture database schema. The one place the schema is written down.
--- Version: bump OW_SCHEMA_VERSION (user_version below) on any change; readers refuse others.
+-- Version: bump OW_SCHEMA_VERSION (user_version below) on any change to tables, columns or
+-- what they mean; readers refuse others. An added index needs no bump: readers work without it
+-- and a file gains it when next written (the schema runs IF NOT EXISTS on every open to write).
 -- Times are epoch seconds (REAL, UTC). Addresses are text (IPv6 in RFC 5952 form).
 -- Text repeated across many rows is stored once: a "*_ref" column holds the id of its row in
 -- sessions (session_ref) or user_agents (ua_ref); join to read the text.
@@ -223,6 +225,8 @@ CREATE INDEX IF NOT EXISTS page_loads_client ON page_loads(client, started);
 CREATE INDEX IF NOT EXISTS page_loads_session ON page_loads(session_ref);
 CREATE INDEX IF NOT EXISTS page_loads_verdict ON page_loads(verdict, started);
 CREATE INDEX IF NOT EXISTS page_loads_app ON page_loads(app, started);
+-- the dashboard's sort by duration (ui/dashboard_data.c DUR_EXPR, the same expression)
+CREATE INDEX IF NOT EXISTS page_loads_duration ON page_loads(COALESCE(first_ws_ts - started, ttlb, -1.0));
 CREATE INDEX IF NOT EXISTS sessions_first ON sessions(first_ts);
 CREATE INDEX IF NOT EXISTS http_page ON http_exchanges(page_load_id);
 CREATE INDEX IF NOT EXISTS http_conn ON http_exchanges(connection_id);

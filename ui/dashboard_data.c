@@ -325,6 +325,9 @@ static void bind_int(sql_buf *b, int64_t i)
         b->overflow = true;
 }
 
+/* A page load's duration: to its first websocket, else to the page's last byte; -1 unknown.
+ * Indexed as written (db/schema.sql page_loads_duration): SQLite uses an expression index only
+ * for the same expression, which test_ui_dashboard_data checks by query plan. */
 #define DUR_EXPR "COALESCE(first_ws_ts - started, ttlb, -1.0)"
 
 const char *dash_sort_name(enum dash_sort s)
@@ -342,14 +345,18 @@ typedef struct sort_key {
 
 static int sort_keys(enum dash_sort s, sort_key *k)
 {
+    /* By client, each client's page loads oldest first: the index (client, started) then
+     * gives the whole order, where newest first would sort all of a client's rows (tens of
+     * thousands on a small team's big capture) for every page. */
+    bool newest_first = s != DASH_SORT_CLIENT;
     int n = 0;
     if (s == DASH_SORT_CLIENT)
         k[n++] = (sort_key){"client", false, K_CLIENT};
     if (s == DASH_SORT_DURATION)
         k[n++] = (sort_key){DUR_EXPR, true, K_DUR};
     if (s != DASH_SORT_DURATION)
-        k[n++] = (sort_key){"started", true, K_STARTED};
-    k[n++] = (sort_key){"id", true, K_ID};
+        k[n++] = (sort_key){"started", newest_first, K_STARTED};
+    k[n++] = (sort_key){"id", newest_first, K_ID};
     return n;
 }
 

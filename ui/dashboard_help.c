@@ -15,7 +15,8 @@ static const char *const keys[][2] = {
     {"f", "filter: client:ADDR app:/PATH verdict:NAME outcome:NAME (bare words are guessed; "
           "verdict:none = healthy; empty clears)"},
     {"/", "search client, path, session id, user agent as you type (Enter keeps, Esc drops)"},
-    {"s", "sort by time, client, duration (time to the first websocket, else last byte)"},
+    {"s", "sort by time (newest first), client (each oldest first), duration (longest first: "
+          "to the first websocket, else to the page's last byte)"},
     {"c", "clients: page loads, orphan rate, dominant verdict per client (Enter filters)"},
     {"? F1", "this help"},
     {"Ctrl-L", "redraw the screen"},

@@ -125,8 +125,8 @@ def main():
         orphan = sid8(db, "%s WHERE p.outcome = 'orphan' %s LIMIT 1" % (sel, order))
         longest = sid8(db, "%s ORDER BY COALESCE(p.first_ws_ts - p.started, p.ttlb, -1.0) DESC, "
                            "p.id DESC LIMIT 1" % sel)
-        first_client = db.execute("SELECT client FROM page_loads ORDER BY client, started DESC, "
-                                  "id DESC LIMIT 1").fetchone()[0]
+        first_client = db.execute("SELECT client FROM page_loads ORDER BY client, started, "
+                                  "id LIMIT 1").fetchone()[0]
         db.close()
 
         res["open_pty_s"] = first_screen_pty(a.bin, path, newest, a.width, a.height)

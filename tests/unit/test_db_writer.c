@@ -589,6 +589,43 @@ static void test_schema_versions(void)
     CHECK(owdb_open_readonly(path, err, sizeof err) == NULL && strstr(err, "No such file"));
 }
 
+/* A file of this schema version written before an index was added (page_loads_duration came
+ * later without a version change) is read as it is, and gains the index when next written. */
+static void test_index_added_on_reopen(void)
+{
+    char path[128], err[512];
+    const char *has = "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'page_loads_duration'";
+    path_in(path, sizeof path, tmpdir, "older_indexes.db");
+    ow_db *db = create_ok(path, NULL);
+    if (!db)
+        return;
+    emit_page(owdb_sink(db), 1, OW_OUTCOME_CONNECTED, OW_VERDICT_NONE, 0, NULL);
+    owdb_close(db);
+    sqlite3 *w = NULL;
+    CHECK(sqlite3_open(path, &w) == SQLITE_OK);
+    CHECK(sqlite3_exec(w, "DROP INDEX page_loads_duration", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(w);
+    sqlite3 *r = owdb_open_readonly(path, err, sizeof err);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_EQ_INT(count(r, has), 0);
+        CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM page_loads"), 1);
+        sqlite3_close(r);
+    }
+    if (!(db = create_ok(path, NULL)))
+        return;
+    owdb_close(db);
+    r = owdb_open_readonly(path, err, sizeof err);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_EQ_INT(count(r, has), 1);
+        CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM page_loads INDEXED BY page_loads_duration "
+                              "WHERE COALESCE(first_ws_ts - started, ttlb, -1.0) > -2"),
+                     1);
+        sqlite3_close(r);
+    }
+}
+
 static void test_second_writer_refused(void)
 {
     char path[128];
@@ -791,6 +828,7 @@ int main(void)
     test_interned_texts();
     test_refusals();
     test_schema_versions();
+    test_index_added_on_reopen();
     test_second_writer_refused();
     test_commit_interval();
     test_locked();

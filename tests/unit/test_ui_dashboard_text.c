@@ -242,7 +242,7 @@ static void test_list_sql(void)
     q.orphans_only = true;
     CHECK(dash_list_sql(sql, sizeof sql, &q, &a, false, false) >= 0);
     CHECK(strstr(sql, "outcome = 'orphan'") != NULL);
-    CHECK(strstr(sql, "ORDER BY client ASC, started DESC, id DESC") != NULL);
+    CHECK(strstr(sql, "ORDER BY client ASC, started ASC, id ASC") != NULL);
     /* user text is always a bound parameter, never SQL */
     snprintf(q.search, sizeof q.search, "'; DROP TABLE page_loads; --");
     CHECK(dash_list_sql(sql, sizeof sql, &q, &a, false, false) >= 0);
