@@ -4,7 +4,9 @@
  * unanswered pipelined requests are bounded (HTTP_MAX_PENDING kept, the rest counted); a
  * websocket frame declaring 2^62 bytes that the connection never delivers is counted as a
  * truncated message when the connection ends; beyond max_inflaters, a compressed websocket
- * message is not inflated but counted (inflate_budget_skipped) and shows in the row's errors. */
+ * message is not inflated but counted (inflate_budget_skipped) and shows in the row's errors;
+ * an empty Content-Length value is none (-1), not digits read from the body behind the head or
+ * past the end of the data (found by fuzz_correlate). */
 #include "correlate/correlator.h"
 #include "decode/http.h"
 #include "tests/unit/test_flow.h"
@@ -19,6 +21,7 @@ static struct http_row {
     int64_t id;
     char target[2048], referer[1024], host[256];
     size_t target_len;
+    int64_t content_length; /* from the latest row of the exchange */
 } rows[MAX_ROWS];
 static int n_rows;
 
@@ -26,8 +29,10 @@ static void rec_http(void *ctx, const ow_http_rec *r)
 {
     (void)ctx;
     for (int i = 0; i < n_rows; i++)
-        if (rows[i].id == r->id)
-            return; /* updated rows of an exchange: the first one counts */
+        if (rows[i].id == r->id) {
+            rows[i].content_length = r->content_length;
+            return; /* updated rows of an exchange: the first one counts, but for the length */
+        }
     if (n_rows >= MAX_ROWS)
         return;
     struct http_row *h = &rows[n_rows++];
@@ -36,6 +41,7 @@ static void rec_http(void *ctx, const ow_http_rec *r)
     snprintf(h->target, sizeof h->target, "%s", r->target);
     snprintf(h->referer, sizeof h->referer, "%s", r->referer ? r->referer : "");
     snprintf(h->host, sizeof h->host, "%s", r->host ? r->host : "");
+    h->content_length = r->content_length;
 }
 
 static correlator *new_correlator(const ow_flow_sink **s)
@@ -325,6 +331,33 @@ static void test_ws_gap_ends_message_in_its_direction(void)
     correlator_free(c);
 }
 
+/* A response head with an empty Content-Length, then body digits ending the data (a buffer of
+ * exactly its size, not NUL-terminated, as capture/ hands it over): the length is none; it was
+ * read with strtoll in place, which skipped the line ends, took the body's digits and read on
+ * past the end of the buffer. */
+static void test_empty_content_length(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    ow_flow *f = test_new_flow(6, 40006);
+    s->on_open(s->ctx, f, 1.0);
+    const char *req = "GET /static/x.js HTTP/1.1\r\nHost: h\r\n\r\n";
+    feed(s, f, 0, req, strlen(req), 1.0);
+    const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n12345";
+    char *data = malloc(sizeof resp - 1);
+    if (data) {
+        memcpy(data, resp, sizeof resp - 1);
+        feed(s, f, 1, data, sizeof resp - 1, 1.1);
+        free(data);
+    }
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 1.2);
+    CHECK_EQ_INT(n_rows, 1);
+    if (n_rows == 1)
+        CHECK_EQ_INT(rows[0].content_length, -1);
+    free(f);
+    correlator_free(c);
+}
+
 int main(void)
 {
     test_redaction_at_buffer_end();
@@ -334,5 +367,6 @@ int main(void)
     test_ws_cut_by_end_counted();
     test_inflater_budget_counted();
     test_ws_gap_ends_message_in_its_direction();
+    test_empty_content_length();
     TEST_MAIN_END("correlate_hostile");
 }
