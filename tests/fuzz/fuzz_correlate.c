@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (open[k]) { /* data, with the caller keeping unconsumed bytes like capture */
                 int dir = ((op & 7) - 1) & 1; /* ops 1,3: client; 2,4: server */
                 size_t have = pending_len[k][dir];
-                uint8_t *buf = realloc(pending[k][dir], have + len + 1);
+                /* exactly the bytes handed over: ASan then catches a read of one past */
+                uint8_t *buf = realloc(pending[k][dir], have + len ? have + len : 1);
                 if (!buf)
                     break;
                 memcpy(buf + have, data + i, len);

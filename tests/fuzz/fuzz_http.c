@@ -129,7 +129,15 @@ static void caller_feed(fz_caller *k, int dir, const uint8_t *p, size_t n)
         memcpy(k->buf[dir] + k->len[dir], p, n);
     k->len[dir] += n;
     bool was_upgraded = k->conn.upgraded;
-    size_t used = http_conn_feed(&k->conn, dir, k->buf[dir], k->len[dir]);
+    /* handed over in an allocation of exactly the bytes held: ASan then catches a read of one
+     * past them (in k->buf it would land in the spare capacity unseen) */
+    uint8_t *exact = malloc(k->len[dir] ? k->len[dir] : 1);
+    if (!exact)
+        return;
+    if (k->len[dir])
+        memcpy(exact, k->buf[dir], k->len[dir]);
+    size_t used = http_conn_feed(&k->conn, dir, exact, k->len[dir]);
+    free(exact);
     if (used > k->len[dir] || (was_upgraded && used != 0))
         abort();
     memmove(k->buf[dir], k->buf[dir] + used, k->len[dir] - used);
