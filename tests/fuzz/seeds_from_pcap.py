@@ -15,32 +15,19 @@ import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+import pcaptool  # noqa: E402  (the pcap reader the test harness already has)
+
 STAGES = (b"GET /", b"Upgrade: websocket", b"HTTP/1.1 101", b'"msgtype"')
 
 
-def records(data):
-    """The records of a little- or big-endian microsecond/nanosecond pcap, RAW link type."""
-    if len(data) < 24:
-        sys.exit("seeds_from_pcap: not a pcap file")
-    magic = struct.unpack_from("<I", data)[0]
-    if magic in (0xA1B2C3D4, 0xA1B23C4D):
-        order = "<"
-    elif magic in (0xD4C3B2A1, 0x4D3CB2A1):
-        order = ">"
-    else:
-        sys.exit("seeds_from_pcap: not a pcap file")
-    if struct.unpack_from(order + "I", data, 20)[0] != 101:
-        sys.exit("seeds_from_pcap: link type is not RAW (101)")
-    out, off = [], 24
-    while off + 16 <= len(data):
-        incl = struct.unpack_from(order + "I", data, off + 8)[0]
-        if off + 16 + incl > len(data):
-            break
-        rec = data[off:off + 16 + incl]
-        if order == ">":  # the targets write a little-endian file header
-            rec = struct.pack("<IIII", *struct.unpack_from(">IIII", rec)) + rec[16:]
-        out.append(rec)
-        off += 16 + incl
+def records(path):
+    """Each packet as a little-endian pcap record (the targets write a little-endian header)."""
+    out = []
+    for ts, pkt, wire in pcaptool.read_pcap(path):
+        sec = int(ts)
+        usec = min(int(round((ts - sec) * 1e6)), 999999)
+        out.append(struct.pack("<IIII", sec, usec, len(pkt), max(wire, len(pkt))) + pkt)
     return out
 
 
@@ -50,7 +37,7 @@ def main():
     ap.add_argument("out", nargs="+")
     ap.add_argument("--max", type=int, default=60000)
     a = ap.parse_args()
-    recs = records(open(a.pcap, "rb").read())
+    recs = records(a.pcap)
     starts = {0}
     for stage in STAGES:
         hit = next((i for i, r in enumerate(recs) if stage in r[16:]), None)
