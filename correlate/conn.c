@@ -783,21 +783,6 @@ static void learn_ws_response(exchange *x, const http_head *resp)
     x->ws_subprotocol_ok = sp && http_value_has_token(sp->value, sp->value_len, "bokeh");
 }
 
-/* The response's Content-Length, -1 when absent or not a number. A header value is not
- * NUL-terminated (it points into the stream), so it is copied before strtoll reads it: read in
- * place, an empty value let strtoll skip the line ends and take digits from the body, or read
- * past the end of the data. */
-static int64_t response_content_length(const http_head *resp)
-{
-    const http_header *cl = http_find_header(resp, "Content-Length");
-    if (!cl)
-        return -1;
-    char num[32], *end;
-    copy_bounded(num, sizeof num, cl->value, cl->value_len);
-    long long v = strtoll(num, &end, 10);
-    return end == num ? -1 : v;
-}
-
 static bool on_response(void *ctx, const http_head *resp, const http_request_info *req)
 {
     conn_state *cs = ctx;
@@ -822,7 +807,8 @@ static bool on_response(void *ctx, const http_head *resp, const http_request_inf
     copy_bounded(x->reason, sizeof x->reason, resp->reason, resp->reason_len);
     copy_header(x->content_type, sizeof x->content_type, resp, "Content-Type");
     copy_header(x->content_encoding, sizeof x->content_encoding, resp, "Content-Encoding");
-    x->content_length = response_content_length(resp);
+    uint64_t len; /* as framing reads it (a header value is not NUL-terminated: no strtoll) */
+    x->content_length = http_content_length(resp, &len) == 1 ? (int64_t)len : -1;
     exchange_free(cs->resp_cur); /* a response that never ended (should not happen) */
     cs->resp_cur = x;
     if (!strcmp(x->kind, "websocket"))

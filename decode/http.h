@@ -48,6 +48,10 @@ int http_parse_response_head(const char *buf, size_t len, http_head *h);
 const http_header *http_find_header(const http_head *h, const char *name);
 /* Does a comma-separated header value contain this token (case-insensitive)? */
 bool http_value_has_token(const char *value, size_t len, const char *token);
+/* The message's Content-Length as framing reads it: every Content-Length header and every
+ * element of a comma list must give the same number, digits only, at most INT64_MAX. Returns
+ * 0 when absent, 1 with *len set, -1 when invalid or conflicting. */
+int http_content_length(const http_head *h, uint64_t *len);
 
 /* ---- both directions of one connection ---- */
 

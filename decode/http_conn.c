@@ -191,9 +191,7 @@ static bool parse_length_element(const char *s, size_t n, uint64_t *out)
     return true;
 }
 
-/* Every Content-Length header and every element of a comma list must give the same valid
- * number. Returns 0 when absent, 1 with *len set, -1 when invalid or conflicting. */
-static int content_length(const http_head *h, uint64_t *len)
+int http_content_length(const http_head *h, uint64_t *len)
 {
     bool seen = false;
     for (size_t i = 0; i < h->num_headers; i++) {
@@ -232,7 +230,7 @@ static enum body_kind framed_body(const http_head *h, enum body_kind otherwise, 
             return BODY_CHUNKED;
         return otherwise == BODY_NONE ? BODY_INVALID : BODY_CLOSE;
     }
-    switch (content_length(h, len)) {
+    switch (http_content_length(h, len)) {
     case 1:
         return BODY_LENGTH;
     case 0:
