@@ -1,5 +1,6 @@
 /* writer: the SQLite record sink. Every record becomes one row (INSERT OR REPLACE keyed by its
- * id, or INSERT ... ON CONFLICT DO UPDATE for tables without triggers; the id shifted past the
+ * id, or INSERT ... ON CONFLICT DO UPDATE for tables without triggers; the tables with
+ * triggers through a stage, see owdb_staged; the id shifted past the
  * rows an earlier capture left in the file), written through prepared
  * statements inside one open transaction that is committed every commit interval of wall-clock
  * time and at close. Three parts: this file opens the file, prepares the statements and
@@ -31,13 +32,21 @@ static int interned_column(const char *name)
     return -1;
 }
 
+/* How a table's rows are written (insert_sql). */
+enum insert_kind {
+    INSERT_REPLACE, /* INSERT OR REPLACE */
+    INSERT_UPSERT,  /* INSERT ... ON CONFLICT(id) DO UPDATE */
+    INSERT_STAGE    /* INSERT into the table's stage (owdb_staged) */
+};
+
 /* "INSERT OR REPLACE INTO t(c1, ...) VALUES(:c1, ...)" over every column of the table; an
  * interned column's value is its text's id. With upsert (a table keyed by "id" alone, without
  * triggers, whose NOT NULL columns have no default), the same row is written as "INSERT ...
  * ON CONFLICT(id) DO UPDATE SET" every other column: the same stored row, but SQLite needs no
  * statement journal for it (INSERT OR REPLACE deletes the old row's index entries and may then
- * abort on a NOT NULL column, so it copies every page it touches into one, for every row). */
-static char *insert_sql(sqlite3 *db, const char *table, bool upsert)
+ * abort on a NOT NULL column, so it copies every page it touches into one, for every row).
+ * Staged, the row goes to temp."stage_t" (same columns, no constraints or triggers). */
+static char *insert_sql(sqlite3 *db, const char *table, enum insert_kind kind)
 {
     char sql[128];
     sqlite3_stmt *st = NULL;
@@ -62,9 +71,11 @@ static char *insert_sql(sqlite3 *db, const char *table, bool upsert)
     sqlite3_finalize(st);
     char *c = sqlite3_str_finish(cols), *v = sqlite3_str_finish(vals), *u = sqlite3_str_finish(set);
     char *out = NULL;
-    if (c && v && u && upsert)
+    if (c && v && u && kind == INSERT_UPSERT)
         out = sqlite3_mprintf("INSERT INTO \"%w\"(%s) VALUES(%s) ON CONFLICT(id) DO UPDATE SET %s",
                               table, c, v, u);
+    else if (c && v && kind == INSERT_STAGE)
+        out = sqlite3_mprintf("INSERT INTO temp.\"stage_%w\"(%s) VALUES(%s)", table, c, v);
     else if (c && v)
         out = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(%s) VALUES(%s)", table, c, v);
     sqlite3_free(c);
@@ -94,10 +105,10 @@ static int copy_param_names(ow_db *db, enum stmt_id id, char *err, size_t errlen
     return 0;
 }
 
-static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, bool upsert, char *err,
-                          size_t errlen)
+static int prepare_insert(ow_db *db, enum stmt_id id, const char *table, enum insert_kind kind,
+                          char *err, size_t errlen)
 {
-    char *sql = insert_sql(db->file.db, table, upsert);
+    char *sql = insert_sql(db->file.db, table, kind);
     int rc =
         sql ? sqlite3_prepare_v3(db->file.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL)
             : SQLITE_NOMEM;
@@ -148,18 +159,53 @@ static int prepare_sql(ow_db *db, enum stmt_id id, const char *sql, char *err, s
     return -1;
 }
 
+const staged_table owdb_staged[STAGED_COUNT] = {
+    {ST_HTTP, ST_HTTP_MOVE, ST_HTTP_CLEAR, "http_exchanges"},
+    {ST_PAGE, ST_PAGE_MOVE, ST_PAGE_CLEAR, "page_loads"}};
+
+/* A staged table's stage (made empty, with the table's columns), the insert into it, and the
+ * statements that move its rows into the file and empty it. */
+static int prepare_staged(ow_db *db, const staged_table *t, char *err, size_t errlen)
+{
+    char *make = sqlite3_mprintf("DROP TABLE IF EXISTS temp.\"stage_%w\"; CREATE TEMP TABLE "
+                                 "\"stage_%w\" AS SELECT * FROM main.\"%w\" WHERE 0",
+                                 t->table, t->table, t->table);
+    char *move = sqlite3_mprintf("INSERT OR REPLACE INTO main.\"%w\" SELECT * FROM "
+                                 "temp.\"stage_%w\" ORDER BY rowid",
+                                 t->table, t->table);
+    char *clear = sqlite3_mprintf("DELETE FROM temp.\"stage_%w\"", t->table);
+    int rc = make && move && clear ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    else
+        rc = owdb_exec(db->file.db, make, db->path, err, errlen) < 0 ||
+                     prepare_insert(db, t->row, t->table, INSERT_STAGE, err, errlen) < 0 ||
+                     prepare_sql(db, t->move, move, err, errlen) < 0 ||
+                     prepare_sql(db, t->clear, clear, err, errlen) < 0
+                 ? -1
+                 : 0;
+    sqlite3_free(make);
+    sqlite3_free(move);
+    sqlite3_free(clear);
+    return rc;
+}
+
 static int prepare_all(ow_db *db, char *err, size_t errlen)
 {
     static const struct {
         enum stmt_id id;
         const char *table;
-        bool upsert;
-    } inserts[] = {{ST_CAPTURE, "captures", false},        {ST_CONN, "connections", true},
-                   {ST_HTTP, "http_exchanges", false},     {ST_WS, "websockets", true},
-                   {ST_PAGE, "page_loads", false},         {ST_EVIDENCE, "evidence", false},
-                   {ST_PACKET_FILE, "packet_files", false}};
+        enum insert_kind kind;
+    } inserts[] = {{ST_CAPTURE, "captures", INSERT_REPLACE},
+                   {ST_CONN, "connections", INSERT_UPSERT},
+                   {ST_WS, "websockets", INSERT_UPSERT},
+                   {ST_EVIDENCE, "evidence", INSERT_REPLACE},
+                   {ST_PACKET_FILE, "packet_files", INSERT_REPLACE}};
     for (size_t i = 0; i < sizeof inserts / sizeof *inserts; i++)
-        if (prepare_insert(db, inserts[i].id, inserts[i].table, inserts[i].upsert, err, errlen) < 0)
+        if (prepare_insert(db, inserts[i].id, inserts[i].table, inserts[i].kind, err, errlen) < 0)
+            return -1;
+    for (int k = 0; k < STAGED_COUNT; k++)
+        if (prepare_staged(db, &owdb_staged[k], err, errlen) < 0)
             return -1;
     if (prepare_sql(db, ST_SESSION, session_upsert_sql, err, errlen) < 0 ||
         prepare_sql(db, ST_BOKEH, bokeh_insert_sql, err, errlen) < 0 ||

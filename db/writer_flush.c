@@ -112,6 +112,10 @@ static void drop_txn(ow_db *db)
         sqlite3_exec(db->file.db, "ROLLBACK", NULL, NULL, NULL);
     db->stats.rows_failed += db->pending_rows;
     db->pending_rows = 0;
+    for (int k = 0; k < STAGED_COUNT; k++) { /* the stages are rolled back with it */
+        db->stats.rows_failed += db->staged_rows[k];
+        db->staged_rows[k] = 0;
+    }
     db->in_txn = false;
 }
 
@@ -221,7 +225,9 @@ const char *const owdb_stmt_what[ST_COUNT] = {
     [ST_BOKEH_COUNT] = "bokeh message", [ST_PAGE] = "page load",
     [ST_EVIDENCE_DEL] = "evidence",     [ST_EVIDENCE] = "evidence",
     [ST_SESSION] = "session",           [ST_SESSION_STUB] = "session",
-    [ST_UA_STUB] = "user agent",        [ST_PACKET_FILE] = "packet file"};
+    [ST_UA_STUB] = "user agent",        [ST_PACKET_FILE] = "packet file",
+    [ST_PAGE_MOVE] = "page load",       [ST_PAGE_CLEAR] = "page load",
+    [ST_HTTP_MOVE] = "http exchange",   [ST_HTTP_CLEAR] = "http exchange"};
 
 /* Binds row r's values. Every parameter is NULL before (none was bound since the statement
  * was prepared, or write_row cleared them after its last step), so a NULL value needs no
@@ -264,8 +270,17 @@ static bool write_interned(ow_db *db, const rowbuf *rb, const rb_row *r)
     return true;
 }
 
+/* The row's counter of staged rows, or NULL when its statement writes to the file. */
+static uint64_t *staged_count(ow_db *db, int stmt)
+{
+    for (int k = 0; k < STAGED_COUNT; k++)
+        if (owdb_staged[k].row == (enum stmt_id)stmt)
+            return &db->staged_rows[k];
+    return NULL;
+}
+
 /* Writes one held row inside the open transaction (opened here when needed); counts it as
- * pending (committed later) or failed. */
+ * pending (committed later), staged (pending once moved) or failed. */
 static bool write_row(ow_db *db, const rowbuf *rb, const rb_row *r)
 {
     if (r->dead || !begin_txn(db) || !write_interned(db, rb, r)) {
@@ -276,7 +291,10 @@ static bool write_row(ow_db *db, const rowbuf *rb, const rb_row *r)
     bind_row(rb, st, r);
     bool ok = step_ok(db, st, owdb_stmt_what[r->stmt]);
     sqlite3_clear_bindings(st); /* the held text goes with the batch */
-    if (ok)
+    uint64_t *staged = ok ? staged_count(db, r->stmt) : NULL;
+    if (staged)
+        (*staged)++;
+    else if (ok)
         db->pending_rows++;
     else
         db->stats.rows_failed++;
@@ -333,6 +351,26 @@ static void write_bokeh(ow_db *db, const rowbuf *rb, const rb_row *r)
         s->stored_max++;
 }
 
+/* Moves the staged rows into the file (owdb_staged) and empties the stages; the rows are then
+ * pending. A failure rolls the transaction back: the batch's evidence is written already, and
+ * a stage moved in part would leave it without its page load. */
+static void move_staged(ow_db *db)
+{
+    for (int k = 0; k < STAGED_COUNT && db->in_txn; k++) {
+        if (db->staged_rows[k] == 0)
+            continue;
+        const staged_table *t = &owdb_staged[k];
+        if (!step_ok(db, db->st[t->move], owdb_stmt_what[t->move]) ||
+            !step_ok(db, db->st[t->clear], owdb_stmt_what[t->clear])) {
+            if (db->in_txn)
+                drop_txn(db); /* counts the staged rows as failed */
+            return;
+        }
+        db->pending_rows += db->staged_rows[k];
+        db->staged_rows[k] = 0;
+    }
+}
+
 /* Writes every held row in the order first held (a replaced row keeps its place), then
  * forgets them. Returns how many rows were lost. */
 static uint64_t flush_rows(ow_db *db, rowbuf *rb)
@@ -347,6 +385,7 @@ static uint64_t flush_rows(ow_db *db, rowbuf *rb)
         else if (r->stmt == ST_PAGE)
             db->stats.rows_failed += r->n_children;
     }
+    move_staged(db);
     if (rb->failed)
         note_error(db, "rows", "out of memory while holding rows; some were lost");
     rowbuf_clear(rb);

@@ -29,8 +29,26 @@ enum stmt_id {
     ST_SESSION_STUB,
     ST_UA_STUB,
     ST_PACKET_FILE,
+    ST_PAGE_MOVE, /* staged rows into the file (see owdb_staged) */
+    ST_PAGE_CLEAR,
+    ST_HTTP_MOVE,
+    ST_HTTP_CLEAR,
     ST_COUNT
 };
+
+/* Rows of the tables with triggers are staged: while a batch is written they go to a
+ * temporary table of the same columns ("stage_" and the table's name, in memory), and at the
+ * batch's end one INSERT OR REPLACE ... SELECT moves them into the file. Row by row, each
+ * insert ran the triggers in frames of their own and copied every page it touched into a
+ * statement journal (see writer.c insert_sql); one statement per batch does both once. The
+ * triggers are written so that the order of rows does not matter (db/schema.sql), and the
+ * stored rows are the same. */
+typedef struct staged_table {
+    enum stmt_id row, move, clear;
+    const char *table;
+} staged_table;
+#define STAGED_COUNT 2
+extern const staged_table owdb_staged[STAGED_COUNT];
 
 /* Text stored once (db/schema.sql, "*_ref" columns): an insert writes the column as the id of
  * the text's row, found by the parameter the text is bound to; the writing thread makes sure
@@ -135,10 +153,11 @@ struct ow_db {
     batch_worker worker;
     /* writing thread */
     bool in_txn;
-    uint64_t pending_rows; /* rows in the open transaction */
-    double last_commit;    /* monotonic seconds */
-    double blocked_until;  /* after "locked by another writer": fail fast until then */
-    int batch_result;      /* of the last batch: 0, or -1 when a row or the commit failed */
+    uint64_t pending_rows;              /* rows in the open transaction */
+    uint64_t staged_rows[STAGED_COUNT]; /* rows in each stage table, not yet moved */
+    double last_commit;                 /* monotonic seconds */
+    double blocked_until;               /* after "locked by another writer": fail fast until then */
+    int batch_result; /* of the last batch: 0, or -1 when a row or the commit failed */
     owdb_stats stats;
     intern_slot intern_cache[INTERN_COUNT][INTERN_CACHE];
     bokeh_count_slot bokeh_counts[BOKEH_COUNT_CACHE];
