@@ -50,26 +50,27 @@ void pcap_records_open(pcap_records *r, const char *path, pcap_t *p, bool filter
     r->snaplen = (uint32_t)pcap_snapshot(p);
 }
 
-/* Reads more after moving the unread bytes to the front; false when the file has fewer than
- * need unread. */
+_Static_assert(PCAP_RECORDS_BUF_SIZE >= RECORD_HEADER_LEN + RECORD_MAX + PCAP_RECORDS_READ_CHUNK,
+               "a chunk fits after any record");
+
+/* Reads more after moving the unread bytes to the front: a chunk past them, or as much as a
+ * record needs; false when the file has fewer than need unread. */
 static bool refill(pcap_records *r, size_t need)
 {
     size_t n = r->end - r->start;
     memmove(r->buf, r->buf + r->start, n);
     r->start = 0;
     r->end = n;
-    while (r->end < PCAP_RECORDS_BUF_SIZE) {
-        ssize_t got = pread(r->fd, r->buf + r->end, PCAP_RECORDS_BUF_SIZE - r->end,
-                            (off_t)(r->offset + r->end));
+    size_t fill = n + PCAP_RECORDS_READ_CHUNK > need ? n + PCAP_RECORDS_READ_CHUNK : need;
+    while (r->end < need) {
+        ssize_t got = pread(r->fd, r->buf + r->end, fill - r->end, (off_t)(r->offset + r->end));
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
             break; /* the end, or an error libpcap will meet and report */
         r->end += (size_t)got;
-        if (r->end - r->start >= need)
-            return true;
     }
-    return r->end - r->start >= need;
+    return r->end >= need;
 }
 
 /* At least need bytes unread (the common case: a check). */

@@ -14,7 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCAP_RECORDS_BUF_SIZE (1u << 20) /* > the largest record libpcap accepts (256 KB) */
+#define PCAP_RECORDS_BUF_SIZE (1u << 19) /* > a chunk after the largest record libpcap accepts */
+/* Bytes read at once past the unread ones: the kernel's copy lands where the decoders read it
+ * next, in the cache (1 MB reads were 4-5 % slower end to end; docs/benchmarks.md). */
+#define PCAP_RECORDS_READ_CHUNK (1u << 17)
 
 typedef struct pcap_records {
     uint8_t *buf; /* NULL: not in use (a zeroed pcap_records is not in use) */
