@@ -1,4 +1,8 @@
-/* strmap: open addressing with linear probing and tombstones (see strmap.h). */
+/* strmap: open addressing with linear probing and tombstones (see strmap.h). When live keys
+ * and tombstones fill three quarters of the slots, the table is rebuilt without tombstones at
+ * the size its live keys need (at most half full): the correlator's maps see every page load
+ * come and go, and a table that only doubled grew to thousands of slots, mostly tombstones, for
+ * a few hundred live keys (each lookup then a cache miss). */
 #include "correlate/strmap.h"
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +50,19 @@ static strmap_slot *find_slot(const strmap *m, const void *key, size_t len, uint
     return NULL;
 }
 
-static bool grow(strmap *m)
+#define STRMAP_MIN_CAP 64
+
+/* The slots a table of live keys is rebuilt with: a power of two, at most half full. */
+static size_t capacity_for(size_t live)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 64;
+    size_t cap = STRMAP_MIN_CAP;
+    while (cap < (live + 1) * 2)
+        cap *= 2;
+    return cap;
+}
+
+static bool rebuild(strmap *m, size_t ncap)
+{
     strmap_slot *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return false;
@@ -82,7 +96,7 @@ bool strmap_put(strmap *m, const void *key, size_t len, void *value)
         s->value = value;
         return true;
     }
-    if ((m->used + 1) * 4 >= m->cap * 3 && !grow(m))
+    if ((m->used + 1) * 4 >= m->cap * 3 && !rebuild(m, capacity_for(m->live)))
         return false;
     char *copy = malloc(len ? len : 1);
     if (!copy)
