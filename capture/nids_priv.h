@@ -33,6 +33,8 @@ void nids_sink_gap(capture *c, ow_flow_int *f, int dir, uint64_t len);
 void nids_hash_init(void);
 #ifdef OW_NIDS_HASH
 extern uint64_t nids_hash_calls; /* times libnids called it (tests: it is the one used) */
+unsigned int mkhash(unsigned int src, unsigned short sport, unsigned int dest,
+                    unsigned short dport);
 #endif
 
 /* gaps.c */

@@ -204,6 +204,30 @@ static void shared_captures(const char *dir)
     CHECK(n > 0);
 }
 
+#ifdef OW_NIDS_HASH
+/* The bucket of a stream is its flow's slot, from either end's stand-in address; any other
+ * tuple gets a bucket libnids can hold (below 2^24). */
+static void stream_buckets(void)
+{
+    const uint32_t slots[] = {0, 1, 77, 65535, OW_MAX_STREAMS_LIMIT - 1};
+    int right = 0;
+    for (size_t i = 0; i < sizeof slots / sizeof *slots; i++) {
+        uint32_t client = htonl(STANDIN_BASE + 2 * slots[i]), server = htonl(ntohl(client) + 1);
+        right += mkhash(client, 40000, server, 5006) == slots[i];
+        right += mkhash(server, 5006, client, 40000) == slots[i];
+    }
+    CHECK_EQ_INT(right, 10);
+    int below = 0;
+    for (int i = 0; i < 10000; i++) {
+        uint32_t a = tl_random(), b = tl_random();
+        if ((ntohl(a) & 0xF0000000u) == STANDIN_BASE)
+            a ^= htonl(0x80000000u); /* not a stand-in */
+        below += mkhash(a, (unsigned short)tl_random(), b, (unsigned short)tl_random()) < 1u << 24;
+    }
+    CHECK_EQ_INT(below, 10000);
+}
+#endif
+
 int main(void)
 {
 #ifndef OW_NIDS_DIRECT
@@ -211,6 +235,7 @@ int main(void)
                     "nids_pcap_handler\n");
 #endif
 #ifdef OW_NIDS_HASH
+    stream_buckets();
     uint64_t calls = nids_hash_calls;
 #endif
     synthetic();
