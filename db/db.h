@@ -36,6 +36,13 @@ typedef struct owdb_options {
                        * bound) instead of waiting for it */
     bool compact;     /* owdb_close rebuilds a file this writer created (VACUUM): rows written
                        * as records end leave pages part-empty; read and live pack them */
+    /* read: the end of a file this writer created and packs (owdb_commit_last's commit, the
+     * checkpoint and leaving WAL mode) is not fsynced, two syncs of the whole file; the packed
+     * copy that replaces it is, before the rename, and a file left unpacked is synced at
+     * close. A power cut in those last steps (about 0.1 s) can leave the file unreadable:
+     * read the capture again. A killed process leaves it consistent either way. Live keeps
+     * every step synced. */
+    bool sync_packed_only;
     /* Optional: asked every thousand SQLite steps while packing (and once before it);
      * nonzero stops the packing and leaves the file complete, unpacked. Runs on the thread
      * calling owdb_close; reading a sig_atomic_t a signal handler sets is the intended use. */
@@ -64,6 +71,9 @@ const ow_record_sink *owdb_sink(ow_db *db);
 /* Writes the held rows and commits them now. 0 on success (or nothing to do), -1 when a
  * row or the commit failed (counted in the stats, last_error says why). */
 int owdb_commit(ow_db *db);
+/* The last rows of a run, committed as by owdb_commit; after it, only commits and owdb_close
+ * (see sync_packed_only). */
+int owdb_commit_last(ow_db *db);
 /* The id of the captures row this writer fills. */
 int64_t owdb_capture_id(const ow_db *db);
 /* The writer's counters as of the last hand-over to its writing thread (every commit

@@ -7,9 +7,11 @@
  * closes; writer_rows.c holds each record as a row (packet thread); writer_flush.c writes the
  * held rows (writing thread). */
 #include "db/writer_priv.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Text stored once (db/schema.sql, "*_ref" columns): an insert writes the column as the id of
  * the text's row, found by the parameter the text is bound to; the writing thread makes sure
@@ -369,22 +371,22 @@ static bool compact_has_room(ow_db *db)
  * VACUUM, which journals the whole file), else VACUUM in place with its copy in a temporary
  * file (not memory: the file's size). Not without room for the copy; stopped (compact_stop)
  * between or inside both. Failing or stopped leaves the file as it was: said on stderr,
- * nothing lost. */
-static void compact(ow_db *db)
+ * nothing lost. True when a new file, synced before the rename, replaced it. */
+static bool compact(ow_db *db)
 {
     char *msg = NULL, err[300];
     if (compact_stopped(db)) {
         fprintf(stderr, "orphanwatch: %s: packing skipped; its data is complete\n", db->path);
-        return;
+        return false;
     }
     if (!compact_has_room(db))
-        return;
+        return false;
     if (db->opt.compact_stop)
         sqlite3_progress_handler(db->file.db, COMPACT_PROGRESS_OPS, compact_progress, db);
-    bool packed =
-        owdb_file_compact_into(&db->file, err, sizeof err) == 0 ||
-        (!compact_stopped(db) && sqlite3_exec(db->file.db, "PRAGMA temp_store=FILE; VACUUM", NULL,
-                                              NULL, &msg) == SQLITE_OK);
+    bool replaced = owdb_file_compact_into(&db->file, err, sizeof err) == 0;
+    bool packed = replaced || (!compact_stopped(db) &&
+                               sqlite3_exec(db->file.db, "PRAGMA temp_store=FILE; VACUUM", NULL,
+                                            NULL, &msg) == SQLITE_OK);
     if (!packed && compact_stopped(db))
         fprintf(stderr, "orphanwatch: %s: packing stopped; its data is complete, unpacked\n",
                 db->path);
@@ -393,6 +395,7 @@ static void compact(ow_db *db)
                 msg ? msg : sqlite3_errmsg(db->file.db));
     sqlite3_progress_handler(db->file.db, 0, NULL, NULL);
     sqlite3_free(msg);
+    return replaced;
 }
 
 void owdb_close(ow_db *db)
@@ -405,11 +408,15 @@ void owdb_close(ow_db *db)
     if (db->file.db) {
         for (int i = 0; i < ST_COUNT; i++)
             sqlite3_finalize(db->st[i]);
+        if (db->unsynced) /* no transaction open now: see sync_packed_only */
+            sqlite3_exec(db->file.db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
         /* leave one self-contained file; harmless failures when a reader still has it open */
         sqlite3_exec(db->file.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_exec(db->file.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
-        if (db->opt.compact && db->file.created && !db->stats.rows_failed)
-            compact(db);
+        bool replaced =
+            db->opt.compact && db->file.created && !db->stats.rows_failed && compact(db);
+        if (db->unsynced && !replaced && fsync(db->file.fd) != 0) /* what stays is synced */
+            fprintf(stderr, "orphanwatch: %s: fsync: %s\n", db->path, strerror(errno));
     }
     for (int i = 0; i < 2; i++)
         rowbuf_free(&db->rows[i]);

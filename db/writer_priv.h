@@ -147,6 +147,7 @@ struct ow_db {
     rowbuf rows[2]; /* the batch being filled and the one being written */
     int filling;
     double next_commit;   /* monotonic seconds */
+    bool unsynced;        /* owdb_commit_last turned fsyncs off (sync_packed_only) */
     uint64_t held_lost;   /* rows that could not be held */
     char held_error[200]; /* why, "" when never */
     owdb_stats snapshot;  /* stats as of the last hand-over */

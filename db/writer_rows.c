@@ -182,6 +182,18 @@ static void hand_over(ow_db *db, int flags)
     batch_worker_submit(&db->worker, batch, flags);
 }
 
+int owdb_commit_last(ow_db *db)
+{
+    if (db->opt.sync_packed_only && db->opt.compact && db->file.created && !db->unsynced) {
+        batch_worker_wait(&db->worker); /* no batch out: the connection is this thread's */
+        /* a WAL commit syncs nothing, its automatic checkpoint would; owdb_close checkpoints
+         * without syncs (synchronous cannot change while the transaction is open) */
+        sqlite3_wal_autocheckpoint(db->file.db, 0);
+        db->unsynced = true;
+    }
+    return owdb_commit(db);
+}
+
 int owdb_commit(ow_db *db)
 {
     hand_over(db, BATCH_COMMIT);

@@ -56,7 +56,8 @@ int cmd_read(int argc, char **argv)
     }
     run_options_trailing_bpf(&r, argc, argv, optind);
     if (r.p.db_path) {
-        r.p.db.compact = true; /* the database is kept: packed at the end */
+        r.p.db.compact = true;          /* the database is kept: packed at the end */
+        r.p.db.sync_packed_only = true; /* the capture file can be read again after a power cut */
         r.p.db.compact_stop = stop_signals_packing;
         int rc = run_to_database(&r);
         if (rc == 0 && !r.p.quiet)

@@ -315,7 +315,8 @@ int pipeline_close(pipeline *p, const char *end_reason)
     p->cap = NULL;
     correlator_finish(p->cor, p->final_stats.last_ts);
     pipeline_checkpoint(p, end_reason);
-    owdb_commit(p->db); /* the last rows: a full disk or a lock shows here, not in owdb_close */
+    /* the last rows: a full disk or a lock shows here, not in owdb_close */
+    owdb_commit_last(p->db);
     int failed = owdb_get_stats(p->db)->rows_failed ? -1 : 0;
     if (failed) {
         fprintf(stderr, "orphanwatch: %llu rows could not be written: %s\n",
