@@ -563,7 +563,7 @@ static void on_bokeh_message(correlator *c, conn_state *cs, ws_state *ws, int di
     if (dir == OW_DIR_C2S && strcmp(m->msgtype, "PATCH-DOC") == 0)
         changed = ws->client_patch_docs++ == 0;
     if (changed) {
-        emit_ws(c, cs, ws);
+        conn_mark(c, cs, CONN_DIRTY_WS);
         page_update_ws(c, ws, cs->flow);
     }
 }
@@ -614,7 +614,7 @@ static void ws_on_control(void *ctx, int opcode, const uint8_t *payload, size_t 
         copy_bounded(ws->close_reason, sizeof ws->close_reason, (const char *)reason, rlen);
     if (!ws->close_ts)
         ws->close_ts = cs->now;
-    emit_ws(cs->cor, cs, ws);
+    conn_mark(cs->cor, cs, CONN_DIRTY_WS);
     page_update_ws(cs->cor, ws, cs->flow);
 }
 
@@ -928,9 +928,47 @@ conn_state *conn_find(correlator *c, int64_t conn_id)
     return strmap_get(&c->conn_by_id, &id, sizeof id);
 }
 
+void conn_mark(correlator *c, conn_state *cs, unsigned what)
+{
+    if (!cs->dirty) {
+        cs->dirty_prev = NULL;
+        cs->dirty_next = c->dirty_head;
+        if (c->dirty_head)
+            c->dirty_head->dirty_prev = cs;
+        c->dirty_head = cs;
+    }
+    cs->dirty |= what;
+}
+
+static void conn_unmark(correlator *c, conn_state *cs)
+{
+    if (!cs->dirty)
+        return;
+    if (cs->dirty_prev)
+        cs->dirty_prev->dirty_next = cs->dirty_next;
+    else
+        c->dirty_head = cs->dirty_next;
+    if (cs->dirty_next)
+        cs->dirty_next->dirty_prev = cs->dirty_prev;
+    cs->dirty = 0;
+}
+
+void conn_flush_marked(correlator *c)
+{
+    conn_state *cs;
+    while ((cs = c->dirty_head) != NULL) {
+        unsigned what = cs->dirty;
+        conn_unmark(c, cs);
+        if ((what & CONN_DIRTY_WS) && cs->ws)
+            emit_ws(c, cs, cs->ws);
+        if (what & CONN_DIRTY_ROW)
+            emit_conn(c, cs, "open");
+    }
+}
+
 void conn_emit_progress(correlator *c, conn_state *cs)
 {
-    emit_conn(c, cs, "open");
+    conn_mark(c, cs, CONN_DIRTY_ROW);
 }
 
 void conn_open(correlator *c, ow_flow *f, double ts)
@@ -1090,6 +1128,7 @@ void conn_close(correlator *c, ow_flow *f, int how, double ts)
         exchange_free(cs->recent[i]);
     }
     emit_conn(c, cs, close_name(how));
+    conn_unmark(c, cs); /* the rows just emitted are its final ones */
     strmap_del(&c->conn_by_id, &f->id, sizeof f->id, cs);
     f->user = NULL;
     free(cs);

@@ -65,6 +65,7 @@ static void sink_tick(void *ctx, double now)
         c->last_sweep = c->now;
         pages_tick(c, c->now, false);
     }
+    conn_flush_marked(c); /* before the writer's tick, which may commit */
     if (c->out.tick)
         c->out.tick(c->out.ctx, c->now);
 }
@@ -115,6 +116,7 @@ void correlator_finish(correlator *c, double end_ts)
     if (end_ts > c->now)
         c->now = end_ts;
     pages_tick(c, c->now, true);
+    conn_flush_marked(c);
     if (c->out.tick)
         c->out.tick(c->out.ctx, c->now);
 }

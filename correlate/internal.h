@@ -182,6 +182,10 @@ typedef struct conn_state {
     int64_t page_refs[CONN_MAX_PAGE_REFS];
     int n_page_refs;
     double now;
+    /* rows to refresh at the next tick (conn_mark): CONN_DIRTY_* bits, and the list of such
+     * connections (correlator.dirty_head) */
+    unsigned dirty;
+    struct conn_state *dirty_prev, *dirty_next;
     conn_row_snapshot last_row; /* not zeroed when the connection opens: valid says */
 } conn_state;
 #define CONN_STATE_ZEROED offsetof(conn_state, last_row)
@@ -201,6 +205,7 @@ struct correlator {
     strmap conn_by_id;      /* 8-byte flow id -> conn_state, while the connection is open */
     double now;
     double last_sweep;
+    conn_state *dirty_head; /* open connections with rows to refresh (conn_flush_marked) */
     /* inflaters of all websocket parsers (opts.max_inflaters); they are freed before it */
     ow_inflate_budget inflaters;
 };
@@ -214,7 +219,15 @@ void conn_close(correlator *c, ow_flow *f, int how, double ts);
 void health_brief_from(health_brief *b, const conn_state *cs, int close_how);
 /* The open connection with this flow id, or NULL once it closed. */
 conn_state *conn_find(correlator *c, int64_t conn_id);
-/* Re-emits an open connection's row (its transport health so far). */
+/* Rows of an open connection to refresh at the next tick (conn_flush_marked), not at once:
+ * what happens to a connection between two ticks (a websocket's ACK, PULL-DOC-REPLY and first
+ * PATCH-DOC, the page evaluations they cause) then costs one row, not one per event. A tick
+ * comes after every batch of packets, before the writer's commit: each commit holds the
+ * refreshed rows. A connection's close emits its final rows itself. */
+enum { CONN_DIRTY_ROW = 1, CONN_DIRTY_WS = 2 };
+void conn_mark(correlator *c, conn_state *cs, unsigned what);
+void conn_flush_marked(correlator *c);
+/* Re-emits an open connection's row (its transport health so far), at the next tick. */
 void conn_emit_progress(correlator *c, conn_state *cs);
 
 /* pageload.c */

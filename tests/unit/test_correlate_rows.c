@@ -1,7 +1,9 @@
 /* Correlator unit test: what the record rows say and when they are emitted again.
  *  - a connection's row is emitted again when anything in it changed (its flow's health,
  *    its times, its byte and request counts), and not when it would come out the same
- *    (a page load refreshes the rows of its open connections at every evaluation);
+ *    (a page load refreshes the rows of its open connections at every evaluation), at the
+ *    next tick (conn_mark): several events between two ticks make one row, of the state at
+ *    the tick, and a connection that closes before the tick emits its final rows only;
  *  - a websocket row's message and opcode counts as JSON, including long message types
  *    that differ only in their last byte and more types than there are slots. */
 #include "correlate/correlator.h"
@@ -103,6 +105,12 @@ static void send_bokeh(const ow_flow_sink *s, ow_flow *f, const char *type, int 
     feed(s, f, dir, buf, bokeh_message(buf, type, dir == 0), ts);
 }
 
+/* The tick capture/ gives after each batch of packets. */
+static void tick(const ow_flow_sink *s, double ts)
+{
+    s->on_tick(s->ctx, ts);
+}
+
 /* The page's connection stays open (keep-alive) while its websocket talks: every websocket
  * event evaluates the page load, which refreshes the page connection's row. Only a change
  * makes a new row. */
@@ -137,6 +145,8 @@ static void test_conn_row_only_when_changed(void)
              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Protocol: bokeh\r\n\r\n",
              11.01);
+    CHECK_EQ_INT(rows_of(1, &last), 1); /* refreshed at the tick */
+    tick(s, 11.01);
     CHECK_EQ_INT(rows_of(1, &last), 2);
     CHECK_EQ_STR(last->kind, "http");
     CHECK_EQ_STR(last->close, "open");
@@ -145,18 +155,21 @@ static void test_conn_row_only_when_changed(void)
 
     /* ACK: evaluated again, the page connection unchanged: no row */
     send_bokeh(s, ws, "ACK", 1, 11.1);
+    tick(s, 11.1);
     CHECK_EQ_INT(rows_of(1, &last), 2);
 
     /* the page connection's health moved (a retransmission seen, a later packet): a row */
     page->health.dir[OW_DIR_S2C].retrans_segments = 3;
     page->last_ts = 11.15;
     send_bokeh(s, ws, "PULL-DOC-REPLY", 1, 11.2);
+    tick(s, 11.2);
     CHECK_EQ_INT(rows_of(1, &last), 3);
     CHECK_EQ_INT(last->retrans_s2c, 3);
     CHECK(last->last_ts == 11.15);
 
     /* nothing moved: the first PATCH-DOC evaluates again, no row */
     send_bokeh(s, ws, "PATCH-DOC", 0, 11.3);
+    tick(s, 11.3);
     CHECK_EQ_INT(rows_of(1, &last), 3);
 
     /* only the time of the last packet moved: a row */
@@ -165,6 +178,7 @@ static void test_conn_row_only_when_changed(void)
     static const uint8_t key[4] = {1, 2, 3, 4};
     size_t n = ws_test_frame(close, 8, true, false, key, (const uint8_t *)"\x03\xe8", 2);
     feed(s, ws, 0, close, n, 11.4);
+    tick(s, 11.4);
     CHECK_EQ_INT(rows_of(1, &last), 4);
     CHECK(last->last_ts == 11.35);
 
@@ -174,6 +188,7 @@ static void test_conn_row_only_when_changed(void)
     feed_str(s, page, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 11.6);
     int before = rows_of(1, &last);
     s->on_close(s->ctx, ws, OW_CLOSE_FIN, 12.0);
+    tick(s, 12.0);
     CHECK_EQ_INT(rows_of(1, &last), before + 1);
     CHECK_EQ_INT(last->requests, 2);
     CHECK_EQ_STR(last->close, "open");
@@ -184,6 +199,75 @@ static void test_conn_row_only_when_changed(void)
     CHECK_EQ_STR(last->close, "fin");
     CHECK_EQ_INT(rows_of(2, &last), 2); /* the websocket's: opened, closed */
     CHECK_EQ_STR(last->kind, "websocket");
+    free(page);
+    free(ws);
+    correlator_free(c);
+}
+
+/* Events between two ticks (a websocket's ACK, PULL-DOC-REPLY and first PATCH-DOC, each
+ * moving the page connection's health) make one websocket row and one page connection row at
+ * the tick, of the state then; connections closed before the tick emit their final rows and
+ * nothing more at the tick. */
+static void test_rows_at_the_tick(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    char token[512], body[1024], resp[1400], req[1024];
+    test_session_token("sessT", 1795637146, token);
+    snprintf(body, sizeof body,
+             "<html><script>const render_items = [{\"token\":\"%s\"}];</script></html>", token);
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    ow_flow *page = test_new_flow(5, 40005), *ws = test_new_flow(6, 40006);
+    s->on_open(s->ctx, page, 20.0);
+    feed_str(s, page, 0, "GET /app HTTP/1.1\r\nHost: h\r\n\r\n", 20.0);
+    feed_str(s, page, 1, resp, 20.1);
+    s->on_open(s->ctx, ws, 21.0);
+    snprintf(req, sizeof req,
+             "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
+             token);
+    feed_str(s, ws, 0, req, 21.0);
+    feed_str(s, ws, 1,
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Protocol: bokeh\r\n\r\n",
+             21.01);
+    tick(s, 21.01);
+    const struct conn_row *last;
+    int page_rows = rows_of(5, &last), ws_rows = n_ws_rows;
+    CHECK(ws_rows >= 1); /* the upgrade's row comes at once */
+
+    const char *types[3] = {"ACK", "PULL-DOC-REPLY", "PATCH-DOC"};
+    for (int i = 0; i < 3; i++) {
+        page->health.dir[OW_DIR_S2C].retrans_segments = (uint64_t)i + 1;
+        page->last_ts = 21.1 + i * 0.1;
+        send_bokeh(s, ws, types[i], i == 2 ? 0 : 1, 21.1 + i * 0.1);
+    }
+    CHECK_EQ_INT(rows_of(5, &last), page_rows); /* nothing until the tick */
+    CHECK_EQ_INT(n_ws_rows, ws_rows);
+    tick(s, 21.4);
+    CHECK_EQ_INT(rows_of(5, &last), page_rows + 1);
+    CHECK(last && last->retrans_s2c == 3 && last->last_ts == 21.3);
+    CHECK_EQ_INT(n_ws_rows, ws_rows + 1);
+    CHECK_EQ_STR(ws_msg_counts, "{\"ACK\":1,\"PULL-DOC-REPLY\":1,\"PATCH-DOC\":1}");
+
+    /* marked again (a close frame, the page's health), then both connections close */
+    page->health.dir[OW_DIR_S2C].retrans_segments = 4;
+    page->last_ts = 21.5;
+    uint8_t close[16];
+    static const uint8_t key[4] = {1, 2, 3, 4};
+    size_t n = ws_test_frame(close, 8, true, false, key, (const uint8_t *)"\x03\xe8", 2);
+    feed(s, ws, 0, close, n, 21.5);
+    s->on_close(s->ctx, ws, OW_CLOSE_FIN, 21.6);
+    s->on_close(s->ctx, page, OW_CLOSE_FIN, 21.6);
+    int closed_rows = rows_of(5, &last), closed_ws = n_ws_rows;
+    CHECK(last && strcmp(last->close, "fin") == 0 && last->retrans_s2c == 4);
+    CHECK_EQ_INT(closed_ws, ws_rows + 2); /* the websocket's final row */
+    tick(s, 22.0);
+    CHECK_EQ_INT(rows_of(5, &last), closed_rows);
+    CHECK_EQ_INT(n_ws_rows, closed_ws);
     free(page);
     free(ws);
     correlator_free(c);
@@ -236,6 +320,7 @@ static void test_ws_counts_json(void)
 int main(void)
 {
     test_conn_row_only_when_changed();
+    test_rows_at_the_tick();
     test_ws_counts_json();
     TEST_MAIN_END("correlate_rows");
 }
