@@ -111,6 +111,41 @@ static void tick(const ow_flow_sink *s, double ts)
     s->on_tick(s->ctx, ts);
 }
 
+/* A page whose token names session sid served on flow page (opened at t, answered at t+0.1);
+ * token receives the token. Returns the response's length. */
+static size_t serve_page(const ow_flow_sink *s, ow_flow *page, const char *sid, double t,
+                         char token[512])
+{
+    char body[1024], resp[1400];
+    test_session_token(sid, 1795637146, token);
+    snprintf(body, sizeof body,
+             "<html><script>const render_items = [{\"token\":\"%s\"}];</script></html>", token);
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    s->on_open(s->ctx, page, t);
+    feed_str(s, page, 0, "GET /app HTTP/1.1\r\nHost: h\r\n\r\n", t);
+    feed_str(s, page, 1, resp, t + 0.1);
+    return strlen(resp);
+}
+
+/* The websocket carrying that token opened on flow ws at t and upgraded (101 at t+0.01). */
+static void upgrade_ws(const ow_flow_sink *s, ow_flow *ws, const char *token, double t)
+{
+    char req[1024];
+    s->on_open(s->ctx, ws, t);
+    snprintf(req, sizeof req,
+             "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
+             token);
+    feed_str(s, ws, 0, req, t);
+    feed_str(s, ws, 1,
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Protocol: bokeh\r\n\r\n",
+             t + 0.01);
+}
+
 /* The page's connection stays open (keep-alive) while its websocket talks: every websocket
  * event evaluates the page load, which refreshes the page connection's row. Only a change
  * makes a new row. */
@@ -118,40 +153,22 @@ static void test_conn_row_only_when_changed(void)
 {
     const ow_flow_sink *s;
     correlator *c = new_correlator(&s);
-    char token[512], body[1024], resp[1400], req[1024];
-    test_session_token("sessA", 1795637146, token);
-    snprintf(body, sizeof body,
-             "<html><script>const render_items = [{\"token\":\"%s\"}];</script></html>", token);
-    snprintf(resp, sizeof resp,
-             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
-             strlen(body), body);
+    char token[512];
     ow_flow *page = test_new_flow(1, 40001), *ws = test_new_flow(2, 40002);
-    s->on_open(s->ctx, page, 10.0);
-    feed_str(s, page, 0, "GET /app HTTP/1.1\r\nHost: h\r\n\r\n", 10.0);
-    feed_str(s, page, 1, resp, 10.1);
+    size_t resp_len = serve_page(s, page, "sessA", 10.0, token);
     const struct conn_row *last;
     CHECK_EQ_INT(rows_of(1, &last), 1); /* opened */
     CHECK_EQ_STR(last->kind, "other");
 
     /* the upgrade links the websocket: the page's row has changed since it opened */
-    s->on_open(s->ctx, ws, 11.0);
-    snprintf(req, sizeof req,
-             "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n"
-             "Sec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
-             token);
-    feed_str(s, ws, 0, req, 11.0);
-    feed_str(s, ws, 1,
-             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Protocol: bokeh\r\n\r\n",
-             11.01);
+    upgrade_ws(s, ws, token, 11.0);
     CHECK_EQ_INT(rows_of(1, &last), 1); /* refreshed at the tick */
     tick(s, 11.01);
     CHECK_EQ_INT(rows_of(1, &last), 2);
     CHECK_EQ_STR(last->kind, "http");
     CHECK_EQ_STR(last->close, "open");
     CHECK_EQ_INT(last->requests, 1);
-    CHECK_EQ_INT(last->bytes[1], strlen(resp));
+    CHECK_EQ_INT(last->bytes[1], resp_len);
 
     /* ACK: evaluated again, the page connection unchanged: no row */
     send_bokeh(s, ws, "ACK", 1, 11.1);
@@ -212,28 +229,10 @@ static void test_rows_at_the_tick(void)
 {
     const ow_flow_sink *s;
     correlator *c = new_correlator(&s);
-    char token[512], body[1024], resp[1400], req[1024];
-    test_session_token("sessT", 1795637146, token);
-    snprintf(body, sizeof body,
-             "<html><script>const render_items = [{\"token\":\"%s\"}];</script></html>", token);
-    snprintf(resp, sizeof resp,
-             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
-             strlen(body), body);
+    char token[512];
     ow_flow *page = test_new_flow(5, 40005), *ws = test_new_flow(6, 40006);
-    s->on_open(s->ctx, page, 20.0);
-    feed_str(s, page, 0, "GET /app HTTP/1.1\r\nHost: h\r\n\r\n", 20.0);
-    feed_str(s, page, 1, resp, 20.1);
-    s->on_open(s->ctx, ws, 21.0);
-    snprintf(req, sizeof req,
-             "GET /app/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n"
-             "Sec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
-             token);
-    feed_str(s, ws, 0, req, 21.0);
-    feed_str(s, ws, 1,
-             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Protocol: bokeh\r\n\r\n",
-             21.01);
+    serve_page(s, page, "sessT", 20.0, token);
+    upgrade_ws(s, ws, token, 21.0);
     tick(s, 21.01);
     const struct conn_row *last;
     int page_rows = rows_of(5, &last), ws_rows = n_ws_rows;
