@@ -447,6 +447,21 @@ static void sync_dir_of(const char *path)
     free(copy);
 }
 
+int owdb_file_sync(const owdb_file *f)
+{
+    char wal[4096];
+    int rc = fsync(f->fd);
+    if (snprintf(wal, sizeof wal, "%s-wal", f->path) >= (int)sizeof wal)
+        return -1;
+    int fd = open(wal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        if (fsync(fd) != 0)
+            rc = -1;
+        close(fd);
+    }
+    return rc;
+}
+
 int owdb_file_compact_into(owdb_file *f, char *err, size_t errlen)
 {
     char tmp[4096];

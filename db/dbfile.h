@@ -40,6 +40,9 @@ void owdb_file_chown_companions(const char *path, const owdb_options *o);
  * (sqlite would create the new file's journal there by name). 0, or -1 with err and path left
  * as it was (the caller may VACUUM in place instead). */
 int owdb_file_compact_into(owdb_file *f, char *err, size_t errlen);
+/* fsyncs the database file and its WAL, if one is beside it (what a writer that ran with
+ * fsyncs off leaves must be durable when it closes). 0, or -1 with errno. */
+int owdb_file_sync(const owdb_file *f);
 /* Whether a packed copy of a size-byte file fits in avail free bytes with
  * OWDB_COMPACT_ROOM_MARGIN to spare. */
 bool owdb_compact_fits(uint64_t size, uint64_t avail);

@@ -398,6 +398,20 @@ static bool compact(ow_db *db)
     return replaced;
 }
 
+/* Leaves WAL mode (the checkpoint before moved everything into the file): true when the file
+ * is now in rollback mode, its WAL gone. Not while another process reads it beyond the busy
+ * timeout: the WAL then stays beside the file, and nothing may replace the file under it (the
+ * next opener would lay that WAL over the packed copy). */
+static bool leave_wal_mode(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool left = sqlite3_prepare_v2(db, "PRAGMA journal_mode=DELETE", -1, &st, NULL) == SQLITE_OK &&
+                sqlite3_step(st) == SQLITE_ROW && st && sqlite3_column_text(st, 0) &&
+                strcmp((const char *)sqlite3_column_text(st, 0), "delete") == 0;
+    sqlite3_finalize(st);
+    return left;
+}
+
 void owdb_close(ow_db *db)
 {
     if (!db)
@@ -412,10 +426,15 @@ void owdb_close(ow_db *db)
             sqlite3_exec(db->file.db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
         /* leave one self-contained file; harmless failures when a reader still has it open */
         sqlite3_exec(db->file.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-        sqlite3_exec(db->file.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
-        bool replaced =
-            db->opt.compact && db->file.created && !db->stats.rows_failed && compact(db);
-        if (db->unsynced && !replaced && fsync(db->file.fd) != 0) /* what stays is synced */
+        bool out_of_wal = leave_wal_mode(db->file.db);
+        bool pack = db->opt.compact && db->file.created && !db->stats.rows_failed;
+        if (pack && !out_of_wal)
+            fprintf(stderr,
+                    "orphanwatch: %s: left unpacked: another process is reading it (its WAL "
+                    "stays beside it); its data is complete\n",
+                    db->path);
+        bool replaced = pack && out_of_wal && compact(db);
+        if (db->unsynced && !replaced && owdb_file_sync(&db->file) != 0) /* what stays */
             fprintf(stderr, "orphanwatch: %s: fsync: %s\n", db->path, strerror(errno));
     }
     for (int i = 0; i < 2; i++)

@@ -4,7 +4,9 @@
  * owdb_commit_last to the end of owdb_close, and the packed file that replaces it is, with
  * every row in it; when packing is skipped, the file that stays is synced at close instead.
  * Without the option, or on a file the writer did not create (appending), the end syncs the
- * file as before. */
+ * file as before. A reader holding the file past the busy timeout keeps it in WAL mode: it is
+ * then neither packed nor replaced (the next opener would lay the old WAL over a packed copy),
+ * and both the file and its WAL are synced. */
 #include "db/db.h"
 #include "db/dbfile.h"
 #include "tests/unit/test_db_churn.h"
@@ -65,8 +67,12 @@ typedef struct run_result {
     bool last_commit; /* owdb_commit_last succeeded */
 } run_result;
 
-/* Page loads written, committed, rewritten larger; the last rows by owdb_commit_last; closed. */
-static run_result write_run(const char *path, const owdb_options *o)
+/* Another process's read transaction, open from after the first commit to after the close. */
+static sqlite3 *reader;
+
+/* Page loads written, committed, rewritten larger; the last rows by owdb_commit_last; closed.
+ * With hold_reader, a reader holds the file from the first commit to after the close. */
+static run_result write_run_held(const char *path, const owdb_options *o, bool hold_reader)
 {
     run_result res = {0};
     char err[512] = "";
@@ -80,6 +86,11 @@ static run_result write_run(const char *path, const owdb_options *o)
     for (int64_t id = 1; id <= PAGES; id++)
         emit_page(s, (id * 7919) % PAGES + 1, NULL);
     owdb_commit(db);
+    if (hold_reader) {
+        CHECK(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+        CHECK(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+        CHECK_EQ_INT(count(reader, "SELECT COUNT(*) FROM page_loads"), PAGES);
+    }
     for (int64_t id = 1; id <= PAGES; id++)
         emit_page(s, (id * 7919) % PAGES + 1, LONG_SUMMARY);
     res.from = n_noted;
@@ -88,8 +99,13 @@ static run_result write_run(const char *path, const owdb_options *o)
     return res;
 }
 
-/* Every row there, the file whole and out of WAL mode. */
-static void check_complete(const char *path, int64_t pages)
+static run_result write_run(const char *path, const owdb_options *o)
+{
+    return write_run_held(path, o, false);
+}
+
+/* Every row there, the file whole (and out of WAL mode unless in_wal). */
+static void check_complete_in(const char *path, int64_t pages, const char *mode)
 {
     char err[512];
     sqlite3 *r = owdb_open_readonly(path, err, sizeof err);
@@ -99,8 +115,13 @@ static void check_complete(const char *path, int64_t pages)
     CHECK_EQ_STR(text_of(r, "PRAGMA integrity_check"), "ok");
     CHECK_EQ_INT(count(r, "SELECT COUNT(*) FROM page_loads WHERE summary = '" LONG_SUMMARY "'"),
                  pages);
-    CHECK_EQ_STR(text_of(r, "PRAGMA journal_mode"), "delete");
+    CHECK_EQ_STR(text_of(r, "PRAGMA journal_mode"), mode);
     sqlite3_close(r);
+}
+
+static void check_complete(const char *path, int64_t pages)
+{
+    check_complete_in(path, pages, "delete");
 }
 
 /* Packed: the created file gets no sync at the end; the new file replacing it does. */
@@ -160,6 +181,26 @@ static void test_existing_file_synced(void)
     check_complete(path, 2 * PAGES); /* both captures */
 }
 
+/* A reader holds the file past the busy timeout: left in WAL mode, not replaced, file and WAL
+ * synced; every row there once the reader has gone. */
+static void test_reader_holds_it(void)
+{
+    char path[128], wal[160];
+    path_in(path, sizeof path, tmpdir, "held.db");
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    owdb_options o = {.compact = true, .sync_packed_only = true, .busy_timeout_ms = 50};
+    run_result r = write_run_held(path, &o, true);
+    CHECK(r.created != 0 && r.last_commit);
+    CHECK(inode_of(path) == r.created); /* not replaced under the reader's WAL */
+    CHECK(inode_of(wal) != 0);
+    CHECK(syncs_of(r.created, r.from) >= 1);
+    CHECK(syncs_of(inode_of(wal), r.from) >= 1);
+    sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(reader);
+    reader = NULL;
+    check_complete_in(path, PAGES, "wal");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ow_test_sync_XXXXXX");
@@ -171,6 +212,7 @@ int main(void)
     test_unpacked_file_synced();
     test_without_option();
     test_existing_file_synced();
+    test_reader_holds_it();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
