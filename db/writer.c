@@ -398,18 +398,23 @@ static bool compact(ow_db *db)
     return replaced;
 }
 
-/* Leaves WAL mode (the checkpoint before moved everything into the file): true when the file
- * is now in rollback mode, its WAL gone. Not while another process reads it beyond the busy
- * timeout: the WAL then stays beside the file, and nothing may replace the file under it (the
- * next opener would lay that WAL over the packed copy). */
-static bool leave_wal_mode(sqlite3 *db)
+/* Moves everything into the file and leaves WAL mode, for one self-contained file. True when
+ * no WAL frame is left beside it: rollback mode now, or (another process has the file open,
+ * which keeps it in WAL mode) the WAL checkpointed and emptied, which an opener ignores. False
+ * while another process reads an older snapshot past the busy timeout: frames stay in the WAL,
+ * and nothing may replace the file (the next opener would lay them over the packed copy). */
+static bool leave_wal(sqlite3 *db)
 {
+    int frames = -1;
+    bool emptied = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &frames, NULL) ==
+                       SQLITE_OK &&
+                   frames == 0;
     sqlite3_stmt *st = NULL;
     bool left = sqlite3_prepare_v2(db, "PRAGMA journal_mode=DELETE", -1, &st, NULL) == SQLITE_OK &&
-                sqlite3_step(st) == SQLITE_ROW && st && sqlite3_column_text(st, 0) &&
+                sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
                 strcmp((const char *)sqlite3_column_text(st, 0), "delete") == 0;
     sqlite3_finalize(st);
-    return left;
+    return left || emptied;
 }
 
 void owdb_close(ow_db *db)
@@ -424,9 +429,7 @@ void owdb_close(ow_db *db)
             sqlite3_finalize(db->st[i]);
         if (db->unsynced) /* no transaction open now: see sync_packed_only */
             sqlite3_exec(db->file.db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
-        /* leave one self-contained file; harmless failures when a reader still has it open */
-        sqlite3_exec(db->file.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-        bool out_of_wal = leave_wal_mode(db->file.db);
+        bool out_of_wal = leave_wal(db->file.db);
         bool pack = db->opt.compact && db->file.created && !db->stats.rows_failed;
         if (pack && !out_of_wal)
             fprintf(stderr,
