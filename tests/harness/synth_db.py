@@ -12,7 +12,8 @@ each direction (a reply names its request by id, reply_to), leaves http_exchange
 page load's rows (same Host as the page) and connections.rto_series_s2c NULL with no timeouts.
 
 Used by the query tests, the dashboard's tests and the benchmark (1,000,000 page loads build in
-a few minutes: rows go in with executemany inside one transaction, indexes are built after).
+a few minutes: rows go in with executemany inside one transaction, and the indexes no trigger
+looks rows up by are built after).
 
     python3 tests/harness/synth_db.py OUT.db --page-loads 10000 --seed 1
     python3 tests/harness/synth_db.py OUT.db --page-loads 1000000 --force
