@@ -4,6 +4,7 @@
  * dashboard or one line per verdict on stdout. SIGINT/SIGTERM/SIGHUP end it cleanly; a
  * database this run created is then packed, which another signal skips. */
 #include "db/db.h"
+#include "ui/blind_spots.h"
 #include "ui/commands.h"
 #include "ui/dashboard.h"
 #include "ui/options.h"
@@ -173,5 +174,6 @@ int cmd_live(int argc, char **argv)
     if (pipeline_close(p, how) != 0)
         rc = -1;
     fprintf(stderr, "orphanwatch: stopped (%s); results in %s\n", how, r.p.db_path);
+    blind_spots_warn_file(r.p.db_path);
     return rc < 0 ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* cmd_read: `orphanwatch read FILE [-w DB] [options] [EXPRESSION]` — a pcap or pcapng file
  * through the whole pipeline into a database; without -w the report is printed directly
  * (the database then lives in a private temporary directory and is removed). */
+#include "ui/blind_spots.h"
 #include "ui/commands.h"
 #include "ui/options.h"
 #include "ui/report.h"
@@ -63,6 +64,8 @@ int cmd_read(int argc, char **argv)
         if (rc == 0 && !r.p.quiet)
             fprintf(stderr, "orphanwatch: wrote %s (see `orphanwatch report %s`)\n", r.p.db_path,
                     r.p.db_path);
+        if (rc == 0)
+            blind_spots_warn_file(r.p.db_path); /* -q too: they change what the file means */
         return rc;
     }
     if (r.p.cap.keep_dir)
@@ -76,6 +79,8 @@ int cmd_read(int argc, char **argv)
     snprintf(path, sizeof path, "%s/report.db", dir);
     r.p.db_path = path;
     int rc = run_to_database(&r);
+    if (rc == 0 && strcmp(r.format, "text") != 0)
+        blind_spots_warn_file(path); /* the text report has them; jsonl's stdout stays clean */
     if (rc == 0)
         rc = report_file(path, r.format, true, stdout);
     unlink(path);

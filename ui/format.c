@@ -138,6 +138,16 @@ void format_json_number(FILE *out, double d)
     fputs(buf, out);
 }
 
+void format_bytes(double b, char *buf, size_t cap)
+{
+    if (b >= 1e6)
+        snprintf(buf, cap, "%.1f MB", b / 1e6);
+    else if (b >= 1e4)
+        snprintf(buf, cap, "%.0f KB", b / 1e3);
+    else
+        snprintf(buf, cap, "%.0f B", b);
+}
+
 void format_csv_field(FILE *out, const char *s, size_t len)
 {
     if (!memchr(s, ',', len) && !memchr(s, '"', len) && !memchr(s, '\n', len) &&

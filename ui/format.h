@@ -43,6 +43,8 @@ void format_json_string(FILE *out, const char *s, size_t len);
 void format_json_number(FILE *out, double d);
 /* Column i of the current row as a JSON value (null, number or string). */
 void format_json_value(FILE *out, sqlite3_stmt *st, int i);
+/* A byte count for people: "812 B", "45 KB" (from 10 KB), "3.2 MB" (from 1 MB). */
+void format_bytes(double b, char *buf, size_t cap);
 /* One CSV field, quoted when it holds a comma, a quote, CR or LF (RFC 4180). */
 void format_csv_field(FILE *out, const char *s, size_t len);
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when the bytes there are not one. */

@@ -2,6 +2,7 @@
 #include "ui/report.h"
 #include "correlate/outcome.h"
 #include "db/db.h"
+#include "ui/blind_spots.h"
 #include "ui/format.h"
 #include <string.h>
 #include <time.h>
@@ -26,16 +27,6 @@ static void fmt_time(double t, bool utc, char *buf, size_t cap)
         n = strlen(buf);
         strftime(buf + n, cap - n, "%z", &tm);
     }
-}
-
-static void fmt_bytes(double b, char *buf, size_t cap)
-{
-    if (b >= 1e6)
-        snprintf(buf, cap, "%.1f MB", b / 1e6);
-    else if (b >= 1e4)
-        snprintf(buf, cap, "%.0f KB", b / 1e3);
-    else
-        snprintf(buf, cap, "%.0f B", b);
 }
 
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
@@ -110,6 +101,37 @@ static void print_totals(sqlite3 *db, FILE *out)
     sqlite3_finalize(s);
 }
 
+enum { REPORT_WRAP = 96 }; /* prose lines are wrapped at this many characters */
+
+/* One blind spot as a list item, its words wrapped under one another. */
+static void print_blind_spot(void *ctx, const char *line)
+{
+    FILE *out = ctx;
+    const char *lead = "  - ";
+    while (*line) {
+        size_t room = REPORT_WRAP - strlen(lead), n = strlen(line);
+        if (n > room) { /* break at the last space that fits, else at the first after */
+            n = room;
+            while (n > 0 && line[n] != ' ')
+                n--;
+            if (n == 0)
+                n = strcspn(line, " ");
+        }
+        fprintf(out, "%s%.*s\n", lead, (int)n, line);
+        line += n;
+        line += strspn(line, " ");
+        lead = "    ";
+    }
+}
+
+/* What the capture missed (ui/blind_spots.c), before anything that rests on it. */
+static void print_blind_spots(sqlite3 *db, FILE *out)
+{
+    fprintf(out, "\nWHAT THE CAPTURE COULD NOT SEE\n");
+    if (blind_spots_each(db, 0, print_blind_spot, out) == 0)
+        fprintf(out, "  nothing: no packet dropped or cut short, no gap, no limit reached\n");
+}
+
 /* ---------------------------------------------------------------- one page load */
 
 static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double t0)
@@ -125,7 +147,7 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
     sqlite3_bind_int64(s, 1, page_id);
     while (sqlite3_step(s) == SQLITE_ROW) {
         char bytes[32];
-        fmt_bytes(sqlite3_column_double(s, 4), bytes, sizeof bytes);
+        format_bytes(sqlite3_column_double(s, 4), bytes, sizeof bytes);
         const char *target = col_text(s, 2);
         int tl = (int)strcspn(target, strcmp(col_text(s, 11), "page") ? "?" : "");
         fprintf(out, "    +%7.3f  %-4s %.*s", sqlite3_column_double(s, 0) - t0, col_text(s, 1),
@@ -135,7 +157,7 @@ static void print_timeline(sqlite3 *db, FILE *out, sqlite3_int64 page_id, double
         } else if (sqlite3_column_int(s, 3)) {
             char total[32] = "?";
             if (sqlite3_column_int64(s, 12) > 0)
-                fmt_bytes(sqlite3_column_double(s, 12), total, sizeof total);
+                format_bytes(sqlite3_column_double(s, 12), total, sizeof total);
             fprintf(out, "  -> %d, %s of %s (cut short)", sqlite3_column_int(s, 3), bytes, total);
         } else
             fprintf(out, "  -> no response");
@@ -254,7 +276,9 @@ static void print_failed(sqlite3 *db, FILE *out, const report_opts *o)
         sqlite3_finalize(s);
     }
     long long total = rollup_count(db, "outcome <> 'connected' OR verdict <> x''");
-    if (!shown)
+    if (!shown && rollup_count(db, "1") == 0)
+        fprintf(out, "\nNo Bokeh page load was seen.\n");
+    else if (!shown)
         fprintf(out, "\nEvery page load connected and no verdict was raised.\n");
     else if (total > shown)
         fprintf(out, "\n... and %lld more (report --all, or `orphanwatch query DB orphans`)\n",
@@ -359,6 +383,7 @@ int report_text(sqlite3 *db, FILE *out, const report_opts *o)
     fprintf(out, "orphanwatch report\n\n");
     print_captures(db, out, o);
     print_totals(db, out);
+    print_blind_spots(db, out);
     print_failed(db, out, o);
     print_patterns(db, out);
     print_unlinked_websockets(db, out, o);

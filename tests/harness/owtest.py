@@ -1,11 +1,29 @@
-"""owtest: small helpers shared by the Python integration tests (finding the binary and the
-captures, running `orphanwatch read` into a database, reading jsonl)."""
+"""owtest: small helpers shared by the Python integration tests (counted checks, finding the
+binary and the captures, running `orphanwatch read` into a database, reading jsonl)."""
 import json
 import os
 import subprocess
 import sys
 
 SKIP = 77
+results = {"passed": 0, "failed": 0}
+
+
+def check(cond, what, detail=""):
+    """One assertion: "ok   WHAT" or "FAIL WHAT: DETAIL", counted for finish()."""
+    if cond:
+        results["passed"] += 1
+        print(f"ok   {what}")
+    else:
+        results["failed"] += 1
+        print(f"FAIL {what}{': ' + detail if detail else ''}")
+    return cond
+
+
+def finish():
+    """Prints the counts and exits non-zero when any check failed."""
+    print(f"{results['passed']} passed, {results['failed']} failed")
+    sys.exit(1 if results["failed"] else 0)
 
 
 def skip(why):

@@ -1,0 +1,170 @@
+"""read_blind_spots: what a capture could not see is said, not silently left out.
+
+The bundled sample capture (tests/data/sample.pcap) is read as it is and in variants made
+here with pcaptool:
+- as it is: the report's WHAT THE CAPTURE COULD NOT SEE says "nothing", `read -w` prints no
+  warning on stderr, and page loads are reported;
+- every packet cut to a snap length of 120 bytes (the file header says 120; each record keeps
+  its original length), as `tcpdump -s 120` writes: the report says how many packets were cut
+  short, of how many, and to capture whole packets; `read -w` and `read -q -w` say so on
+  stderr (one warning, for the run just made); `read --format jsonl` says so on stderr and
+  keeps stdout pure JSON lines;
+- read with -p 8080 (the server is on 5006): the report says no packet was TCP to port 8080
+  and names -p; it says that no Bokeh page load was seen, not that every page load connected;
+- appended to the database of the clean read: the warning printed is the new capture's (the
+  snap length), while the report of the file, over both captures, lists it too;
+- every counter the blind spots read, set in turn in a real capture row whose JSON already
+  holds it (json_replace changes only keys that exist: a counter renamed on one side fails
+  here), adds a line to the report's section.
+"""
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+import owtest  # noqa: E402
+import pcaptool  # noqa: E402
+
+SAMPLE = os.path.join(HERE, "..", "data", "sample.pcap")
+SNAP = 120
+check = owtest.check
+
+
+def section(report):
+    """The lines of the report's WHAT THE CAPTURE COULD NOT SEE section, joined."""
+    lines = report.splitlines()
+    if "WHAT THE CAPTURE COULD NOT SEE" not in lines:
+        return None
+    i = lines.index("WHAT THE CAPTURE COULD NOT SEE") + 1
+    out = []
+    while i < len(lines) and lines[i].strip():
+        out.append(lines[i].strip())
+        i += 1
+    return " ".join(out)
+
+
+def warnings(stderr):
+    return [l for l in stderr.splitlines() if l.startswith("orphanwatch: warning: ")]
+
+
+def cut_copy(tmp):
+    packets = pcaptool.read_pcap(SAMPLE)
+    cut = [(ts, pkt[:SNAP], len(pkt)) for ts, pkt, _wire in packets]
+    path = os.path.join(tmp, "snap120.pcap")
+    pcaptool.write_pcap(path, pcaptool.LINKTYPE_RAW, cut, snaplen=SNAP)
+    return path, len(packets), sum(1 for _ts, pkt, _w in packets if len(pkt) > SNAP)
+
+
+def clean(tmp):
+    p = owtest.run(["read", SAMPLE])
+    s = section(p.stdout)
+    check(s is not None and s.startswith("nothing"), "clean sample: the section says nothing",
+          str(s))
+    check("page loads" in p.stdout and "No Bokeh page load was seen" not in p.stdout,
+          "clean sample: page loads reported")
+    db = os.path.join(tmp, "clean.db")
+    p = owtest.run(["read", SAMPLE, "-w", db])
+    check(warnings(p.stderr) == [], "clean sample: read -w warns of nothing", p.stderr)
+    return db
+
+
+def snapped(tmp, path, total, cut):
+    p = owtest.run(["read", path])
+    s = section(p.stdout) or ""
+    check(f"{cut} of {total} packets were cut short by the snap length" in s,
+          f"snap {SNAP}: the report counts {cut} of {total} packets cut short", s)
+    check("tcpdump -s 0" in s, "snap: the report says how to capture whole packets", s)
+    for extra in ([], ["-q"]):
+        db = os.path.join(tmp, f"snap{len(extra)}.db")
+        p = owtest.run(["read", path, "-w", db] + extra)
+        w = warnings(p.stderr)
+        check(len(w) == 1 and f"{cut} of {total} packets were cut short" in w[0],
+              f"snap: read -w {' '.join(extra)} warns once on stderr", p.stderr)
+        check(p.stdout == "", "snap: read -w prints nothing on stdout")
+    p = owtest.run(["read", path, "--format", "jsonl"])
+    check(any("cut short" in l for l in warnings(p.stderr)), "snap: jsonl: warning on stderr",
+          p.stderr)
+    check("cut short" not in p.stdout and "warning" not in p.stdout,
+          "snap: jsonl: stdout holds no warning")
+
+
+def wrong_port():
+    p = owtest.run(["read", SAMPLE, "-p", "8080"])
+    s = section(p.stdout) or ""
+    check("None of the" in s and "port 8080" in s and "-p PORT" in s,
+          "-p 8080: the report says nothing was on port 8080 and names -p", s)
+    check("No Bokeh page load was seen." in p.stdout, "-p 8080: no page load was seen")
+    check("Every page load connected" not in p.stdout,
+          "-p 8080: not 'every page load connected' when there were none")
+
+
+def appended(tmp, db, path, total, cut):
+    p = owtest.run(["read", path, "-w", db])
+    w = warnings(p.stderr)
+    check(len(w) == 1 and "cut short" in w[0], "append: the new capture's warning is printed",
+          p.stderr)
+    with sqlite3.connect(db) as c:
+        n = c.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+    check(n == 2, "append: two capture rows", str(n))
+    s = section(owtest.run(["report", db]).stdout) or ""
+    check(f"{cut} of {2 * total} packets" in s,
+          "append: the file's report counts over both captures", s)
+
+
+# the captures.counters keys ui/blind_spots.c reads, each with a word of the line it causes
+COUNTERS = {
+    "db_rows_failed": "could not be written",
+    "truncated": "cut short",
+    "gaps": "gaps in TCP streams",
+    "streams_evicted": "--max-streams",
+    "nids_refused": "refused by TCP reassembly",
+    "page_loads_evicted": "--max-page-loads",
+    "buffer_overflows": "--max-stream-buffer",
+    "http_pending_overflow": "pipelined HTTP requests",
+    "inflate_budget_skipped": "compressed websocket messages",
+    "bad_ip": "malformed IP or TCP",
+    "bad_tcp": "malformed IP or TCP",
+    "http_errors": "could not be decoded",
+    "ws_errors": "could not be decoded",
+    "bokeh_errors": "could not be decoded",
+}
+
+
+def each_counter(tmp):
+    src = os.path.join(tmp, "counters.db")
+    owtest.run(["read", SAMPLE, "-w", src, "-q"])
+    for key, words in COUNTERS.items():
+        db = os.path.join(tmp, f"c_{key}.db")
+        with open(src, "rb") as f, open(db, "wb") as g:
+            g.write(f.read())
+        with sqlite3.connect(db) as c:
+            c.execute("UPDATE captures SET counters = json_replace(counters, ?, 7)",
+                      (f"$.{key}",))
+            v = c.execute("SELECT json_extract(counters, ?) FROM captures",
+                          (f"$.{key}",)).fetchone()[0]
+        s = section(owtest.run(["report", db]).stdout) or ""
+        check(v == 7 and words in s and not s.startswith("nothing"),
+              f"counter {key}: in the capture row, and its line is reported", f"{v} / {s}")
+    s = section(owtest.run(["report", src]).stdout) or ""
+    check(s.startswith("nothing"), "counters: the unchanged row gives nothing", s)
+
+
+def main():
+    if not os.path.exists(SAMPLE):
+        sys.exit(f"{SAMPLE} missing")
+    with tempfile.TemporaryDirectory() as tmp:
+        path, total, cut = cut_copy(tmp)
+        check(cut > 0, f"the snap-{SNAP} copy cuts {cut} of {total} packets")
+        db = clean(tmp)
+        snapped(tmp, path, total, cut)
+        wrong_port()
+        appended(tmp, db, path, total, cut)
+        each_counter(tmp)
+    owtest.finish()
+
+
+if __name__ == "__main__":
+    main()
