@@ -1,5 +1,5 @@
 /* pcap_source: reading packets from a pcap/pcapng file (libpcap, microsecond timestamps), or
- * from a pcapng file with mixed link types (own reader). See pcap_source.h. A named file is
+ * from a pcapng file of several interfaces (own reader). See pcap_source.h. A named file is
  * opened here and handed to libpcap with a large stdio buffer and without stdio's locking
  * (only the packet thread reads it): two freads per packet cost less that way. */
 #include "capture/pcap_source.h"
@@ -34,14 +34,15 @@ static int refuse_dlt(int dlt, const char *path, char *err, size_t errlen)
     return -1;
 }
 
-/* A pcapng file whose interfaces have different link types goes to the own reader. */
+/* A pcapng file with more than one interface (of different link types, or in several
+ * sections: libpcap 1.10 refuses a second RAW one, see pcapng.h) goes to the own reader. */
 /* LINKTYPE_ values equal DLT_ values for every supported type but RAW */
 static int dlt_of_linktype(int linktype)
 {
     return linktype == LINKTYPE_RAW ? DLT_RAW : linktype;
 }
 
-/* The user's filter compiled for each supported link type of a mixed pcapng file. */
+/* The user's filter compiled for each supported link type of a pcapng file the own reader reads. */
 static int compile_ng_filters(pkt_source *s, const capture_opts *o, const int *types, int n,
                               char *err, size_t errlen)
 {
@@ -57,8 +58,8 @@ static int compile_ng_filters(pkt_source *s, const capture_opts *o, const int *t
     return 0;
 }
 
-static int open_mixed_pcapng(pkt_source *s, const capture_opts *o, bool *used, char *err,
-                             size_t errlen)
+static int open_pcapng_own(pkt_source *s, const capture_opts *o, bool *used, char *err,
+                           size_t errlen)
 {
     const char *path = o->file;
     struct stat st;
@@ -68,9 +69,9 @@ static int open_mixed_pcapng(pkt_source *s, const capture_opts *o, bool *used, c
     if (strcmp(path, "-") == 0 || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
         !pcapng_is_pcapng(path))
         return 0;
-    int types[MAX_FILE_LINKTYPES];
-    int n = pcapng_link_types(path, types, MAX_FILE_LINKTYPES, err, errlen);
-    if (n <= 1)
+    int types[MAX_FILE_LINKTYPES], n_ifaces;
+    int n = pcapng_link_types(path, types, MAX_FILE_LINKTYPES, &n_ifaces, err, errlen);
+    if (n < 0 || (n == 1 && n_ifaces == 1) || n == 0)
         return 0; /* libpcap handles it (and reports its own errors) */
     bool any = false;
     for (int i = 0; i < n; i++)
@@ -112,12 +113,12 @@ int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen
 {
     memset(s, 0, sizeof *s);
     const char *path = o->file;
-    bool mixed;
-    if (open_mixed_pcapng(s, o, &mixed, err, errlen) < 0) {
+    bool own;
+    if (open_pcapng_own(s, o, &own, err, errlen) < 0) {
         src_close(s);
         return -1;
     }
-    if (mixed)
+    if (own)
         return 0;
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     s->pcap = open_offline(s, path, ebuf);
@@ -225,7 +226,13 @@ int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
     if (rc == PCAP_ERROR_BREAK)
         return SRC_EOF;
     const char *msg = pcap_geterr(s->pcap);
-    snprintf(err, errlen, "%s", msg);
+    /* libpcap 1.10 on a second RAW interface of a pcapng read from a pipe (a named file goes
+     * to the own reader, which reads it: see pcapng.h) */
+    bool second_iface = strstr(msg, "different from the type of the first interface") != NULL;
+    snprintf(err, errlen, "%s%s", msg,
+             second_iface ? " (libpcap cannot read a pcapng with several RAW interfaces or "
+                            "sections from a pipe: give orphanwatch the file's name)"
+                          : "");
     return !s->live && strstr(msg, "truncated") ? SRC_TRUNCATED : SRC_ERROR;
 }
 

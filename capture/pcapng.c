@@ -253,8 +253,10 @@ void pcapng_close(pcapng_reader *r)
     free(r);
 }
 
-int pcapng_link_types(const char *path, int *types, int max, char *err, size_t errlen)
+int pcapng_link_types(const char *path, int *types, int max, int *n_ifaces, char *err,
+                      size_t errlen)
 {
+    *n_ifaces = 0;
     pcapng_reader *r = pcapng_open(path, err, errlen);
     if (!r)
         return -1;
@@ -263,6 +265,7 @@ int pcapng_link_types(const char *path, int *types, int max, char *err, size_t e
     while ((rc = read_block(r, true, &type, &len, err, errlen)) > 0) {
         if (type != BT_IDB || len < 20)
             continue;
+        (*n_ifaces)++;
         int lt = rd16(r, r->buf + 8);
         bool known = false;
         for (int i = 0; i < n; i++)

@@ -1,5 +1,7 @@
-/* pcapng: a small pcapng block reader for the one case libpcap refuses: a file whose
- * interfaces have different link types (e.g. tailscale0 RAW beside eth0 Ethernet). Reads
+/* pcapng: a small pcapng block reader for the files libpcap refuses: interfaces of different
+ * link types (e.g. tailscale0 RAW beside eth0 Ethernet), and, with libpcap 1.10 (Debian 12),
+ * any second RAW interface, in the same section or a later one (`cat a.pcapng b.pcapng`):
+ * "an interface has a type 101 different from the type of the first interface". Reads
  * SHB (either byte order, several sections), IDB (link type, if_tsresol, if_tsoffset), EPB,
  * SPB and the obsolete OPB; skips every other block. Every length is checked against the
  * block. Internal to capture/. */
@@ -25,8 +27,9 @@ typedef struct pcapng_packet {
 /* True when the file is pcapng (by its first four bytes). */
 bool pcapng_is_pcapng(const char *path);
 /* Collects the distinct link types of the file's interfaces; returns how many (up to max),
- * -1 on a read error (message in err). */
-int pcapng_link_types(const char *path, int *types, int max, char *err, size_t errlen);
+ * -1 on a read error (message in err). *n_ifaces: the interfaces declared, every section's. */
+int pcapng_link_types(const char *path, int *types, int max, int *n_ifaces, char *err,
+                      size_t errlen);
 pcapng_reader *pcapng_open(const char *path, char *err, size_t errlen);
 /* 1: a packet; 0: end of file; -1: corrupt or unreadable (message in err); -3: the file ends
  * inside a block (message in err). */

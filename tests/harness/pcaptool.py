@@ -22,9 +22,14 @@ variants
   pcapng2                 pcapng with two interfaces of different link types: RAW and
                           Ethernet, connections alternating between them
   pcapng                  pcapng, one RAW interface
+  pcapng-raw2             pcapng with two RAW interfaces (tailscale0 and another tunnel),
+                          connections alternating between them
+  pcapng-sections         pcapng of two sections, each with its own RAW interface: the
+                          first half of the packets, then the rest (`cat a.pcapng b.pcapng`)
   dlt                     the same packets under link type --dlt N (for unsupported types)
 """
 import ipaddress
+import os
 import random
 import struct
 import sys
@@ -313,21 +318,29 @@ def main(argv):
     elif variant == "snap":
         n = int(opts["--snap"])
         write_pcap(dst, LINKTYPE_RAW, [(t, p[:n], w) for t, p, w in pk], snaplen=n)
-    elif variant == "pcapng2":
+    elif variant in ("pcapng2", "pcapng-raw2"):
         # connections alternate by the order they first appear (not by port parity: Linux
         # gives connect() even ports, so every connection had the same link type)
+        second = LINKTYPE_ETHERNET if variant == "pcapng2" else LINKTYPE_RAW
         out, order = [], {}
         for t, p, w in pk:
             info = tcp_info(p)
             key = frozenset([info[0][:2], info[0][2:]]) if info else None
             n = order.setdefault(key, len(order))
-            if n % 2:
+            if n % 2 and second == LINKTYPE_ETHERNET:
                 out.append((t, 1, link_eth(p), w + 14))
             else:
-                out.append((t, 0, p, w))
-        write_pcapng(dst, [LINKTYPE_RAW, LINKTYPE_ETHERNET], out)
+                out.append((t, n % 2, p, w))
+        write_pcapng(dst, [LINKTYPE_RAW, second], out)
     elif variant == "pcapng":
         write_pcapng(dst, [LINKTYPE_RAW], [(t, 0, p, w) for t, p, w in pk])
+    elif variant == "pcapng-sections":
+        half = len(pk) // 2
+        write_pcapng(dst, [LINKTYPE_RAW], [(t, 0, p, w) for t, p, w in pk[:half]])
+        write_pcapng(dst + ".2", [LINKTYPE_RAW], [(t, 0, p, w) for t, p, w in pk[half:]])
+        with open(dst, "ab") as f, open(dst + ".2", "rb") as g:
+            f.write(g.read())
+        os.unlink(dst + ".2")
     elif variant == "dlt":
         write_pcap(dst, int(opts["--dlt"]), pk)
     else:

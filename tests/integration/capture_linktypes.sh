@@ -3,7 +3,8 @@
 # made from the shared RAW captures by tests/harness/pcaptool.py, must give the same
 # connections and bytes: compared with tshark's view of each variant and with the original.
 #   link layers (Ethernet, 802.1Q, QinQ, SLL, SLL2, NULL both orders, LOOP, pcapng, pcapng
-#   with two link types), IPv6 (with extension headers and fragments; real addresses, never
+#   with two link types, with two RAW interfaces, in two sections: libpcap 1.10 refuses the
+#   last two), IPv6 (with extension headers and fragments; real addresses, never
 #   stand-ins), IPv4 fragments, TSO/GRO super-packets (identical to the original), removed
 #   packets and snap lengths (gaps counted, never more than the original), an unsupported link
 #   type (clear error), files cut mid-packet / mid-block (message, no crash).
@@ -34,7 +35,7 @@ for name in healthcheck-curl healthy-v4; do
     orig="$caps/$name.pcap"
     dump "$orig" "$tmp/orig.txt" || bad "$name: original capture failed"
 
-    for v in eth vlan qinq sll sll2 null null-be loop pcapng pcapng2 coalesce ipv4frag; do
+    for v in eth vlan qinq sll sll2 null null-be loop pcapng pcapng2 pcapng-raw2 pcapng-sections coalesce ipv4frag; do
         f="$tmp/$name-$v.pcap"
         extra=()
         [ "$v" = ipv4frag ] && extra=(--frag 4)
@@ -110,6 +111,19 @@ if "$bin" --dump "$tmp/hdr.pcap" >/dev/null 2>"$tmp/err.txt"; then
     bad "a 20-byte pcap was accepted"
 else
     echo "ok truncated file header: $(cat "$tmp/err.txt")"
+fi
+
+# a pcapng of two sections from a pipe: libpcap reads it (the own reader needs the file) and
+# stops at the second section; the message says to name the file instead
+ow="${ORPHANWATCH_BIN:-}"
+if [ -x "$ow" ]; then
+    python3 "$tool" pcapng-sections "$caps/healthcheck-curl.pcap" "$tmp/sec.pcapng"
+    "$ow" read - <"$tmp/sec.pcapng" >/dev/null 2>"$tmp/err.txt"
+    grep -q "give orphanwatch the file's name" "$tmp/err.txt" ||
+        bad "pcapng sections from a pipe: no advice: $(cat "$tmp/err.txt")"
+    "$ow" read "$tmp/sec.pcapng" >/dev/null 2>"$tmp/err.txt" ||
+        bad "pcapng sections by name: failed: $(cat "$tmp/err.txt")"
+    echo "ok pcapng sections: by name read, from a pipe advised"
 fi
 
 exit $fail
