@@ -1,8 +1,10 @@
 /* pcap_source: reading packets from a pcap/pcapng file (libpcap, microsecond timestamps), or
  * from a pcapng file of several interfaces (own reader). See pcap_source.h. A named file is
- * opened here and handed to libpcap with a large stdio buffer and without stdio's locking
- * (only the packet thread reads it): two freads per packet cost less that way. */
+ * opened here (a gzip one through zlib: compressed.h) and handed to libpcap with a large stdio
+ * buffer and without stdio's locking (only the packet thread reads it): two freads per packet
+ * cost less that way. */
 #include "capture/pcap_source.h"
+#include "capture/compressed.h"
 #include "capture/filter.h"
 #include "capture/packet.h"
 #include <errno.h>
@@ -87,11 +89,15 @@ static int open_pcapng_own(pkt_source *s, const capture_opts *o, bool *used, cha
 }
 
 /* What pcap_open_offline_with_tstamp_precision does (fopen, then pcap_fopen_offline), with
- * the FILE set up for speed. When this fopen fails, libpcap opens the file itself and says
- * why in its own words. */
-static pcap_t *open_offline(pkt_source *s, const char *path, char *ebuf)
+ * the FILE set up for speed, or decompressing a gzip file. When this fopen fails, libpcap
+ * opens the file itself and says why in its own words. */
+static pcap_t *open_offline(pkt_source *s, const char *path, bool gzip, char *ebuf)
 {
-    FILE *fp = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
+    FILE *fp = strcmp(path, "-") == 0 ? NULL
+               : gzip                 ? compressed_open_gzip(path, ebuf, PCAP_ERRBUF_SIZE)
+                                      : fopen(path, "rb");
+    if (!fp && gzip)
+        return NULL;
     if (!fp)
         return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     s->iobuf = malloc(FILE_IOBUF_SIZE);
@@ -120,8 +126,16 @@ int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen
     }
     if (own)
         return 0;
+    compression comp = strcmp(path, "-") == 0 ? COMPRESSION_NONE : compression_of_file(path);
+    if (comp != COMPRESSION_NONE && comp != COMPRESSION_GZIP) {
+        snprintf(err, errlen,
+                 "%s is %s-compressed (gzip is read as it is, not %s): decompress it, or give "
+                 "it on standard input: %s %s | orphanwatch read -",
+                 path, compression_name(comp), compression_name(comp), compression_cat(comp), path);
+        return -1;
+    }
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    s->pcap = open_offline(s, path, ebuf);
+    s->pcap = open_offline(s, path, comp == COMPRESSION_GZIP, ebuf);
     if (!s->pcap) {
         snprintf(err, errlen, "cannot read %s: %s", path, ebuf);
         return -1;

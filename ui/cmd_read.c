@@ -14,12 +14,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: orphanwatch read FILE [-w DB] [options] [EXPRESSION]\n"
-                 "Reads a pcap or pcapng file (- for stdin) and finds what happened to every\n"
-                 "Bokeh page load. With -w the results go to a database (see `orphanwatch\n"
-                 "report`, `query`, `dashboard`); without it the report is printed.\n\n"
-                 "      --format text|jsonl   report format when printing (text)\n"
-                 "  -q, --quiet               no summary line after writing a database\n");
+    fprintf(out,
+            "usage: orphanwatch read FILE [-w DB] [options] [EXPRESSION]\n"
+            "Reads a pcap or pcapng file (gzip-compressed too; - for stdin) and finds what\n"
+            "happened to every Bokeh page load. With -w the results go to a database (see\n"
+            "`orphanwatch report`, `query`, `dashboard`); without it the report is printed.\n\n"
+            "      --format text|jsonl   report format when printing (text)\n"
+            "  -q, --quiet               no summary line after writing a database\n");
     fputs(run_options_help(), out);
 }
 

@@ -4,7 +4,9 @@
  * mid-stream pick-up) into a sink that checks what it is given.
  *   shape 0-4: pcap, link type RAW / Ethernet / SLL / SLL2 / NULL, body = pcap records
  *   shape 5:   pcapng with a RAW and an Ethernet interface (own reader), body = blocks
- *   shape 6:   pcapng, one RAW interface (libpcap), body = blocks */
+ *   shape 6:   pcapng, one RAW interface (libpcap), body = blocks
+ *   shape 7:   shape 0's file compressed with gzip (read through zlib: capture/compressed.c)
+ *   shape 8:   the body behind a gzip member header: a deflate stream as it comes */
 #include "capture/capture.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 typedef struct fuzz_sink_state {
     uint64_t opened, closed, bytes;
@@ -101,20 +104,56 @@ static void save_input(const uint8_t *data, size_t size)
     fclose(f);
 }
 
+/* The file written to fd as gzip (-1 when zlib fails). */
+static int write_gzip(int fd, const uint8_t *hdr, size_t hlen, const uint8_t *body, size_t blen)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t cap = deflateBound(&z, (uLong)(hlen + blen)) + 64;
+    uint8_t *out = malloc(cap);
+    int rc = -1;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    z.next_in = (Bytef *)hdr;
+    z.avail_in = (uInt)hlen;
+    if (out && deflate(&z, Z_NO_FLUSH) == Z_OK) {
+        z.next_in = (Bytef *)body;
+        z.avail_in = (uInt)blen;
+        if (deflate(&z, Z_FINISH) == Z_STREAM_END &&
+            write(fd, out, z.total_out) == (ssize_t)z.total_out)
+            rc = 0;
+    }
+    deflateEnd(&z);
+    free(out);
+    return rc;
+}
+
+/* The capture file for this input in fd: its shape's header, then the body. */
+static int write_file(int fd, unsigned shape, const uint8_t *body, size_t blen)
+{
+    static const uint32_t linktypes[] = {101, 1, 113, 276, 0};
+    static const uint8_t gzip_member[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    uint8_t hdr[128];
+    size_t hlen = shape < 5    ? pcap_header(hdr, linktypes[shape])
+                  : shape < 7  ? pcapng_header(hdr, shape == 5)
+                  : shape == 7 ? pcap_header(hdr, 101)
+                               : (memcpy(hdr, gzip_member, sizeof gzip_member), 10);
+    if (shape == 7)
+        return write_gzip(fd, hdr, hlen, body, blen);
+    return write(fd, hdr, hlen) == (ssize_t)hlen && write(fd, body, blen) == (ssize_t)blen ? 0 : -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
     save_input(data, size);
-    static const uint32_t linktypes[] = {101, 1, 113, 276, 0};
-    uint8_t hdr[128];
-    unsigned shape = data[0] % 7;
-    size_t hlen = shape < 5 ? pcap_header(hdr, linktypes[shape]) : pcapng_header(hdr, shape == 5);
     int fd = memfd_create("fuzz_capture", 0);
     if (fd < 0)
         return 0;
-    if (write(fd, hdr, hlen) != (ssize_t)hlen ||
-        write(fd, data + 1, size - 1) != (ssize_t)(size - 1)) {
+    if (write_file(fd, data[0] % 9u, data + 1, size - 1) < 0) {
         close(fd);
         return 0;
     }

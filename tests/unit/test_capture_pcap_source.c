@@ -2,9 +2,12 @@
  * reading it directly (every packet's time, lengths and bytes, in order, then the end), for
  * packets of every size up to the snap length; a file cut inside a record ends as truncated
  * after its last whole packet; a FIFO (`orphanwatch read <(tcpdump -w -)`) is read too: the
- * pcapng probe used to swallow its first bytes ("unknown file format"). */
+ * pcapng probe used to swallow its first bytes ("unknown file format"); a gzip-compressed
+ * file gives the same packets, and cut short ends as truncated; a zstd one is refused with
+ * the command that reads it. */
 #include "capture/pcap_source.h"
 #include "tests/unit/testlib.h"
+#include <zlib.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdint.h>
@@ -166,6 +169,68 @@ static void test_fifo(void)
           WEXITSTATUS(status) == 0);
 }
 
+/* Compresses src into dst with zlib; the compressed size, -1 on failure. */
+static long gzip_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb");
+    gzFile out = gzopen(dst, "wb6");
+    char buf[65536];
+    size_t n;
+    bool ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = gzwrite(out, buf, (unsigned)n) == (int)n;
+    if (in)
+        fclose(in);
+    if (out)
+        ok = gzclose(out) == Z_OK && ok;
+    struct stat st;
+    return ok && stat(dst, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_gzip(void)
+{
+    char path[128], gz[128], err[512] = "";
+    snprintf(path, sizeof path, "%s/whole.pcap", tmpdir);
+    snprintf(gz, sizeof gz, "%s/whole.pcap.gz", tmpdir);
+    long size = gzip_file(path, gz);
+    CHECK(size > 0);
+    pkt_source s;
+    if (open_source(&s, gz) == 0) {
+        int end = 0;
+        CHECK_EQ_INT(compare_with_libpcap(&s, path, &end, err, sizeof err), N_PACKETS);
+        CHECK_EQ_INT(end, SRC_EOF);
+        src_close(&s);
+    }
+    /* cut short: the packets before the cut, then truncated */
+    CHECK(truncate(gz, size * 2 / 3) == 0);
+    if (open_source(&s, gz) == 0) {
+        raw_packet p;
+        int n = 0, end;
+        while ((end = src_next(&s, &p, err, sizeof err)) == SRC_PACKET)
+            n++;
+        CHECK(n > N_PACKETS / 3 && n < N_PACKETS);
+        CHECK_EQ_INT(end, SRC_TRUNCATED);
+        src_close(&s);
+    }
+}
+
+static void test_other_compression(void)
+{
+    char path[128], err[512] = "";
+    snprintf(path, sizeof path, "%s/whole.pcap.zst", tmpdir);
+    FILE *f = fopen(path, "wb");
+    static const unsigned char zstd[] = {0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x01, 0x02};
+    CHECK(f && fwrite(zstd, 1, sizeof zstd, f) == sizeof zstd);
+    if (f)
+        fclose(f);
+    pkt_source s;
+    capture_opts o;
+    memset(&o, 0, sizeof o);
+    o.file = path;
+    CHECK_EQ_INT(src_open_file(&s, &o, err, sizeof err), -1);
+    CHECK(strstr(err, "zstd-compressed") && strstr(err, "zstdcat"));
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ow_test_pcap_source.XXXXXX");
@@ -176,6 +241,8 @@ int main(void)
     test_whole_file();
     test_truncated();
     test_fifo();
+    test_gzip();
+    test_other_compression();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
