@@ -134,7 +134,7 @@ static void on_drops(emitter *e, const totals *t)
     say(e,
         "%lld packets were dropped before orphanwatch saw them (%lld by the kernel, %lld by the "
         "interface): what they carried is missing, so transfers can look stalled or cut short. "
-        "Give the capture a larger buffer (-B KB) or a narrower filter.",
+        "Give the capture a larger buffer (-B MB) or a narrower filter.",
         d, t->kernel_drops, t->if_drops);
 }
 

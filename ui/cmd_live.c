@@ -8,6 +8,7 @@
 #include "ui/commands.h"
 #include "ui/dashboard.h"
 #include "ui/options.h"
+#include "ui/stderr_log.h"
 #include "ui/stop_signals.h"
 #include <dirent.h>
 #include <poll.h>
@@ -99,7 +100,7 @@ static void remove_stale_default_copies(const char *iface)
     closedir(dir);
 }
 
-static int live_loop(pipeline *p, dashboard *d, char *err, size_t errlen)
+static int live_loop(pipeline *p, dashboard *d, stderr_log *log, char *err, size_t errlen)
 {
     double last_checkpoint = 0;
     volatile sig_atomic_t *stop = stop_signals_flag();
@@ -112,8 +113,11 @@ static int live_loop(pipeline *p, dashboard *d, char *err, size_t errlen)
         double now = wall_now();
         if (now - last_checkpoint >= CHECKPOINT_S) {
             pipeline_checkpoint(p, "running");
+            pipeline_say_db_failures(p, now);
             last_checkpoint = now;
         }
+        if (stderr_log_poll(log) > 0)
+            dashboard_stderr(d, stderr_log_last(log), stderr_log_count(log));
         if (d && (fds[1].revents & POLLIN) && dashboard_handle_input(d))
             break;
         if (d)
@@ -164,11 +168,13 @@ int cmd_live(int argc, char **argv)
         if (!d)
             fprintf(stderr, "orphanwatch: dashboard: %s (continuing without it)\n", err);
     }
-    int rc = live_loop(p, d, err, sizeof err);
+    stderr_log *log = d ? stderr_log_start() : NULL; /* not over the dashboard's screen */
+    int rc = live_loop(p, d, log, err, sizeof err);
     const char *how = rc < 0 ? "error" : *stop_signals_flag() ? "signal" : "quit";
     stop_signals_ending();
     if (d)
         dashboard_close(d); /* the terminal is back before anything is printed */
+    stderr_log_stop(log);   /* what was written to stderr meanwhile, now on it */
     if (rc < 0)
         fprintf(stderr, "orphanwatch: %s\n", err);
     if (pipeline_close(p, how) != 0)

@@ -144,8 +144,17 @@ void dash_message(dashboard *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(d->msg, sizeof d->msg, fmt, ap);
     va_end(ap);
-    d->msg_until = dash_now() + 3.0;
+    d->msg_until = dash_now() + DASH_MESSAGE_S;
     d->redraw = true;
+}
+
+void dashboard_stderr(dashboard *d, const char *last_line, long lines)
+{
+    if (!d || lines == d->stderr_lines)
+        return;
+    d->stderr_lines = lines;
+    dash_message(d, "%s", last_line);
+    d->msg_until = dash_now() + DASH_STDERR_MESSAGE_S;
 }
 
 /* ---- open / close ---- */

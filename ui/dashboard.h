@@ -33,6 +33,9 @@ int dashboard_handle_input(dashboard *d);
 /* Re-queries what is visible and redraws: at once after handled input or with force, else
  * at most ~4 times a second. Call it every loop turn. */
 void dashboard_refresh(dashboard *d, bool force);
+/* What the process wrote to stderr while the dashboard is up (ui/stderr_log.h): the newest
+ * line is shown on the key bar for a while, and the count stays in the header. */
+void dashboard_stderr(dashboard *d, const char *last_line, long lines);
 /* Ends curses (the terminal is restored), closes the database, frees d. NULL is fine. */
 void dashboard_close(dashboard *d);
 

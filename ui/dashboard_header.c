@@ -67,6 +67,11 @@ static void draw_source_line(dashboard *d)
     dash_fmt_count(a, sizeof a, st->kernel_drops);
     snprintf(buf, sizeof buf, "  drops %s", a);
     seg(d, 0, &x, buf, st->kernel_drops > 0 ? dash_style_attr(d, DS_ORPHAN) | A_BOLD : A_NORMAL);
+    if (d->stderr_lines > 0) { /* shown on stderr when the dashboard ends */
+        dash_fmt_count(a, sizeof a, d->stderr_lines);
+        snprintf(buf, sizeof buf, "  messages %s", a);
+        seg(d, 0, &x, buf, dash_style_attr(d, DS_NODOC) | A_BOLD);
+    }
     if (st->end_reason[0] && strcmp(st->end_reason, "eof") != 0 &&
         strcmp(st->end_reason, "running") != 0) {
         snprintf(buf, sizeof buf, "  ended: %s", st->end_reason);

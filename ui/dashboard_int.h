@@ -28,6 +28,8 @@
 #define DASH_INPUT_MAX        120  /* prompt input bytes */
 #define DASH_REDRAW_S         0.25 /* at most ~4 redraws a second */
 #define DASH_STATS_MIN_S      2.0  /* header counts refreshed at most this often */
+#define DASH_MESSAGE_S        3.0  /* a message on the key bar stays this long */
+#define DASH_STDERR_MESSAGE_S 15.0 /* ... a line the process wrote to stderr, this long */
 #define DASH_SLOW_FACTOR      10.0 /* a query taking t s is repeated at most every 10 t */
 
 /* A refresh's query interrupted for typed keys (see dash_data_interrupt_arm) checks for them
@@ -245,6 +247,7 @@ struct dashboard {
     dash_prompt prompt;
     char msg[160];
     double msg_until;
+    long stderr_lines; /* lines the process wrote to stderr meanwhile (dashboard_stderr) */
     double last_draw;
     bool redraw;    /* something changed: draw at the next refresh */
     bool keys_seen; /* input was handled: the next refresh draws at once (no rate limit) */

@@ -26,6 +26,8 @@ struct pipeline {
     char ports[128];
     bool live;
     capture_stats final_stats; /* kept once the capture is closed */
+    uint64_t failures_said;    /* rows_failed when pipeline_say_db_failures last said it */
+    double failures_said_at;
 };
 
 /* ---------------------------------------------------------------- verdict lines */
@@ -307,6 +309,28 @@ const capture_stats *pipeline_capture_stats(const pipeline *p)
     return p->cap ? capture_get_stats(p->cap) : &p->final_stats;
 }
 
+/* The writer's lost rows, and its last error, in one line on stderr. */
+static void say_db_failures(const owdb_stats *st, const char *when)
+{
+    fprintf(stderr, "orphanwatch: %llu rows could not be written%s: %s\n",
+            (unsigned long long)st->rows_failed, when, st->last_error);
+}
+
+bool pipeline_failures_due(uint64_t failed, uint64_t said, double said_at, double now)
+{
+    return failed > said && (said == 0 || now - said_at >= PIPELINE_FAILURES_EVERY_S);
+}
+
+void pipeline_say_db_failures(pipeline *p, double now)
+{
+    const owdb_stats *st = owdb_get_stats(p->db);
+    if (!pipeline_failures_due(st->rows_failed, p->failures_said, p->failures_said_at, now))
+        return;
+    say_db_failures(st, " so far");
+    p->failures_said = st->rows_failed;
+    p->failures_said_at = now;
+}
+
 int pipeline_close(pipeline *p, const char *end_reason)
 {
     capture_refresh_stats(p->cap);
@@ -319,9 +343,7 @@ int pipeline_close(pipeline *p, const char *end_reason)
     owdb_commit_last(p->db);
     int failed = owdb_get_stats(p->db)->rows_failed ? -1 : 0;
     if (failed) {
-        fprintf(stderr, "orphanwatch: %llu rows could not be written: %s\n",
-                (unsigned long long)owdb_get_stats(p->db)->rows_failed,
-                owdb_get_stats(p->db)->last_error);
+        say_db_failures(owdb_get_stats(p->db), "");
         pipeline_checkpoint(p, "error"); /* the capture row says so, if it still fits */
         owdb_commit(p->db);
     }

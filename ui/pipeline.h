@@ -31,6 +31,13 @@ int pipeline_poll(pipeline *p, int max_packets, char *err, size_t errlen);
 int pipeline_fd(const pipeline *p);
 /* Writes the capture row now (live: every second for readers). */
 void pipeline_checkpoint(pipeline *p, const char *end_reason);
+/* Live: says on stderr that rows could not be written (a full disk, a lock) as soon as it
+ * happens, then, while more are lost, at most every PIPELINE_FAILURES_EVERY_S (now: any
+ * clock in seconds). pipeline_close says the total in any case. */
+#define PIPELINE_FAILURES_EVERY_S 60.0
+void pipeline_say_db_failures(pipeline *p, double now);
+/* Its rule: more rows failed than were said, and nothing said yet or the interval passed. */
+bool pipeline_failures_due(uint64_t failed, uint64_t said, double said_at, double now);
 /* Ends every open connection, decides every page load, records how the run ended
  * (eof, signal, error), commits and closes. Returns 0 unless rows could not be written. */
 int pipeline_close(pipeline *p, const char *end_reason);
