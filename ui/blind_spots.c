@@ -49,7 +49,8 @@ static const char *const key_names[K_COUNT] = {
 typedef struct totals {
     long long captures, packets, kernel_drops, if_drops;
     long long k[K_COUNT];
-    char ports[128]; /* the server ports of the captures, as their rows name them */
+    bool have[K_COUNT]; /* the counter is in a row's JSON (else its rule says nothing) */
+    char ports[128];    /* the server ports of the captures, as their rows name them */
 } totals;
 
 typedef struct emitter {
@@ -108,8 +109,10 @@ static int read_counters(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(s, 0);
         for (int i = 0; key && i < K_COUNT; i++)
-            if (strcmp(key, key_names[i]) == 0)
+            if (strcmp(key, key_names[i]) == 0) {
                 t->k[i] = sqlite3_column_int64(s, 1);
+                t->have[i] = true;
+            }
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -167,11 +170,13 @@ static void on_gaps(emitter *e, const totals *t)
 
 static void on_no_server_traffic(emitter *e, const totals *t)
 {
-    if (t->k[K_STREAMS] > 0)
-        return;
-    if (t->packets <= 0)
+    if (t->packets <= 0) {
         say(e, "No packet was read: the capture is empty, or the filter matched none.");
-    else if (t->k[K_NOT_SERVER_PORT] > 0)
+        return;
+    }
+    if (t->k[K_STREAMS] > 0 || !t->have[K_STREAMS]) /* no counters: nothing to say */
+        return;
+    if (t->k[K_NOT_SERVER_PORT] > 0)
         say(e,
             "None of the %lld packets was TCP to or from port %s (%lld TCP packets on other "
             "ports): is the Bokeh server on another port? Name it with -p PORT.",
@@ -225,10 +230,8 @@ int blind_spots_each(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_fn fn, vo
 {
     totals t;
     memset(&t, 0, sizeof t);
-    if (read_columns(db, capture_id, &t) < 0 || read_counters(db, capture_id, &t) < 0) {
-        fprintf(stderr, "orphanwatch: reading the capture counters: %s\n", sqlite3_errmsg(db));
-        return -1;
-    }
+    if (read_columns(db, capture_id, &t) < 0 || read_counters(db, capture_id, &t) < 0)
+        return -1; /* sqlite3_errmsg(db) says why */
     emitter e = {fn, ctx, 0};
     if (t.captures == 0)
         return 0; /* nothing captured into this file (yet) */
@@ -271,7 +274,8 @@ void blind_spots_warn_file(const char *path)
         sqlite3_step(s) == SQLITE_ROW)
         newest = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    if (newest > 0)
-        blind_spots_print(db, newest, stderr, "orphanwatch: warning: ");
+    if (newest > 0 && blind_spots_print(db, newest, stderr, "orphanwatch: warning: ") < 0)
+        fprintf(stderr, "orphanwatch: reading the capture counters of %s: %s\n", path,
+                sqlite3_errmsg(db));
     sqlite3_close(db);
 }

@@ -17,7 +17,7 @@ typedef void (*blind_spot_fn)(void *ctx, const char *line);
 
 /* Calls fn with each problem found in capture capture_id (0: every capture in the file,
  * summed), most serious first (a sentence or two, no newline). Returns how many, or -1 when
- * the captures rows cannot be read (the message on stderr). */
+ * the captures rows cannot be read (sqlite3_errmsg(db) says why; nothing is printed). */
 int blind_spots_each(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_fn fn, void *ctx);
 
 /* Each line on out as PREFIX LINE; returns blind_spots_each's count. */

@@ -235,6 +235,7 @@ void dashboard_close(dashboard *d)
     sqlite3_close(d->db);
     dash_lines_clear(&d->detail.lines);
     dash_lines_clear(&d->help);
+    dash_lines_clear(&d->capture);
     dash_clients_free(&d->clients);
     free(d);
 }
@@ -323,6 +324,10 @@ static int global_key(dashboard *d, int key, bool is_char)
     case 'c':
         toggle_view(d, DASH_VIEW_CLIENTS);
         return 0;
+    case 'i':
+        d->capture_built = -1; /* built afresh when opened */
+        toggle_view(d, DASH_VIEW_CAPTURE);
+        return 0;
     case 'o':
         d->q.orphans_only = !d->q.orphans_only;
         dash_query_changed(d);
@@ -376,6 +381,9 @@ static void view_key(dashboard *d, int key)
         break;
     case DASH_VIEW_HELP:
         dash_lines_key(&d->help, key, height);
+        break;
+    case DASH_VIEW_CAPTURE:
+        dash_lines_key(&d->capture, key, height);
         break;
     case DASH_VIEW_CLIENTS:
         if (dash_clients_key(d, key, height) && (key == '\r' || key == '\n' || key == KEY_ENTER))
@@ -502,17 +510,33 @@ static void draw_keybar(dashboard *d)
     int rw = right[0] ? dash_text_width(right, d->utf8) + 1 : 0;
     if (rw > d->cols / 2)
         rw = d->cols / 2;
+    /* before them when it fits, in the warning colour: what the capture could not see (i) */
+    char spots[48] = "";
+    if (d->stats.blind_spots > 0)
+        snprintf(spots, sizeof spots, "blind spots %d (i)%s", d->stats.blind_spots,
+                 right[0] ? "  " : " ");
+    int sw = dash_text_width(spots, d->utf8);
+    if (spots[0] && rw + sw + (rw ? 0 : 1) <= d->cols / 2)
+        rw += sw + (rw ? 0 : 1);
+    else
+        spots[0] = '\0';
     const char *back = d->view == DASH_VIEW_LIST      ? "Enter:Detail"
                        : d->view == DASH_VIEW_CLIENTS ? "Enter:Filter Esc:Back"
                                                       : "Esc:Back";
-    snprintf(keys, sizeof keys, "?:Help o:Orphans f:Filter /:Search s:Sort(%s) c:Clients q:Quit %s",
+    snprintf(keys, sizeof keys,
+             "?:Help o:Orphans f:Filter /:Search s:Sort(%s) c:Clients i:Capture q:Quit %s",
              dash_sort_name(d->q.sort), back);
     if (dash_text_width(keys, d->utf8) > d->cols - rw)
-        snprintf(keys, sizeof keys, "?:Help o f / s:%s c q:Quit %s", dash_sort_name(d->q.sort),
+        snprintf(keys, sizeof keys, "?:Help o f / s:%s c i q:Quit %s", dash_sort_name(d->q.sort),
                  back);
     dash_put(d, y, 0, keys, d->cols - rw, A_NORMAL);
-    if (rw > 0)
-        dash_put(d, y, d->cols - rw + 1, right, rw - 1, dash_style_attr(d, DS_BAR) | (int)A_BOLD);
+    int x = d->cols - rw + 1, room = rw - 1;
+    if (spots[0] && room > 0) {
+        int n = dash_put(d, y, x, spots, room, dash_style_attr(d, DS_NODOC) | (int)A_BOLD);
+        x += n, room -= n;
+    }
+    if (right[0] && room > 0)
+        dash_put(d, y, x, right, room, dash_style_attr(d, DS_BAR) | (int)A_BOLD);
 }
 
 static void draw(dashboard *d)
@@ -533,6 +557,9 @@ static void draw(dashboard *d)
         break;
     case DASH_VIEW_HELP:
         dash_help_draw(d, top, height);
+        break;
+    case DASH_VIEW_CAPTURE:
+        dash_capture_draw(d, top, height);
         break;
     }
     draw_keybar(d);

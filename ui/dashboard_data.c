@@ -7,6 +7,7 @@
  * are slow.
  * Rows without `started` or `client` (the correlator always sets both) sort last and are
  * reached with End rather than by paging. */
+#include "ui/blind_spots.h"
 #include "ui/dashboard_int.h"
 #include "correlate/outcome.h"
 #include "db/db.h"
@@ -184,10 +185,18 @@ static void stats_latest(sqlite3 *db, dash_stats *st)
     sqlite3_finalize(s);
 }
 
+static void count_spot(void *ctx, const char *line)
+{
+    (void)ctx, (void)line;
+}
+
 static void stats_captures(sqlite3 *db, dash_stats *st)
 {
     stats_totals(db, st);
     stats_latest(db, st);
+    st->blind_spots = blind_spots_each(db, 0, count_spot, NULL);
+    if (st->blind_spots < 0 && !st->err[0])
+        query_error(db, st->err, sizeof st->err);
     if (st->t0 > 0 && st->t1 > 0)
         return;
     /* A capture still running may not have its times yet: the page loads give a span. */

@@ -19,6 +19,7 @@ static const char *const keys[][2] = {
           "to the first websocket, else to the page's last byte)"},
     {"c", "clients: page loads, orphan rate, dominant verdict per client (Enter filters)"},
     {"? F1", "this help"},
+    {"i", "capture: sources, drops, what the capture could not see, counters"},
     {"Ctrl-L", "redraw the screen"},
     {"q F10", "quit"},
 };

@@ -120,6 +120,7 @@ typedef struct dash_stats {
     double t0, t1;
     long long packets, kernel_drops, if_drops;
     int captures;
+    int blind_spots;      /* lines ui/blind_spots.c has for the captures (-1: unreadable) */
     long long outcome[8]; /* by ow_outcome */
     long long total, other;
     double spark_end; /* epoch minute (start) of the last sparkline cell */
@@ -185,9 +186,17 @@ void dash_lines_wrap(dash_lines *l, enum dash_style st, int indent, int width, b
 /* Fills l with page load id's timeline, verdict, evidence and advice, wrapped to width. */
 void dash_detail_build(sqlite3 *db, int64_t id, int width, bool utf8, dash_lines *l);
 void dash_help_build(dash_lines *l, int width, bool utf8);
+void dash_capture_build(sqlite3 *db, dash_lines *l, int width, bool utf8);
+void dash_capture_draw(dashboard *d, int top, int height);
 
 /* ---- the dashboard ---- */
-enum dash_view { DASH_VIEW_LIST = 0, DASH_VIEW_DETAIL, DASH_VIEW_CLIENTS, DASH_VIEW_HELP };
+enum dash_view {
+    DASH_VIEW_LIST = 0,
+    DASH_VIEW_DETAIL,
+    DASH_VIEW_CLIENTS,
+    DASH_VIEW_HELP,
+    DASH_VIEW_CAPTURE
+};
 enum dash_prompt_kind { DASH_PROMPT_NONE = 0, DASH_PROMPT_FILTER, DASH_PROMPT_SEARCH };
 
 typedef struct dash_list {
@@ -244,6 +253,9 @@ struct dashboard {
     dash_clients_view clients;
     dash_lines help;
     int help_width;
+    dash_lines capture;   /* the capture view (i) */
+    int capture_width;    /* the width it was built for */
+    double capture_built; /* stats.last_run when it was built */
     dash_prompt prompt;
     char msg[160];
     double msg_until;

@@ -128,8 +128,11 @@ static void print_blind_spot(void *ctx, const char *line)
 static void print_blind_spots(sqlite3 *db, FILE *out)
 {
     fprintf(out, "\nWHAT THE CAPTURE COULD NOT SEE\n");
-    if (blind_spots_each(db, 0, print_blind_spot, out) == 0)
+    int n = blind_spots_each(db, 0, print_blind_spot, out);
+    if (n == 0)
         fprintf(out, "  nothing: no packet dropped or cut short, no gap, no limit reached\n");
+    else if (n < 0)
+        fprintf(out, "  (the capture counters could not be read: %s)\n", sqlite3_errmsg(db));
 }
 
 /* ---------------------------------------------------------------- one page load */

@@ -6,7 +6,7 @@ orphans, evidence, fetches, a websocket, a hostile User-Agent), then checks: the
 (source, packets, drops, outcome counts, orphan rate, sparklines), the list (newest first,
 the orphans' session prefixes and clients), `o` orphans only, `/` search narrowing to one row,
 `f` filter by verdict, Enter -> detail with the evidence and advice, `c` clients view with the
-orphan rates, resize 80x24 <-> 200x60 keeping the layout, `--ascii`, `q` exiting 0 with the
+orphan rates, `i` the capture view (the kernel drops in words; the key bar counts them), resize 80x24 <-> 200x60 keeping the layout, `--ascii`, `q` exiting 0 with the
 terminal restored, SIGTERM restoring the terminal too, and that escape sequences stored in the
 database never reach the terminal. With ORPHANWATCH_CAPTURES set and `orphanwatch read` working,
 also opens a database made from blackhole-half.pcap and looks for its 7 orphans.
@@ -566,6 +566,17 @@ def scenario(tm, bin_, db, k, workdir):
     s = tm.wait_for(lambda s: "client_gone" in s, "the end of the help")
     check("the wire shows no cause" in s, "?: help gives the verdict meanings")
     tm.keys("Escape")
+
+    # i: the capture view; the key bar flags what the capture could not see (7 kernel drops)
+    s = tm.wait_for(lambda s: len(list_rows(s)) == 18, "list after the help")
+    keybar = s.rstrip("\n").split("\n")[-1]
+    check("blind spots 1 (i)" in keybar, "the key bar counts the blind spots: " + keybar)
+    tm.keys("i")
+    s = tm.wait_for(lambda s: "What the capture could not see" in s, "the capture view")
+    check("known-test.pcap" in s and "7 packets were dropped" in s and "kernel_drops" not in s,
+          "i: the capture, its drops in words")
+    tm.keys("i")
+    tm.wait_for(lambda s: len(list_rows(s)) == 18, "list after the capture view")
 
     # resize: 200x60 and back
     tm.resize(200, 60)
