@@ -101,7 +101,8 @@ static bool check_blackhole(page_load *p)
             lost = h->max_seg_lost;
         evidence(p, r->conn_id, r->http_id,
                  "%s (client port %u): %u-byte server segments retransmitted %u times over "
-                 "%.1f s and never acknowledged; %llu bytes left unacknowledged",
+                 "%.1f s and never acknowledged; %llu bytes left unacknowledged (when the page "
+                 "was judged; the timeline has the connection's final counts)",
                  res_name(r), r->client_port, h->max_seg_lost, h->lost_retrans, h->longest_stall,
                  (unsigned long long)h->unacked);
         if (h->max_seg_acked)
