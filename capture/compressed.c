@@ -86,3 +86,31 @@ FILE *compressed_open_gzip(const char *path, char *err, size_t errlen)
     }
     return f;
 }
+
+void compression_refusal(const char *path, compression c, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "%s is %s-compressed (gzip is read as it is, not %s): decompress it, or give it on "
+             "standard input: %s %s | orphanwatch read -",
+             path, compression_name(c), compression_name(c), compression_cat(c), path);
+}
+
+pcap_t *compressed_pcap_open(const char *path, char *err, size_t errlen)
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    compression c = compression_of_file(path);
+    if (c != COMPRESSION_NONE && c != COMPRESSION_GZIP) {
+        compression_refusal(path, c, err, errlen);
+        return NULL;
+    }
+    FILE *f = c == COMPRESSION_GZIP ? compressed_open_gzip(path, err, errlen) : NULL;
+    if (c == COMPRESSION_GZIP && !f)
+        return NULL;
+    pcap_t *p = f ? pcap_fopen_offline(f, perr) : pcap_open_offline(path, perr);
+    if (!p) {
+        if (f)
+            fclose(f);
+        snprintf(err, errlen, "%s: %s", path, perr);
+    }
+    return p;
+}

@@ -6,6 +6,7 @@
 #ifndef OW_CAPTURE_COMPRESSED_H
 #define OW_CAPTURE_COMPRESSED_H
 #include <stddef.h>
+#include <pcap/pcap.h>
 #include <stdio.h>
 
 typedef enum compression {
@@ -26,5 +27,9 @@ const char *compression_cat(compression c);
 /* The gzip file at path, decompressed as it is read: a FILE libpcap can read (fclose frees
  * everything). NULL with a message in err. */
 FILE *compressed_open_gzip(const char *path, char *err, size_t errlen);
+/* The message refusing a file compressed with c (not gzip): what to run instead. */
+void compression_refusal(const char *path, compression c, char *err, size_t errlen);
+/* pcap_open_offline, a gzip file decompressed, another compression refused. NULL with err. */
+pcap_t *compressed_pcap_open(const char *path, char *err, size_t errlen);
 
 #endif

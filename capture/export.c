@@ -2,6 +2,7 @@
  * is decoded with the same link-layer, IP and TCP decoders the capture path uses; frames that
  * are not TCP (nor IP fragments, TCP only once reassembled) are not copied. */
 #include "capture/export.h"
+#include "capture/compressed.h"
 #include "capture/packet.h"
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -39,12 +40,9 @@ static bool packet_wanted(int dlt, const struct pcap_pkthdr *h, const uint8_t *f
 
 static pcap_t *open_source(const char *src, char *err, size_t errlen)
 {
-    char perr[PCAP_ERRBUF_SIZE];
-    pcap_t *p = pcap_open_offline(src, perr);
-    if (!p) {
-        snprintf(err, errlen, "%s: %s", src, perr);
+    pcap_t *p = compressed_pcap_open(src, err, errlen); /* a gzip one as `read` reads it */
+    if (!p)
         return NULL;
-    }
     int dlt = pcap_datalink(p);
     if (!ow_link_supported(dlt)) {
         snprintf(err, errlen, "%s: unsupported link type %s", src,

@@ -128,10 +128,7 @@ int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen
         return 0;
     compression comp = strcmp(path, "-") == 0 ? COMPRESSION_NONE : compression_of_file(path);
     if (comp != COMPRESSION_NONE && comp != COMPRESSION_GZIP) {
-        snprintf(err, errlen,
-                 "%s is %s-compressed (gzip is read as it is, not %s): decompress it, or give "
-                 "it on standard input: %s %s | orphanwatch read -",
-                 path, compression_name(comp), compression_name(comp), compression_cat(comp), path);
+        compression_refusal(path, comp, err, errlen);
         return -1;
     }
     char ebuf[PCAP_ERRBUF_SIZE] = "";

@@ -1,5 +1,7 @@
 """export (issue 7): the pcap exported for an orphan page load is read back by tshark and holds
-exactly that page load's connections, with every one of their packets from the original."""
+exactly that page load's connections, with every one of their packets from the original; from
+a database read from a gzip-compressed capture, export reads that file and writes the same."""
+import gzip
 import os
 import shutil
 import sqlite3
@@ -71,6 +73,21 @@ def main():
         else:
             failed += 1
             print("FAIL: an unknown session must be a clear error")
+        # a database read from a gzip-compressed capture exports from it the same packets
+        gz = os.path.join(tmp, "sample.pcap.gz")
+        with open(SAMPLE, "rb") as f, gzip.open(gz, "wb") as g:
+            g.write(f.read())
+        gdb = read_db(gz, tmp)
+        sid = orphans[0][1]
+        plain, gzipped = os.path.join(tmp, "plain.pcap"), os.path.join(tmp, "gz.pcap")
+        run(["export", db, "--session", sid[:12], "-w", plain])
+        r = run(["export", gdb, "--session", sid[:12], "-w", gzipped], check=False)
+        if r.returncode == 0 and open(plain, "rb").read() == open(gzipped, "rb").read():
+            passed += 1
+            print(f"ok   {sid[:12]}: exported from the gzip capture, the same bytes")
+        else:
+            failed += 1
+            print(f"FAIL {sid[:12]}: export from the gzip capture: {r.stderr.strip()}")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
