@@ -4,6 +4,7 @@
  * eviction (here), or at capture_close; the sink sees each open and close exactly once. With
  * --keep-packets, each server-port TCP packet is also written as it came (packet_keep.c). */
 #include "capture/capture_priv.h"
+#include "capture/files.h"
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,48 @@ static void set_server_port_bits(capture *c)
     }
 }
 
+/* Several files: copied, put in reading order (files.h); the first becomes opts.file. */
+static int open_files(capture *c, const capture_opts *o, char *err, size_t errlen)
+{
+    int n = 1 + o->n_more_files;
+    c->files = calloc((size_t)n, sizeof *c->files);
+    if (!c->files) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    c->n_files = n;
+    for (int i = 0; i < n; i++)
+        if (strcmp(i ? o->more_files[i - 1] : o->file, "-") == 0) {
+            snprintf(err, errlen, "standard input (-) cannot be read with other files");
+            return -1;
+        }
+    for (int i = 0; i < n; i++)
+        if (!(c->files[i] = strdup(i ? o->more_files[i - 1] : o->file))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    if (files_order(c->files, n, &c->opts, err, errlen) < 0)
+        return -1;
+    c->opts.file = c->files[0];
+    return 0;
+}
+
+/* At the end of a file: the next one of a read's files, opened. 1 when there is one, 0 when
+ * not, -1 (message in err) when it cannot be opened. */
+static int next_file(capture *c, char *err, size_t errlen)
+{
+    if (!c->files || c->file_at + 1 >= c->n_files)
+        return 0;
+    src_close(&c->src);
+    c->opts.file = c->files[++c->file_at];
+    char *name = strdup(c->opts.file);
+    if (name) {
+        free(c->name);
+        c->name = name;
+    }
+    return src_open_file(&c->src, &c->opts, err, errlen) < 0 ? -1 : 1;
+}
+
 capture *capture_open(const capture_opts *o, char *err, size_t errlen)
 {
     if (!o || (!o->file && !o->iface)) {
@@ -66,7 +109,13 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
     c->opts.file = c->file_copy;
     c->opts.iface = c->iface_copy;
     c->opts.bpf = c->bpf_copy;
-    c->name = strdup(o->file ? o->file : o->iface);
+    c->opts.more_files = NULL;
+    c->opts.n_more_files = 0;
+    if (o->file && o->n_more_files > 0 && open_files(c, o, err, errlen) < 0) {
+        capture_close(c, NULL);
+        return NULL;
+    }
+    c->name = strdup(c->opts.file ? c->opts.file : o->iface);
     if (!c->name || !ft_init(&c->flows, (uint32_t)c->opts.max_streams) || !frag_init(&c->frags)) {
         snprintf(err, errlen, "out of memory for %d flows", c->opts.max_streams);
         capture_close(c, NULL);
@@ -418,10 +467,15 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
             c->stats.truncated++;
             fprintf(stderr, "orphanwatch: %s: the file ends inside a packet (%s); stopping there\n",
                     c->name, err);
+        }
+        if (rc == SRC_TRUNCATED || rc == SRC_EOF) {
+            int next = next_file(c, err, errlen);
+            if (next > 0)
+                continue;
+            if (next < 0)
+                return SRC_ERROR;
             return handled > 0 ? handled : SRC_EOF;
         }
-        if (rc == SRC_EOF)
-            return handled > 0 ? handled : SRC_EOF;
         return SRC_ERROR;
     }
     return handled;
@@ -512,6 +566,9 @@ void capture_close(capture *c, const ow_flow_sink *sink)
     ft_destroy(&c->flows);
     frag_destroy(&c->frags);
     src_close(&c->src);
+    for (int i = 0; c->files && i < c->n_files; i++)
+        free(c->files[i]);
+    free(c->files);
     free(c->file_copy);
     free(c->iface_copy);
     free(c->bpf_copy);
@@ -527,6 +584,18 @@ const capture_stats *capture_get_stats(const capture *c)
 const char *capture_source_name(const capture *c)
 {
     return c->name;
+}
+
+int capture_source_count(const capture *c)
+{
+    return c->files ? c->n_files : 1;
+}
+
+const char *capture_source_at(const capture *c, int i)
+{
+    if (!c->files)
+        return i == 0 ? (c->opts.file ? c->opts.file : c->opts.iface) : NULL;
+    return i >= 0 && i < c->n_files ? c->files[i] : NULL;
 }
 
 bool capture_is_live(const capture *c)

@@ -29,7 +29,10 @@ typedef struct capture_kept_file {
 } capture_kept_file;
 
 typedef struct capture_opts {
-    const char *file;  /* read this pcap/pcapng ("-" = stdin), or */
+    const char *file; /* read this pcap/pcapng ("-" = stdin), and these after it as one
+                         capture, all in the order of their first packets (files.h), or */
+    const char *const *more_files;
+    int n_more_files;
     const char *iface; /* capture live on this interface */
     const char *bpf;   /* extra BPF expression (tcpdump syntax), may be NULL */
     uint16_t server_ports[OW_MAX_SERVER_PORTS];
@@ -104,6 +107,9 @@ const capture_stats *capture_get_stats(const capture *c);
 void capture_refresh_stats(capture *c);
 /* Descriptive name of the source for the report: file path or interface. */
 const char *capture_source_name(const capture *c);
+/* The files read, in the order they are read (1 for a live capture: its interface). */
+int capture_source_count(const capture *c);
+const char *capture_source_at(const capture *c, int i);
 bool capture_is_live(const capture *c);
 /* Prints the interfaces libpcap can open (for `orphanwatch interfaces`). */
 int capture_list_interfaces(FILE *out, char *err, size_t errlen);

@@ -23,6 +23,8 @@ struct capture {
     uint64_t server_port_bits[65536 / 64]; /* opts.server_ports as a bit per port */
     char *name;
     char *file_copy, *iface_copy, *bpf_copy;
+    char **files; /* a read's files, in reading order (files.h); NULL: opts.file alone */
+    int n_files, file_at;
     pkt_source src;
     capture_stats stats;
     flow_table flows;

@@ -153,7 +153,7 @@ static int packet_sources(sqlite3 *db, int64_t page_id, const char *source, cons
     if (kept < 0 || (kept > 0 && !dropped))
         return kept < 0 ? -1 : 0;
     free_sources(s);
-    char file[4096];
+    char file[8192]; /* the captures row's source: one path per line */
     bool read = capture_source(db, page_id, file, sizeof file) == 0;
     if (dropped && !(read && access(file, R_OK) == 0)) {
         fprintf(stderr, "orphanwatch: the kept packets of that page load were deleted (the oldest "
@@ -168,7 +168,10 @@ static int packet_sources(sqlite3 *db, int64_t page_id, const char *source, cons
     }
     if (dropped)
         fprintf(stderr, "orphanwatch: some of its kept packets were deleted: reading %s\n", file);
-    return add_source(s, file) ? 0 : -1;
+    for (char *path = strtok(file, "\n"); path; path = strtok(NULL, "\n")) /* several files */
+        if (!add_source(s, path))
+            return -1;
+    return 0;
 }
 
 int cmd_export(int argc, char **argv)

@@ -1,6 +1,6 @@
-/* cmd_read: `orphanwatch read FILE [-w DB] [options] [EXPRESSION]` — a pcap or pcapng file
- * through the whole pipeline into a database; without -w the report is printed directly
- * (the database then lives in a private temporary directory and is removed). */
+/* cmd_read: `orphanwatch read FILE [FILE...] [-w DB] [options] [EXPRESSION]` — a pcap or pcapng
+ * file through the whole pipeline into a database; without -w the report is printed directly (the
+ * database then lives in a private temporary directory and is removed). */
 #include "ui/blind_spots.h"
 #include "ui/commands.h"
 #include "ui/options.h"
@@ -10,18 +10,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: orphanwatch read FILE [-w DB] [options] [EXPRESSION]\n"
-            "Reads a pcap or pcapng file (gzip-compressed too; - for stdin) and finds what\n"
-            "happened to every Bokeh page load. With -w the results go to a database (see\n"
-            "`orphanwatch report`, `query`, `dashboard`); without it the report is printed.\n\n"
-            "      --format text|jsonl   report format when printing (text)\n"
-            "  -q, --quiet               no summary line after writing a database\n");
+    fprintf(out, "usage: orphanwatch read FILE [FILE...] [-w DB] [options] [EXPRESSION]\n"
+                 "Reads a pcap or pcapng file (gzip-compressed too; - for stdin) and finds what\n"
+                 "happened to every Bokeh page load. With -w the results go to a database (see\n"
+                 "`orphanwatch report`, `query`, `dashboard`); without it the report is printed.\n"
+                 "Several files (rotated captures: tcpdump -G/-C) are read as one capture, in the\n"
+                 "order of their first packets.\n\n"
+                 "      --format text|jsonl   report format when printing (text)\n"
+                 "  -q, --quiet               no summary line after writing a database\n");
     fputs(run_options_help(), out);
+}
+
+/* The words after FILE that name regular files are more files of the same capture (a shell
+ * glob of rotated files); the words from the first that does not are the BPF expression. */
+static void take_more_files(run_options *r, int argc, char **argv)
+{
+    int first = optind;
+    struct stat st;
+    while (optind < argc && stat(argv[optind], &st) == 0 && S_ISREG(st.st_mode))
+        optind++;
+    r->p.cap.more_files = (const char *const *)&argv[first];
+    r->p.cap.n_more_files = optind - first;
 }
 
 static int run_to_database(run_options *r)
@@ -52,6 +66,7 @@ int cmd_read(int argc, char **argv)
         return parsed; /* --help (0) or a usage error (2) */
     if (!r.p.cap.file && optind < argc)
         r.p.cap.file = argv[optind++];
+    take_more_files(&r, argc, argv);
     if (!r.p.cap.file || r.p.cap.iface) {
         usage(stderr);
         return 2;

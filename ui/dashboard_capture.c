@@ -7,6 +7,7 @@
 #include "db/db.h"
 #include <curses.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct spot_lines {
@@ -45,9 +46,16 @@ static void add_captures(sqlite3 *db, dash_lines *l)
             strftime(a, sizeof a, "%Y-%m-%d %H:%M:%SZ", &tm);
         if (t1 > 0 && gmtime_r(&t1, &tm))
             strftime(b, sizeof b, "%Y-%m-%d %H:%M:%SZ", &tm);
-        dash_lines_add(l, DS_NORMAL, true, "  #%lld %s (%s, link %s, port %s)",
-                       sqlite3_column_int64(s, 0), text_of(s, 1),
-                       sqlite3_column_int(s, 2) ? "live" : "file", text_of(s, 3), text_of(s, 4));
+        const char *source = text_of(s, 1), *nl = strchr(source, '\n');
+        dash_lines_add(l, DS_NORMAL, true, "  #%lld %.*s (%s, link %s, port %s)",
+                       sqlite3_column_int64(s, 0), nl ? (int)(nl - source) : (int)strlen(source),
+                       source, sqlite3_column_int(s, 2) ? "live" : "file", text_of(s, 3),
+                       text_of(s, 4));
+        for (const char *p = nl; p; p = strchr(p + 1, '\n')) { /* the other files read */
+            const char *end = strchr(p + 1, '\n');
+            dash_lines_add(l, DS_NORMAL, false, "     then %.*s",
+                           end ? (int)(end - p - 1) : (int)strlen(p + 1), p + 1);
+        }
         dash_lines_add(l, DS_NORMAL, false, "     %s -> %s, ended: %s", a, b,
                        owdb_end_reason(db, sqlite3_column_int64(s, 0), text_of(s, 7)));
         dash_lines_add(

@@ -9,6 +9,7 @@
  * reached with End rather than by paging. */
 #include "ui/blind_spots.h"
 #include "ui/dashboard_int.h"
+#include "ui/format.h"
 #include "correlate/outcome.h"
 #include "db/db.h"
 #include "db/query.h"
@@ -174,7 +175,8 @@ static void stats_latest(sqlite3 *db, dash_stats *st)
     sqlite3_stmt *s = stats_prepare(
         db, st, "SELECT source, live, end_reason, id FROM captures ORDER BY id DESC LIMIT 1");
     if (stats_step(db, st, s) == SQLITE_ROW) {
-        col_text(s, 0, st->source, sizeof st->source);
+        const unsigned char *source = sqlite3_column_text(s, 0); /* several files: the first */
+        format_capture_source(source ? (const char *)source : "", st->source, sizeof st->source);
         st->live = sqlite3_column_int(s, 1) != 0;
         col_text(s, 2, st->end_reason, sizeof st->end_reason);
         /* 'running' with its writer gone: 'killed' (header, and no longer treated as live) */

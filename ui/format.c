@@ -148,6 +148,18 @@ void format_bytes(double b, char *buf, size_t cap)
         snprintf(buf, cap, "%.0f B", b);
 }
 
+void format_capture_source(const char *source, char *buf, size_t cap)
+{
+    size_t first = strcspn(source, "\n");
+    int more = 0;
+    for (const char *p = source + first; *p; p++)
+        more += *p == '\n';
+    if (!more)
+        snprintf(buf, cap, "%s", source);
+    else
+        snprintf(buf, cap, "%.*s (+%d more file%s)", (int)first, source, more, more > 1 ? "s" : "");
+}
+
 void format_csv_field(FILE *out, const char *s, size_t len)
 {
     if (!memchr(s, ',', len) && !memchr(s, '"', len) && !memchr(s, '\n', len) &&

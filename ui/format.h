@@ -45,6 +45,9 @@ void format_json_number(FILE *out, double d);
 void format_json_value(FILE *out, sqlite3_stmt *st, int i);
 /* A byte count for people: "812 B", "45 KB" (from 10 KB), "3.2 MB" (from 1 MB). */
 void format_bytes(double b, char *buf, size_t cap);
+/* A captures row's source for one line: the interface or file, or, for a read of several
+ * files (one path per line), the first and how many more: "/x/a.pcap (+3 more files)". */
+void format_capture_source(const char *source, char *buf, size_t cap);
 /* One CSV field, quoted when it holds a comma, a quote, CR or LF (RFC 4180). */
 void format_csv_field(FILE *out, const char *s, size_t len);
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when the bytes there are not one. */

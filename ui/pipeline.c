@@ -22,7 +22,7 @@ struct pipeline {
         int64_t id;
         int outcome, verdict;
     } printed[PRINTED_SLOTS];
-    char source[512];
+    char source[8192]; /* the captures row's source (describe_source) */
     char ports[128];
     bool live;
     capture_stats final_stats; /* kept once the capture is closed */
@@ -210,6 +210,25 @@ void pipeline_checkpoint(pipeline *p, const char *end_reason)
 
 /* ---------------------------------------------------------------- life cycle */
 
+/* The captures row's source: the interface, or the files read, each by its absolute path (so
+ * that export finds them again), one per line in reading order. */
+static void describe_source(pipeline *p)
+{
+    size_t n = 0;
+    p->source[0] = '\0';
+    for (int i = 0; i < capture_source_count(p->cap) && n < sizeof p->source; i++) {
+        const char *name = capture_source_at(p->cap, i);
+        char *abs = p->live || !strcmp(name, "-") ? NULL : realpath(name, NULL);
+        const char *path = abs ? abs : name;
+        if (n + strlen(path) + 2 > sizeof p->source) { /* only whole paths */
+            free(abs);
+            break;
+        }
+        n += (size_t)snprintf(p->source + n, sizeof p->source - n, "%s%s", i ? "\n" : "", path);
+        free(abs);
+    }
+}
+
 static void describe_ports(pipeline *p)
 {
     size_t n = 0;
@@ -246,10 +265,7 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
     if (!p->cap)
         goto fail;
     p->live = capture_is_live(p->cap);
-    const char *name = capture_source_name(p->cap);
-    char *abs = p->live || !strcmp(name, "-") ? NULL : realpath(name, NULL);
-    snprintf(p->source, sizeof p->source, "%s", abs ? abs : name); /* export finds it again */
-    free(abs);
+    describe_source(p);
     describe_ports(p);
     p->o.db.never_stall = p->live; /* packets do not wait for the disk; a file read may */
     p->db = owdb_create(o->db_path, &p->o.db, err, errlen);

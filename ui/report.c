@@ -54,7 +54,9 @@ static void print_captures(sqlite3 *db, FILE *out, const report_opts *o)
             fmt_time(sqlite3_column_double(s, 2), o->utc, a, sizeof a);
         if (sqlite3_column_type(s, 3) != SQLITE_NULL)
             fmt_time(sqlite3_column_double(s, 3), o->utc, b, sizeof b);
-        fprintf(out, "capture  %s (%s, link %s, port %s)\n", col_text(s, 0),
+        char source[1024];
+        format_capture_source(col_text(s, 0), source, sizeof source);
+        fprintf(out, "capture  %s (%s, link %s, port %s)\n", source,
                 sqlite3_column_int(s, 1) ? "live" : "file", col_text(s, 7), col_text(s, 10));
         fprintf(out, "         %s -> %s (%.1f s), ended: %s\n", a, b,
                 sqlite3_column_double(s, 3) - sqlite3_column_double(s, 2),

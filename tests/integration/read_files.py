@@ -1,0 +1,107 @@
+"""read_files: `orphanwatch read` of several files (rotated captures) is one capture.
+
+The bundled sample (tests/data/sample.pcap) is cut into three files at two packets in the
+middle of page loads, named so that their names sort in another order than their times, one
+of them gzip-compressed. Read together (in the names' order, and in reverse) they give what
+the whole file gives: the same page loads with the same outcomes and verdicts (by session id),
+where each part alone leaves page loads undecided; the capture row names the three files, in
+time order, by absolute path; the report says "(+2 more files)"; a BPF expression after the
+files still applies; a page load whose packets span two files is exported byte for byte as
+from the whole file; standard input with other files is refused.
+"""
+import gzip
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+import owtest  # noqa: E402
+import pcaptool  # noqa: E402
+
+SAMPLE = os.path.join(HERE, "..", "data", "sample.pcap")
+check = owtest.check
+
+
+def outcomes(db):
+    out = owtest.run(["report", db, "--format", "jsonl"]).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return {r["session_id"]: (r["outcome"], r["verdict"]) for r in rows}
+
+
+def split(tmp):
+    """Three parts, named c (first), a (second, gzip) and b (third)."""
+    packets = pcaptool.read_pcap(SAMPLE)
+    n = len(packets)
+    cuts = [0, n // 3, 2 * n // 3, n]
+    names = ["c.pcap", "a.pcap.gz", "b.pcap"]
+    paths = []
+    for i, name in enumerate(names):
+        path = os.path.join(tmp, name)
+        plain = path[:-3] if name.endswith(".gz") else path
+        pcaptool.write_pcap(plain, pcaptool.LINKTYPE_RAW, packets[cuts[i]:cuts[i + 1]])
+        if name.endswith(".gz"):
+            with open(plain, "rb") as f, gzip.open(path, "wb") as g:
+                g.write(f.read())
+            os.unlink(plain)
+        paths.append(path)
+    return paths, packets[cuts[1]][0]
+
+
+def db_of(tmp, name, args):
+    db = os.path.join(tmp, name)
+    owtest.run(["read"] + args + ["-w", db, "-q"])
+    return db
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, cut_ts = split(tmp)
+        whole = outcomes(db_of(tmp, "whole.db", [SAMPLE]))
+        check(len(whole) >= 10, f"the whole sample: {len(whole)} page loads")
+        by_name = sorted(paths)
+        for label, order in (("names' order", by_name), ("reverse", by_name[::-1])):
+            db = db_of(tmp, f"parts-{len(label)}.db", order)
+            got = outcomes(db)
+            diff = {k: (whole.get(k), got.get(k)) for k in set(whole) | set(got)
+                    if whole.get(k) != got.get(k)}
+            check(not diff, f"{label}: the same page loads, outcomes and verdicts as the whole",
+                  str(diff)[:400])
+        with sqlite3.connect(db) as c:
+            source = c.execute("SELECT source FROM captures").fetchone()[0]
+        check(source.split("\n") == [os.path.realpath(p) for p in paths],
+              "the capture row names the files in time order", repr(source))
+        alone = outcomes(db_of(tmp, "first.db", [paths[0]]))
+        check(any(o == "undecided" for o, _ in alone.values()),
+              "the first part alone leaves page loads undecided")
+        report = owtest.run(["report", db]).stdout
+        check(f"{os.path.realpath(paths[0])} (+2 more files)" in report,
+              "the report names the first file and how many more")
+        filtered = outcomes(db_of(tmp, "filtered.db", by_name + ["tcp", "port", "5006"]))
+        check(filtered == whole, "a BPF expression after the files applies to all of them")
+
+        # a page load whose fetches span the first cut: exported as from the whole file
+        with sqlite3.connect(db) as c:
+            row = c.execute(
+                "SELECT s.session_id FROM page_loads p JOIN sessions s ON s.id = p.session_ref "
+                "JOIN http_exchanges h ON h.page_load_id = p.id GROUP BY p.id "
+                "HAVING MIN(h.req_ts) < ?1 AND MAX(COALESCE(h.resp_end_ts, h.req_ts)) > ?1",
+                (cut_ts,)).fetchone()
+        check(row is not None, "a page load spans the first cut")
+        if row:
+            a, b = os.path.join(tmp, "from-parts.pcap"), os.path.join(tmp, "from-whole.pcap")
+            owtest.run(["export", db, "--session", row[0][:12], "-w", a])
+            owtest.run(["export", os.path.join(tmp, "whole.db"), "--session", row[0][:12],
+                        "-w", b])
+            check(open(a, "rb").read() == open(b, "rb").read(),
+                  "its export from the three files equals the export from the whole")
+        p = owtest.run(["read", "-", paths[1]], check=False, stdin=open(paths[0], "rb"))
+        check(p.returncode != 0 and "standard input" in p.stderr,
+              "standard input with other files: refused, said why", p.stderr.strip())
+    owtest.finish()
+
+
+if __name__ == "__main__":
+    main()
