@@ -398,6 +398,14 @@ static void note_linktype(capture_stats *st, int dlt)
         st->linktypes[st->n_linktypes++] = dlt;
 }
 
+static void note_backwards(capture_stats *st, double step)
+{
+    st->time_backwards++;
+    uint64_t ms = (uint64_t)(step * 1000.0);
+    if (ms > st->max_backwards_ms)
+        st->max_backwards_ms = ms;
+}
+
 static void handle_packet(capture *c, const raw_packet *p)
 {
     capture_stats *st = &c->stats;
@@ -413,6 +421,8 @@ static void handle_packet(capture *c, const raw_packet *p)
     c->pkt_tv = p->tv;
     if (p->ts > c->now)
         c->now = p->ts;
+    else if (p->ts < c->now - OW_BACKWARDS_S)
+        note_backwards(st, c->now - p->ts);
     if (c->now >= c->last_tick + OW_TICK_INTERVAL)
         tick(c);
 

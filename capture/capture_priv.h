@@ -16,6 +16,7 @@
 #define OW_FLOW_IDLE_TIMEOUT 1800.0 /* an open connection silent this long is timed out */
 #define OW_CLOSED_LINGER     30.0   /* a closed flow stays to absorb late packets this long */
 #define OW_TICK_INTERVAL     1.0
+#define OW_BACKWARDS_S       1.0       /* a packet this much older than the newest is counted */
 #define OW_MAX_STREAMS_LIMIT (1 << 24) /* stand-in addresses are numbered per flow slot */
 
 struct capture {

@@ -24,6 +24,8 @@ enum {
     K_HTTP_ERRORS,
     K_WS_ERRORS,
     K_BOKEH_ERRORS,
+    K_TIME_BACKWARDS,
+    K_MAX_BACKWARDS_MS,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -44,6 +46,8 @@ static const char *const key_names[K_COUNT] = {
     [K_HTTP_ERRORS] = "http_errors",
     [K_WS_ERRORS] = "ws_errors",
     [K_BOKEH_ERRORS] = "bokeh_errors",
+    [K_TIME_BACKWARDS] = "time_backwards",
+    [K_MAX_BACKWARDS_MS] = "max_backwards_ms",
 };
 
 typedef struct totals {
@@ -168,6 +172,18 @@ static void on_gaps(emitter *e, const totals *t)
         t->k[K_GAPS], b);
 }
 
+static void on_time_backwards(emitter *e, const totals *t)
+{
+    if (t->k[K_TIME_BACKWARDS] <= 0)
+        return;
+    say(e,
+        "%lld packets came over a second earlier than packets read before them (by up to "
+        "%.1f s): files that overlap in time, or a clock step. Page loads and websockets on "
+        "either side of such a step may not be tied together: merge overlapping files first "
+        "(mergecap -w all.pcap FILES).",
+        t->k[K_TIME_BACKWARDS], (double)t->k[K_MAX_BACKWARDS_MS] / 1000.0);
+}
+
 static void on_no_server_traffic(emitter *e, const totals *t)
 {
     if (t->packets <= 0) {
@@ -239,6 +255,7 @@ int blind_spots_each(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_fn fn, vo
     on_drops(&e, &t);
     on_truncated(&e, &t);
     on_gaps(&e, &t);
+    on_time_backwards(&e, &t);
     on_no_server_traffic(&e, &t);
     on_limits(&e, &t);
     on_malformed(&e, &t);

@@ -166,6 +166,8 @@ static size_t capture_counters_json(const capture_stats *s, char *buf, size_t ca
         {"gaps", s->gaps},
         {"gap_bytes", s->gap_bytes},
         {"buffer_overflows", s->buffer_overflows},
+        {"time_backwards", s->time_backwards},
+        {"max_backwards_ms", s->max_backwards_ms},
         {"kept_packets", s->kept_packets},
         {"kept_skipped", s->kept_skipped},
         {"kept_files_dropped", s->kept_files_dropped},

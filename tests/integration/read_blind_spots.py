@@ -130,6 +130,7 @@ COUNTERS = {
     "http_errors": "could not be decoded",
     "ws_errors": "could not be decoded",
     "bokeh_errors": "could not be decoded",
+    "time_backwards": "came over a second earlier",
 }
 
 

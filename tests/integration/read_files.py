@@ -7,7 +7,8 @@ the whole file gives: the same page loads with the same outcomes and verdicts (b
 where each part alone leaves page loads undecided; the capture row names the three files, in
 time order, by absolute path; the report says "(+2 more files)"; a BPF expression after the
 files still applies; a page load whose packets span two files is exported byte for byte as
-from the whole file; standard input with other files is refused.
+from the whole file; files that overlap in time are read and a warning says so; standard
+input with other files is refused.
 """
 import gzip
 import json
@@ -97,6 +98,11 @@ def main():
                         "-w", b])
             check(open(a, "rb").read() == open(b, "rb").read(),
                   "its export from the three files equals the export from the whole")
+        # files that overlap in time (here the same one twice): read, and said
+        p = owtest.run(["read", paths[2], paths[2], "-w", os.path.join(tmp, "twice.db")])
+        check("came over a second earlier" in p.stderr and "mergecap" in p.stderr,
+              "overlapping files: a warning says time went back, and to merge them",
+              p.stderr.strip()[:300])
         p = owtest.run(["read", "-", paths[1]], check=False, stdin=open(paths[0], "rb"))
         check(p.returncode != 0 and "standard input" in p.stderr,
               "standard input with other files: refused, said why", p.stderr.strip())

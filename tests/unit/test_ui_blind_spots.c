@@ -102,6 +102,13 @@ static void test_each_line(sqlite3 *db)
     add_capture(db, 1, 300, 0, "5006", NULL); /* packets, no counters (yet): nothing */
     CHECK_EQ_INT(spots(db, 0, &l), 0);
     clear(db);
+    /* time going back: the count and the largest step */
+    add_capture(db, 1, 10, 0, "5006",
+                "{\"streams\":1,\"time_backwards\":12,\"max_backwards_ms\":15400}");
+    CHECK_EQ_INT(spots(db, 0, &l), 1);
+    CHECK(has(&l, 0, "12 packets came over a second earlier") && has(&l, 0, "up to 15.4 s") &&
+          has(&l, 0, "mergecap"));
+    clear(db);
     /* decoding errors summed into one line, each kind named */
     add_capture(db, 1, 10, 0, "5006",
                 "{\"streams\":1,\"http_errors\":1,\"ws_errors\":2,\"bokeh_errors\":3}");
