@@ -285,12 +285,32 @@ static ow_flow_int *flow_for(capture *c, const ow_ip *ip, const ow_tcp_seg *s, i
     return f;
 }
 
+/* Whether s is the data segment last seen in its direction once more (OW_DUPLICATE_S); it
+ * becomes the last one. Segments without data are never taken for copies: a host does send
+ * the same RST or ACK twice at once (RSTs of IPv4 id 0 back to back are in the shared
+ * captures), and a copy of one changes nothing but a count. */
+static bool captured_twice(ow_flow_int *f, int dir, const ow_ip *ip, const ow_tcp_seg *s, double ts)
+{
+    if (s->payload_wirelen == 0)
+        return false;
+    flow_last_seg *l = &f->last_seg[dir];
+    bool same = l->ts > 0 && ts - l->ts <= OW_DUPLICATE_S && ts >= l->ts && l->seq == s->seq &&
+                l->ack == s->ack && l->len == s->payload_wirelen && l->flags == s->flags &&
+                l->ip_id == ip->ip_id && l->csum == s->csum;
+    *l = (flow_last_seg){s->seq, s->ack, s->payload_wirelen, ip->ip_id, s->csum, s->flags, ts};
+    return same;
+}
+
 static void handle_tcp(capture *c, const ow_ip *ip, const ow_tcp_seg *s)
 {
     int dir;
     ow_flow_int *f = flow_for(c, ip, s, &dir);
     if (!f)
         return;
+    if (captured_twice(f, dir, ip, s, c->pkt_ts)) {
+        c->stats.duplicates++;
+        return;
+    }
     ft_touch(&c->flows, f);
     if (c->pkt_ts > f->pub.last_ts)
         f->pub.last_ts = c->pkt_ts;

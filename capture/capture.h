@@ -73,6 +73,7 @@ typedef struct capture_stats {
     /* packets over OW_BACKWARDS_S older than the newest before them (overlapping files, a
      * clock step), and the largest such step in milliseconds */
     uint64_t time_backwards, max_backwards_ms;
+    uint64_t duplicates; /* the same TCP packet again within OW_DUPLICATE_S: analysed once */
     uint64_t kernel_drops, if_drops; /* live only (pcap_stats) */
     /* --keep-packets */
     uint64_t kept_packets;         /* analysed packets written to kept files */

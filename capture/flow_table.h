@@ -35,6 +35,14 @@ enum flow_state {
     FLOW_CLOSED, /* the sink has had on_close; kept a while so late packets stay attached */
 };
 
+/* The last segment seen in one direction, to tell the same packet captured twice. */
+typedef struct flow_last_seg {
+    uint32_t seq, ack, len;
+    uint16_t ip_id, csum;
+    uint8_t flags;
+    double ts;
+} flow_last_seg;
+
 typedef struct ow_flow_int {
     ow_flow pub; /* first: an ow_flow * handed to the sink converts back */
     struct ow_flow_int *hnext, *lprev, *lnext;
@@ -50,6 +58,7 @@ typedef struct ow_flow_int {
     struct tcp_stream *nids; /* libnids' stream once established, else NULL */
     tcp_track track;
     flow_reasm rs[2];
+    flow_last_seg last_seg[2];
 } ow_flow_int;
 
 typedef struct flow_table {

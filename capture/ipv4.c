@@ -35,9 +35,10 @@ enum ow_pkt_verdict ow_ipv4_decode(const ow_l3 *l3, ow_ip *out)
     out->l4_caplen = captured - hlen;
     out->l4_wirelen = total - hlen;
 
+    out->ip_id = ow_get16(p + 4);
     uint16_t frag = ow_get16(p + 6);
     if ((frag & IPV4_MF) || (frag & IPV4_OFFSET_MASK)) {
-        out->frag_id = ow_get16(p + 4);
+        out->frag_id = out->ip_id;
         out->frag_offset = (uint32_t)(frag & IPV4_OFFSET_MASK) * 8;
         out->frag_more = (frag & IPV4_MF) != 0;
         return OW_PKT_FRAGMENT;

@@ -40,6 +40,7 @@ typedef struct ow_ip {
     const uint8_t *l4;
     uint32_t l4_caplen;  /* captured bytes of the transport header + payload */
     uint32_t l4_wirelen; /* transport bytes the IP header announced */
+    uint16_t ip_id;      /* IPv4 identification (0 for IPv6) */
     /* fragment description, when the verdict is OW_PKT_FRAGMENT */
     uint32_t frag_id;
     uint32_t frag_offset; /* bytes */
@@ -54,6 +55,7 @@ typedef struct ow_tcp_seg {
     uint32_t seq, ack;
     uint8_t flags;
     uint16_t win;
+    uint16_t csum; /* as on the wire (not checked): with the rest, tells a duplicate */
     uint8_t hdr_len;
     const uint8_t *payload;
     uint32_t payload_caplen;  /* payload bytes present in the capture */

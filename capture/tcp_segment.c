@@ -61,6 +61,7 @@ enum ow_pkt_verdict ow_tcp_decode(const ow_ip *ip, ow_tcp_seg *s)
     s->ack = ow_get32(p + 8);
     s->flags = p[13];
     s->win = ow_get16(p + 14);
+    s->csum = ow_get16(p + 16);
     s->hdr_len = (uint8_t)hlen;
     /* no memset of the whole segment: the SACK blocks past n_sack are never read */
     s->mss = 0;

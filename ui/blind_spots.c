@@ -26,6 +26,7 @@ enum {
     K_BOKEH_ERRORS,
     K_TIME_BACKWARDS,
     K_MAX_BACKWARDS_MS,
+    K_DUPLICATES,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -48,6 +49,7 @@ static const char *const key_names[K_COUNT] = {
     [K_BOKEH_ERRORS] = "bokeh_errors",
     [K_TIME_BACKWARDS] = "time_backwards",
     [K_MAX_BACKWARDS_MS] = "max_backwards_ms",
+    [K_DUPLICATES] = "duplicates",
 };
 
 typedef struct totals {
@@ -218,6 +220,9 @@ static const struct {
                          "--max-stream-buffer: the bytes past it were skipped."},
     {K_HTTP_PENDING_OVERFLOW, "pipelined HTTP requests were not kept: too many were "
                               "waiting for answers."},
+    {K_DUPLICATES, "data packets were captured twice (the same packet again at once: an "
+                   "interface and its bridge under -i any, a mirror port): each was analysed "
+                   "once, not counted as a retransmission."},
     {K_INFLATE_BUDGET_SKIPPED, "compressed websocket messages were not decoded: too many "
                                "compressed websockets were open at once."},
 };

@@ -15,7 +15,10 @@ here with pcaptool:
   snap length), while the report of the file, over both captures, lists it too;
 - every counter the blind spots read, set in turn in a real capture row whose JSON already
   holds it (json_replace changes only keys that exist: a counter renamed on one side fails
-  here), adds a line to the report's section.
+  here), adds a line to the report's section;
+- every packet of the sample twice, 1 us apart (as `-i any` over a bridge captures): the copies
+  are counted and said, and the retransmission counts, bytes, outcomes and verdicts are the
+  sample's.
 """
 import os
 import sqlite3
@@ -131,7 +134,37 @@ COUNTERS = {
     "ws_errors": "could not be decoded",
     "bokeh_errors": "could not be decoded",
     "time_backwards": "came over a second earlier",
+    "duplicates": "captured twice",
 }
+
+
+def duplicated(tmp):
+    """Every packet of the sample twice, 1 us apart (an interface and its bridge under -i
+    any): the same page loads, outcomes and retransmission counts as the sample, and the copies
+    said; the sample itself has none."""
+    packets = pcaptool.read_pcap(SAMPLE)
+    twice = [x for t, pkt, w in packets for x in ((t, pkt, w), (t + 1e-6, pkt, w))]
+    path = os.path.join(tmp, "twice.pcap")
+    pcaptool.write_pcap(path, pcaptool.LINKTYPE_RAW, twice)
+    facts = []
+    for name, src in (("once", SAMPLE), ("twice", path)):
+        db = os.path.join(tmp, f"dup-{name}.db")
+        owtest.run(["read", src, "-w", db, "-q"])
+        with sqlite3.connect(db) as c:
+            facts.append((
+                c.execute("SELECT SUM(retrans_s2c), SUM(retrans_c2s), SUM(bytes_s2c) "
+                          "FROM connections").fetchone(),
+                c.execute("SELECT group_concat(outcome || '/' || IFNULL(verdict, '-')) FROM "
+                          "(SELECT outcome, verdict FROM page_loads ORDER BY started)").fetchone(),
+                c.execute("SELECT json_extract(counters, '$.duplicates') FROM captures")
+                .fetchone()[0]))
+    check(facts[0][2] == 0, "the sample has no copies", str(facts[0][2]))
+    check(facts[1][2] > 0, f"every packet twice: {facts[1][2]} data copies counted")
+    check(facts[0][:2] == facts[1][:2],
+          "every packet twice: the same retransmissions, bytes, outcomes and verdicts",
+          f"{facts[0][:2]} / {facts[1][:2]}")
+    s = section(owtest.run(["report", os.path.join(tmp, "dup-twice.db")]).stdout) or ""
+    check("captured twice" in s, "every packet twice: the report says so", s)
 
 
 def each_counter(tmp):
@@ -164,6 +197,7 @@ def main():
         wrong_port()
         appended(tmp, db, path, total, cut)
         each_counter(tmp)
+        duplicated(tmp)
     owtest.finish()
 
 
