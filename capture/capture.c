@@ -495,8 +495,9 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
         if (rc == SRC_TRUNCATED) { /* the cut record is a packet, counted as truncated */
             c->stats.packets++;
             c->stats.truncated++;
-            fprintf(stderr, "orphanwatch: %s: the file ends inside a packet (%s); stopping there\n",
-                    c->name, err);
+            bool more = c->files && c->file_at + 1 < c->n_files;
+            fprintf(stderr, "orphanwatch: %s: the file ends inside a packet (%s); %s\n", c->name,
+                    err, more ? "going on with the next file" : "stopping there");
         }
         if (rc == SRC_TRUNCATED || rc == SRC_EOF) {
             int next = next_file(c, err, errlen);

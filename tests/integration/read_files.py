@@ -7,8 +7,8 @@ the whole file gives: the same page loads with the same outcomes and verdicts (b
 where each part alone leaves page loads undecided; the capture row names the three files, in
 time order, by absolute path; the report says "(+2 more files)"; a BPF expression after the
 files still applies; a page load whose packets span two files is exported byte for byte as
-from the whole file; files that overlap in time are read and a warning says so; standard
-input with other files is refused.
+from the whole file; a file cut inside a packet is said and the next one read; files that
+overlap in time are read and a warning says so; standard input with other files is refused.
 """
 import gzip
 import json
@@ -98,6 +98,19 @@ def main():
                         "-w", b])
             check(open(a, "rb").read() == open(b, "rb").read(),
                   "its export from the three files equals the export from the whole")
+        # a file cut inside a packet, then another: said, and the next one read
+        with open(paths[0], "rb") as f:
+            data = f.read()
+        cut = os.path.join(tmp, "cut.pcap")
+        with open(cut, "wb") as f:
+            f.write(data[:len(data) - 100])
+        p = owtest.run(["read", cut, paths[2], "-w", os.path.join(tmp, "cut.db")])
+        check("ends inside a packet" in p.stderr and "going on with the next file" in p.stderr,
+              "a cut file among others: said, and the next one read", p.stderr.strip()[:300])
+        with sqlite3.connect(os.path.join(tmp, "cut.db")) as c:
+            last = c.execute("SELECT ended FROM captures").fetchone()[0]
+        check(last is not None and last > cut_ts, "the packets of the file after the cut file "
+              "were read")
         # files that overlap in time (here the same one twice): read, and said
         p = owtest.run(["read", paths[2], paths[2], "-w", os.path.join(tmp, "twice.db")])
         check("came over a second earlier" in p.stderr and "mergecap" in p.stderr,
