@@ -99,16 +99,18 @@ static int read_columns(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Every integer counter of every capture row, summed by name (a row whose counters are not
- * valid JSON adds nothing). */
+/* Every integer counter of every capture row, summed by name, or for a max_ one the largest
+ * (a row whose counters are not valid JSON adds nothing). */
 static int read_counters(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT j.key, SUM(j.value) FROM captures c, json_each(CASE WHEN "
-                           "json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
-                           "WHERE (?1 = 0 OR c.id = ?1) AND j.type = 'integer' GROUP BY j.key",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT j.key, CASE WHEN j.key LIKE 'max^_%' ESCAPE '^' THEN MAX(j.value) ELSE "
+            "SUM(j.value) END FROM captures c, json_each(CASE WHEN "
+            "json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
+            "WHERE (?1 = 0 OR c.id = ?1) AND j.type = 'integer' GROUP BY j.key",
+            -1, &s, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(s, 1, capture_id);
     int rc;

@@ -68,12 +68,14 @@ static void add_captures(sqlite3 *db, dash_lines *l)
 static void add_counters(sqlite3 *db, dash_lines *l)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT j.key, SUM(j.value) FROM captures c, json_each(CASE WHEN "
-                           "json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
-                           "WHERE j.type = 'integer' GROUP BY j.key HAVING SUM(j.value) <> 0 "
-                           "ORDER BY MIN(j.id)",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT j.key, CASE WHEN j.key LIKE 'max^_%' ESCAPE '^' THEN MAX(j.value) ELSE "
+            "SUM(j.value) END FROM captures c, json_each(CASE WHEN "
+            "json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
+            "WHERE j.type = 'integer' GROUP BY j.key HAVING SUM(j.value) <> 0 "
+            "ORDER BY MIN(j.id)",
+            -1, &s, NULL) != SQLITE_OK)
         return;
     while (sqlite3_step(s) == SQLITE_ROW)
         dash_lines_add(l, DS_NORMAL, false, "  %-24s %lld", text_of(s, 0),

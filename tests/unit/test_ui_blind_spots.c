@@ -138,8 +138,13 @@ static void test_sum_and_filter(sqlite3 *db)
     add_capture(db, 1, 100, 0, "5006", "{\"streams\":1,\"truncated\":10}");
     add_capture(db, 2, 200, 0, "5006", "{\"streams\":1,\"truncated\":20}");
     add_capture(db, 3, 50, 0, "5006", "not json {");
-    CHECK_EQ_INT(spots(db, 0, &l), 1);
-    CHECK(has(&l, 0, "30 of 350 packets"));
+    add_capture(db, 5, 10, 0, "5006",
+                "{\"streams\":1,\"time_backwards\":1,\"max_backwards_ms\":2000}");
+    add_capture(db, 6, 10, 0, "5006",
+                "{\"streams\":1,\"time_backwards\":1,\"max_backwards_ms\":3000}");
+    CHECK_EQ_INT(spots(db, 0, &l), 2);
+    CHECK(has(&l, 0, "30 of 370 packets"));
+    CHECK(has(&l, 1, "2 packets came") && has(&l, 1, "up to 3.0 s")); /* summed; the largest */
     CHECK_EQ_INT(spots(db, 2, &l), 1);
     CHECK(has(&l, 0, "20 of 200 packets"));
     /* the row that is not JSON: its columns count, its counters say nothing (no "None of
