@@ -99,9 +99,7 @@ static int read_columns(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Every integer counter of every capture row, summed by name, or for a max_ one the largest
- * (a row whose counters are not valid JSON adds nothing). */
-static int read_counters(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
+int blind_spots_counters(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_counter_fn fn, void *ctx)
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(
@@ -109,21 +107,29 @@ static int read_counters(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
             "SELECT j.key, CASE WHEN j.key LIKE 'max^_%' ESCAPE '^' THEN MAX(j.value) ELSE "
             "SUM(j.value) END FROM captures c, json_each(CASE WHEN "
             "json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
-            "WHERE (?1 = 0 OR c.id = ?1) AND j.type = 'integer' GROUP BY j.key",
+            "WHERE (?1 = 0 OR c.id = ?1) AND j.type = 'integer' GROUP BY j.key "
+            "ORDER BY MIN(j.id)",
             -1, &s, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(s, 1, capture_id);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(s, 0);
-        for (int i = 0; key && i < K_COUNT; i++)
-            if (strcmp(key, key_names[i]) == 0) {
-                t->k[i] = sqlite3_column_int64(s, 1);
-                t->have[i] = true;
-            }
+        if (key)
+            fn(ctx, key, sqlite3_column_int64(s, 1));
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void keep_counter(void *ctx, const char *key, long long value)
+{
+    totals *t = ctx;
+    for (int i = 0; i < K_COUNT; i++)
+        if (strcmp(key, key_names[i]) == 0) {
+            t->k[i] = value;
+            t->have[i] = true;
+        }
 }
 
 /* ---------------------------------------------------------------- the lines */
@@ -253,7 +259,8 @@ int blind_spots_each(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_fn fn, vo
 {
     totals t;
     memset(&t, 0, sizeof t);
-    if (read_columns(db, capture_id, &t) < 0 || read_counters(db, capture_id, &t) < 0)
+    if (read_columns(db, capture_id, &t) < 0 ||
+        blind_spots_counters(db, capture_id, keep_counter, &t) < 0)
         return -1; /* sqlite3_errmsg(db) says why */
     emitter e = {fn, ctx, 0};
     if (t.captures == 0)

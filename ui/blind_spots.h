@@ -20,6 +20,13 @@ typedef void (*blind_spot_fn)(void *ctx, const char *line);
  * the captures rows cannot be read (sqlite3_errmsg(db) says why; nothing is printed). */
 int blind_spots_each(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_fn fn, void *ctx);
 
+/* Every integer counter of the captures rows (capture_id 0: all, summed by name; a max_
+ * one the largest; a row whose counters are not JSON adds nothing), in the rows' order:
+ * fn(ctx, name, value) each. 0, or -1 when they cannot be read (sqlite3_errmsg says why). */
+typedef void (*blind_spot_counter_fn)(void *ctx, const char *name, long long value);
+int blind_spots_counters(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_counter_fn fn,
+                         void *ctx);
+
 /* Each line on out as PREFIX LINE; returns blind_spots_each's count. */
 int blind_spots_print(sqlite3 *db, sqlite3_int64 capture_id, FILE *out, const char *prefix);
 

@@ -65,22 +65,10 @@ static void add_captures(sqlite3 *db, dash_lines *l)
     sqlite3_finalize(s);
 }
 
-static void add_counters(sqlite3 *db, dash_lines *l)
+static void add_counter(void *ctx, const char *name, long long value)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT j.key, CASE WHEN j.key LIKE 'max^_%' ESCAPE '^' THEN MAX(j.value) ELSE "
-            "SUM(j.value) END FROM captures c, json_each(CASE WHEN "
-            "json_valid(c.counters) THEN c.counters ELSE '{}' END) j "
-            "WHERE j.type = 'integer' GROUP BY j.key HAVING SUM(j.value) <> 0 "
-            "ORDER BY MIN(j.id)",
-            -1, &s, NULL) != SQLITE_OK)
-        return;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        dash_lines_add(l, DS_NORMAL, false, "  %-24s %lld", text_of(s, 0),
-                       sqlite3_column_int64(s, 1));
-    sqlite3_finalize(s);
+    if (value != 0)
+        dash_lines_add(ctx, DS_NORMAL, false, "  %-24s %lld", name, value);
 }
 
 void dash_capture_build(sqlite3 *db, dash_lines *l, int width, bool utf8)
@@ -99,7 +87,7 @@ void dash_capture_build(sqlite3 *db, dash_lines *l, int width, bool utf8)
         dash_lines_add(l, DS_ORPHAN, false, "  query: %s", sqlite3_errmsg(db));
     dash_lines_add(l, DS_NORMAL, false, "%s", "");
     dash_lines_add(l, DS_TITLE, true, "Counters (not zero, all captures)");
-    add_counters(db, l);
+    blind_spots_counters(db, 0, add_counter, l);
 }
 
 void dash_capture_draw(dashboard *d, int top, int height)
