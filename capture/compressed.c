@@ -1,14 +1,16 @@
 /* compressed: compressed capture files (see compressed.h). */
 #include "capture/compressed.h"
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static const struct {
     compression c;
     const char *name, *cat;
-    unsigned char magic[6];
+    unsigned char magic[COMPRESSION_MAGIC_MAX];
     size_t len;
 } kinds[] = {
     {COMPRESSION_GZIP, "gzip", "zcat", {0x1f, 0x8b}, 2},
@@ -19,9 +21,17 @@ static const struct {
 };
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
 
+compression compression_of_bytes(const uint8_t *head, size_t n)
+{
+    for (int i = 0; i < N_KINDS; i++)
+        if (n >= kinds[i].len && memcmp(head, kinds[i].magic, kinds[i].len) == 0)
+            return kinds[i].c;
+    return COMPRESSION_NONE;
+}
+
 compression compression_of_file(const char *path)
 {
-    unsigned char head[6];
+    uint8_t head[COMPRESSION_MAGIC_MAX];
     struct stat st; /* a FIFO's bytes read here would be gone for libpcap */
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return COMPRESSION_NONE;
@@ -30,10 +40,7 @@ compression compression_of_file(const char *path)
         return COMPRESSION_NONE;
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
-    for (int i = 0; i < N_KINDS; i++)
-        if (n >= kinds[i].len && memcmp(head, kinds[i].magic, kinds[i].len) == 0)
-            return kinds[i].c;
-    return COMPRESSION_NONE;
+    return compression_of_bytes(head, n);
 }
 
 const char *compression_name(compression c)
@@ -52,65 +59,140 @@ const char *compression_cat(compression c)
     return "cat";
 }
 
-/* fopencookie's read: a gzip error (a corrupt or cut file) is a read error, which libpcap
- * reports as a file cut short. */
-static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
+/* ---- gzip: zlib's inflate over a file descriptor (a file, standard input, a pipe) ---- */
+
+#define GZ_STREAM_IN (1u << 16)
+
+typedef struct gz_stream {
+    int fd;
+    bool owns_fd;
+    bool ended;   /* the input ended, or the last member did and no other follows */
+    bool between; /* a member ended: another may follow (gzip -c a b; bytes appended) */
+    bool failed;  /* corrupt, or a read error: the next read fails (after what came before) */
+    uint8_t head[COMPRESSION_HEAD_MAX]; /* first bytes out, decompressed ahead (peeked) */
+    size_t n_head, head_at;
+    z_stream z;
+    uint8_t buf[GZ_STREAM_IN];
+} gz_stream;
+
+/* More compressed input: what the descriptor has now. 1; 0 at its end; -1 on an error;
+ * GZ_INTERRUPTED when a signal came first (the reader may be asked to stop: see capture_run). */
+#define GZ_INTERRUPTED (-2)
+static int gzs_refill(gz_stream *g)
 {
-    unsigned chunk = size > (1u << 30) ? 1u << 30 : (unsigned)size;
-    int n = gzread((gzFile)cookie, buf, chunk);
-    if (n < 0) {
+    ssize_t n = read(g->fd, g->buf, sizeof g->buf);
+    g->z.next_in = g->buf;
+    g->z.avail_in = n > 0 ? (uInt)n : 0;
+    if (n < 0 && errno == EINTR)
+        return GZ_INTERRUPTED;
+    return n > 0 ? 1 : n == 0 ? 0 : -1;
+}
+
+/* Decompresses into buf: waits for input only while nothing came out yet (a pipe's packets
+ * are analysed as they come). A stream cut short just ends (a short read, as gzread gives:
+ * libpcap says "truncated"); a corrupt one, or a read error, is a read error (EIO) once what
+ * came before it is out. */
+static ssize_t gzs_inflate(gz_stream *g, uint8_t *buf, size_t size)
+{
+    g->z.next_out = buf;
+    g->z.avail_out = size > (1u << 30) ? 1u << 30 : (uInt)size;
+    uInt asked = g->z.avail_out;
+    while (g->z.avail_out > 0 && !g->ended && !g->failed) {
+        if (g->z.avail_in == 0) {
+            if (g->z.avail_out < asked)
+                break; /* something came out: give it before waiting for more */
+            int rc = gzs_refill(g);
+            if (rc == GZ_INTERRUPTED) {
+                errno = EINTR;
+                return -1;
+            }
+            if (rc <= 0) {
+                g->ended = true;
+                g->failed = rc < 0;
+                break;
+            }
+        }
+        if (g->between) { /* bytes that start no member are ignored, as gzip -d does */
+            if (g->z.next_in[0] != 0x1f || inflateReset(&g->z) != Z_OK) {
+                g->ended = true;
+                break;
+            }
+            g->between = false;
+        }
+        int rc = inflate(&g->z, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END)
+            g->between = true;
+        else if (rc != Z_OK && rc != Z_BUF_ERROR)
+            g->failed = true;
+    }
+    if (g->failed && g->z.avail_out == asked) {
         errno = EIO;
         return -1;
     }
-    return n;
+    return (ssize_t)(asked - g->z.avail_out);
 }
 
-static int gz_cookie_close(void *cookie)
+static ssize_t gzs_read(void *cookie, char *buf, size_t size)
 {
-    return gzclose_r((gzFile)cookie) == Z_OK ? 0 : EOF;
+    gz_stream *g = cookie;
+    size_t k = 0;
+    while (k < size && g->head_at < g->n_head)
+        buf[k++] = (char)g->head[g->head_at++];
+    if (k > 0)
+        return (ssize_t)k;
+    return gzs_inflate(g, (uint8_t *)buf, size);
 }
 
-FILE *compressed_open_gzip(const char *path, char *err, size_t errlen)
+static int gzs_close(void *cookie)
 {
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
+    gz_stream *g = cookie;
+    inflateEnd(&g->z);
+    int rc = g->owns_fd ? close(g->fd) : 0;
+    free(g);
+    return rc;
+}
+
+FILE *compressed_gzip_fd(int fd, bool owns_fd, const uint8_t *ahead, size_t n_ahead, uint8_t *head,
+                         size_t *n_head, char *err, size_t errlen)
+{
+    gz_stream *g = n_ahead <= GZ_STREAM_IN ? calloc(1, sizeof *g) : NULL;
+    if (!g || inflateInit2(&g->z, 15 + 16) != Z_OK) {
+        snprintf(err, errlen, "out of memory for gzip decompression");
+        free(g);
         return NULL;
     }
-    (void)gzbuffer(gz, 1u << 18);
-    cookie_io_functions_t io = {.read = gz_cookie_read, .close = gz_cookie_close};
-    FILE *f = fopencookie(gz, "rb", io);
+    g->fd = fd;
+    g->owns_fd = owns_fd;
+    memcpy(g->buf, ahead, n_ahead);
+    g->z.next_in = g->buf;
+    g->z.avail_in = (uInt)n_ahead;
+    size_t want = *n_head < COMPRESSION_HEAD_MAX ? *n_head : COMPRESSION_HEAD_MAX;
+    ssize_t got = 0;
+    while (g->n_head < want && (got = gzs_inflate(g, g->head + g->n_head, want - g->n_head)) > 0)
+        g->n_head += (size_t)got;
+    memcpy(head, g->head, g->n_head);
+    *n_head = g->n_head;
+    cookie_io_functions_t io = {.read = gzs_read, .close = gzs_close};
+    FILE *f = fopencookie(g, "rb", io);
     if (!f) {
-        snprintf(err, errlen, "%s: cannot read through zlib: %s", path, strerror(errno));
-        gzclose_r(gz);
+        snprintf(err, errlen, "cannot read through zlib: %s", strerror(errno));
+        inflateEnd(&g->z);
+        free(g);
     }
     return f;
 }
 
 void compression_refusal(const char *path, compression c, char *err, size_t errlen)
 {
+    if (strcmp(path, "-") == 0) {
+        snprintf(err, errlen,
+                 "standard input is %s-compressed (gzip is read as it is, not %s): put %s in "
+                 "the pipe: ... | %s | orphanwatch read -",
+                 compression_name(c), compression_name(c), compression_cat(c), compression_cat(c));
+        return;
+    }
     snprintf(err, errlen,
              "%s is %s-compressed (gzip is read as it is, not %s): decompress it, or give it on "
              "standard input: %s %s | orphanwatch read -",
              path, compression_name(c), compression_name(c), compression_cat(c), path);
-}
-
-pcap_t *compressed_pcap_open(const char *path, char *err, size_t errlen)
-{
-    char perr[PCAP_ERRBUF_SIZE] = "";
-    compression c = compression_of_file(path);
-    if (c != COMPRESSION_NONE && c != COMPRESSION_GZIP) {
-        compression_refusal(path, c, err, errlen);
-        return NULL;
-    }
-    FILE *f = c == COMPRESSION_GZIP ? compressed_open_gzip(path, err, errlen) : NULL;
-    if (c == COMPRESSION_GZIP && !f)
-        return NULL;
-    pcap_t *p = f ? pcap_fopen_offline(f, perr) : pcap_open_offline(path, perr);
-    if (!p) {
-        if (f)
-            fclose(f);
-        snprintf(err, errlen, "%s: %s", path, perr);
-    }
-    return p;
 }

@@ -1,17 +1,21 @@
 /* pcap_source: reading packets from a pcap/pcapng file (libpcap, microsecond timestamps), or
- * from a pcapng file of several interfaces (own reader). See pcap_source.h. A named file is
- * opened here (a gzip one through zlib: compressed.h) and handed to libpcap with a large stdio
+ * from a pcapng file of several interfaces or read as a stream (own reader). See
+ * pcap_source.h. A regular file is opened here and handed to libpcap with a large stdio
  * buffer and without stdio's locking (only the packet thread reads it): two freads per packet
- * cost less that way. */
+ * cost less that way. Standard input, a pipe or a gzip file (through zlib: compressed.h) is a
+ * stream (stream.h). */
 #include "capture/pcap_source.h"
 #include "capture/compressed.h"
 #include "capture/filter.h"
 #include "capture/packet.h"
+#include "capture/stream.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_FILE_LINKTYPES SRC_MAX_FILE_LINKTYPES
 #define LINKTYPE_RAW       101
@@ -44,19 +48,41 @@ static int dlt_of_linktype(int linktype)
     return linktype == LINKTYPE_RAW ? DLT_RAW : linktype;
 }
 
-/* The user's filter compiled for each supported link type of a pcapng file the own reader reads. */
-static int compile_ng_filters(pkt_source *s, const capture_opts *o, const int *types, int n,
-                              char *err, size_t errlen)
+/* The own reader's program for link type dlt: compiled when its first packet comes (NULL
+ * with a message in err when it cannot be, or too many link types came). */
+static const struct bpf_program *ng_filter_for(pkt_source *s, int dlt, char *err, size_t errlen)
 {
-    for (int i = 0; i < n && o->bpf && *o->bpf; i++) {
-        if (!ow_link_supported(types[i]))
-            continue; /* its packets are skipped (and counted) anyway */
-        pkt_filter *f = &s->ng_filter[s->n_ng_filter];
-        f->dlt = dlt_of_linktype(types[i]);
-        if (capfilter_compile_dlt(f->dlt, o, &f->prog, err, errlen) < 0)
-            return -1;
-        s->n_ng_filter++;
+    for (int i = 0; i < s->n_ng_filter; i++)
+        if (s->ng_filter[i].dlt == dlt)
+            return &s->ng_filter[i].prog;
+    if (s->n_ng_filter == MAX_FILE_LINKTYPES) {
+        snprintf(err, errlen,
+                 "%s: packets of more than %d link types: the filter is not "
+                 "compiled for more",
+                 s->ng_opts->file, MAX_FILE_LINKTYPES);
+        return NULL;
     }
+    pkt_filter *f = &s->ng_filter[s->n_ng_filter];
+    if (capfilter_compile_dlt(dlt, s->ng_opts, &f->prog, err, errlen) < 0)
+        return NULL;
+    f->dlt = dlt;
+    s->n_ng_filter++;
+    return &f->prog;
+}
+
+/* The user's filter, if any, for the own reader: compiled now for each supported link type
+ * of a file looked into (so that a filter that cannot apply is said before reading), and
+ * for a stream's when their first packets come. */
+static int set_ng_filter(pkt_source *s, const capture_opts *o, const int *types, int n, char *err,
+                         size_t errlen)
+{
+    if (!o->bpf || !*o->bpf)
+        return 0;
+    s->ng_opts = o;
+    for (int i = 0; i < n; i++)
+        if (ow_link_supported(types[i]) &&
+            !ng_filter_for(s, dlt_of_linktype(types[i]), err, errlen))
+            return -1;
     return 0;
 }
 
@@ -81,31 +107,33 @@ static int open_pcapng_own(pkt_source *s, const capture_opts *o, bool *used, cha
     if (!any)
         return refuse_dlt(types[0], path, err, errlen);
     s->ng = pcapng_open(path, err, errlen);
-    if (!s->ng || compile_ng_filters(s, o, types, n, err, errlen) < 0)
+    if (!s->ng || set_ng_filter(s, o, types, n, err, errlen) < 0)
         return -1;
     s->dlt = types[0];
     *used = true;
     return 0;
 }
 
-/* What pcap_open_offline_with_tstamp_precision does (fopen, then pcap_fopen_offline), with
- * the FILE set up for speed, or decompressing a gzip file. When this fopen fails, libpcap
- * opens the file itself and says why in its own words. */
-static pcap_t *open_offline(pkt_source *s, const char *path, bool gzip, char *ebuf)
+/* What pcap_open_offline_with_tstamp_precision does (fopen, then pcap_fopen_offline) for a
+ * regular file, with the FILE set up for speed. When this fopen fails, libpcap opens the file
+ * itself and says why in its own words. */
+/* fp read by this thread only, through a large buffer (s->iobuf, freed after fp). */
+static void buffer_for_libpcap(pkt_source *s, FILE *fp)
 {
-    FILE *fp = strcmp(path, "-") == 0 ? NULL
-               : gzip                 ? compressed_open_gzip(path, ebuf, PCAP_ERRBUF_SIZE)
-                                      : fopen(path, "rb");
-    if (!fp && gzip)
-        return NULL;
-    if (!fp)
-        return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     s->iobuf = malloc(FILE_IOBUF_SIZE);
     if (s->iobuf && setvbuf(fp, s->iobuf, _IOFBF, FILE_IOBUF_SIZE) != 0) {
         free(s->iobuf);
         s->iobuf = NULL;
     }
     __fsetlocking(fp, FSETLOCKING_BYCALLER);
+}
+
+static pcap_t *open_offline(pkt_source *s, const char *path, char *ebuf)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    buffer_for_libpcap(s, fp);
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (!p) {
         fclose(fp);
@@ -113,6 +141,90 @@ static pcap_t *open_offline(pkt_source *s, const char *path, bool gzip, char *eb
         s->iobuf = NULL;
     }
     return p;
+}
+
+/* libpcap opened: the link type checked, the filter set, and the own record reader tried.
+ * name is what messages call the input. */
+static int libpcap_opened(pkt_source *s, const capture_opts *o, const char *name, char *err,
+                          size_t errlen)
+{
+    s->dlt = pcap_datalink(s->pcap);
+    if (!ow_link_supported(s->dlt))
+        return refuse_dlt(s->dlt, name, err, errlen);
+    bool filtered = o->bpf && *o->bpf;
+    if (filtered && capfilter_set(s->pcap, o, err, errlen) < 0)
+        return -1;
+    pcap_records_open(&s->rec, o->file, s->pcap, filtered);
+    return 0;
+}
+
+/* The stream on fd from its first byte, a compression undone (gzip; another is refused):
+ * NULL with a message in err. magic gets its first (decompressed) bytes. fd is closed on
+ * failure when owns_fd. */
+static FILE *stream_opened(const char *path, int fd, bool owns_fd, uint8_t *magic, size_t *n,
+                           char *err, size_t errlen)
+{
+    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
+    uint8_t raw[STREAM_MAGIC_LEN];
+    ssize_t got = stream_peek_fd(fd, raw);
+    compression c = got < 0 ? COMPRESSION_NONE : compression_of_bytes(raw, (size_t)got);
+    FILE *fp = NULL;
+    if (c == COMPRESSION_GZIP) {
+        *n = STREAM_MAGIC_LEN;
+        fp = compressed_gzip_fd(fd, owns_fd, raw, (size_t)got, magic, n, err, errlen);
+    } else if (c != COMPRESSION_NONE) {
+        compression_refusal(path, c, err, errlen);
+    } else if (got >= 0 && (fp = stream_from_fd(fd, owns_fd, raw, (size_t)got))) {
+        memcpy(magic, raw, (size_t)got);
+        *n = (size_t)got;
+    } else { /* the read, or the FILE, failed */
+        snprintf(err, errlen, "cannot read %s: %s", name, strerror(errno));
+    }
+    if (!fp && owns_fd)
+        close(fd);
+    return fp;
+}
+
+/* Standard input, a pipe or a gzip file: read once (stream.h). Its first bytes choose the
+ * reader: pcapng goes to the own reader, anything else to libpcap. */
+static int open_stream(pkt_source *s, const capture_opts *o, char *err, size_t errlen)
+{
+    const char *path = o->file;
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "standard input" : path;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", name, strerror(errno));
+        return -1;
+    }
+    uint8_t magic[STREAM_MAGIC_LEN];
+    size_t n = 0;
+    FILE *fp = stream_opened(path, fd, !is_stdin, magic, &n, err, errlen);
+    if (!fp)
+        return -1;
+    if (stream_is_pcapng(magic, n)) {
+        s->ng = pcapng_open_stream(fp, true, err, errlen);
+        if (!s->ng)
+            fclose(fp);
+        return s->ng ? set_ng_filter(s, o, NULL, 0, err, errlen) : -1;
+    }
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    buffer_for_libpcap(s, fp);
+    s->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    if (!s->pcap) {
+        fclose(fp);
+        free(s->iobuf);
+        s->iobuf = NULL;
+        snprintf(err, errlen, "cannot read %s: %s", name, ebuf);
+        return -1;
+    }
+    return libpcap_opened(s, o, name, err, errlen);
+}
+
+static bool is_regular_file(const char *path)
+{
+    struct stat st;
+    return strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen)
@@ -131,39 +243,34 @@ int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen
         compression_refusal(path, comp, err, errlen);
         return -1;
     }
-    char ebuf[PCAP_ERRBUF_SIZE] = "";
-    s->pcap = open_offline(s, path, comp == COMPRESSION_GZIP, ebuf);
-    if (!s->pcap) {
-        snprintf(err, errlen, "cannot read %s: %s", path, ebuf);
-        return -1;
+    int rc;
+    if (comp == COMPRESSION_GZIP || !is_regular_file(path)) {
+        rc = open_stream(s, o, err, errlen);
+    } else {
+        char ebuf[PCAP_ERRBUF_SIZE] = "";
+        s->pcap = open_offline(s, path, ebuf);
+        if (!s->pcap) {
+            snprintf(err, errlen, "cannot read %s: %s", path, ebuf);
+            return -1;
+        }
+        rc = libpcap_opened(s, o, path, err, errlen);
     }
-    s->dlt = pcap_datalink(s->pcap);
-    if (!ow_link_supported(s->dlt)) {
-        refuse_dlt(s->dlt, path, err, errlen);
+    if (rc < 0)
         src_close(s);
-        return -1;
-    }
-    bool filtered = o->bpf && *o->bpf;
-    if (filtered && capfilter_set(s->pcap, o, err, errlen) < 0) {
-        src_close(s);
-        return -1;
-    }
-    pcap_records_open(&s->rec, path, s->pcap, filtered);
-    return 0;
+    return rc;
 }
 
-/* Does the user's filter (if any) keep this packet of the own pcapng reader? */
-static bool ng_filter_keeps(pkt_source *s, const raw_packet *p)
+/* Does the user's filter (if any) keep this packet of the own pcapng reader? 1 yes, 0 no,
+ * -1 when it cannot be compiled for the packet's link type (message in err). */
+static int ng_filter_keeps(pkt_source *s, const raw_packet *p, char *err, size_t errlen)
 {
-    if (s->n_ng_filter == 0)
-        return true;
-    for (int i = 0; i < s->n_ng_filter; i++) {
-        if (s->ng_filter[i].dlt != p->dlt)
-            continue;
-        struct pcap_pkthdr h = {.ts = p->tv, .caplen = p->caplen, .len = p->wirelen};
-        return pcap_offline_filter(&s->ng_filter[i].prog, &h, p->data) != 0;
-    }
-    return true; /* a link type orphanwatch skips */
+    if (!s->ng_opts || !ow_link_supported(p->dlt))
+        return 1; /* no filter; or a link type orphanwatch skips (and counts) anyway */
+    const struct bpf_program *prog = ng_filter_for(s, p->dlt, err, errlen);
+    if (!prog)
+        return -1;
+    struct pcap_pkthdr h = {.ts = p->tv, .caplen = p->caplen, .len = p->wirelen};
+    return pcap_offline_filter(prog, &h, p->data) != 0;
 }
 
 static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errlen)
@@ -176,9 +283,9 @@ static int next_own_pcapng(pkt_source *s, raw_packet *p, char *err, size_t errle
         return SRC_TRUNCATED;
     if (rc < 0)
         return SRC_ERROR;
-    p->ts = q.ts;
-    p->tv.tv_sec = (time_t)q.ts;
-    p->tv.tv_usec = (suseconds_t)((q.ts - (double)p->tv.tv_sec) * 1e6);
+    p->tv.tv_sec = (time_t)q.sec;
+    p->tv.tv_usec = (suseconds_t)q.usec;
+    p->ts = (double)p->tv.tv_sec + (double)p->tv.tv_usec / 1e6; /* as packet_from's */
     p->caplen = q.caplen;
     p->wirelen = q.wirelen;
     p->data = q.data;
@@ -214,10 +321,11 @@ static int records_to_libpcap(pkt_source *s, char *err, size_t errlen)
 int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
 {
     if (s->ng) {
-        int rc;
-        while ((rc = next_own_pcapng(s, p, err, errlen)) == SRC_PACKET && !ng_filter_keeps(s, p))
+        int rc, keep = 0;
+        while ((rc = next_own_pcapng(s, p, err, errlen)) == SRC_PACKET &&
+               (keep = ng_filter_keeps(s, p, err, errlen)) == 0)
             ;
-        return rc;
+        return keep < 0 ? SRC_ERROR : rc;
     }
     if (s->rec.buf) {
         struct pcap_pkthdr rh;
@@ -237,13 +345,7 @@ int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
     if (rc == PCAP_ERROR_BREAK)
         return SRC_EOF;
     const char *msg = pcap_geterr(s->pcap);
-    /* libpcap 1.10 on a second RAW interface of a pcapng read from a pipe (a named file goes
-     * to the own reader, which reads it: see pcapng.h) */
-    bool second_iface = strstr(msg, "different from the type of the first interface") != NULL;
-    snprintf(err, errlen, "%s%s", msg,
-             second_iface ? " (libpcap cannot read a pcapng with several RAW interfaces or "
-                            "sections from a pipe: give orphanwatch the file's name)"
-                          : "");
+    snprintf(err, errlen, "%s", msg);
     return !s->live && strstr(msg, "truncated") ? SRC_TRUNCATED : SRC_ERROR;
 }
 

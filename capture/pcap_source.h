@@ -1,7 +1,8 @@
 /* pcap_source: where packets come from. A pcap or pcapng file through libpcap (the plain
  * records of a classic pcap file read from a buffer instead: pcap_records.h), a pcapng file
- * whose interfaces have different link types through capture/'s own pcapng reader (libpcap
- * refuses those), or a live interface (live.c). Each packet comes with its link type.
+ * whose interfaces have different link types, or any pcapng read as a stream (standard
+ * input, a pipe, gzip: stream.h), through capture/'s own pcapng reader (libpcap refuses
+ * those), or a live interface (live.c). Each packet comes with its link type.
  * Internal to capture/. */
 #ifndef OW_CAPTURE_PCAP_SOURCE_H
 #define OW_CAPTURE_PCAP_SOURCE_H
@@ -22,9 +23,12 @@ typedef struct pkt_source {
     pcapng_reader *ng; /* own pcapng reader */
     pcap_records rec;  /* a classic pcap file's records while they need nothing from libpcap */
     pkt_filter ng_filter[SRC_MAX_FILE_LINKTYPES];
-    int n_ng_filter; /* 0: no filter (none given, or libpcap runs it) */
-    char *iobuf;     /* the stdio buffer of the file libpcap reads (freed after it) */
-    int dlt;         /* libpcap's link type */
+    int n_ng_filter;             /* the link types compiled for so far */
+    const capture_opts *ng_opts; /* the user's filter for the own reader (NULL: none); each
+                                    link type's program is compiled when its first packet
+                                    comes (the opts outlive the source) */
+    char *iobuf;                 /* the stdio buffer of the file libpcap reads (freed after it) */
+    int dlt;                     /* libpcap's link type */
     bool live;
 } pkt_source;
 

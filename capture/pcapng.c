@@ -1,4 +1,5 @@
-/* pcapng: the block reader used for pcapng files with several link types (see pcapng.h). */
+/* pcapng: the own pcapng block reader: files with several link types or sections, and streams (see
+ * pcapng.h). */
 #include "capture/pcapng.h"
 #include <math.h>
 #include <stdlib.h>
@@ -19,12 +20,13 @@ enum {
 typedef struct pcapng_iface {
     int linktype;
     uint32_t snaplen;
-    double units_per_sec;
-    int64_t ts_offset;
+    uint64_t units_per_sec; /* if_tsresol: 10^n (n <= 19) or 2^n (n <= 63); 0 for others */
+    int64_t ts_offset;      /* if_tsoffset, seconds */
 } pcapng_iface;
 
 struct pcapng_reader {
     FILE *f;
+    bool owns_f;
     bool swap;
     uint8_t *buf;
     uint32_t bufsize;
@@ -121,6 +123,14 @@ static int read_block(pcapng_reader *r, bool headers_only, uint32_t *type, uint3
     return 1;
 }
 
+static uint64_t pow10u(int e)
+{
+    uint64_t v = 1;
+    while (e-- > 0)
+        v *= 10;
+    return v;
+}
+
 static void parse_idb_options(pcapng_reader *r, pcapng_iface *ifc, const uint8_t *o, uint32_t len)
 {
     uint32_t i = 0;
@@ -131,9 +141,8 @@ static void parse_idb_options(pcapng_reader *r, pcapng_iface *ifc, const uint8_t
         const uint8_t *v = o + i + 4;
         if (code == OPT_IF_TSRESOL && olen >= 1) {
             int e = v[0] & 0x7F;
-            double base = (v[0] & 0x80) ? 2.0 : 10.0;
-            if (e <= 63)
-                ifc->units_per_sec = pow(base, e);
+            bool binary = (v[0] & 0x80) != 0;
+            ifc->units_per_sec = binary ? (e <= 63 ? 1ull << e : 0) : (e <= 19 ? pow10u(e) : 0);
         } else if (code == OPT_IF_TSOFFSET && olen >= 8) {
             uint64_t off;
             memcpy(&off, v, 8);
@@ -156,16 +165,25 @@ static int add_iface(pcapng_reader *r, uint32_t len, char *err, size_t errlen)
     pcapng_iface *ifc = &r->ifaces[r->nifaces++];
     ifc->linktype = rd16(r, r->buf + 8);
     ifc->snaplen = rd32(r, r->buf + 12);
-    ifc->units_per_sec = 1e6;
+    ifc->units_per_sec = 1000000;
     ifc->ts_offset = 0;
     parse_idb_options(r, ifc, r->buf + 16, len - 20);
     return 1;
 }
 
-static double iface_ts(const pcapng_iface *ifc, uint32_t hi, uint32_t lo)
+/* The time of a packet of interface ifc: whole seconds and microseconds, truncated (as
+ * libpcap gives them), worked out in integers so that no microsecond is lost to rounding. A
+ * resolution that is no power of 10 or 2 in range gives 0. */
+static void iface_time(const pcapng_iface *ifc, uint32_t hi, uint32_t lo, int64_t *sec,
+                       uint32_t *usec)
 {
-    uint64_t units = (uint64_t)hi << 32 | lo;
-    return (double)ifc->ts_offset + (double)units / ifc->units_per_sec;
+    uint64_t units = (uint64_t)hi << 32 | lo, per = ifc->units_per_sec;
+    *sec = 0;
+    *usec = 0;
+    if (per == 0)
+        return;
+    *sec = (int64_t)(units / per) + ifc->ts_offset;
+    *usec = (uint32_t)((unsigned __int128)(units % per) * 1000000u / per);
 }
 
 /* Fills p from an EPB/OPB/SPB in r->buf. Returns 1, 0 to skip, -1 corrupt. */
@@ -174,7 +192,6 @@ static int packet_block(pcapng_reader *r, uint32_t type, uint32_t len, pcapng_pa
 {
     const uint8_t *b = r->buf;
     uint32_t ifid, hdr, caplen, wirelen;
-    double ts = 0;
     if (type == BT_SPB) {
         if (len < 16)
             goto corrupt;
@@ -198,10 +215,11 @@ static int packet_block(pcapng_reader *r, uint32_t type, uint32_t len, pcapng_pa
     }
     if (caplen > len - hdr - 4)
         goto corrupt;
+    p->sec = 0; /* a simple packet block has no time */
+    p->usec = 0;
     if (type != BT_SPB)
-        ts = iface_ts(&r->ifaces[ifid], rd32(r, b + 12), rd32(r, b + 16));
+        iface_time(&r->ifaces[ifid], rd32(r, b + 12), rd32(r, b + 16), &p->sec, &p->usec);
     p->linktype = r->ifaces[ifid].linktype;
-    p->ts = ts;
     p->caplen = caplen;
     p->wirelen = wirelen < caplen ? caplen : wirelen;
     p->data = b + hdr;
@@ -240,6 +258,19 @@ pcapng_reader *pcapng_open(const char *path, char *err, size_t errlen)
         free(r);
         return NULL;
     }
+    r->owns_f = true;
+    return r;
+}
+
+pcapng_reader *pcapng_open_stream(FILE *f, bool owns_f, char *err, size_t errlen)
+{
+    pcapng_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->f = f;
+    r->owns_f = owns_f;
     return r;
 }
 
@@ -247,7 +278,7 @@ void pcapng_close(pcapng_reader *r)
 {
     if (!r)
         return;
-    if (r->f)
+    if (r->f && r->owns_f)
         fclose(r->f);
     free(r->buf);
     free(r);

@@ -27,6 +27,23 @@ dump() { # dump FILE OUT: capture/'s per-connection counts, bounded in time (no 
     timeout 120 "$bin" --dump "$1" >"$2" 2>"$2.err"
 }
 
+# streams NAME VARIANT FILE: the pcapng read from standard input, from a pipe and
+# gzip-compressed (none can be looked into before it is read: the own reader reads them all)
+# gives what the file by name gives
+streams() {
+    timeout 120 "$bin" --dump - <"$3" >"$tmp/s.txt" 2>"$tmp/s.err" ||
+        bad "$1 $2 on standard input: failed: $(head -c 300 "$tmp/s.err")"
+    cmp -s "$tmp/v.txt" "$tmp/s.txt" || bad "$1 $2 on standard input: differs from by name"
+    timeout 120 "$bin" --dump <(cat "$3") >"$tmp/s.txt" 2>"$tmp/s.err" ||
+        bad "$1 $2 from a pipe: failed: $(head -c 300 "$tmp/s.err")"
+    cmp -s "$tmp/v.txt" "$tmp/s.txt" || bad "$1 $2 from a pipe: differs from by name"
+    gzip -c "$3" >"$3.gz"
+    timeout 120 "$bin" --dump "$3.gz" >"$tmp/s.txt" 2>"$tmp/s.err" ||
+        bad "$1 $2 gzip-compressed: failed: $(head -c 300 "$tmp/s.err")"
+    cmp -s "$tmp/v.txt" "$tmp/s.txt" || bad "$1 $2 gzip-compressed: differs from by name"
+    echo "ok $1 $2 on standard input, from a pipe, gzip-compressed"
+}
+
 stat_of() { # stat_of DUMP NAME
     sed -n "s/^stats .* $2 \([0-9]*\).*/\1/p" "$1" | head -n 1
 }
@@ -44,6 +61,7 @@ for name in healthcheck-curl healthy-v4; do
         python3 "$cmp" "$tmp/v.txt" "$f" >"$tmp/cmp.txt" || { cat "$tmp/cmp.txt"; bad "$name $v: differs from tshark"; }
         python3 "$cmp" --dumps "$tmp/orig.txt" "$tmp/v.txt" >"$tmp/cmp.txt" || { cat "$tmp/cmp.txt"; bad "$name $v: differs from the original"; }
         echo "ok $name $v"
+        case "$v" in pcapng*) streams "$name" "$v" "$f" ;; esac
     done
     [ "$(stat_of "$tmp/v.txt" reassembled)" -gt 0 ] || bad "$name ipv4frag: nothing reassembled"
 
@@ -113,17 +131,29 @@ else
     echo "ok truncated file header: $(cat "$tmp/err.txt")"
 fi
 
-# a pcapng of two sections from a pipe: libpcap reads it (the own reader needs the file) and
-# stops at the second section; the message says to name the file instead
+# a pcapng of two sections (libpcap 1.10 stops at the second) from standard input, and with
+# a BPF filter that cannot apply to its link type: the whole report, as by name; and a
+# clear refusal (a file by name is refused before reading; a stream at its first packet)
 ow="${ORPHANWATCH_BIN:-}"
 if [ -x "$ow" ]; then
     python3 "$tool" pcapng-sections "$caps/healthcheck-curl.pcap" "$tmp/sec.pcapng"
-    "$ow" read - <"$tmp/sec.pcapng" >/dev/null 2>"$tmp/err.txt"
-    grep -q "give orphanwatch the file's name" "$tmp/err.txt" ||
-        bad "pcapng sections from a pipe: no advice: $(cat "$tmp/err.txt")"
-    "$ow" read "$tmp/sec.pcapng" >/dev/null 2>"$tmp/err.txt" ||
+    "$ow" read "$tmp/sec.pcapng" --format jsonl >"$tmp/by-name.txt" 2>"$tmp/err.txt" ||
         bad "pcapng sections by name: failed: $(cat "$tmp/err.txt")"
-    echo "ok pcapng sections: by name read, from a pipe advised"
+    "$ow" read - --format jsonl <"$tmp/sec.pcapng" >"$tmp/stdin.txt" 2>"$tmp/err.txt" ||
+        bad "pcapng sections on standard input: failed: $(cat "$tmp/err.txt")"
+    [ -s "$tmp/by-name.txt" ] && cmp -s "$tmp/by-name.txt" "$tmp/stdin.txt" ||
+        bad "pcapng sections on standard input: a report other than by name's"
+    for how in name stdin; do
+        if [ $how = name ]; then
+            "$ow" read "$tmp/sec.pcapng" 'ether host 1:2:3:4:5:6' >/dev/null 2>"$tmp/err.txt"
+        else
+            "$ow" read - 'ether host 1:2:3:4:5:6' <"$tmp/sec.pcapng" >/dev/null 2>"$tmp/err.txt"
+        fi
+        rc=$?
+        [ $rc -ne 0 ] && grep -q "ethernet addresses supported only" "$tmp/err.txt" ||
+            bad "a filter that cannot apply, by $how: exit $rc, $(cat "$tmp/err.txt")"
+    done
+    echo "ok pcapng sections: read on standard input as by name; a filter that cannot apply refused"
 fi
 
 exit $fail

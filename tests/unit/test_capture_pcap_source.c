@@ -4,7 +4,9 @@
  * after its last whole packet; a FIFO (`orphanwatch read <(tcpdump -w -)`) is read too: the
  * pcapng probe used to swallow its first bytes ("unknown file format"); a gzip-compressed
  * file gives the same packets, and cut short ends as truncated; a zstd one is refused with
- * the command that reads it. */
+ * the command that reads it; a pcapng of two sections (libpcap 1.10 refuses the second) gives
+ * the same packets by name, from a FIFO, gzip-compressed and on standard input (a pcap there
+ * too), and its filter is compiled as its link types come. */
 #include "capture/pcap_source.h"
 #include "tests/unit/testlib.h"
 #include <zlib.h>
@@ -32,6 +34,17 @@ static uint32_t packet_len(int i)
     return (uint32_t)((i * 7919u) % 3000u) + 20u;
 }
 
+static uint32_t packet_sec(int i)
+{
+    return 1714550400u + (uint32_t)i / 1000u;
+}
+
+/* Any microsecond: a time rebuilt from a double must come out exact. */
+static uint32_t packet_usec(int i)
+{
+    return ((uint32_t)i * 7919u + 123u) % 1000000u;
+}
+
 static void put32(FILE *f, uint32_t v)
 {
     fwrite(&v, 4, 1, f);
@@ -55,8 +68,8 @@ static long write_pcap(const char *path)
         uint32_t len = packet_len(i);
         for (uint32_t k = 0; k < len; k++)
             data[k] = (uint8_t)(i * 31 + k);
-        put32(f, 1714550400u + (uint32_t)i / 1000u);
-        put32(f, (uint32_t)(i % 1000) * 1000u);
+        put32(f, packet_sec(i));
+        put32(f, packet_usec(i));
         put32(f, len);
         put32(f, len + (uint32_t)(i % 3)); /* wire length sometimes longer than captured */
         fwrite(data, 1, len, f);
@@ -66,16 +79,78 @@ static long write_pcap(const char *path)
     return size;
 }
 
-static int open_source(pkt_source *s, const char *path)
+/* A pcap block: type, length, body (padded to 4 bytes), length again. */
+static void put_block(FILE *f, uint32_t type, const void *body, uint32_t n)
+{
+    static const uint8_t pad[4];
+    uint32_t padded = (n + 3u) & ~3u;
+    put32(f, type);
+    put32(f, padded + 12);
+    fwrite(body, 1, n, f);
+    fwrite(pad, 1, padded - n, f);
+    put32(f, padded + 12);
+}
+
+static void put_section(FILE *f)
+{
+    uint8_t shb[16] = {0};
+    uint32_t bom = 0x1A2B3C4D;
+    memcpy(shb, &bom, 4);
+    shb[4] = 1;               /* version 1.0 */
+    memset(shb + 8, 0xFF, 8); /* section length unknown */
+    put_block(f, 0x0A0D0D0A, shb, sizeof shb);
+    uint8_t idb[8] = {LINKTYPE_RAW, 0, 0, 0};
+    uint32_t snap = SNAPLEN;
+    memcpy(idb + 4, &snap, 4);
+    put_block(f, 1, idb, sizeof idb);
+}
+
+/* The packets of write_pcap as a pcapng of two sections, one RAW interface each (libpcap 1.10
+ * stops at the second): the own reader's. Returns its size. */
+static long write_pcapng_sections(const char *path)
+{
+    static uint8_t block[20 + SNAPLEN];
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    for (int i = 0; i < N_PACKETS; i++) {
+        if (i == 0 || i == N_PACKETS / 2)
+            put_section(f);
+        uint32_t len = packet_len(i), w[5];
+        uint64_t us = (uint64_t)packet_sec(i) * 1000000u + packet_usec(i);
+        w[0] = 0; /* interface */
+        w[1] = (uint32_t)(us >> 32);
+        w[2] = (uint32_t)us;
+        w[3] = len;
+        w[4] = len + (uint32_t)(i % 3);
+        memcpy(block, w, sizeof w);
+        for (uint32_t k = 0; k < len; k++)
+            block[20 + k] = (uint8_t)(i * 31 + k);
+        put_block(f, 6, block, 20 + len);
+    }
+    long size = ftell(f);
+    fclose(f);
+    return size;
+}
+
+static int open_source_filtered(pkt_source *s, const char *path, const char *bpf)
 {
     char err[512] = "";
-    capture_opts o;
+    static capture_opts o; /* outlives the source (its filter is compiled as packets come) */
     memset(&o, 0, sizeof o);
     o.file = path;
+    o.bpf = bpf;
+    o.server_ports[0] = 5006;
+    o.n_server_ports = 1;
     int rc = src_open_file(s, &o, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "  src_open_file(%s): %s\n", path, err);
     return rc;
+}
+
+static int open_source(pkt_source *s, const char *path)
+{
+    return open_source_filtered(s, path, NULL);
 }
 
 /* Reads path through the source and directly through libpcap, packet by packet; returns the
@@ -140,13 +215,11 @@ static void test_truncated(void)
     src_close(&s);
 }
 
-/* A FIFO: the same packets. */
-static void test_fifo(void)
+/* Feeds path into a new FIFO from a child; returns the child (0 on failure). */
+static pid_t feed_fifo(const char *path, const char *fifo)
 {
-    char path[128], fifo[128], err[512];
-    snprintf(path, sizeof path, "%s/whole.pcap", tmpdir);
-    snprintf(fifo, sizeof fifo, "%s/fifo.pcap", tmpdir);
-    CHECK(mkfifo(fifo, 0600) == 0);
+    if (mkfifo(fifo, 0600) != 0)
+        return 0;
     pid_t pid = fork();
     if (pid == 0) {
         int in = open(path, O_RDONLY), out = open(fifo, O_WRONLY);
@@ -157,6 +230,23 @@ static void test_fifo(void)
                 _exit(1);
         _exit(0);
     }
+    return pid > 0 ? pid : 0;
+}
+
+static void reap(pid_t pid)
+{
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+          WEXITSTATUS(status) == 0);
+}
+
+/* A FIFO: the same packets. */
+static void test_fifo(void)
+{
+    char path[128], fifo[128], err[512];
+    snprintf(path, sizeof path, "%s/whole.pcap", tmpdir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.pcap", tmpdir);
+    pid_t pid = feed_fifo(path, fifo);
     pkt_source s;
     if (pid > 0 && open_source(&s, fifo) == 0) {
         int end = 0;
@@ -164,9 +254,7 @@ static void test_fifo(void)
         CHECK_EQ_INT(end, SRC_EOF);
         src_close(&s);
     }
-    int status = 0;
-    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-          WEXITSTATUS(status) == 0);
+    reap(pid);
 }
 
 /* Compresses src into dst with zlib; the compressed size, -1 on failure. */
@@ -211,18 +299,156 @@ static void test_gzip(void)
         CHECK(n > N_PACKETS / 3 && n < N_PACKETS);
         CHECK_EQ_INT(end, SRC_TRUNCATED);
         src_close(&s);
+        /* the same cut file from a pipe (decompressed as a stream): the same packets, the
+         * same end */
+        char fifo[128];
+        snprintf(fifo, sizeof fifo, "%s/gz.fifo", tmpdir);
+        pid_t pid = feed_fifo(gz, fifo);
+        int m = 0, end2 = 0;
+        if (pid > 0 && open_source(&s, fifo) == 0) {
+            while ((end2 = src_next(&s, &p, err, sizeof err)) == SRC_PACKET)
+                m++;
+            src_close(&s);
+        }
+        reap(pid);
+        unlink(fifo);
+        CHECK(m == n && end2 == SRC_TRUNCATED);
     }
+}
+
+/* The start of a zstd frame: enough to be recognised as zstd. */
+static void write_zstd(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    static const unsigned char zstd[] = {0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x01, 0x02};
+    CHECK(f && fwrite(zstd, 1, sizeof zstd, f) == sizeof zstd);
+    if (f)
+        fclose(f);
+}
+
+/* A corrupt gzip stream is an error after the packets before it, not a quiet end; another
+ * compression on standard input is refused with the command to put in the pipe. */
+static void test_stream_refusals(void)
+{
+    char gz[128], bad[128], fifo[128], err[512] = "";
+    snprintf(gz, sizeof gz, "%s/whole.pcap.gz", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.gz", tmpdir);
+    snprintf(fifo, sizeof fifo, "%s/bad.fifo", tmpdir);
+    FILE *in = fopen(gz, "rb"), *out = fopen(bad, "wb");
+    static char buf[200000];
+    size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
+    CHECK(n > 10000);
+    for (size_t i = n / 2; i < n; i++) /* the second half of the deflate data: garbage */
+        buf[i] = (char)(i * 7919u >> 3);
+    CHECK(out && fwrite(buf, 1, n, out) == n);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    pkt_source s;
+    pid_t pid = feed_fifo(bad, fifo);
+    int packets = 0, end = 0;
+    if (pid > 0 && open_source(&s, fifo) == 0) {
+        raw_packet p;
+        while ((end = src_next(&s, &p, err, sizeof err)) == SRC_PACKET)
+            packets++;
+        src_close(&s);
+    }
+    reap(pid);
+    CHECK(packets > 0 && end == SRC_ERROR);
+
+    char zst[128];
+    snprintf(zst, sizeof zst, "%s/whole.pcap.zst", tmpdir);
+    write_zstd(zst);
+    int saved = dup(0), fd = open(zst, O_RDONLY);
+    CHECK(saved >= 0 && fd >= 0 && dup2(fd, 0) == 0);
+    capture_opts o;
+    memset(&o, 0, sizeof o);
+    o.file = "-";
+    CHECK_EQ_INT(src_open_file(&s, &o, err, sizeof err), -1);
+    CHECK(strstr(err, "standard input is zstd-compressed") && strstr(err, "| zstdcat |"));
+    clearerr(stdin);
+    CHECK(dup2(saved, 0) == 0);
+    close(saved);
+    close(fd);
+}
+
+/* Packets kept by a filter, through the source. */
+static int count_kept(const char *path, const char *bpf, int *end)
+{
+    pkt_source s;
+    char err[512];
+    if (open_source_filtered(&s, path, bpf) != 0)
+        return -1;
+    raw_packet p;
+    int n = 0;
+    while ((*end = src_next(&s, &p, err, sizeof err)) == SRC_PACKET)
+        n++;
+    src_close(&s);
+    return n;
+}
+
+/* A pcapng libpcap cannot read (two sections) gives libpcap's packets of the same pcap by
+ * name, from a FIFO, gzip-compressed and on standard input (the last three are read once,
+ * their first bytes given back to the own reader); with a filter, what the filter keeps of
+ * the pcap. */
+static void test_pcapng_streams(void)
+{
+    char pcap[128], ng[128], gz[128], fifo[128], err[512] = "";
+    snprintf(pcap, sizeof pcap, "%s/whole.pcap", tmpdir);
+    snprintf(ng, sizeof ng, "%s/sections.pcapng", tmpdir);
+    snprintf(gz, sizeof gz, "%s/sections.pcapng.gz", tmpdir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.pcapng", tmpdir);
+    CHECK(write_pcapng_sections(ng) > 0 && gzip_file(ng, gz) > 0);
+    pkt_source s;
+    int end = 0;
+    char pcap_gz[128];
+    snprintf(pcap_gz, sizeof pcap_gz, "%s/whole.pcap.gz", tmpdir);
+    CHECK(gzip_file(pcap, pcap_gz) > 0);
+    /* by name or FIFO; or on standard input: the pcapng, the pcap, both gzip-compressed */
+    const struct {
+        const char *path, *stdin_file;
+    } by[] = {{ng, NULL},  {gz, NULL}, {fifo, NULL},  {"-", ng},
+              {"-", pcap}, {"-", gz},  {"-", pcap_gz}};
+    for (size_t k = 0; k < sizeof by / sizeof by[0]; k++) {
+        pid_t pid = by[k].path == fifo ? feed_fifo(ng, fifo) : 0;
+        int saved = -1, in = -1;
+        if (by[k].stdin_file) {
+            saved = dup(0);
+            in = open(by[k].stdin_file, O_RDONLY);
+            CHECK(saved >= 0 && in >= 0 && dup2(in, 0) == 0);
+        }
+        if (open_source(&s, by[k].path) == 0) {
+            CHECK_EQ_INT(compare_with_libpcap(&s, pcap, &end, err, sizeof err), N_PACKETS);
+            CHECK_EQ_INT(end, SRC_EOF);
+            src_close(&s);
+        }
+        if (pid)
+            reap(pid);
+        if (saved >= 0) { /* stdin itself was left open: it is read on */
+            clearerr(stdin);
+            CHECK(dup2(saved, 0) == 0 && fileno(stdin) == 0);
+            close(saved);
+            close(in);
+        }
+    }
+    int want = count_kept(pcap, "len > 1500", &end);
+    CHECK(want > 0 && want < N_PACKETS && end == SRC_EOF); /* some kept, not all */
+    CHECK_EQ_INT(count_kept(ng, "len > 1500", &end), want);
+    CHECK_EQ_INT(count_kept(gz, "len > 1500", &end), want);
+    CHECK_EQ_INT(end, SRC_EOF);
+    /* a filter that cannot apply to RAW: refused at open by name, at the first packet in a
+     * stream */
+    CHECK_EQ_INT(open_source_filtered(&s, ng, "ether host 1:2:3:4:5:6"), -1);
+    CHECK_EQ_INT(count_kept(gz, "ether host 1:2:3:4:5:6", &end), 0);
+    CHECK_EQ_INT(end, SRC_ERROR);
 }
 
 static void test_other_compression(void)
 {
     char path[128], err[512] = "";
     snprintf(path, sizeof path, "%s/whole.pcap.zst", tmpdir);
-    FILE *f = fopen(path, "wb");
-    static const unsigned char zstd[] = {0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x01, 0x02};
-    CHECK(f && fwrite(zstd, 1, sizeof zstd, f) == sizeof zstd);
-    if (f)
-        fclose(f);
+    write_zstd(path);
     pkt_source s;
     capture_opts o;
     memset(&o, 0, sizeof o);
@@ -242,6 +468,8 @@ int main(void)
     test_truncated();
     test_fifo();
     test_gzip();
+    test_pcapng_streams();
+    test_stream_refusals();
     test_other_compression();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -1,0 +1,73 @@
+/* stream: a capture read once, from a file descriptor (see stream.h). */
+#include "capture/stream.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const uint8_t pcapng_magic[4] = {0x0A, 0x0D, 0x0D, 0x0A};
+
+ssize_t stream_peek_fd(int fd, uint8_t magic[STREAM_MAGIC_LEN])
+{
+    size_t got = 0;
+    while (got < STREAM_MAGIC_LEN) {
+        ssize_t n = read(fd, magic + got, STREAM_MAGIC_LEN - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+bool stream_is_pcapng(const uint8_t *magic, size_t n)
+{
+    return n >= sizeof pcapng_magic && memcmp(magic, pcapng_magic, sizeof pcapng_magic) == 0;
+}
+
+typedef struct fd_stream {
+    int fd;
+    bool owns_fd;
+    uint8_t bytes[STREAM_MAGIC_LEN];
+    size_t n, at;
+} fd_stream;
+
+static ssize_t fd_stream_read(void *cookie, char *buf, size_t size)
+{
+    fd_stream *r = cookie;
+    size_t k = 0;
+    while (k < size && r->at < r->n)
+        buf[k++] = (char)r->bytes[r->at++];
+    if (k > 0)
+        return (ssize_t)k;
+    return read(r->fd, buf, size); /* what there is now; EINTR too (a stop: see capture_run) */
+}
+
+static int fd_stream_close(void *cookie)
+{
+    fd_stream *r = cookie;
+    int rc = r->owns_fd ? close(r->fd) : 0;
+    free(r);
+    return rc;
+}
+
+FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n)
+{
+    if (n > STREAM_MAGIC_LEN) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fd_stream *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    *r = (fd_stream){.fd = fd, .owns_fd = owns_fd, .n = n};
+    memcpy(r->bytes, bytes, n);
+    cookie_io_functions_t io = {.read = fd_stream_read, .close = fd_stream_close};
+    FILE *out = fopencookie(r, "rb", io);
+    if (!out)
+        free(r);
+    return out;
+}
