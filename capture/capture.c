@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -47,46 +48,43 @@ static void set_server_port_bits(capture *c)
     }
 }
 
-/* Several files: copied, put in reading order (files.h); the first becomes opts.file. */
+/* Several files: copied, put in reading order and merged (files.h); the first is opts.file. */
 static int open_files(capture *c, const capture_opts *o, char *err, size_t errlen)
 {
     int n = 1 + o->n_more_files;
     c->files = calloc((size_t)n, sizeof *c->files);
-    if (!c->files) {
+    c->files_first_ts = calloc((size_t)n, sizeof *c->files_first_ts);
+    if (!c->files || !c->files_first_ts) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     c->n_files = n;
-    for (int i = 0; i < n; i++)
-        if (strcmp(i ? o->more_files[i - 1] : o->file, "-") == 0) {
+    for (int i = 0; i < n; i++) {
+        const char *path = i ? o->more_files[i - 1] : o->file;
+        struct stat st;
+        if (strcmp(path, "-") == 0) {
             snprintf(err, errlen, "standard input (-) cannot be read with other files");
             return -1;
         }
+        /* files are put in order by their first packets, read before: a pipe's would be gone */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            snprintf(err, errlen,
+                     "%s is not a regular file (a pipe?): only regular files can be read with "
+                     "other files; read it alone",
+                     path);
+            return -1;
+        }
+    }
     for (int i = 0; i < n; i++)
         if (!(c->files[i] = strdup(i ? o->more_files[i - 1] : o->file))) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-    if (files_order(c->files, n, &c->opts, err, errlen) < 0)
+    if (files_order(c->files, n, c->files_first_ts, &c->opts, err, errlen) < 0)
         return -1;
     c->opts.file = c->files[0];
-    return 0;
-}
-
-/* At the end of a file: the next one of a read's files, opened. 1 when there is one, 0 when
- * not, -1 (message in err) when it cannot be opened. */
-static int next_file(capture *c, char *err, size_t errlen)
-{
-    if (!c->files || c->file_at + 1 >= c->n_files)
-        return 0;
-    src_close(&c->src);
-    c->opts.file = c->files[++c->file_at];
-    char *name = strdup(c->opts.file);
-    if (name) {
-        free(c->name);
-        c->name = name;
-    }
-    return src_open_file(&c->src, &c->opts, err, errlen) < 0 ? -1 : 1;
+    c->merge = files_merge_open(c->files, c->files_first_ts, n, &c->opts, err, errlen);
+    return c->merge ? 0 : -1;
 }
 
 capture *capture_open(const capture_opts *o, char *err, size_t errlen)
@@ -121,8 +119,9 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
         capture_close(c, NULL);
         return NULL;
     }
-    int rc = o->file ? src_open_file(&c->src, &c->opts, err, errlen)
-                     : src_open_live(&c->src, &c->opts, err, errlen);
+    int rc = c->merge  ? 0
+             : o->file ? src_open_file(&c->src, &c->opts, err, errlen)
+                       : src_open_live(&c->src, &c->opts, err, errlen);
     if (rc < 0 || !nids_glue_init(c, err, errlen) ||
         (o->keep_dir && !(c->keep = pk_open(&c->opts, &c->stats, err, errlen)))) {
         capture_close(c, NULL);
@@ -285,20 +284,30 @@ static ow_flow_int *flow_for(capture *c, const ow_ip *ip, const ow_tcp_seg *s, i
     return f;
 }
 
-/* Whether s is the data segment last seen in its direction once more (OW_DUPLICATE_S); it
- * becomes the last one. Segments without data are never taken for copies: a host does send
- * the same RST or ACK twice at once (RSTs of IPv4 id 0 back to back are in the shared
- * captures), and a copy of one changes nothing but a count. */
+static bool same_segment(const flow_last_seg *l, const ow_ip *ip, const ow_tcp_seg *s, double ts)
+{
+    return l->seq == s->seq && l->ts > 0 && ts - l->ts <= OW_DUPLICATE_S && ts >= l->ts &&
+           l->ack == s->ack && l->len == s->payload_wirelen && l->flags == s->flags &&
+           l->ip_id == ip->ip_id && l->csum == s->csum;
+}
+
+/* Whether s is one of the last data segments seen in its direction once more
+ * (OW_DUPLICATE_S); if not, it joins them. Segments without data are never taken for copies:
+ * a host does send the same RST or ACK twice at once (RSTs of IPv4 id 0 back to back are in
+ * the shared captures), and a copy of one changes nothing but a count. */
 static bool captured_twice(ow_flow_int *f, int dir, const ow_ip *ip, const ow_tcp_seg *s, double ts)
 {
     if (s->payload_wirelen == 0)
         return false;
-    flow_last_seg *l = &f->last_seg[dir];
-    bool same = l->ts > 0 && ts - l->ts <= OW_DUPLICATE_S && ts >= l->ts && l->seq == s->seq &&
-                l->ack == s->ack && l->len == s->payload_wirelen && l->flags == s->flags &&
-                l->ip_id == ip->ip_id && l->csum == s->csum;
-    *l = (flow_last_seg){s->seq, s->ack, s->payload_wirelen, ip->ip_id, s->csum, s->flags, ts};
-    return same;
+    flow_last_seg *ring = f->last_seg[dir];
+    for (int i = 0; i < FLOW_LAST_SEGS; i++)
+        if (same_segment(&ring[i], ip, s, ts))
+            return true;
+    uint8_t *at = &f->last_seg_at[dir];
+    ring[*at] =
+        (flow_last_seg){s->seq, s->ack, s->payload_wirelen, ip->ip_id, s->csum, s->flags, ts};
+    *at = (uint8_t)((*at + 1) % FLOW_LAST_SEGS);
+    return false;
 }
 
 static void handle_tcp(capture *c, const ow_ip *ip, const ow_tcp_seg *s)
@@ -482,7 +491,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
         if (stop && *stop)
             return handled;
         raw_packet p;
-        int rc = src_next(&c->src, &p, err, errlen);
+        int rc = c->merge ? files_merge_next(c->merge, &p, err, errlen)
+                          : src_next(&c->src, &p, err, errlen);
         if (rc == SRC_PACKET) {
             handle_packet(c, &p);
             handled++;
@@ -492,20 +502,22 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
             return handled;
         if (stop && *stop) /* the signal interrupted a blocked read (a pipe): stopped, no error */
             return handled;
-        if (rc == SRC_TRUNCATED) { /* the cut record is a packet, counted as truncated */
+        if (rc == SRC_TRUNCATED) { /* the cut record is a packet, counted as the file's cut */
             c->stats.packets++;
-            c->stats.truncated++;
-            bool more = c->files && c->file_at + 1 < c->n_files;
-            fprintf(stderr, "orphanwatch: %s: the file ends inside a packet (%s); %s\n", c->name,
-                    err, more ? "going on with the next file" : "stopping there");
-        }
-        if (rc == SRC_TRUNCATED || rc == SRC_EOF) {
-            int next = next_file(c, err, errlen);
-            if (next > 0)
+            c->stats.files_cut++;
+            bool more = c->merge && files_merge_more(c->merge);
+            fprintf(stderr, "orphanwatch: %s: the file ends inside a packet (%s); %s\n",
+                    c->merge ? files_merge_name(c->merge) : c->name, err,
+                    more ? "going on with the other files" : "stopping there");
+            if (more)
                 continue;
-            if (next < 0)
-                return SRC_ERROR;
+        }
+        if (rc == SRC_TRUNCATED || rc == SRC_EOF)
             return handled > 0 ? handled : SRC_EOF;
+        if (c->merge) { /* name the file */
+            char why[400];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "%s: %s", files_merge_name(c->merge), why);
         }
         return SRC_ERROR;
     }
@@ -597,9 +609,11 @@ void capture_close(capture *c, const ow_flow_sink *sink)
     ft_destroy(&c->flows);
     frag_destroy(&c->frags);
     src_close(&c->src);
+    files_merge_close(c->merge);
     for (int i = 0; c->files && i < c->n_files; i++)
         free(c->files[i]);
     free(c->files);
+    free(c->files_first_ts);
     free(c->file_copy);
     free(c->iface_copy);
     free(c->bpf_copy);

@@ -70,10 +70,11 @@ typedef struct capture_stats {
     uint64_t streams_evicted; /* max_streams hit */
     uint64_t gaps, gap_bytes;
     uint64_t buffer_overflows; /* max_stream_buffer hit: bytes skipped as a gap */
-    /* packets over OW_BACKWARDS_S older than the newest before them (overlapping files, a
+    /* packets over OW_BACKWARDS_S older than the newest before them (a file out of order, a
      * clock step), and the largest such step in milliseconds */
     uint64_t time_backwards, max_backwards_ms;
     uint64_t duplicates; /* the same TCP packet again within OW_DUPLICATE_S: analysed once */
+    uint64_t files_cut;  /* files that end inside a packet (that packet counted here, not read) */
     uint64_t kernel_drops, if_drops; /* live only (pcap_stats) */
     /* --keep-packets */
     uint64_t kept_packets;         /* analysed packets written to kept files */

@@ -4,6 +4,7 @@
 #ifndef OW_CAPTURE_PRIV_H
 #define OW_CAPTURE_PRIV_H
 #include "capture/capture.h"
+#include "capture/files.h"
 #include "capture/flow_table.h"
 #include "capture/ip_frag.h"
 #include "capture/packet_keep.h"
@@ -29,7 +30,9 @@ struct capture {
     char *name;
     char *file_copy, *iface_copy, *bpf_copy;
     char **files; /* a read's files, in reading order (files.h); NULL: opts.file alone */
-    int n_files, file_at;
+    double *files_first_ts;
+    int n_files;
+    files_merge *merge; /* reads them (files.h); NULL: src reads opts.file or the interface */
     pkt_source src;
     capture_stats stats;
     flow_table flows;

@@ -1,11 +1,14 @@
-/* export: the packets of some connections, out of capture files (see export.h). Each frame
- * is decoded with the same link-layer, IP and TCP decoders the capture path uses; frames that
- * are not TCP (nor IP fragments, TCP only once reassembled) are not copied. */
+/* export: the packets of some connections, out of capture files (see export.h). The files are
+ * read as `read` reads them (files.h: merged in time; gzip, pcapng of several interfaces).
+ * Each frame is decoded with the same link-layer, IP and TCP decoders the capture path uses;
+ * frames that are not TCP (nor IP fragments, TCP only once reassembled) are not copied. */
 #include "capture/export.h"
-#include "capture/compressed.h"
+#include "capture/files.h"
 #include "capture/packet.h"
+#include <limits.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,87 +41,126 @@ static bool packet_wanted(int dlt, const struct pcap_pkthdr *h, const uint8_t *f
     return false;
 }
 
-static pcap_t *open_source(const char *src, char *err, size_t errlen)
+/* Where the chosen packets go: the file is made at the first one, with its link type (a pcap
+ * holds one); wanted packets of other link types are counted, not written. */
+typedef struct export_out {
+    const char *path;
+    pcap_t *dead;
+    pcap_dumper_t *d;
+    int dlt;
+    long written, other_dlt;
+} export_out;
+
+static int out_open(export_out *o, int dlt, char *err, size_t errlen)
 {
-    pcap_t *p = compressed_pcap_open(src, err, errlen); /* a gzip one as `read` reads it */
-    if (!p)
-        return NULL;
-    int dlt = pcap_datalink(p);
-    if (!ow_link_supported(dlt)) {
-        snprintf(err, errlen, "%s: unsupported link type %s", src,
-                 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?");
-        pcap_close(p);
-        return NULL;
+    o->dead = pcap_open_dead(dlt, OW_EXPORT_SNAPLEN);
+    o->d = o->dead ? pcap_dump_open(o->dead, o->path) : NULL;
+    if (!o->d) {
+        snprintf(err, errlen, "%s: %s", o->path, o->dead ? pcap_geterr(o->dead) : "out of memory");
+        return -1;
     }
-    return p;
+    o->dlt = dlt;
+    return 0;
 }
 
-/* Copies the packets of p that belong to conns into d; returns how many. */
-static long copy_wanted(pcap_t *p, const char *src, pcap_dumper_t *d, const ow_conn_key *conns,
-                        size_t n)
+static int out_packet(export_out *o, const raw_packet *p, char *err, size_t errlen)
 {
-    int dlt = pcap_datalink(p);
-    struct pcap_pkthdr *h;
-    const u_char *frame;
-    long written = 0;
+    if (!o->d && out_open(o, p->dlt, err, errlen) < 0)
+        return -1;
+    if (p->dlt != o->dlt) {
+        o->other_dlt++;
+        return 0;
+    }
+    struct pcap_pkthdr h = {.ts = p->tv, .caplen = p->caplen, .len = p->wirelen};
+    pcap_dump((u_char *)o->d, &h, p->data);
+    o->written++;
+    return 0;
+}
+
+/* Ends the file (made now, empty, when nothing was chosen): 0, or -1 when it cannot be
+ * written. */
+static int out_close(export_out *o, int first_dlt, char *err, size_t errlen)
+{
+    int rc = o->d || out_open(o, first_dlt, err, errlen) == 0 ? 0 : -1;
+    if (rc == 0 && pcap_dump_flush(o->d) != 0) {
+        snprintf(err, errlen, "%s: write failed", o->path);
+        rc = -1;
+    }
+    if (o->d)
+        pcap_dump_close(o->d);
+    if (o->dead)
+        pcap_close(o->dead);
+    return rc;
+}
+
+/* Copies the chosen packets of the merged files into o; -1 when a file cannot be read. */
+static int copy_wanted(files_merge *m, export_out *o, int *first_dlt, const ow_conn_key *conns,
+                       size_t n, char *err, size_t errlen)
+{
+    raw_packet p;
     int rc;
-    while ((rc = pcap_next_ex(p, &h, &frame)) == 1) {
-        if (packet_wanted(dlt, h, frame, conns, n)) {
-            pcap_dump((u_char *)d, h, frame);
-            written++;
+    while ((rc = files_merge_next(m, &p, err, errlen)) != SRC_EOF) {
+        if (rc == SRC_TRUNCATED) {
+            fprintf(stderr, "orphanwatch: %s: %s (exported what came before)\n",
+                    files_merge_name(m), err);
+            continue;
         }
-    }
-    if (rc == PCAP_ERROR)
-        fprintf(stderr, "orphanwatch: %s: %s (exported what came before)\n", src, pcap_geterr(p));
-    return written;
-}
-
-/* The files after the first, into the first one's dumper; -1 when one cannot be read. */
-static long copy_others(const char *const *srcs, size_t n_src, int dlt, pcap_dumper_t *d,
-                        const ow_conn_key *conns, size_t n, char *err, size_t errlen)
-{
-    long written = 0;
-    for (size_t i = 1; i < n_src; i++) {
-        pcap_t *p = open_source(srcs[i], err, errlen);
-        if (!p)
-            return -1;
-        if (pcap_datalink(p) != dlt) {
-            snprintf(err, errlen, "%s: another link type than %s", srcs[i], srcs[0]);
-            pcap_close(p);
+        if (rc != SRC_PACKET) {
+            char why[400];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "%s: %s", files_merge_name(m), why);
             return -1;
         }
-        written += copy_wanted(p, srcs[i], d, conns, n);
-        pcap_close(p);
+        if (*first_dlt < 0)
+            *first_dlt = p.dlt;
+        struct pcap_pkthdr h = {.ts = p.tv, .caplen = p.caplen, .len = p.wirelen};
+        if (packet_wanted(p.dlt, &h, p.data, conns, n) && out_packet(o, &p, err, errlen) < 0)
+            return -1;
     }
-    return written;
+    return 0;
 }
 
 long ow_export_packets(const char *const *srcs, size_t n_src, const ow_conn_key *conns, size_t n,
                        const char *out, char *err, size_t errlen)
 {
-    if (n_src == 0) {
+    if (n_src == 0 || n_src > INT_MAX) {
         snprintf(err, errlen, "no capture file to export from");
         return -1;
     }
-    pcap_t *p = open_source(srcs[0], err, errlen);
-    if (!p)
-        return -1;
-    pcap_dumper_t *d = pcap_dump_open(p, out);
-    if (!d) {
-        snprintf(err, errlen, "%s: %s", out, pcap_geterr(p));
-        pcap_close(p);
-        return -1;
+    char **paths = calloc(n_src, sizeof *paths);
+    double *first = calloc(n_src, sizeof *first);
+    capture_opts opts = {0};
+    files_merge *m = NULL;
+    long written = -1;
+    if (!paths || !first) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
     }
-    long written = copy_wanted(p, srcs[0], d, conns, n);
-    long others = copy_others(srcs, n_src, pcap_datalink(p), d, conns, n, err, errlen);
-    written = others < 0 ? -1 : written + others;
-    if (pcap_dump_flush(d) != 0 && written >= 0) {
-        snprintf(err, errlen, "%s: write failed", out);
-        written = -1;
+    for (size_t i = 0; i < n_src; i++)
+        paths[i] = (char *)srcs[i];
+    if (files_order(paths, (int)n_src, first, &opts, err, errlen) < 0 ||
+        !(m = files_merge_open(paths, first, (int)n_src, &opts, err, errlen)))
+        goto done;
+    export_out o = {.path = out};
+    int first_dlt = -1;
+    int rc = copy_wanted(m, &o, &first_dlt, conns, n, err, errlen);
+    char close_err[300] = "";
+    if (out_close(&o, first_dlt < 0 ? DLT_RAW : first_dlt, close_err, sizeof close_err) < 0 &&
+        rc == 0) {
+        snprintf(err, errlen, "%s", close_err);
+        rc = -1;
     }
-    pcap_dump_close(d);
-    pcap_close(p);
-    if (written < 0 && n_src > 1)
+    if (rc == 0 && o.other_dlt > 0)
+        fprintf(stderr,
+                "orphanwatch: %ld packets of these connections have another link type than the "
+                "first (a pcap holds one): not written\n",
+                o.other_dlt);
+    if (rc < 0 && o.d)
         unlink(out);
+    written = rc < 0 ? -1 : o.written;
+done:
+    files_merge_close(m);
+    free(paths);
+    free(first);
     return written;
 }

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OW_EXPORT_SLACK_S 1.0 /* a connection's packets may lie this far outside its times */
+#define OW_EXPORT_SLACK_S 1.0    /* a connection's packets may lie this far outside its times */
+#define OW_EXPORT_SNAPLEN 262144 /* the written file's snap length */
 
 typedef struct ow_conn_key {
     ow_addr client, server;
@@ -14,10 +15,10 @@ typedef struct ow_conn_key {
     double first_ts, last_ts; /* packets outside [first - slack, last + slack] are not this one */
 } ow_conn_key;
 
-/* Writes every packet of the capture files srcs[0..n_src-1], read in that order (they must
- * share one link type), that belongs to one of conns (either direction) to out. Returns the
- * number of packets written, or -1 with a message in err (out is then removed when a later
- * file fails). */
+/* Writes every packet of the capture files srcs[0..n_src-1], merged in time as `read` reads
+ * them, that belongs to one of conns (either direction) to out, a pcap of the link type of the
+ * first such packet (those of another link type are said on stderr, not written). Returns the
+ * number of packets written, or -1 with a message in err (out is then removed). */
 long ow_export_packets(const char *const *srcs, size_t n_src, const ow_conn_key *conns, size_t n,
                        const char *out, char *err, size_t errlen);
 #endif

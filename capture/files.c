@@ -1,6 +1,5 @@
-/* files: several capture files read as one capture (see files.h). */
+/* files: several capture files read as one capture, merged in time (see files.h). */
 #include "capture/files.h"
-#include "capture/pcap_source.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +35,8 @@ static int first_packet_time(const char *path, const capture_opts *o, double *ts
     return rc == SRC_ERROR ? -1 : 0;
 }
 
-int files_order(char **paths, int n, const capture_opts *o, char *err, size_t errlen)
+int files_order(char **paths, int n, double *first_ts, const capture_opts *o, char *err,
+                size_t errlen)
 {
     file_start *f = calloc((size_t)n, sizeof *f);
     if (!f) {
@@ -51,8 +51,153 @@ int files_order(char **paths, int n, const capture_opts *o, char *err, size_t er
         }
     }
     qsort(f, (size_t)n, sizeof *f, by_first_packet);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         paths[i] = f[i].path;
+        if (first_ts)
+            first_ts[i] = f[i].first_ts;
+    }
     free(f);
     return 0;
+}
+
+/* ---- the merge ---- */
+
+typedef struct open_file {
+    bool used;
+    pkt_source src;    /* refers to opts (its filter is compiled as link types come) */
+    capture_opts opts; /* the merge's, with this file */
+    raw_packet next;   /* its packet not yet given out */
+    int index;         /* in the reading order */
+} open_file;
+
+struct files_merge {
+    char *const *paths;
+    const double *first_ts;
+    int n, next_to_open;
+    const capture_opts *opts;
+    open_file open[FILES_MAX_OPEN]; /* slots, never moved (a source refers to its opts) */
+    int n_open;
+    int given; /* the slot whose packet went out last (advanced first), or -1 */
+    int named; /* the file files_merge_name names */
+};
+
+files_merge *files_merge_open(char *const *paths, const double *first_ts, int n,
+                              const capture_opts *o, char *err, size_t errlen)
+{
+    files_merge *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    *m = (files_merge){.paths = paths, .first_ts = first_ts, .n = n, .opts = o, .given = -1};
+    return m;
+}
+
+static void drop_open(files_merge *m, int k)
+{
+    src_close(&m->open[k].src);
+    m->open[k].used = false;
+    m->n_open--;
+}
+
+/* Reads open file k's next packet: 1 when it has one, else its end (the file closed): 0, or
+ * SRC_TRUNCATED / SRC_ERROR with the message in err. */
+static int advance(files_merge *m, int k, char *err, size_t errlen)
+{
+    int rc = src_next(&m->open[k].src, &m->open[k].next, err, errlen);
+    if (rc == SRC_PACKET)
+        return 1;
+    m->named = m->open[k].index;
+    drop_open(m, k);
+    return rc == SRC_EOF || rc == SRC_NONE ? 0 : rc;
+}
+
+/* The open file with the earliest packet (equal times: the one that started first). */
+static int earliest(const files_merge *m)
+{
+    int best = -1;
+    for (int k = 0; k < FILES_MAX_OPEN; k++) {
+        const open_file *f = &m->open[k];
+        if (!f->used)
+            continue;
+        if (best < 0 || f->next.ts < m->open[best].next.ts ||
+            (f->next.ts == m->open[best].next.ts && f->index < m->open[best].index))
+            best = k;
+    }
+    return best;
+}
+
+/* Opens the next file in reading order and reads its first packet. */
+static int open_next(files_merge *m, char *err, size_t errlen)
+{
+    int i = m->next_to_open++;
+    m->named = i;
+    if (m->n_open == FILES_MAX_OPEN) {
+        snprintf(err, errlen,
+                 "more than %d files overlap in time: merge some of them first (mergecap -w "
+                 "part.pcap FILES)",
+                 FILES_MAX_OPEN);
+        return SRC_ERROR;
+    }
+    int k = 0;
+    while (m->open[k].used)
+        k++;
+    open_file *f = &m->open[k];
+    f->opts = *m->opts;
+    f->opts.file = m->paths[i];
+    if (src_open_file(&f->src, &f->opts, err, errlen) < 0)
+        return SRC_ERROR;
+    f->used = true;
+    f->index = i;
+    m->n_open++;
+    return advance(m, k, err, errlen);
+}
+
+int files_merge_next(files_merge *m, raw_packet *p, char *err, size_t errlen)
+{
+    if (m->given >= 0) {
+        int k = m->given;
+        m->given = -1;
+        int rc = advance(m, k, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    for (;;) {
+        int k = earliest(m);
+        /* a file opens when its first packet's time comes (its first packet: its own time,
+         * which a filter may have passed over; the earlier packets came before it anyway) */
+        bool due =
+            m->next_to_open < m->n && (k < 0 || m->first_ts[m->next_to_open] <= m->open[k].next.ts);
+        if (!due) {
+            if (k < 0)
+                return SRC_EOF;
+            m->given = k;
+            m->named = m->open[k].index;
+            *p = m->open[k].next;
+            return SRC_PACKET;
+        }
+        int rc = open_next(m, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+const char *files_merge_name(const files_merge *m)
+{
+    return m->named < m->n ? m->paths[m->named] : "";
+}
+
+bool files_merge_more(const files_merge *m)
+{
+    return m->n_open > 0 || m->next_to_open < m->n;
+}
+
+void files_merge_close(files_merge *m)
+{
+    if (!m)
+        return;
+    for (int k = 0; k < FILES_MAX_OPEN; k++)
+        if (m->open[k].used)
+            drop_open(m, k);
+    free(m);
 }

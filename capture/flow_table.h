@@ -35,13 +35,16 @@ enum flow_state {
     FLOW_CLOSED, /* the sink has had on_close; kept a while so late packets stay attached */
 };
 
-/* The last segment seen in one direction, to tell the same packet captured twice. */
+/* A data segment seen lately in one direction, to tell the same packet captured twice. */
 typedef struct flow_last_seg {
     uint32_t seq, ack, len;
     uint16_t ip_id, csum;
     uint8_t flags;
     double ts;
 } flow_last_seg;
+/* The last data segments kept per direction: a copy may come after a few other packets (a
+ * burst in the same microsecond on two interfaces, two files of one traffic merged). */
+#define FLOW_LAST_SEGS 4
 
 typedef struct ow_flow_int {
     ow_flow pub; /* first: an ow_flow * handed to the sink converts back */
@@ -58,7 +61,8 @@ typedef struct ow_flow_int {
     struct tcp_stream *nids; /* libnids' stream once established, else NULL */
     tcp_track track;
     flow_reasm rs[2];
-    flow_last_seg last_seg[2];
+    flow_last_seg last_seg[2][FLOW_LAST_SEGS]; /* a ring per direction */
+    uint8_t last_seg_at[2];                    /* the ring's next slot */
 } ow_flow_int;
 
 typedef struct flow_table {

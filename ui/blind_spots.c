@@ -27,6 +27,7 @@ enum {
     K_TIME_BACKWARDS,
     K_MAX_BACKWARDS_MS,
     K_DUPLICATES,
+    K_FILES_CUT,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -50,6 +51,7 @@ static const char *const key_names[K_COUNT] = {
     [K_TIME_BACKWARDS] = "time_backwards",
     [K_MAX_BACKWARDS_MS] = "max_backwards_ms",
     [K_DUPLICATES] = "duplicates",
+    [K_FILES_CUT] = "files_cut",
 };
 
 typedef struct totals {
@@ -188,9 +190,9 @@ static void on_time_backwards(emitter *e, const totals *t)
         return;
     say(e,
         "%lld packets came over a second earlier than packets read before them (by up to "
-        "%.1f s): files that overlap in time, or a clock step. Page loads and websockets on "
-        "either side of such a step may not be tied together: merge overlapping files first "
-        "(mergecap -w all.pcap FILES).",
+        "%.1f s): a file whose packets are out of time order, or a clock step (several files "
+        "are merged in time). Page loads and websockets on either side of such a step may not "
+        "be tied together: put the file in order first (reordercap IN.pcap OUT.pcap).",
         t->k[K_TIME_BACKWARDS], (double)t->k[K_MAX_BACKWARDS_MS] / 1000.0);
 }
 
@@ -242,6 +244,19 @@ static void on_limits(emitter *e, const totals *t)
             say(e, "%lld %s", t->k[limit_lines[i].key], limit_lines[i].text);
 }
 
+static void on_files_cut(emitter *e, const totals *t)
+{
+    long long n = t->k[K_FILES_CUT];
+    if (n == 1)
+        say(e, "A capture file ends inside a packet (copied while it was written, or its writer "
+               "was stopped): the packet it ends in was not read.");
+    else if (n > 1)
+        say(e,
+            "%lld capture files end inside a packet (copied while they were written, or their "
+            "writer was stopped): the packet each ends in was not read.",
+            n);
+}
+
 static void on_malformed(emitter *e, const totals *t)
 {
     long long bad = t->k[K_BAD_IP] + t->k[K_BAD_TCP];
@@ -272,6 +287,7 @@ int blind_spots_each(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_fn fn, vo
     on_time_backwards(&e, &t);
     on_no_server_traffic(&e, &t);
     on_limits(&e, &t);
+    on_files_cut(&e, &t);
     on_malformed(&e, &t);
     return e.n;
 }

@@ -169,6 +169,7 @@ static size_t capture_counters_json(const capture_stats *s, char *buf, size_t ca
         {"time_backwards", s->time_backwards},
         {"max_backwards_ms", s->max_backwards_ms},
         {"duplicates", s->duplicates},
+        {"files_cut", s->files_cut},
         {"kept_packets", s->kept_packets},
         {"kept_skipped", s->kept_skipped},
         {"kept_files_dropped", s->kept_files_dropped},

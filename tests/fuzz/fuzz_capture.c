@@ -6,12 +6,18 @@
  *   shape 5:   pcapng with a RAW and an Ethernet interface (own reader), body = blocks
  *   shape 6:   pcapng, one RAW interface (libpcap), body = blocks
  *   shape 7:   shape 0's file compressed with gzip (read through zlib: capture/compressed.c)
- *   shape 8:   the body behind a gzip member header: a deflate stream as it comes */
+ *   shape 8:   the body behind a gzip member header: a deflate stream as it comes
+ *   shape 9:   shape 5's file compressed with gzip (a stream: the own reader, filters compiled
+ *              as link types come; capture/stream.c)
+ *   shape 10:  shape 5's file read from a pipe (its first bytes given back to the own reader)
+ *   shape 11:  shape 0's file read from a pipe (its first bytes given back to libpcap)
+ *   shape 12:  shape 7's gzip file read from a pipe (decompressed as a stream) */
 #include "capture/capture.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -130,19 +136,50 @@ static int write_gzip(int fd, const uint8_t *hdr, size_t hlen, const uint8_t *bo
     return rc;
 }
 
+#define N_SHAPES 13u
+
 /* The capture file for this input in fd: its shape's header, then the body. */
 static int write_file(int fd, unsigned shape, const uint8_t *body, size_t blen)
 {
     static const uint32_t linktypes[] = {101, 1, 113, 276, 0};
     static const uint8_t gzip_member[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
     uint8_t hdr[128];
-    size_t hlen = shape < 5    ? pcap_header(hdr, linktypes[shape])
-                  : shape < 7  ? pcapng_header(hdr, shape == 5)
-                  : shape == 7 ? pcap_header(hdr, 101)
-                               : (memcpy(hdr, gzip_member, sizeof gzip_member), 10);
-    if (shape == 7)
+    if (shape == 12)
+        shape = 7; /* the same file, written to a pipe */
+    size_t hlen = shape < 5                   ? pcap_header(hdr, linktypes[shape])
+                  : shape < 7                 ? pcapng_header(hdr, shape == 5)
+                  : shape == 7 || shape == 11 ? pcap_header(hdr, 101)
+                  : shape == 8                ? (memcpy(hdr, gzip_member, sizeof gzip_member), 10)
+                                              : pcapng_header(hdr, true);
+    if (shape == 7 || shape == 9)
         return write_gzip(fd, hdr, hlen, body, blen);
     return write(fd, hdr, hlen) == (ssize_t)hlen && write(fd, body, blen) == (ssize_t)blen ? 0 : -1;
+}
+
+/* A file descriptor holding the input's capture file: a memfd, or for the pipe shapes the
+ * read end of a pipe holding all of it (-1 when it does not fit). */
+static int input_fd(unsigned shape, const uint8_t *body, size_t blen)
+{
+    if (shape < 10) {
+        int fd = memfd_create("fuzz_capture", 0);
+        if (fd >= 0 && write_file(fd, shape, body, blen) < 0) {
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    int room = fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    bool fits = room > 0 && blen + 128 <= (size_t)room;
+    if (!fits || write_file(p[1], shape, body, blen) < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    close(p[1]);
+    return p[0];
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -150,13 +187,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     save_input(data, size);
-    int fd = memfd_create("fuzz_capture", 0);
+    int fd = input_fd(data[0] % N_SHAPES, data + 1, size - 1);
     if (fd < 0)
         return 0;
-    if (write_file(fd, data[0] % 9u, data + 1, size - 1) < 0) {
-        close(fd);
-        return 0;
-    }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     capture_opts o = {.file = path, .max_streams = 64, .max_stream_buffer = 4096};
@@ -170,8 +203,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ow_flow_sink k = {.ctx = &st, .on_open = on_open, .on_data = on_data, .on_close = on_close};
         capture_run(c, &k, NULL, err, sizeof err);
         const capture_stats *s = capture_get_stats(c);
-        uint64_t outcomes = s->non_ip + s->truncated + s->bad_ip + s->fragments + s->non_tcp +
-                            s->not_server_port + s->bad_tcp + s->tcp_packets;
+        uint64_t outcomes = s->non_ip + s->truncated + s->files_cut + s->bad_ip + s->fragments +
+                            s->non_tcp + s->not_server_port + s->bad_tcp + s->tcp_packets;
         if (outcomes != s->packets)
             abort();
         capture_close(c, &k);

@@ -329,7 +329,7 @@ def run_cases(tmp):
         o, _, blen = epbs[len(epbs) // 2]
         f = path(f"cut-{label}.pcapng")
         open(f, "wb").write(d[:cut(o, blen)])
-        check_run(f"pcapng ({how}) truncated {label}", tmp, f, want=["truncated", "page_loads"],
+        check_run(f"pcapng ({how}) truncated {label}", tmp, f, want=["files_cut", "page_loads"],
                   stderr_re=r"ends inside|truncated")
 
     # an unknown link type: a clear error naming it, exit 1
@@ -345,7 +345,7 @@ def run_cases(tmp):
     for label, end in (("mid-packet-header", o + 7), ("mid-packet", o + 16 + caplen // 2)):
         f = path(f"cut-{label}.pcap")
         open(f, "wb").write(d[:end])
-        check_run(f"pcap truncated {label}", tmp, f, want=["truncated", "page_loads"],
+        check_run(f"pcap truncated {label}", tmp, f, want=["files_cut", "page_loads"],
                   stderr_re=r"ends inside")
 
     # files that cannot be read at all: one clear line, exit 1

@@ -135,21 +135,26 @@ COUNTERS = {
     "bokeh_errors": "could not be decoded",
     "time_backwards": "came over a second earlier",
     "duplicates": "captured twice",
+    "files_cut": "capture files end inside a packet",
 }
 
 
 def duplicated(tmp):
     """Every packet of the sample twice, 1 us apart (an interface and its bridge under -i
     any): the same page loads, outcomes and retransmission counts as the sample, and the copies
-    said; the sample itself has none."""
+    said; the sample itself has none. The same with the copies in a second file read with the
+    sample: merged in time, a copy may come a few packets after its original (a burst within
+    one microsecond), and no time goes back."""
     packets = pcaptool.read_pcap(SAMPLE)
     twice = [x for t, pkt, w in packets for x in ((t, pkt, w), (t + 1e-6, pkt, w))]
     path = os.path.join(tmp, "twice.pcap")
     pcaptool.write_pcap(path, pcaptool.LINKTYPE_RAW, twice)
+    copy = os.path.join(tmp, "copy.pcap")
+    pcaptool.write_pcap(copy, pcaptool.LINKTYPE_RAW, [(t + 1e-6, pkt, w) for t, pkt, w in packets])
     facts = []
-    for name, src in (("once", SAMPLE), ("twice", path)):
+    for name, src in (("once", [SAMPLE]), ("twice", [path]), ("merged", [SAMPLE, copy])):
         db = os.path.join(tmp, f"dup-{name}.db")
-        owtest.run(["read", src, "-w", db, "-q"])
+        owtest.run(["read"] + src + ["-w", db, "-q"])
         with sqlite3.connect(db) as c:
             facts.append((
                 c.execute("SELECT SUM(retrans_s2c), SUM(retrans_c2s), SUM(bytes_s2c) "
@@ -157,12 +162,20 @@ def duplicated(tmp):
                 c.execute("SELECT group_concat(outcome || '/' || IFNULL(verdict, '-')) FROM "
                           "(SELECT outcome, verdict FROM page_loads ORDER BY started)").fetchone(),
                 c.execute("SELECT json_extract(counters, '$.duplicates') FROM captures")
+                .fetchone()[0],
+                c.execute("SELECT json_extract(counters, '$.time_backwards') FROM captures")
                 .fetchone()[0]))
     check(facts[0][2] == 0, "the sample has no copies", str(facts[0][2]))
     check(facts[1][2] > 0, f"every packet twice: {facts[1][2]} data copies counted")
     check(facts[0][:2] == facts[1][:2],
           "every packet twice: the same retransmissions, bytes, outcomes and verdicts",
           f"{facts[0][:2]} / {facts[1][:2]}")
+    check(facts[2][2] == facts[1][2] and facts[2][3] == 0,
+          f"copies in a second file: merged, all {facts[2][2]} copies counted, time never back",
+          f"{facts[2][2:]}")
+    check(facts[0][:2] == facts[2][:2],
+          "copies in a second file: the same retransmissions, bytes, outcomes and verdicts",
+          f"{facts[0][:2]} / {facts[2][:2]}")
     s = section(owtest.run(["report", os.path.join(tmp, "dup-twice.db")]).stdout) or ""
     check("captured twice" in s, "every packet twice: the report says so", s)
 

@@ -105,20 +105,51 @@ def main():
         with open(cut, "wb") as f:
             f.write(data[:len(data) - 100])
         p = owtest.run(["read", cut, paths[2], "-w", os.path.join(tmp, "cut.db")])
-        check("ends inside a packet" in p.stderr and "going on with the next file" in p.stderr,
+        check("ends inside a packet" in p.stderr and "going on with the other files" in p.stderr,
               "a cut file among others: said, and the next one read", p.stderr.strip()[:300])
         with sqlite3.connect(os.path.join(tmp, "cut.db")) as c:
             last = c.execute("SELECT ended FROM captures").fetchone()[0]
         check(last is not None and last > cut_ts, "the packets of the file after the cut file "
               "were read")
-        # files that overlap in time (here the same one twice): read, and said
-        p = owtest.run(["read", paths[2], paths[2], "-w", os.path.join(tmp, "twice.db")])
-        check("came over a second earlier" in p.stderr and "mergecap" in p.stderr,
-              "overlapping files: a warning says time went back, and to merge them",
-              p.stderr.strip()[:300])
+        # files that overlap in time (here the sample twice): merged packet by packet, so
+        # time never goes back and each packet meets its copy (counted, analysed once)
+        twice = os.path.join(tmp, "twice.db")
+        p = owtest.run(["read", SAMPLE, SAMPLE, "-w", twice])
+        once = owtest.read_db(SAMPLE, tmp)
+        with sqlite3.connect(twice) as c, sqlite3.connect(once) as d:
+            back, dups = c.execute("SELECT json_extract(counters, '$.time_backwards'), "
+                                   "json_extract(counters, '$.duplicates') FROM captures").fetchone()
+            q = ("SELECT group_concat(outcome || '/' || IFNULL(verdict, '-') || '/' || "
+                 "IFNULL(retrans, 0)) FROM (SELECT p.outcome, p.verdict, "
+                 "(SELECT SUM(retrans_s2c + retrans_c2s) FROM connections) AS retrans "
+                 "FROM page_loads p ORDER BY p.started)")
+            want = d.execute(q).fetchone()[0]
+            same = want is not None and c.execute(q).fetchone()[0] == want
+        check(back == 0 and dups > 0 and "came over a second earlier" not in p.stderr,
+              f"overlapping files: merged in time ({dups} copies met, time never back)",
+              f"{back} {dups} {p.stderr.strip()[:300]}")
+        check(same, "overlapping files: the outcomes, verdicts and retransmissions of one")
+        # and export reads them merged: each packet with its copy, in time order
+        with sqlite3.connect(once) as d:
+            sid = d.execute("SELECT s.session_id FROM page_loads p JOIN sessions s ON s.id = "
+                            "p.session_ref ORDER BY p.started LIMIT 1").fetchone()[0]
+        a, b = os.path.join(tmp, "ex-once.pcap"), os.path.join(tmp, "ex-twice.pcap")
+        owtest.run(["export", once, "--session", sid[:12], "-w", a])
+        owtest.run(["export", twice, "--session", sid[:12], "-w", b])
+        pa, pb = pcaptool.read_pcap(a), pcaptool.read_pcap(b)
+        times = [t for t, _, _ in pb]
+        check(len(pa) > 0 and times == sorted(times) and sorted(pb) == sorted(pa + pa),
+              f"overlapping files exported merged: {len(pb)} packets in time "
+              f"order, each of the {len(pa)} with its copy", f"{len(pa)} {len(pb)}")
         p = owtest.run(["read", "-", paths[1]], check=False, stdin=open(paths[0], "rb"))
         check(p.returncode != 0 and "standard input" in p.stderr,
               "standard input with other files: refused, said why", p.stderr.strip())
+        fifo = os.path.join(tmp, "fifo")
+        os.mkfifo(fifo)
+        p = owtest.run(["read", fifo, paths[1]], check=False, timeout=30)
+        check(p.returncode != 0 and "not a regular file" in p.stderr,
+              "a pipe with other files: refused before its packets are read, said why",
+              p.stderr.strip())
     owtest.finish()
 
 

@@ -15,8 +15,8 @@
 
 static uint64_t outcomes(const capture_stats *s)
 {
-    return s->non_ip + s->truncated + s->bad_ip + s->fragments + s->non_tcp + s->not_server_port +
-           s->bad_tcp + s->tcp_packets;
+    return s->non_ip + s->truncated + s->files_cut + s->bad_ip + s->fragments + s->non_tcp +
+           s->not_server_port + s->bad_tcp + s->tcp_packets;
 }
 
 static int dump(int argc, char **argv)

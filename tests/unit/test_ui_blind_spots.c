@@ -107,7 +107,16 @@ static void test_each_line(sqlite3 *db)
                 "{\"streams\":1,\"time_backwards\":12,\"max_backwards_ms\":15400}");
     CHECK_EQ_INT(spots(db, 0, &l), 1);
     CHECK(has(&l, 0, "12 packets came over a second earlier") && has(&l, 0, "up to 15.4 s") &&
-          has(&l, 0, "mergecap"));
+          has(&l, 0, "reordercap"));
+    clear(db);
+    /* a file cut inside a packet: its own line, not the snap length's */
+    add_capture(db, 1, 10, 0, "5006", "{\"streams\":1,\"files_cut\":2,\"truncated\":0}");
+    CHECK_EQ_INT(spots(db, 0, &l), 1);
+    CHECK(has(&l, 0, "2 capture files end inside a packet") && !has(&l, 0, "snap length"));
+    clear(db);
+    add_capture(db, 1, 10, 0, "5006", "{\"streams\":1,\"files_cut\":1}");
+    CHECK_EQ_INT(spots(db, 0, &l), 1);
+    CHECK(has(&l, 0, "A capture file ends inside a packet"));
     clear(db);
     /* decoding errors summed into one line, each kind named */
     add_capture(db, 1, 10, 0, "5006",
