@@ -93,13 +93,28 @@ static int out_close(export_out *o, int first_dlt, char *err, size_t errlen)
     return rc;
 }
 
-/* Copies the chosen packets of the merged files into o; -1 when a file cannot be read. */
+/* The time after which no packet of conns can come: the latest end, with the slack and the
+ * late margin. */
+static double last_wanted(const ow_conn_key *conns, size_t n)
+{
+    double last = 0;
+    for (size_t i = 0; i < n; i++)
+        if (conns[i].last_ts > last)
+            last = conns[i].last_ts;
+    return last + OW_EXPORT_SLACK_S + OW_EXPORT_LATE_S;
+}
+
+/* Copies the chosen packets of the merged files into o, stopping once the files' time is past
+ * the last of them; -1 when a file cannot be read. */
 static int copy_wanted(files_merge *m, export_out *o, int *first_dlt, const ow_conn_key *conns,
                        size_t n, char *err, size_t errlen)
 {
     raw_packet p;
     int rc;
+    double until = last_wanted(conns, n);
     while ((rc = files_merge_next(m, &p, err, errlen)) != SRC_EOF) {
+        if (rc == SRC_PACKET && p.ts > until)
+            break;
         if (rc == SRC_TRUNCATED) {
             fprintf(stderr, "orphanwatch: %s: %s (exported what came before)\n",
                     files_merge_name(m), err);

@@ -8,6 +8,10 @@
 
 #define OW_EXPORT_SLACK_S 1.0    /* a connection's packets may lie this far outside its times */
 #define OW_EXPORT_SNAPLEN 262144 /* the written file's snap length */
+/* Reading stops this long after the last connection's end (and its slack): the files are read
+ * in time order, and a packet written out of order by more than this is rare (time_backwards
+ * counts those over a second). */
+#define OW_EXPORT_LATE_S 60.0
 
 typedef struct ow_conn_key {
     ow_addr client, server;
@@ -16,7 +20,8 @@ typedef struct ow_conn_key {
 } ow_conn_key;
 
 /* Writes every packet of the capture files srcs[0..n_src-1], merged in time as `read` reads
- * them, that belongs to one of conns (either direction) to out, a pcap of the link type of the
+ * them (until OW_EXPORT_LATE_S past the connections' end), that belongs to one of conns
+ * (either direction) to out, a pcap of the link type of the
  * first such packet (those of another link type are said on stderr, not written). Returns the
  * number of packets written, or -1 with a message in err (out is then removed). */
 long ow_export_packets(const char *const *srcs, size_t n_src, const ow_conn_key *conns, size_t n,

@@ -1,8 +1,9 @@
-/* cmd_export: `orphanwatch export DB --session ID -w OUT.pcap [--source FILE]` writes the
+/* cmd_export: `orphanwatch export DB --session ID -w OUT.pcap [--source FILE]...` writes the
  * packets of every connection of one page load (the page, its scripts, its websockets) to a
- * pcap that opens in Wireshark. The packets come from --source; else from the files the
- * capture kept (--keep-packets: the packet_files rows whose times overlap the connections');
- * else from the capture file the database was made from (its path is in the captures row). */
+ * pcap that opens in Wireshark. The packets come from the --source files; else from the files
+ * the capture kept (--keep-packets: the packet_files rows whose times overlap the
+ * connections'); else from the capture files the database was made from (their paths are in
+ * the captures row). Several files are merged in time (capture/files.h). */
 #include "capture/export.h"
 #include "db/db.h"
 #include "db/query.h"
@@ -14,21 +15,21 @@
 #include <unistd.h>
 
 #define EXPORT_MAX_CONNS 256
-#define EXPORT_MAX_FILES 256 /* kept files read for one page load */
 
 typedef struct sources {
-    char *path[EXPORT_MAX_FILES]; /* owned */
-    size_t n;
+    char **path; /* owned, as each path */
+    size_t n, cap;
 } sources;
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: orphanwatch export DB --session ID -w OUT.pcap [--source FILE]\n"
+    fprintf(out, "usage: orphanwatch export DB --session ID -w OUT.pcap [--source FILE]...\n"
                  "Writes the packets of one page load's connections (page, scripts,\n"
                  "websockets) as a pcap. ID may be a unique prefix of the session id. The\n"
                  "packets are read from the files the capture kept (--keep-packets), else\n"
-                 "from the capture file the database was made from; for a live capture\n"
-                 "without kept packets, name a pcap of the same traffic with --source.\n");
+                 "from the capture files the database was made from; for a live capture\n"
+                 "without kept packets, name pcaps of the same traffic with --source\n"
+                 "(repeatable: several files are merged in time).\n");
 }
 
 static const char *col_text(sqlite3_stmt *s, int i)
@@ -66,27 +67,35 @@ static size_t page_connections(sqlite3 *db, int64_t page_id, ow_conn_key *keys, 
     return n;
 }
 
-static int capture_source(sqlite3 *db, int64_t page_id, char *buf, size_t cap)
+/* The captures row's source of a read (one path per line), malloc'd; NULL for a live capture
+ * (or out of memory). */
+static char *capture_source(sqlite3 *db, int64_t page_id)
 {
     sqlite3_stmt *s;
-    int rc = -1;
+    char *source = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT c.source, c.live FROM captures c JOIN page_loads p "
                            "ON p.capture_id = c.id WHERE p.id = ?",
                            -1, &s, NULL) != SQLITE_OK)
-        return -1;
+        return NULL;
     sqlite3_bind_int64(s, 1, page_id);
-    if (sqlite3_step(s) == SQLITE_ROW && !sqlite3_column_int(s, 1)) {
-        snprintf(buf, cap, "%s", col_text(s, 0));
-        rc = 0;
-    }
+    if (sqlite3_step(s) == SQLITE_ROW && !sqlite3_column_int(s, 1))
+        source = strdup(col_text(s, 0));
     sqlite3_finalize(s);
-    return rc;
+    return source;
 }
 
 static bool add_source(sources *s, const char *path)
 {
-    if (s->n == EXPORT_MAX_FILES || !(s->path[s->n] = strdup(path)))
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **grown = realloc(s->path, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        s->path = grown;
+        s->cap = cap;
+    }
+    if (!(s->path[s->n] = strdup(path)))
         return false;
     s->n++;
     return true;
@@ -96,7 +105,8 @@ static void free_sources(sources *s)
 {
     for (size_t i = 0; i < s->n; i++)
         free(s->path[i]);
-    s->n = 0;
+    free(s->path);
+    *s = (sources){0};
 }
 
 /* Some connection's packets (widened by slack) fall in [first, last]. */
@@ -110,7 +120,7 @@ static bool overlaps(const ow_conn_key *k, size_t n, double first, double last, 
 
 /* The kept files (--keep-packets) of the page load's capture that hold packets of its
  * connections, oldest first; *dropped when some were deleted. Returns how many are still
- * there (0 also for a database without the table), -1 when there are too many. */
+ * there (0 also for a database without the table), -1 when out of memory. */
 static int kept_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size_t n, sources *s,
                         bool *dropped)
 {
@@ -140,37 +150,40 @@ static int kept_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size
 
 /* Where the packets come from: --source; else the kept files when they hold all of the page
  * load's; else the capture file (a read) when it is there. 0, or -1 with a message printed. */
-static int packet_sources(sqlite3 *db, int64_t page_id, const char *source, const ow_conn_key *k,
-                          size_t n, sources *s)
+static int packet_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size_t n, sources *s)
 {
-    if (source)
-        return add_source(s, source) ? 0 : -1;
+    if (s->n > 0) /* --source */
+        return 0;
     bool dropped = false;
     int kept = kept_sources(db, page_id, k, n, s, &dropped);
     if (kept < 0)
-        fprintf(stderr, "orphanwatch: more than %d kept files hold that page load\n",
-                EXPORT_MAX_FILES);
+        fprintf(stderr, "orphanwatch: out of memory listing the kept files\n");
     if (kept < 0 || (kept > 0 && !dropped))
         return kept < 0 ? -1 : 0;
     free_sources(s);
-    char file[8192]; /* the captures row's source: one path per line */
-    bool read = capture_source(db, page_id, file, sizeof file) == 0;
-    if (dropped && !(read && access(file, R_OK) == 0)) {
-        fprintf(stderr, "orphanwatch: the kept packets of that page load were deleted (the oldest "
-                        "go first to stay within --keep-packets-size): name a pcap of the same "
-                        "traffic with --source FILE\n");
-        return -1;
+    char *files = capture_source(db, page_id); /* one path per line */
+    bool readable = files != NULL;
+    for (char *path = files ? strtok(files, "\n") : NULL; path; path = strtok(NULL, "\n")) {
+        readable &= access(path, R_OK) == 0;
+        if (!add_source(s, path)) {
+            fprintf(stderr, "orphanwatch: out of memory listing the capture files\n");
+            free(files);
+            return -1;
+        }
     }
-    if (!read) {
-        fprintf(stderr, "orphanwatch: that page load comes from a live capture: name a pcap of "
-                        "the same traffic with --source FILE\n");
+    if (!files || (dropped && !readable)) {
+        fprintf(stderr, dropped ? "orphanwatch: the kept packets of that page load were deleted "
+                                  "(the oldest go first to stay within --keep-packets-size): "
+                                  "name a pcap of the same traffic with --source FILE\n"
+                                : "orphanwatch: that page load comes from a live capture: name "
+                                  "a pcap of the same traffic with --source FILE\n");
+        free(files);
         return -1;
     }
     if (dropped)
-        fprintf(stderr, "orphanwatch: some of its kept packets were deleted: reading %s\n", file);
-    for (char *path = strtok(file, "\n"); path; path = strtok(NULL, "\n")) /* several files */
-        if (!add_source(s, path))
-            return -1;
+        fprintf(stderr, "orphanwatch: some of its kept packets were deleted: reading the capture "
+                        "files\n");
+    free(files);
     return 0;
 }
 
@@ -181,7 +194,8 @@ int cmd_export(int argc, char **argv)
                                          {"source", required_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *session = NULL, *out = NULL, *source = NULL;
+    const char *session = NULL, *out = NULL;
+    sources srcs = {0}; /* --source, repeatable */
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "s:w:r:h", opts, NULL)) != -1) {
@@ -189,14 +203,18 @@ int cmd_export(int argc, char **argv)
             session = optarg;
         else if (opt == 'w')
             out = optarg;
-        else if (opt == 'r')
-            source = optarg;
-        else {
+        else if (opt == 'r' && !add_source(&srcs, optarg)) {
+            fprintf(stderr, "orphanwatch: out of memory\n");
+            free_sources(&srcs);
+            return 1;
+        } else if (opt != 'r') {
+            free_sources(&srcs);
             usage(opt == 'h' ? stdout : stderr);
             return opt == 'h' ? 0 : 2;
         }
     }
     if (optind != argc - 1 || !session || !out) {
+        free_sources(&srcs);
         usage(stderr);
         return 2;
     }
@@ -204,18 +222,18 @@ int cmd_export(int argc, char **argv)
     sqlite3 *db = owdb_open_readonly(argv[optind], err, sizeof err);
     if (!db) {
         fprintf(stderr, "orphanwatch: %s\n", err);
+        free_sources(&srcs);
         return 1;
     }
     int64_t page_id;
     int rc = 1;
     static ow_conn_key keys[EXPORT_MAX_CONNS];
-    static sources srcs;
     size_t n = 0;
     if (query_find_page_load(db, session, &page_id, err, sizeof err) != 0) {
         fprintf(stderr, "orphanwatch: %s\n", err);
     } else if ((n = page_connections(db, page_id, keys, EXPORT_MAX_CONNS)) == 0) {
         fprintf(stderr, "orphanwatch: no connections recorded for that page load\n");
-    } else if (packet_sources(db, page_id, source, keys, n, &srcs) == 0) {
+    } else if (packet_sources(db, page_id, keys, n, &srcs) == 0) {
         long w = ow_export_packets((const char *const *)srcs.path, srcs.n, keys, n, out, err,
                                    sizeof err);
         if (w < 0)

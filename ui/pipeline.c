@@ -22,7 +22,7 @@ struct pipeline {
         int64_t id;
         int outcome, verdict;
     } printed[PRINTED_SLOTS];
-    char source[8192]; /* the captures row's source (describe_source) */
+    char *source; /* the captures row's source (describe_source), owned */
     char ports[128];
     bool live;
     capture_stats final_stats; /* kept once the capture is closed */
@@ -199,7 +199,7 @@ void pipeline_checkpoint(pipeline *p, const char *end_reason)
                  ",\"db_rows_failed\":%llu,\"db_bokeh_skipped\":%llu}",
                  (unsigned long long)ds->rows_failed, (unsigned long long)ds->bokeh_skipped);
     ow_capture_rec r = {.id = owdb_capture_id(p->db),
-                        .source = p->source,
+                        .source = p->source ? p->source : "",
                         .live = p->live,
                         .filter = p->o.cap.bpf,
                         .server_ports = p->ports,
@@ -215,22 +215,28 @@ void pipeline_checkpoint(pipeline *p, const char *end_reason)
 /* ---------------------------------------------------------------- life cycle */
 
 /* The captures row's source: the interface, or the files read, each by its absolute path (so
- * that export finds them again), one per line in reading order. */
+ * that export finds them again), one per line in reading order. Empty when out of memory. */
 static void describe_source(pipeline *p)
 {
-    size_t n = 0;
-    p->source[0] = '\0';
-    for (int i = 0; i < capture_source_count(p->cap) && n < sizeof p->source; i++) {
+    size_t n = 0, cap = 0;
+    char *out = NULL;
+    for (int i = 0; i < capture_source_count(p->cap); i++) {
         const char *name = capture_source_at(p->cap, i);
         char *abs = p->live || !strcmp(name, "-") ? NULL : realpath(name, NULL);
         const char *path = abs ? abs : name;
-        if (n + strlen(path) + 2 > sizeof p->source) { /* only whole paths */
+        size_t need = n + strlen(path) + 2;
+        char *grown = need > cap ? realloc(out, cap = need * 2) : out;
+        if (!grown) {
             free(abs);
+            free(out);
+            out = NULL;
             break;
         }
-        n += (size_t)snprintf(p->source + n, sizeof p->source - n, "%s%s", i ? "\n" : "", path);
+        out = grown;
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "\n" : "", path);
         free(abs);
     }
+    p->source = out;
 }
 
 static void describe_ports(pipeline *p)
@@ -300,6 +306,7 @@ fail:
         owdb_close(p->db);
     if (p->cap)
         capture_close(p->cap, NULL);
+    free(p->source);
     free(p);
     return NULL;
 }
@@ -369,6 +376,7 @@ int pipeline_close(pipeline *p, const char *end_reason)
     }
     owdb_close(p->db);
     correlator_free(p->cor);
+    free(p->source);
     free(p);
     return failed;
 }

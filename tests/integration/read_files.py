@@ -98,6 +98,30 @@ def main():
                         "-w", b])
             check(open(a, "rb").read() == open(b, "rb").read(),
                   "its export from the three files equals the export from the whole")
+            # the same with the parts named by --source (repeatable), out of order
+            c_ = os.path.join(tmp, "from-sources.pcap")
+            owtest.run(["export", os.path.join(tmp, "whole.db"), "--session", row[0][:12],
+                        "-w", c_, "--source", paths[2], "--source", paths[0],
+                        "--source", paths[1]])
+            check(open(c_, "rb").read() == open(b, "rb").read(),
+                  "its export from the parts as --source files equals the export from the whole")
+            # paths longer than the 8 KB the capture row used to hold: all kept, all read
+            deep = os.path.join(tmp, *(["d" * 200] * 14))
+            os.makedirs(deep)
+            longs = []
+            for path in paths:
+                longs.append(os.path.join(deep, os.path.basename(path)))
+                with open(path, "rb") as f, open(longs[-1], "wb") as g:
+                    g.write(f.read())
+            ldb = db_of(tmp, "long.db", longs)
+            with sqlite3.connect(ldb) as c:
+                source = c.execute("SELECT source FROM captures").fetchone()[0]
+            check(len(source) > 8192 and source.split("\n") == [os.path.realpath(p) for p in longs],
+                  f"paths of {len(source)} bytes: the capture row names every file")
+            d_ = os.path.join(tmp, "from-long.pcap")
+            owtest.run(["export", ldb, "--session", row[0][:12], "-w", d_])
+            check(open(d_, "rb").read() == open(b, "rb").read(),
+                  "export from those files equals the export from the whole")
         # a file cut inside a packet, then another: said, and the next one read
         with open(paths[0], "rb") as f:
             data = f.read()
