@@ -221,6 +221,8 @@ static void tick(capture *c)
 {
     expire_flows(c);
     pk_tick(c->keep);
+    if (c->merge)
+        c->stats.files_open_max = (uint64_t)files_merge_open_max(c->merge);
     c->last_tick = c->now;
     if (c->sink && c->sink->on_tick)
         c->sink->on_tick(c->sink->ctx, c->now);

@@ -75,6 +75,7 @@ typedef struct capture_stats {
     uint64_t time_backwards, max_backwards_ms;
     uint64_t duplicates; /* the same TCP packet again within OW_DUPLICATE_S: analysed once */
     uint64_t files_cut;  /* files that end inside a packet (that packet counted here, not read) */
+    uint64_t files_open_max; /* several files: the most read side by side (1: none overlapped) */
     uint64_t kernel_drops, if_drops; /* live only (pcap_stats) */
     /* --keep-packets */
     uint64_t kept_packets;         /* analysed packets written to kept files */

@@ -135,9 +135,22 @@ static int copy_wanted(files_merge *m, export_out *o, int *first_dlt, const ow_c
     return 0;
 }
 
-long ow_export_packets(const char *const *srcs, size_t n_src, const ow_conn_key *conns, size_t n,
-                       const char *out, char *err, size_t errlen)
+/* The earliest time a packet of conns can have (its slack taken off). */
+static double first_wanted(const ow_conn_key *conns, size_t n)
 {
+    double first = n ? conns[0].first_ts : 0;
+    for (size_t i = 1; i < n; i++)
+        if (conns[i].first_ts < first)
+            first = conns[i].first_ts;
+    return first - OW_EXPORT_SLACK_S;
+}
+
+long ow_export_packets(ow_export_files *files, const ow_conn_key *conns, size_t n, const char *out,
+                       char *err, size_t errlen)
+{
+    size_t n_src = files->n;
+    const char *const *srcs = files->path;
+    files->read = 0;
     if (n_src == 0 || n_src > INT_MAX) {
         snprintf(err, errlen, "no capture file to export from");
         return -1;
@@ -156,9 +169,12 @@ long ow_export_packets(const char *const *srcs, size_t n_src, const ow_conn_key 
     if (files_order(paths, (int)n_src, first, &opts, err, errlen) < 0 ||
         !(m = files_merge_open(paths, first, (int)n_src, &opts, err, errlen)))
         goto done;
+    if (files->in_sequence)
+        files_merge_skip_before(m, first_wanted(conns, n));
     export_out o = {.path = out};
     int first_dlt = -1;
     int rc = copy_wanted(m, &o, &first_dlt, conns, n, err, errlen);
+    files->read = files_merge_opened(m);
     char close_err[300] = "";
     if (out_close(&o, first_dlt < 0 ? DLT_RAW : first_dlt, close_err, sizeof close_err) < 0 &&
         rc == 0) {

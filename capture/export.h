@@ -3,6 +3,7 @@
 #ifndef OW_EXPORT_H
 #define OW_EXPORT_H
 #include "capture/addr.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,11 +20,19 @@ typedef struct ow_conn_key {
     double first_ts, last_ts; /* packets outside [first - slack, last + slack] are not this one */
 } ow_conn_key;
 
-/* Writes every packet of the capture files srcs[0..n_src-1], merged in time as `read` reads
+/* Writes every packet of the capture files, merged in time as `read` reads
  * them (until OW_EXPORT_LATE_S past the connections' end), that belongs to one of conns
  * (either direction) to out, a pcap of the link type of the
  * first such packet (those of another link type are said on stderr, not written). Returns the
  * number of packets written, or -1 with a message in err (out is then removed). */
-long ow_export_packets(const char *const *srcs, size_t n_src, const ow_conn_key *conns, size_t n,
-                       const char *out, char *err, size_t errlen);
+typedef struct ow_export_files {
+    const char *const *path; /* the capture files */
+    size_t n;
+    bool in_sequence; /* known not to overlap in time (read one at a time): the files that
+                         end before the connections begin are passed over */
+    int read;         /* set: how many were opened */
+} ow_export_files;
+
+long ow_export_packets(ow_export_files *files, const ow_conn_key *conns, size_t n, const char *out,
+                       char *err, size_t errlen);
 #endif

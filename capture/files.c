@@ -77,8 +77,10 @@ struct files_merge {
     const capture_opts *opts;
     open_file open[FILES_MAX_OPEN]; /* slots, never moved (a source refers to its opts) */
     int n_open;
-    int given; /* the slot whose packet went out last (advanced first), or -1 */
-    int named; /* the file files_merge_name names */
+    int given;    /* the slot whose packet went out last (advanced first), or -1 */
+    int open_max; /* the most open at once */
+    int opened;   /* files opened */
+    int named;    /* the file files_merge_name names */
 };
 
 files_merge *files_merge_open(char *const *paths, const double *first_ts, int n,
@@ -149,7 +151,9 @@ static int open_next(files_merge *m, char *err, size_t errlen)
         return SRC_ERROR;
     f->used = true;
     f->index = i;
-    m->n_open++;
+    m->opened++;
+    if (++m->n_open > m->open_max)
+        m->open_max = m->n_open;
     return advance(m, k, err, errlen);
 }
 
@@ -180,6 +184,22 @@ int files_merge_next(files_merge *m, raw_packet *p, char *err, size_t errlen)
         if (rc < 0)
             return rc;
     }
+}
+
+void files_merge_skip_before(files_merge *m, double ts)
+{
+    while (m->next_to_open + 1 < m->n && m->first_ts[m->next_to_open + 1] <= ts)
+        m->next_to_open++;
+}
+
+int files_merge_open_max(const files_merge *m)
+{
+    return m->open_max;
+}
+
+int files_merge_opened(const files_merge *m)
+{
+    return m->opened;
 }
 
 const char *files_merge_name(const files_merge *m)

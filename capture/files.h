@@ -33,6 +33,14 @@ files_merge *files_merge_open(char *const *paths, const double *first_ts, int n,
  * that ends inside a packet (message in err; files_merge_name names it): the others go on.
  * SRC_ERROR (message in err) when a file cannot be read, or more than FILES_MAX_OPEN overlap. */
 int files_merge_next(files_merge *m, raw_packet *p, char *err, size_t errlen);
+/* Files whose successor starts at or before ts are passed over unopened: for files known not
+ * to overlap (files_open_max 1 when they were read), those hold nothing from ts on. Call
+ * before the first files_merge_next. */
+void files_merge_skip_before(files_merge *m, double ts);
+/* The most files open at once so far (1 when none overlapped). */
+int files_merge_open_max(const files_merge *m);
+/* The files opened so far. */
+int files_merge_opened(const files_merge *m);
 /* The file of the last packet, or of the last SRC_TRUNCATED / SRC_ERROR. */
 const char *files_merge_name(const files_merge *m);
 /* Files still to read after the last packet (open or not yet opened). */

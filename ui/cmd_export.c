@@ -19,6 +19,7 @@
 typedef struct sources {
     char **path; /* owned, as each path */
     size_t n, cap;
+    bool in_sequence; /* the capture's files, read one at a time (they do not overlap) */
 } sources;
 
 static void usage(FILE *out)
@@ -68,19 +69,22 @@ static size_t page_connections(sqlite3 *db, int64_t page_id, ow_conn_key *keys, 
 }
 
 /* The captures row's source of a read (one path per line), malloc'd; NULL for a live capture
- * (or out of memory). */
-static char *capture_source(sqlite3 *db, int64_t page_id)
+ * (or out of memory). *in_sequence when its files never overlapped in time (files_open_max). */
+static char *capture_source(sqlite3 *db, int64_t page_id, bool *in_sequence)
 {
     sqlite3_stmt *s;
     char *source = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT c.source, c.live FROM captures c JOIN page_loads p "
-                           "ON p.capture_id = c.id WHERE p.id = ?",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT c.source, c.live, json_extract(c.counters, '$.files_open_max') "
+            "FROM captures c JOIN page_loads p ON p.capture_id = c.id WHERE p.id = ?",
+            -1, &s, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_int64(s, 1, page_id);
-    if (sqlite3_step(s) == SQLITE_ROW && !sqlite3_column_int(s, 1))
+    if (sqlite3_step(s) == SQLITE_ROW && !sqlite3_column_int(s, 1)) {
         source = strdup(col_text(s, 0));
+        *in_sequence = sqlite3_column_int(s, 2) == 1;
+    }
     sqlite3_finalize(s);
     return source;
 }
@@ -161,7 +165,7 @@ static int packet_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, si
     if (kept < 0 || (kept > 0 && !dropped))
         return kept < 0 ? -1 : 0;
     free_sources(s);
-    char *files = capture_source(db, page_id); /* one path per line */
+    char *files = capture_source(db, page_id, &s->in_sequence); /* one path per line */
     bool readable = files != NULL;
     for (char *path = files ? strtok(files, "\n") : NULL; path; path = strtok(NULL, "\n")) {
         readable &= access(path, R_OK) == 0;
@@ -234,15 +238,15 @@ int cmd_export(int argc, char **argv)
     } else if ((n = page_connections(db, page_id, keys, EXPORT_MAX_CONNS)) == 0) {
         fprintf(stderr, "orphanwatch: no connections recorded for that page load\n");
     } else if (packet_sources(db, page_id, keys, n, &srcs) == 0) {
-        long w = ow_export_packets((const char *const *)srcs.path, srcs.n, keys, n, out, err,
-                                   sizeof err);
+        ow_export_files files = {(const char *const *)srcs.path, srcs.n, srcs.in_sequence, 0};
+        long w = ow_export_packets(&files, keys, n, out, err, sizeof err);
         if (w < 0)
             fprintf(stderr, "orphanwatch: %s\n", err);
         else
             fprintf(stderr,
-                    "orphanwatch: wrote %ld packets of %zu connections to %s (from %zu "
+                    "orphanwatch: wrote %ld packets of %zu connections to %s (read %d of %zu "
                     "file%s)\n",
-                    w, n, out, srcs.n, srcs.n == 1 ? "" : "s");
+                    w, n, out, files.read, srcs.n, srcs.n == 1 ? "" : "s");
         rc = w < 0 ? 1 : 0;
     }
     free_sources(&srcs);

@@ -170,6 +170,7 @@ static size_t capture_counters_json(const capture_stats *s, char *buf, size_t ca
         {"max_backwards_ms", s->max_backwards_ms},
         {"duplicates", s->duplicates},
         {"files_cut", s->files_cut},
+        {"files_open_max", s->files_open_max},
         {"kept_packets", s->kept_packets},
         {"kept_skipped", s->kept_skipped},
         {"kept_files_dropped", s->kept_files_dropped},

@@ -13,6 +13,7 @@ overlap in time are read and a warning says so; standard input with other files 
 import gzip
 import json
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -48,7 +49,7 @@ def split(tmp):
                 g.write(f.read())
             os.unlink(plain)
         paths.append(path)
-    return paths, packets[cuts[1]][0]
+    return paths, packets[cuts[1]][0], [packets[c][0] for c in cuts[:3]]
 
 
 def db_of(tmp, name, args):
@@ -59,7 +60,7 @@ def db_of(tmp, name, args):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        paths, cut_ts = split(tmp)
+        paths, cut_ts, paths_first = split(tmp)
         whole = outcomes(db_of(tmp, "whole.db", [SAMPLE]))
         check(len(whole) >= 10, f"the whole sample: {len(whole)} page loads")
         by_name = sorted(paths)
@@ -98,6 +99,28 @@ def main():
                         "-w", b])
             check(open(a, "rb").read() == open(b, "rb").read(),
                   "its export from the three files equals the export from the whole")
+            # the files never overlapped: a page load of the second part is exported without
+            # the first (files end where the next begins), and the same as from the whole
+            with sqlite3.connect(db) as c:
+                open_max = c.execute("SELECT json_extract(counters, '$.files_open_max') "
+                                     "FROM captures").fetchone()[0]
+                last = c.execute(
+                    "SELECT s.session_id FROM page_loads p JOIN sessions s ON s.id = "
+                    "p.session_ref WHERE p.started > ?1 + 2 ORDER BY p.started DESC LIMIT 1",
+                    (paths_first[1],)).fetchone()
+            check(open_max == 1, "rotated parts: files_open_max 1 (read one at a time)",
+                  str(open_max))
+            check(last is not None, "a page load lies in the second part")
+            if last:
+                e1, e2 = os.path.join(tmp, "last-parts.pcap"), os.path.join(tmp, "last-whole.pcap")
+                p = owtest.run(["export", db, "--session", last[0][:12], "-w", e1])
+                owtest.run(["export", os.path.join(tmp, "whole.db"), "--session", last[0][:12],
+                            "-w", e2])
+                read = re.search(r"read (\d) of 3 files", p.stderr)
+                check(read and int(read.group(1)) < 3 and
+                      open(e1, "rb").read() == open(e2, "rb").read(),
+                      f"a page load of the second part: {read and read.group(0)}, the first "
+                      "passed over; the same packets as from the whole", p.stderr.strip())
             # the same with the parts named by --source (repeatable), out of order
             c_ = os.path.join(tmp, "from-sources.pcap")
             owtest.run(["export", os.path.join(tmp, "whole.db"), "--session", row[0][:12],
@@ -149,6 +172,10 @@ def main():
                  "FROM page_loads p ORDER BY p.started)")
             want = d.execute(q).fetchone()[0]
             same = want is not None and c.execute(q).fetchone()[0] == want
+        with sqlite3.connect(twice) as c:
+            open_max = c.execute("SELECT json_extract(counters, '$.files_open_max') "
+                                 "FROM captures").fetchone()[0]
+        check(open_max == 2, "the sample twice: files_open_max 2", str(open_max))
         check(back == 0 and dups > 0 and "came over a second earlier" not in p.stderr,
               f"overlapping files: merged in time ({dups} copies met, time never back)",
               f"{back} {dups} {p.stderr.strip()[:300]}")

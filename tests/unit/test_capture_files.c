@@ -130,6 +130,8 @@ static void test_capture_reads_all(void)
     free(more[1]);
 }
 
+static int last_open_max; /* merge_all's merge: files_merge_open_max */
+
 /* Reads the merge of the named files to its end: packets, how many came from each of the
  * first two files (by name), whether time ever went back; the end code. */
 static int merge_all(const char *const *names, int n, int *packets, int from[2], bool *back,
@@ -158,10 +160,40 @@ static int merge_all(const char *const *names, int n, int *packets, int from[2],
         for (int k = 0; k < 2; k++)
             from[k] += ends_with(files_merge_name(m), names[k]);
     }
+    last_open_max = m ? files_merge_open_max(m) : -1;
     files_merge_close(m);
     for (int i = 0; i < n; i++)
         free(paths[i]);
     return rc;
+}
+
+/* Files in sequence: those that end before a time are passed over unopened (a file ends
+ * where the next begins), and never more than one is open. */
+static void test_skip_before(void)
+{
+    char *paths[3] = {path_of("cap.pcap"), path_of("cap.pcap2"), path_of("cap.pcap10")};
+    double first[3];
+    capture_opts o;
+    memset(&o, 0, sizeof o);
+    char err[256] = "";
+    CHECK_EQ_INT(files_order(paths, 3, first, &o, err, sizeof err), 0);
+    for (int k = 0; k < 3; k++) {
+        static const double from[3] = {999, 1050, 5000};
+        static const int opened[3] = {3, 2, 1}, packets_left[3] = {9, 6, 3};
+        files_merge *m = files_merge_open(paths, first, 3, &o, err, sizeof err);
+        if (!m)
+            continue;
+        files_merge_skip_before(m, from[k]);
+        raw_packet p;
+        int n = 0;
+        while (files_merge_next(m, &p, err, sizeof err) == SRC_PACKET)
+            n++;
+        CHECK(n == packets_left[k] && files_merge_opened(m) == opened[k] &&
+              files_merge_open_max(m) == 1);
+        files_merge_close(m);
+    }
+    for (int i = 0; i < 3; i++)
+        free(paths[i]);
 }
 
 /* Files that overlap in time come out merged packet by packet, in time; equal times from the
@@ -178,6 +210,7 @@ static void test_merge(void)
     const char *ab[] = {"b.pcap", "a.pcap"};
     CHECK_EQ_INT(merge_all(ab, 2, &packets, from, &back, &truncated, err, sizeof err), SRC_EOF);
     CHECK(packets == 20 && from[0] == 10 && from[1] == 10 && !back && truncated == 0);
+    CHECK_EQ_INT(last_open_max, 2);
 
     /* equal times: a (first packet at 2000) before c (2003): the packet after each tie is c's */
     char *pa = path_of("a.pcap"), *pc = path_of("c.pcap"), *paths[2] = {pc, pa};
@@ -237,6 +270,7 @@ int main(void)
     test_order();
     test_capture_reads_all();
     test_merge();
+    test_skip_before();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
