@@ -286,28 +286,34 @@ static ow_flow_int *flow_for(capture *c, const ow_ip *ip, const ow_tcp_seg *s, i
     return f;
 }
 
-static bool same_segment(const flow_last_seg *l, const ow_ip *ip, const ow_tcp_seg *s, double ts)
+/* What tells a segment from another: sequence and ACK as they are, the rest multiplied by an
+ * odd constant (a bijection), so segments equal in sequence and ACK never share a signature
+ * unless equal in everything, and others only by chance (2^-64). */
+static uint64_t segment_sig(const ow_ip *ip, const ow_tcp_seg *s)
 {
-    return l->seq == s->seq && l->ts > 0 && ts - l->ts <= OW_DUPLICATE_S && ts >= l->ts &&
-           l->ack == s->ack && l->len == s->payload_wirelen && l->flags == s->flags &&
-           l->ip_id == ip->ip_id && l->csum == s->csum;
+    uint64_t rest = (uint64_t)s->payload_wirelen << 32 | (uint64_t)ip->ip_id << 16 | s->csum;
+    rest ^= (uint64_t)s->flags << 56;
+    return ((uint64_t)s->seq << 32 | s->ack) ^ (rest * 0x9E3779B97F4A7C15ull);
 }
 
-/* Whether s is one of the last data segments seen in its direction once more
- * (OW_DUPLICATE_S); if not, it joins them. Segments without data are never taken for copies:
- * a host does send the same RST or ACK twice at once (RSTs of IPv4 id 0 back to back are in
- * the shared captures), and a copy of one changes nothing but a count. */
+/* Whether s is one of the last segments seen in its direction once more (OW_DUPLICATE_S); if
+ * not, it joins them. A segment without data (an ACK, SYN, FIN, RST) is taken for a copy only
+ * over IPv4 with a nonzero id: a host does send the same ACK or RST twice at once (RSTs of id
+ * 0 back to back are in the shared captures), and only the id, which a sender changes from
+ * one packet to the next, tells those from a copy. Over IPv6 such copies stay, and count as
+ * what they look like (a duplicate ACK, a SYN again). */
 static bool captured_twice(ow_flow_int *f, int dir, const ow_ip *ip, const ow_tcp_seg *s, double ts)
 {
-    if (s->payload_wirelen == 0)
+    if (s->payload_wirelen == 0 && ip->ip_id == 0) /* IPv6 has none */
         return false;
     flow_last_seg *ring = f->last_seg[dir];
+    uint64_t sig = segment_sig(ip, s);
     for (int i = 0; i < FLOW_LAST_SEGS; i++)
-        if (same_segment(&ring[i], ip, s, ts))
+        if (ring[i].sig == sig && ring[i].ts > 0 && ts >= ring[i].ts &&
+            ts - ring[i].ts <= OW_DUPLICATE_S)
             return true;
     uint8_t *at = &f->last_seg_at[dir];
-    ring[*at] =
-        (flow_last_seg){s->seq, s->ack, s->payload_wirelen, ip->ip_id, s->csum, s->flags, ts};
+    ring[*at] = (flow_last_seg){sig, ts};
     *at = (uint8_t)((*at + 1) % FLOW_LAST_SEGS);
     return false;
 }

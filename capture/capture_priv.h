@@ -18,9 +18,10 @@
 #define OW_CLOSED_LINGER     30.0   /* a closed flow stays to absorb late packets this long */
 #define OW_TICK_INTERVAL     1.0
 #define OW_BACKWARDS_S       1.0 /* a packet this much older than the newest is counted */
-/* The same TCP data segment (sequence, ACK, length, flags, IPv4 id and TCP checksum) again
- * within this is one packet captured twice (`-i any` over a bridge, a mirror port), not a
- * retransmission, which takes a round trip at least and, over IPv4, a new id. */
+/* The same TCP segment (sequence, ACK, length, flags, IPv4 id and TCP checksum) again within
+ * this is one packet captured twice (`-i any` over a bridge, a mirror port), not a
+ * retransmission, which takes a round trip at least and, over IPv4, a new id (segments
+ * without data: IPv4 with an id only, see captured_twice). */
 #define OW_DUPLICATE_S       200e-6
 #define OW_MAX_STREAMS_LIMIT (1 << 24) /* stand-in addresses are numbered per flow slot */
 

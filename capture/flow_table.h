@@ -35,12 +35,12 @@ enum flow_state {
     FLOW_CLOSED, /* the sink has had on_close; kept a while so late packets stay attached */
 };
 
-/* A data segment seen lately in one direction, to tell the same packet captured twice. */
+/* A segment seen lately in one direction, to tell the same packet captured twice: its
+ * sequence, ACK, length, flags, IPv4 id and TCP checksum folded into 64 bits (segment_sig in
+ * capture.c: two segments that differ in those differ here but with odds of 2^-64). */
 typedef struct flow_last_seg {
-    uint32_t seq, ack, len;
-    uint16_t ip_id, csum;
-    uint8_t flags;
-    double ts;
+    uint64_t sig;
+    double ts; /* 0: none */
 } flow_last_seg;
 /* The last data segments kept per direction: a copy may come after a few other packets (a
  * burst in the same microsecond on two interfaces, two files of one traffic merged). */

@@ -230,9 +230,10 @@ static const struct {
                          "--max-stream-buffer: the bytes past it were skipped."},
     {K_HTTP_PENDING_OVERFLOW, "pipelined HTTP requests were not kept: too many were "
                               "waiting for answers."},
-    {K_DUPLICATES, "data packets were captured twice (the same packet again at once: an "
-                   "interface and its bridge under -i any, a mirror port): each was analysed "
-                   "once, not counted as a retransmission."},
+    {K_DUPLICATES, "packets were captured twice (the same packet again at once: an "
+                   "interface and its bridge under -i any, a mirror port, overlapping files): "
+                   "each was analysed once, not counted as a retransmission or a duplicate "
+                   "ACK."},
     {K_INFLATE_BUDGET_SKIPPED, "compressed websocket messages were not decoded: too many "
                                "compressed websockets were open at once."},
 };

@@ -105,8 +105,8 @@ static void conv_start(conv *v, uint16_t cport)
     v->cseq += 300;
 }
 
-/* Server data segment at offset off from the server's first data byte. */
-static void server_data(conv *v, uint32_t off, uint32_t len)
+/* Server data segment at offset off from the server's first data byte (IPv4 id id). */
+static void server_data_id(conv *v, uint32_t off, uint32_t len, uint16_t id)
 {
     synth_seg a = {.src = SERVER,
                    .dst = CLIENT,
@@ -117,11 +117,17 @@ static void server_data(conv *v, uint32_t off, uint32_t len)
                    .flags = S_ACK,
                    .payload_len = len,
                    .wscale = -1,
-                   .win = 500};
+                   .win = 500,
+                   .ip_id = id};
     synth_tcp(&v->p, &a);
 }
 
-static void client_ack(conv *v, uint32_t off, uint16_t win)
+static void server_data(conv *v, uint32_t off, uint32_t len)
+{
+    server_data_id(v, off, len, 0);
+}
+
+static void client_ack_id(conv *v, uint32_t off, uint16_t win, uint16_t id)
 {
     synth_seg k = {.src = CLIENT,
                    .dst = SERVER,
@@ -131,8 +137,14 @@ static void client_ack(conv *v, uint32_t off, uint16_t win)
                    .ack = v->sseq + off,
                    .flags = S_ACK,
                    .wscale = -1,
-                   .win = win ? win : 500};
+                   .win = win ? win : 500,
+                   .ip_id = id};
     synth_tcp(&v->p, &k);
+}
+
+static void client_ack(conv *v, uint32_t off, uint16_t win)
+{
+    client_ack_id(v, off, win, 0);
 }
 
 static const rec_flow *conv_run(conv *v, capture_stats *st)
@@ -384,6 +396,57 @@ static void healthy_capture(const char *dir)
     }
 }
 
+static void data_id(conv *v, uint32_t off, uint16_t id)
+{
+    server_data_id(v, off, 1000, id);
+}
+
+static void ack_id(conv *v, uint32_t off, uint16_t id)
+{
+    client_ack_id(v, off, 0, id);
+}
+
+/* Packets captured twice (duplicates) against what the host did send twice: a data copy at
+ * once; one after three other segments (a burst merged from two files); not one 300 us later
+ * (a retransmission); a pure ACK's copy (same IPv4 id) but not the same ACK with another id,
+ * nor with id 0 (the host's own repeats: duplicate ACKs). */
+static void synthetic_copies(void)
+{
+    conv v;
+    conv_start(&v, 41000);
+    v.p.t += 0.01;
+    data_id(&v, 0, 10);
+    v.p.t += 1e-6;
+    data_id(&v, 0, 10); /* copy */
+    for (uint16_t i = 1; i <= 4; i++) {
+        v.p.t += 10e-6;
+        data_id(&v, 1000u * i, (uint16_t)(10 + i));
+    }
+    v.p.t += 10e-6;
+    data_id(&v, 1000, 11); /* copy, after three other segments */
+    v.p.t += 300e-6;
+    data_id(&v, 4000, 14); /* the same 300 us on: a retransmission */
+    v.p.t += 0.01;
+    ack_id(&v, 4000, 20); /* acknowledges 4000 of 5000 */
+    v.p.t += 1e-6;
+    ack_id(&v, 4000, 20); /* copy */
+    v.p.t += 1e-6;
+    ack_id(&v, 4000, 21); /* sent again: a duplicate ACK */
+    v.p.t += 1e-6;
+    ack_id(&v, 4000, 0);
+    v.p.t += 1e-6;
+    ack_id(&v, 4000, 0); /* id 0: never taken for a copy */
+    capture_stats st;
+    const rec_flow *x = conv_run(&v, &st);
+    if (!x)
+        return;
+    const tcp_dir_health *s = &x->health.dir[OW_DIR_S2C];
+    CHECK_EQ_INT(st.duplicates, 3);
+    CHECK_EQ_INT(s->segments, 6); /* five, and the retransmission */
+    CHECK_EQ_INT(s->retrans_segments, 1);
+    CHECK_EQ_INT(s->dup_acks, 3);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "--dump") == 0) {
@@ -397,6 +460,7 @@ int main(int argc, char **argv)
     synthetic_blackhole();
     synthetic_recovery();
     synthetic_receiver();
+    synthetic_copies();
     const char *dir = tl_captures_dir();
     if (dir) {
         blackhole_capture(dir);

@@ -70,9 +70,10 @@ typedef struct synth_seg {
     bool zero_window;       /* advertise 0 */
     const uint8_t *payload; /* NULL: payload_len bytes of 'x' */
     uint32_t payload_len;
-    uint32_t snap; /* 0: whole packet captured; else captured bytes */
-    uint16_t mss;  /* SYN options when non-zero */
-    int8_t wscale; /* -1 none */
+    uint32_t snap;  /* 0: whole packet captured; else captured bytes */
+    uint16_t mss;   /* SYN options when non-zero */
+    int8_t wscale;  /* -1 none */
+    uint16_t ip_id; /* IPv4 identification (0 unless given) */
 } synth_seg;
 
 static void synth_be16(uint8_t *p, uint16_t v)
@@ -97,6 +98,7 @@ static void synth_tcp(synth_pcap *s, const synth_seg *g)
     memset(pkt, 0, 40 + opt);
     pkt[0] = 0x45;
     synth_be16(pkt + 2, (uint16_t)(total > 65535 ? 0 : total));
+    synth_be16(pkt + 4, g->ip_id);
     pkt[8] = 64;
     pkt[9] = 6;
     synth_be32(pkt + 12, g->src);
