@@ -101,11 +101,14 @@ void page_emit(correlator *c, page_load *p)
 
 /* ---------------------------------------------------------------- outcomes */
 
+/* The outcome the page's websockets give; *when is the time it became true: now for what a
+ * packet told, upgrade + grace for a websocket that never asked for its document. */
 static ow_outcome outcome_from_websockets(const correlator *c, const page_load *p, bool final,
-                                          bool *waiting)
+                                          bool *waiting, double *when)
 {
     ow_outcome best = OW_OUTCOME_PENDING;
     *waiting = false;
+    *when = c->now;
     for (int i = 0; i < p->n_ws; i++) {
         const page_ws *w = &p->ws[i];
         if (!w->same_server)
@@ -113,14 +116,19 @@ static ow_outcome outcome_from_websockets(const correlator *c, const page_load *
         if (w->status == 101 && w->doc)
             return OW_OUTCOME_CONNECTED;
         if (w->status == 101) {
-            if (w->closed || final || c->now - w->upgrade_ts > c->opts.grace)
+            if (w->closed || final)
                 best = OW_OUTCOME_WS_NO_DOC;
-            else
+            else if (c->now - w->upgrade_ts > c->opts.grace) {
+                best = OW_OUTCOME_WS_NO_DOC;
+                *when = w->upgrade_ts + c->opts.grace;
+            } else
                 *waiting = true;
         } else if (best == OW_OUTCOME_PENDING) {
             best = OW_OUTCOME_WS_REFUSED;
         }
     }
+    if (*waiting || best != OW_OUTCOME_WS_NO_DOC)
+        *when = c->now;
     return best;
 }
 
@@ -160,16 +168,19 @@ static void page_evaluate(correlator *c, page_load *p, bool final)
 {
     refresh_open_resources(c, p);
     bool waiting;
-    ow_outcome o = outcome_from_websockets(c, p, final, &waiting);
+    double when; /* decided when the deadline passed, not when a tick noticed: ticks follow the
+                  * capture's batches, and a decision must not depend on them */
+    ow_outcome o = outcome_from_websockets(c, p, final, &waiting, &when);
     if (o == OW_OUTCOME_PENDING && !waiting) {
-        if (c->now >= grace_deadline(c, p))
+        if (c->now >= grace_deadline(c, p)) {
             o = OW_OUTCOME_ORPHAN;
-        else if (final)
+            when = grace_deadline(c, p);
+        } else if (final)
             o = OW_OUTCOME_UNDECIDED;
     }
     if (o != p->outcome) {
         p->outcome = o;
-        p->decided_ts = o == OW_OUTCOME_PENDING ? 0 : c->now;
+        p->decided_ts = o == OW_OUTCOME_PENDING ? 0 : when;
         p->dirty = true;
     }
     if (p->outcome != OW_OUTCOME_PENDING) {

@@ -140,7 +140,8 @@ CREATE TABLE IF NOT EXISTS page_loads (
     confidence REAL,               -- 0..1
     summary TEXT,                  -- one line: the verdict in words
     advice TEXT,
-    decided_ts REAL,               -- when the outcome was decided
+    decided_ts REAL,               -- when the outcome was decided: the packet that told it, or
+                                   -- the end of the grace time (orphan; ws_no_doc by time)
     resource TEXT                  -- target (without query) of the first evidence row tied to an
                                    -- HTTP exchange; NULL when none (kept by the triggers below)
 );

@@ -166,8 +166,10 @@ def main():
         with sqlite3.connect(twice) as c, sqlite3.connect(once) as d:
             back, dups = c.execute("SELECT json_extract(counters, '$.time_backwards'), "
                                    "json_extract(counters, '$.duplicates') FROM captures").fetchone()
+            # decided_ts too: a decision must not move with the batches ticks follow
             q = ("SELECT group_concat(outcome || '/' || IFNULL(verdict, '-') || '/' || "
-                 "IFNULL(retrans, 0)) FROM (SELECT p.outcome, p.verdict, "
+                 "IFNULL(retrans, 0) || '/' || printf('%.6f', decided_ts)) FROM (SELECT "
+                 "p.outcome, p.verdict, p.decided_ts, "
                  "(SELECT SUM(retrans_s2c + retrans_c2s) FROM connections) AS retrans "
                  "FROM page_loads p ORDER BY p.started)")
             want = d.execute(q).fetchone()[0]
@@ -179,7 +181,8 @@ def main():
         check(back == 0 and dups > 0 and "came over a second earlier" not in p.stderr,
               f"overlapping files: merged in time ({dups} copies met, time never back)",
               f"{back} {dups} {p.stderr.strip()[:300]}")
-        check(same, "overlapping files: the outcomes, verdicts and retransmissions of one")
+        check(same, "overlapping files: the outcomes, verdicts, retransmissions and decision "
+              "times of one")
         # and export reads them merged: each packet with its copy, in time order
         with sqlite3.connect(once) as d:
             sid = d.execute("SELECT s.session_id FROM page_loads p JOIN sessions s ON s.id = "

@@ -15,6 +15,7 @@ typedef struct seen_page {
     int64_t id;
     char session[128], verdict[32], outcome[16];
     uint32_t statics, websockets;
+    double decided_ts;
     char path[128];
 } seen_page;
 
@@ -41,6 +42,7 @@ static void rec_page(void *ctx, const ow_page_rec *r)
     snprintf(p->path, sizeof p->path, "%s", r->path);
     p->statics = r->static_count;
     p->websockets = r->websockets;
+    p->decided_ts = r->decided_ts;
 }
 static void rec_ws(void *ctx, const ow_ws_rec *r)
 {
@@ -254,6 +256,9 @@ int main(void)
     CHECK(p && !strcmp(p->outcome, "pending")); /* grace not over yet */
     s->on_tick(s->ctx, t + 40);
     CHECK(p && !strcmp(p->outcome, "orphan")); /* decided by time, not by the end */
+    /* (regression) decided when its grace ended (response at t + 20.5, grace 15 s), not when
+     * the tick at t + 40 noticed: ticks follow the capture's batches of packets */
+    CHECK(p && p->decided_ts > t + 35.5 - 1e-6 && p->decided_ts < t + 35.5 + 1e-6);
     /* 6 (regression): a script connection black-holed and still open at the grace deadline.
      * Its health changes after the response head was decoded; the verdict at the deadline
      * must see it (it used to wait for the connection to close). */
