@@ -296,22 +296,31 @@ static uint64_t segment_sig(const ow_ip *ip, const ow_tcp_seg *s)
     return ((uint64_t)s->seq << 32 | s->ack) ^ (rest * 0x9E3779B97F4A7C15ull);
 }
 
+/* Whether a segment without data and without an IP id (IPv6 has none; IPv4 may send 0) can
+ * be judged a copy by its signature. A host does send the same ACK or RST twice at once (RSTs
+ * of id 0 back to back are in the shared captures; a receiver without D-SACK answers a train
+ * of spurious retransmissions with one ACK again and again), and without an id nothing tells
+ * those from a copy. Two cases can be told: a SYN (no stack sends it again within
+ * OW_DUPLICATE_S: its timer starts at 200 ms or more), and any segment of a connection whose
+ * packets with data or an id were already seen twice (a capture that doubles a connection
+ * doubles all of it). */
+static bool judged_without_id(const ow_flow_int *f, const ow_tcp_seg *s)
+{
+    return f->copied || (s->flags & OW_TH_SYN);
+}
+
 /* Whether s is one of the last segments seen in its direction once more (OW_DUPLICATE_S); if
- * not, it joins them. A segment without data (an ACK, SYN, FIN, RST) is taken for a copy only
- * over IPv4 with a nonzero id: a host does send the same ACK or RST twice at once (RSTs of id
- * 0 back to back are in the shared captures), and only the id, which a sender changes from
- * one packet to the next, tells those from a copy. Over IPv6 such copies stay, and count as
- * what they look like (a duplicate ACK, a SYN again). */
+ * not, it joins them. */
 static bool captured_twice(ow_flow_int *f, int dir, const ow_ip *ip, const ow_tcp_seg *s, double ts)
 {
-    if (s->payload_wirelen == 0 && ip->ip_id == 0) /* IPv6 has none */
+    if (s->payload_wirelen == 0 && ip->ip_id == 0 && !judged_without_id(f, s))
         return false;
     flow_last_seg *ring = f->last_seg[dir];
     uint64_t sig = segment_sig(ip, s);
     for (int i = 0; i < FLOW_LAST_SEGS; i++)
         if (ring[i].sig == sig && ring[i].ts > 0 && ts >= ring[i].ts &&
             ts - ring[i].ts <= OW_DUPLICATE_S)
-            return true;
+            return f->copied = true;
     uint8_t *at = &f->last_seg_at[dir];
     ring[*at] = (flow_last_seg){sig, ts};
     *at = (uint8_t)((*at + 1) % FLOW_LAST_SEGS);

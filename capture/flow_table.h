@@ -63,6 +63,7 @@ typedef struct ow_flow_int {
     flow_reasm rs[2];
     flow_last_seg last_seg[2][FLOW_LAST_SEGS]; /* a ring per direction */
     uint8_t last_seg_at[2];                    /* the ring's next slot */
+    bool copied;                               /* a copy of one of its packets was seen */
 } ow_flow_int;
 
 typedef struct flow_table {

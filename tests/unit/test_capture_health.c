@@ -408,8 +408,9 @@ static void ack_id(conv *v, uint32_t off, uint16_t id)
 
 /* Packets captured twice (duplicates) against what the host did send twice: a data copy at
  * once; one after three other segments (a burst merged from two files); not one 300 us later
- * (a retransmission); a pure ACK's copy (same IPv4 id) but not the same ACK with another id,
- * nor with id 0 (the host's own repeats: duplicate ACKs). */
+ * (a retransmission); a pure ACK's copy (same IPv4 id) but not the same ACK with another id
+ * (the host's own repeat: a duplicate ACK); an ACK of id 0 again at once, since this
+ * connection was already seen twice. */
 static void synthetic_copies(void)
 {
     conv v;
@@ -435,16 +436,58 @@ static void synthetic_copies(void)
     v.p.t += 1e-6;
     ack_id(&v, 4000, 0);
     v.p.t += 1e-6;
-    ack_id(&v, 4000, 0); /* id 0: never taken for a copy */
+    ack_id(&v, 4000, 0); /* id 0 (as IPv6): a copy, in a connection already seen twice */
     capture_stats st;
     const rec_flow *x = conv_run(&v, &st);
     if (!x)
         return;
     const tcp_dir_health *s = &x->health.dir[OW_DIR_S2C];
-    CHECK_EQ_INT(st.duplicates, 3);
+    CHECK_EQ_INT(st.duplicates, 4);
     CHECK_EQ_INT(s->segments, 6); /* five, and the retransmission */
     CHECK_EQ_INT(s->retrans_segments, 1);
-    CHECK_EQ_INT(s->dup_acks, 3);
+    CHECK_EQ_INT(s->dup_acks, 2);
+}
+
+/* Segments without data or id (all of IPv6's): in a connection never seen twice, the same
+ * ACK at once is what the host sent (a duplicate ACK), not a copy; a SYN at once is a copy
+ * (no stack retries a SYN within 200 us), and the handshake counts one SYN. */
+static void synthetic_copies_without_id(void)
+{
+    conv v;
+    synth_seg syn = {.src = CLIENT,
+                     .dst = SERVER,
+                     .sport = 41010,
+                     .dport = 5006,
+                     .seq = 100,
+                     .flags = S_SYN,
+                     .mss = 1240,
+                     .wscale = 7};
+    CHECK(synth_open(&v.p, 101) == 0);
+    synth_tcp(&v.p, &syn);
+    v.p.t += 1e-6;
+    synth_tcp(&v.p, &syn); /* copy */
+    synth_close(&v.p);
+    capture_stats st;
+    rec_sink *r = run_file(v.p.path, &st);
+    unlink(v.p.path);
+    CHECK_EQ_INT(r->n, 1);
+    if (r->n)
+        CHECK_EQ_INT(r->flows[0].health.syn_count, 1);
+    CHECK_EQ_INT(st.duplicates, 1);
+
+    conv_start(&v, 41011);
+    v.p.t += 0.01;
+    data_id(&v, 0, 0);
+    data_id(&v, 1000, 0);
+    v.p.t += 0.01;
+    ack_id(&v, 1000, 0);
+    v.p.t += 1e-6;
+    ack_id(&v, 1000, 0); /* the same ACK at once: the host's, a duplicate ACK */
+    const rec_flow *x = conv_run(&v, &st);
+    if (!x)
+        return;
+    CHECK_EQ_INT(st.duplicates, 0);
+    CHECK_EQ_INT(x->health.dir[OW_DIR_S2C].dup_acks, 1);
 }
 
 int main(int argc, char **argv)
@@ -461,6 +504,7 @@ int main(int argc, char **argv)
     synthetic_recovery();
     synthetic_receiver();
     synthetic_copies();
+    synthetic_copies_without_id();
     const char *dir = tl_captures_dir();
     if (dir) {
         blackhole_capture(dir);
