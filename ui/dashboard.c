@@ -3,6 +3,7 @@
  * data re-queried when stale, the screen redrawn at most every DASH_REDRAW_S. The views
  * themselves are in ui/dashboard_*.c (see ui/dashboard_int.h). */
 #include "ui/dashboard_int.h"
+#include "ui/stderr_log.h"
 #include <curses.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -29,6 +30,7 @@ static void restore_and_reraise(int sig)
         curses_on = 0;
         endwin(); /* not async-signal-safe, but the process is ending either way */
     }
+    stderr_log_crash_replay(); /* the lines the dashboard kept off the screen, before they go */
     for (int i = 0; i < N_RESTORE; i++)
         if (restore_signals[i] == sig && installed[i])
             sigaction(sig, &saved_action[i], NULL);

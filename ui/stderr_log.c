@@ -16,6 +16,9 @@ struct stderr_log {
     long count;
 };
 
+/* The running log, for stderr_log_crash_replay (from a signal handler). */
+static stderr_log *volatile running;
+
 static int temp_file(void)
 {
     const char *dir = getenv("TMPDIR");
@@ -48,6 +51,7 @@ stderr_log *stderr_log_start(void)
         free(l);
         return NULL;
     }
+    running = l;
     return l;
 }
 
@@ -132,6 +136,8 @@ void stderr_log_stop(stderr_log *l)
 {
     if (!l)
         return;
+    if (running == l)
+        running = NULL;
     fflush(stderr);
     dup2(l->saved, STDERR_FILENO);
     close(l->saved);
@@ -149,4 +155,41 @@ void stderr_log_stop(stderr_log *l)
     fflush(stderr);
     close(l->file);
     free(l);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return;
+        p += w, n -= (size_t)w;
+    }
+}
+
+void stderr_log_crash_replay(void)
+{
+    stderr_log *l = running;
+    if (!l)
+        return;
+    running = NULL;
+    if (dup2(l->saved, STDERR_FILENO) < 0)
+        return;
+    static const char head[] = "orphanwatch: written to stderr while the dashboard was up:\n";
+    static const char cut[] = "orphanwatch: (earlier lines of stderr not shown)\n";
+    write_all(STDERR_FILENO, head, sizeof head - 1);
+    off_t size = lseek(l->file, 0, SEEK_END);
+    off_t at = size > STDERR_LOG_CRASH_TAIL ? size - STDERR_LOG_CRASH_TAIL : 0;
+    char buf[4096];
+    ssize_t got;
+    if (at > 0) { /* from the start of a line */
+        write_all(STDERR_FILENO, cut, sizeof cut - 1);
+        got = pread(l->file, buf, sizeof buf, at);
+        const char *nl = got > 0 ? memchr(buf, '\n', (size_t)got) : NULL;
+        at = nl ? at + (nl - buf) + 1 : size;
+    }
+    while (at < size && (got = pread(l->file, buf, sizeof buf, at)) > 0) {
+        write_all(STDERR_FILENO, buf, (size_t)got);
+        at += got;
+    }
 }

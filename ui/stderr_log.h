@@ -9,8 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define STDERR_LOG_REPLAY   200 /* lines written back at the end, the newest */
-#define STDERR_LOG_LINE_MAX 512 /* a longer line is cut */
+#define STDERR_LOG_REPLAY     200   /* lines written back at the end, the newest */
+#define STDERR_LOG_CRASH_TAIL 65536 /* bytes written back when the process crashes */
+#define STDERR_LOG_LINE_MAX   512   /* a longer line is cut */
 
 typedef struct stderr_log stderr_log;
 
@@ -23,5 +24,9 @@ const char *stderr_log_last(const stderr_log *l);
 long stderr_log_count(const stderr_log *l);
 /* Gives fd 2 back, writes the lines there (see above) and frees l. NULL is fine. */
 void stderr_log_stop(stderr_log *l);
+/* For a handler of a fatal signal (async-signal-safe): gives fd 2 of the running log back and
+ * writes there the last STDERR_LOG_CRASH_TAIL bytes of its lines, which would otherwise go
+ * with the process. Nothing when no log runs. */
+void stderr_log_crash_replay(void);
 
 #endif

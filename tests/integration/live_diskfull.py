@@ -7,7 +7,8 @@ A local HTTP server on a free port gets requests from a few client threads while
   still runs; after SIGINT it exits 1 and says the total and the warning for the capture row;
 - with the dashboard (in a tmux pane, when tmux is installed): the header counts "messages",
   the key bar shows that line, no stderr text is drawn over the screen, and after `q` the
-  lines written meanwhile are on stderr, in order, before "stopped".
+  lines written meanwhile are on stderr, in order, before "stopped"; killed by SIGSEGV
+  instead, the process writes those lines to stderr before it dies.
 """
 import http.server
 import os
@@ -122,14 +123,25 @@ def no_ui(tmp, port):
         subprocess.run(["umount", fs])
 
 
-def with_ui(tmp, port):
+def comm_of(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def with_ui(tmp, port, crash=False):
+    """Ended by q, or (crash) by SIGSEGV: the handler gives the terminal back and writes the
+    lines kept off the screen to stderr before the process dies."""
     if not shutil.which("tmux"):
         print("tmux not installed: the dashboard part not run")
         return
-    fs = os.path.join(tmp, "fs2")
+    how = "SIGSEGV" if crash else "q"
+    fs = os.path.join(tmp, "fs-" + how)
     os.mkdir(fs)
     mount_tmpfs(fs)
-    err_path = os.path.join(tmp, "ui.err")
+    err_path = os.path.join(tmp, f"ui-{how}.err")
     sock = f"owdf{os.getpid()}"
     tmux = ["tmux", "-L", sock]
     env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
@@ -154,12 +166,30 @@ def with_ui(tmp, port):
               "\n".join(lines[-3:]))
         check(sum(SO_FAR in line for line in lines) == 1,
               "dashboard: no stderr text drawn over the screen", s)
-        subprocess.run(tmux + ["send-keys", "-t", "t", "q"], env=env)
+        if crash:
+            # the tmux server and the shell carry the command line too: the process named
+            # orphanwatch is the one
+            pids = subprocess.run(["pgrep", "-f", f"live -i lo -p {port} -w {fs}/live.db"],
+                                  capture_output=True, text=True).stdout.split()
+            pids = [p for p in pids if comm_of(p) == "orphanwatch"]
+            check(len(pids) == 1, "dashboard: the live process found", str(pids))
+            for pid in pids:
+                os.kill(int(pid), signal.SIGSEGV)
+        else:
+            subprocess.run(tmux + ["send-keys", "-t", "t", "q"], env=env)
         wait_until(lambda: "EXIT=" in open(err_path).read(), 60)
         text = open(err_path).read()
-        check(text.find(SO_FAR) >= 0 and text.find(SO_FAR) < text.find("stopped"),
-              "dashboard: after q, the lines written meanwhile are on stderr before 'stopped'",
-              text[-600:])
+        if crash:
+            # under AddressSanitizer the re-raised SEGV is ASan's report, then SIGABRT
+            code = text.rsplit("EXIT=", 1)[-1].strip()
+            check(code in ("139", "134"), "dashboard: SIGSEGV: the process died of it", code)
+            check("written to stderr while the dashboard was up" in text and SO_FAR in text,
+                  "dashboard: SIGSEGV: the lines kept off the screen are on stderr",
+                  text[-600:])
+        else:
+            check(text.find(SO_FAR) >= 0 and text.find(SO_FAR) < text.find("stopped"),
+                  "dashboard: after q, the lines written meanwhile are on stderr before "
+                  "'stopped'", text[-600:])
     finally:
         subprocess.run(tmux + ["kill-server"], env=env, capture_output=True)
         subprocess.run(["umount", fs])
@@ -175,6 +205,7 @@ def main():
         os.chmod(tmp, 0o755)
         no_ui(tmp, port)
         with_ui(tmp, port)
+        with_ui(tmp, port, crash=True)
     srv.shutdown()
     owtest.finish()
 

@@ -3,14 +3,17 @@
  * kept (a long one cut, an unfinished one not counted until its newline); when it stops, the
  * real stderr gets every line in order, or the newest STDERR_LOG_REPLAY after a note of how
  * many came before; a second log after the first starts afresh. The dashboard then shows the
- * count in its header and the newest line on its key bar. */
+ * count in its header and the newest line on its key bar. A process that crashes while the
+ * log runs writes its last lines to the real stderr from the signal handler. */
 #include "tests/unit/test_screen.h"
 #include "tests/unit/testlib.h"
 #include "ui/dashboard_int.h"
 #include "ui/stderr_log.h"
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char real_path[64];
@@ -115,6 +118,65 @@ static void test_replay_bound(void)
     CHECK_EQ_INT(stderr_log_poll(NULL), 0);
 }
 
+/* ---- a crash while the log runs ---- */
+
+enum { CRASH_HANDLED = 42 };
+
+static void on_crash(int sig)
+{
+    (void)sig;
+    stderr_log_crash_replay();
+    _exit(CRASH_HANDLED);
+}
+
+/* The child: fd 2 to path, a log, more lines than the crash replay keeps, then SIGSEGV. */
+static void crash_child(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+        _exit(2);
+    close(fd);
+    if (!stderr_log_start())
+        _exit(3);
+    fprintf(stderr, "orphanwatch: the first line\n");
+    for (int i = 0; i < 2 * STDERR_LOG_CRASH_TAIL / 64; i++)
+        fprintf(stderr, "filler line %05d, long enough to fill the tail the replay keeps\n", i);
+    fprintf(stderr, "orphanwatch: the last line before the crash\n");
+    fflush(stderr);
+    signal(SIGSEGV, on_crash);
+    raise(SIGSEGV);
+    _exit(4);
+}
+
+static void test_crash_replay(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ow_test_stderr_crash_%d", (int)getpid());
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        crash_child(path);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == CRASH_HANDLED);
+    size_t len = 0;
+    char *text = tl_read_file(path, &len);
+    unlink(path);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    const char *head = "orphanwatch: written to stderr while the dashboard was up:\n"
+                       "orphanwatch: (earlier lines of stderr not shown)\nfiller line ";
+    CHECK(strncmp(text, head, strlen(head)) == 0);
+    const char *tail = "orphanwatch: the last line before the crash\n";
+    CHECK(len > strlen(tail) && strcmp(text + len - strlen(tail), tail) == 0);
+    CHECK(strstr(text, "the first line") == NULL); /* past the bound */
+    CHECK(len > STDERR_LOG_CRASH_TAIL - 200 && len <= STDERR_LOG_CRASH_TAIL + 200);
+    free(text);
+    stderr_log_crash_replay(); /* no log runs here: nothing */
+}
+
 /* ---- the dashboard showing them ---- */
 
 static bool screen_has(int y, const char *text)
@@ -150,6 +212,7 @@ int main(void)
 {
     test_lines();
     test_replay_bound();
+    test_crash_replay();
     with_null_screen(on_screen, NULL);
     TEST_MAIN_END("test_ui_stderr_log");
 }
