@@ -119,6 +119,10 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
         capture_close(c, NULL);
         return NULL;
     }
+    struct stat st;
+    c->from_stream =
+        o->file && !c->merge &&
+        (strcmp(o->file, "-") == 0 || (stat(o->file, &st) == 0 && !S_ISREG(st.st_mode)));
     int rc = c->merge  ? 0
              : o->file ? src_open_file(&c->src, &c->opts, err, errlen)
                        : src_open_live(&c->src, &c->opts, err, errlen);
@@ -500,6 +504,13 @@ static void handle_packet(capture *c, const raw_packet *p)
 
 /* ---- running ---- */
 
+static double wall_clock(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
 static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, char *err,
                      size_t errlen)
 {
@@ -512,6 +523,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
                           : src_next(&c->src, &p, err, errlen);
         if (rc == SRC_PACKET) {
             handle_packet(c, &p);
+            if (c->from_stream) /* a read from a pipe waits on its writer: a clock per packet */
+                c->stream_read_at = wall_clock();
             handled++;
             continue;
         }
@@ -554,6 +567,21 @@ static void live_clock(capture *c)
     }
 }
 
+/* A stream that carried packets as they were captured has ended (EOF, a signal): the time
+ * since its newest packet was read passes for the timers too, so a page load whose grace
+ * ran out meanwhile is decided (an orphan), not left undecided. A stream of old packets (a
+ * file through cat or ssh) reads far from its own time, and ends at its last packet. */
+static void stream_end(capture *c)
+{
+    double lag = c->stream_read_at - c->now;
+    if (!c->from_stream || c->stream_read_at == 0 || lag > OW_STREAM_LIVE_S ||
+        lag < -OW_STREAM_LIVE_S)
+        return;
+    double idle = wall_clock() - c->stream_read_at;
+    if (idle > 0)
+        c->now += idle;
+}
+
 static void wait_for_packets(capture *c)
 {
     int fd = capture_get_fd(c);
@@ -586,6 +614,7 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
         if (rc > 0 || c->now >= c->last_tick + OW_TICK_INTERVAL)
             tick(c); /* after each batch */
     }
+    stream_end(c);
     tick(c);
     return 0;
 }

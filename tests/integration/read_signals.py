@@ -11,6 +11,11 @@ still arriving), so read is blocked in read(2) when the signals come. Two runs:
      'signal', the page loads present, integrity ok.
   3. run 1's SIGINT checks again with the sample as pcapng (orphanwatch's own pcapng reader),
      when editcap is installed.
+  4. a stream of packets as they are captured (`tcpdump -U -w - | orphanwatch read -`): one
+     page load's request and response, timed now, then nothing for longer than the grace
+     (--grace 2): when the stream ends (EOF or SIGINT) the page load is an orphan, decided at
+     its grace's end, not left undecided at the last packet. The same packets timed an hour
+     ago (an old file piped in), or a stream ended before the grace ran out: undecided.
 Runs anywhere (no root): only a pipe and signals."""
 import os
 import shutil
@@ -25,6 +30,8 @@ SRC = os.environ.get("OW_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BIN = os.environ.get("ORPHANWATCH_BIN") or os.path.join(SRC, "build", "orphanwatch")
 SAMPLE = os.path.join(SRC, "tests", "data", "sample.pcap")
+sys.path.insert(0, os.path.join(SRC, "tests", "harness"))
+import pcaptool  # noqa: E402
 
 passed = failed = 0
 
@@ -90,6 +97,61 @@ def common_checks(run, db, rc, err, expected_pages):
     check(f"{run}: integrity ok", count(db, "PRAGMA integrity_check") == "ok")
 
 
+def one_page_load(tmp):
+    """The packets of the sample's first page load's own connection (request and response),
+    and the page load's start."""
+    db = os.path.join(tmp, "whole.db")
+    started, port = sqlite3.connect(db).execute(
+        "SELECT started, client_port FROM page_loads ORDER BY started LIMIT 1").fetchone()
+    out = []
+    for ts, pkt, wire in pcaptool.read_pcap(SAMPLE):
+        info = pcaptool.tcp_info(pkt)
+        if info and port in (info[0][1], info[0][3]) and ts <= started + 2:
+            out.append((ts, pkt, wire))
+    return out, started
+
+
+def streamed(tmp, name, packets, end_at, wait, how):
+    """read - --grace 2 -w DB fed the packets retimed so the last is at end_at, then silent for
+    wait seconds, then ended (EOF or SIGINT); returns (outcome, decided_ts - started, rc)."""
+    shift = end_at - packets[-1][0]
+    path = os.path.join(tmp, name + ".pcap")
+    pcaptool.write_pcap(path, pcaptool.LINKTYPE_RAW, [(t + shift, k, w) for t, k, w in packets])
+    db = os.path.join(tmp, name + ".db")
+    p = subprocess.Popen([BIN, "read", "-", "--grace", "2", "-w", db, "-q"],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(path, "rb") as f:
+        p.stdin.write(f.read())
+    p.stdin.flush()
+    time.sleep(wait)
+    if how == "eof":
+        p.stdin.close()
+        p.stdin = None
+    else:
+        p.send_signal(signal.SIGINT)
+    rc, _ = finished(p)
+    row = sqlite3.connect(db).execute(
+        "SELECT outcome, decided_ts - started FROM page_loads").fetchall()
+    return (row[0] if len(row) == 1 else (str(row), None)) + (rc,)
+
+
+def stream_as_captured(tmp):
+    packets, _ = one_page_load(tmp)
+    check("stream: the first page load's packets found", len(packets) >= 6, str(len(packets)))
+    if len(packets) < 6:
+        return
+    for how in ("eof", "sigint"):
+        o, after, rc = streamed(tmp, "live-" + how, packets, time.time(), 3.5, how)
+        check(f"stream timed now, silent past the grace, ended by {how}: an orphan",
+              o == "orphan" and rc == 0, f"{o} rc {rc}")
+        check(f"stream ended by {how}: decided at the grace's end (2 s after the response)",
+              after is not None and 2.0 <= after < 3.0, str(after))
+    o, _, rc = streamed(tmp, "old", packets, time.time() - 3600, 3.5, "eof")
+    check("the same packets an hour old (a file piped in): undecided", o == "undecided", o)
+    o, _, rc = streamed(tmp, "short", packets, time.time(), 0.3, "eof")
+    check("a stream timed now ended within the grace: undecided", o == "undecided", o)
+
+
 def main():
     if not os.path.exists(BIN):
         sys.exit(f"no binary at {BIN}")
@@ -130,6 +192,7 @@ def main():
             common_checks("pcapng SIGINT", db3, rc, err, expected)
         else:
             print("NOT RUN: the pcapng case (no editcap: apt-get install tshark)")
+        stream_as_captured(tmp)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
