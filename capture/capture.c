@@ -523,8 +523,10 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
                           : src_next(&c->src, &p, err, errlen);
         if (rc == SRC_PACKET) {
             handle_packet(c, &p);
-            if (c->from_stream) /* a read from a pipe waits on its writer: a clock per packet */
+            if (c->from_stream) { /* a read from a pipe waits on its writer: a clock per packet */
                 c->stream_read_at = wall_clock();
+                c->stream_pkt_now = c->now;
+            }
             handled++;
             continue;
         }
@@ -567,19 +569,31 @@ static void live_clock(capture *c)
     }
 }
 
-/* A stream that carried packets as they were captured has ended (EOF, a signal): the time
- * since its newest packet was read passes for the timers too, so a page load whose grace
- * ran out meanwhile is decided (an orphan), not left undecided. A stream of old packets (a
- * file through cat or ssh) reads far from its own time, and ends at its last packet. */
-static void stream_end(capture *c)
+/* A stream that carries packets as they are captured goes by the clock while it waits for
+ * the next one, and once it has ended (EOF, a signal): its newest packet's time plus the time
+ * since that packet was read. So a page load whose grace runs out meanwhile is decided (an
+ * orphan), not left pending, or undecided at the end. A stream of old packets (a file through
+ * cat or ssh) is read far from their own time, and goes by its packets only. */
+static void stream_follow_clock(capture *c)
 {
-    double lag = c->stream_read_at - c->now;
+    double lag = c->stream_read_at - c->stream_pkt_now;
     if (!c->from_stream || c->stream_read_at == 0 || lag > OW_STREAM_LIVE_S ||
         lag < -OW_STREAM_LIVE_S)
         return;
-    double idle = wall_clock() - c->stream_read_at;
-    if (idle > 0)
-        c->now += idle;
+    double t = c->stream_pkt_now + (wall_clock() - c->stream_read_at);
+    if (t > c->now)
+        c->now = t;
+}
+
+/* The stream's hook while it waits, every STREAM_IDLE_MS (stream.h): between two packets,
+ * the reader filling its buffer (the last frame is no longer there). Timers run, and what was
+ * decided is committed, whichever clock the stream goes by. */
+static void stream_waiting(void *ctx)
+{
+    capture *c = ctx;
+    c->frame = NULL;
+    stream_follow_clock(c);
+    tick(c);
 }
 
 static void wait_for_packets(capture *c)
@@ -598,6 +612,8 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
                 size_t errlen)
 {
     c->sink = sink;
+    if (c->from_stream)
+        c->src.idle = (stream_idle){stream_waiting, c};
     for (;;) {
         if (stop && *stop)
             break;
@@ -614,7 +630,7 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
         if (rc > 0 || c->now >= c->last_tick + OW_TICK_INTERVAL)
             tick(c); /* after each batch */
     }
-    stream_end(c);
+    stream_follow_clock(c); /* the stream has ended */
     tick(c);
     return 0;
 }

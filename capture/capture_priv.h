@@ -25,8 +25,9 @@
 #define OW_DUPLICATE_S       200e-6
 #define OW_MAX_STREAMS_LIMIT (1 << 24) /* stand-in addresses are numbered per flow slot */
 /* A stream (standard input, a pipe) whose last packet was read within this of its own time
- * carries packets as they are captured (`tcpdump -U -w - | orphanwatch read -`): when it ends,
- * the time that went by since that packet goes by for the grace timers too (see stream_end). */
+ * carries packets as they are captured (`tcpdump -U -w - | orphanwatch read -`): while it
+ * waits and once it ends, the time since that packet passes for the timers too (see
+ * stream_follow_clock). */
 #define OW_STREAM_LIVE_S 10.0
 
 struct capture {
@@ -46,6 +47,7 @@ struct capture {
     double now, last_tick;
     bool from_stream;      /* opts.file is standard input or a pipe, not a regular file */
     double stream_read_at; /* the wall clock when the stream's newest packet was read */
+    double stream_pkt_now; /* now as that packet left it */
     packet_keep *keep;     /* --keep-packets, or NULL */
     /* The packet being handled, as it came. Once it is kept (--keep-packets) and decoded, the
      * bytes before its TCP payload are scratch: nids_glue.c writes libnids' headers there. */

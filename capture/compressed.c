@@ -66,9 +66,10 @@ const char *compression_cat(compression c)
 typedef struct gz_stream {
     int fd;
     bool owns_fd;
-    bool ended;   /* the input ended, or the last member did and no other follows */
-    bool between; /* a member ended: another may follow (gzip -c a b; bytes appended) */
-    bool failed;  /* corrupt, or a read error: the next read fails (after what came before) */
+    const stream_idle *idle; /* called while a pipe has nothing (stream.h); may be NULL */
+    bool ended;              /* the input ended, or the last member did and no other follows */
+    bool between;            /* a member ended: another may follow (gzip -c a b; bytes appended) */
+    bool failed; /* corrupt, or a read error: the next read fails (after what came before) */
     uint8_t head[COMPRESSION_HEAD_MAX]; /* first bytes out, decompressed ahead (peeked) */
     size_t n_head, head_at;
     z_stream z;
@@ -80,7 +81,7 @@ typedef struct gz_stream {
 #define GZ_INTERRUPTED (-2)
 static int gzs_refill(gz_stream *g)
 {
-    ssize_t n = read(g->fd, g->buf, sizeof g->buf);
+    ssize_t n = stream_read_fd(g->fd, g->buf, sizeof g->buf, g->idle);
     g->z.next_in = g->buf;
     g->z.avail_in = n > 0 ? (uInt)n : 0;
     if (n < 0 && errno == EINTR)
@@ -152,8 +153,8 @@ static int gzs_close(void *cookie)
     return rc;
 }
 
-FILE *compressed_gzip_fd(int fd, bool owns_fd, const uint8_t *ahead, size_t n_ahead, uint8_t *head,
-                         size_t *n_head, char *err, size_t errlen)
+FILE *compressed_gzip_fd(int fd, bool owns_fd, const stream_idle *idle, const uint8_t *ahead,
+                         size_t n_ahead, uint8_t *head, size_t *n_head, char *err, size_t errlen)
 {
     gz_stream *g = n_ahead <= GZ_STREAM_IN ? calloc(1, sizeof *g) : NULL;
     if (!g || inflateInit2(&g->z, 15 + 16) != Z_OK) {
@@ -163,6 +164,7 @@ FILE *compressed_gzip_fd(int fd, bool owns_fd, const uint8_t *ahead, size_t n_ah
     }
     g->fd = fd;
     g->owns_fd = owns_fd;
+    g->idle = idle;
     memcpy(g->buf, ahead, n_ahead);
     g->z.next_in = g->buf;
     g->z.avail_in = (uInt)n_ahead;

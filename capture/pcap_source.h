@@ -9,6 +9,7 @@
 #include "capture/capture.h"
 #include "capture/pcap_records.h"
 #include "capture/pcapng.h"
+#include "capture/stream.h"
 #include <pcap/pcap.h>
 
 /* The user's BPF filter on the own pcapng reader: one program per link type of the file. */
@@ -28,6 +29,7 @@ typedef struct pkt_source {
                                     link type's program is compiled when its first packet
                                     comes (the opts outlive the source) */
     char *iobuf;                 /* the stdio buffer of the file libpcap reads (freed after it) */
+    stream_idle idle;            /* a stream's hook while it waits (set by capture/ after open) */
     int dlt;                     /* libpcap's link type */
     bool live;
 } pkt_source;

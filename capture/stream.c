@@ -1,6 +1,7 @@
 /* stream: a capture read once, from a file descriptor (see stream.h). */
 #include "capture/stream.h"
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,9 +29,24 @@ bool stream_is_pcapng(const uint8_t *magic, size_t n)
     return n >= sizeof pcapng_magic && memcmp(magic, pcapng_magic, sizeof pcapng_magic) == 0;
 }
 
+ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_idle *idle)
+{
+    while (idle && idle->fn) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, STREAM_IDLE_MS);
+        if (rc > 0)
+            break; /* bytes, the end or an error: read(2) says which */
+        if (rc < 0)
+            return -1; /* EINTR: a signal, as read(2) would have said */
+        idle->fn(idle->ctx);
+    }
+    return read(fd, buf, n);
+}
+
 typedef struct fd_stream {
     int fd;
     bool owns_fd;
+    const stream_idle *idle;
     uint8_t bytes[STREAM_MAGIC_LEN];
     size_t n, at;
 } fd_stream;
@@ -43,7 +59,8 @@ static ssize_t fd_stream_read(void *cookie, char *buf, size_t size)
         buf[k++] = (char)r->bytes[r->at++];
     if (k > 0)
         return (ssize_t)k;
-    return read(r->fd, buf, size); /* what there is now; EINTR too (a stop: see capture_run) */
+    /* what there is now; EINTR too (a stop: see capture_run) */
+    return stream_read_fd(r->fd, buf, size, r->idle);
 }
 
 static int fd_stream_close(void *cookie)
@@ -54,7 +71,7 @@ static int fd_stream_close(void *cookie)
     return rc;
 }
 
-FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n)
+FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n, const stream_idle *idle)
 {
     if (n > STREAM_MAGIC_LEN) {
         errno = EINVAL;
@@ -63,7 +80,7 @@ FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n)
     fd_stream *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    *r = (fd_stream){.fd = fd, .owns_fd = owns_fd, .n = n};
+    *r = (fd_stream){.fd = fd, .owns_fd = owns_fd, .idle = idle, .n = n};
     memcpy(r->bytes, bytes, n);
     cookie_io_functions_t io = {.read = fd_stream_read, .close = fd_stream_close};
     FILE *out = fopencookie(r, "rb", io);

@@ -13,9 +13,11 @@ still arriving), so read is blocked in read(2) when the signals come. Two runs:
      when editcap is installed.
   4. a stream of packets as they are captured (`tcpdump -U -w - | orphanwatch read -`): one
      page load's request and response, timed now, then nothing for longer than the grace
-     (--grace 2): when the stream ends (EOF or SIGINT) the page load is an orphan, decided at
-     its grace's end, not left undecided at the last packet. The same packets timed an hour
-     ago (an old file piped in), or a stream ended before the grace ran out: undecided.
+     (--grace 2): while the stream is still open, the database already holds the page load
+     as an orphan (the clock runs while the pipe is silent, rows are committed); when the
+     stream ends (EOF or SIGINT) it stays one, decided at its grace's end. The same packets
+     timed an hour ago (an old file piped in): pending while open, undecided at the end; a
+     stream ended before the grace ran out: undecided.
 Runs anywhere (no root): only a pipe and signals."""
 import os
 import shutil
@@ -113,7 +115,8 @@ def one_page_load(tmp):
 
 def streamed(tmp, name, packets, end_at, wait, how):
     """read - --grace 2 -w DB fed the packets retimed so the last is at end_at, then silent for
-    wait seconds, then ended (EOF or SIGINT); returns (outcome, decided_ts - started, rc)."""
+    wait seconds, then ended (EOF or SIGINT); returns (outcome, decided_ts - started, rc,
+    the outcome other readers of DB saw before the end)."""
     shift = end_at - packets[-1][0]
     path = os.path.join(tmp, name + ".pcap")
     pcaptool.write_pcap(path, pcaptool.LINKTYPE_RAW, [(t + shift, k, w) for t, k, w in packets])
@@ -124,6 +127,11 @@ def streamed(tmp, name, packets, end_at, wait, how):
         p.stdin.write(f.read())
     p.stdin.flush()
     time.sleep(wait)
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            seen = [r[0] for r in c.execute("SELECT outcome FROM page_loads")]
+    except sqlite3.Error as e:
+        seen = [str(e)]
     if how == "eof":
         p.stdin.close()
         p.stdin = None
@@ -132,7 +140,7 @@ def streamed(tmp, name, packets, end_at, wait, how):
     rc, _ = finished(p)
     row = sqlite3.connect(db).execute(
         "SELECT outcome, decided_ts - started FROM page_loads").fetchall()
-    return (row[0] if len(row) == 1 else (str(row), None)) + (rc,)
+    return (row[0] if len(row) == 1 else (str(row), None)) + (rc, seen)
 
 
 def stream_as_captured(tmp):
@@ -141,14 +149,17 @@ def stream_as_captured(tmp):
     if len(packets) < 6:
         return
     for how in ("eof", "sigint"):
-        o, after, rc = streamed(tmp, "live-" + how, packets, time.time(), 3.5, how)
+        o, after, rc, seen = streamed(tmp, "live-" + how, packets, time.time(), 4.0, how)
+        check(f"stream timed now, silent past the grace: an orphan in the database while the "
+              f"stream is still open ({how} run)", seen == ["orphan"], str(seen))
         check(f"stream timed now, silent past the grace, ended by {how}: an orphan",
               o == "orphan" and rc == 0, f"{o} rc {rc}")
         check(f"stream ended by {how}: decided at the grace's end (2 s after the response)",
               after is not None and 2.0 <= after < 3.0, str(after))
-    o, _, rc = streamed(tmp, "old", packets, time.time() - 3600, 3.5, "eof")
-    check("the same packets an hour old (a file piped in): undecided", o == "undecided", o)
-    o, _, rc = streamed(tmp, "short", packets, time.time(), 0.3, "eof")
+    o, _, rc, seen = streamed(tmp, "old", packets, time.time() - 3600, 4.0, "eof")
+    check("the same packets an hour old (a file piped in): pending while open, then undecided",
+          seen == ["pending"] and o == "undecided", f"{seen} {o}")
+    o, _, rc, _ = streamed(tmp, "short", packets, time.time(), 0.3, "eof")
     check("a stream timed now ended within the grace: undecided", o == "undecided", o)
 
 

@@ -6,7 +6,9 @@
  * file gives the same packets, and cut short ends as truncated; a zstd one is refused with
  * the command that reads it; a pcapng of two sections (libpcap 1.10 refuses the second) gives
  * the same packets by name, from a FIFO, gzip-compressed and on standard input (a pcap there
- * too), and its filter is compiled as its link types come. */
+ * too), and its filter is compiled as its link types come. A stream waiting for bytes (a
+ * pipe, plain or gzip) calls its idle hook meanwhile, and reads what comes after. */
+#include "capture/compressed.h"
 #include "capture/pcap_source.h"
 #include "tests/unit/testlib.h"
 #include <zlib.h>
@@ -457,6 +459,65 @@ static void test_other_compression(void)
     CHECK(strstr(err, "zstd-compressed") && strstr(err, "zstdcat"));
 }
 
+/* ---- a stream that waits: its idle hook, here the one that writes what comes next ---- */
+
+typedef struct idle_feed {
+    int fd;
+    const uint8_t *bytes;
+    size_t n;
+    int calls;
+} idle_feed;
+
+static void feed_on_idle(void *ctx)
+{
+    idle_feed *f = ctx;
+    if (f->calls++ == 0)
+        CHECK(write(f->fd, f->bytes, f->n) == (ssize_t)f->n);
+}
+
+static void test_stream_idle(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    idle_feed f = {.fd = p[1], .bytes = (const uint8_t *)"later", .n = 5};
+    stream_idle idle = {feed_on_idle, &f};
+    char buf[64];
+    CHECK_EQ_INT(stream_read_fd(p[0], buf, sizeof buf, &idle), 5); /* after one wait */
+    CHECK_EQ_INT(f.calls, 1);
+    CHECK(memcmp(buf, "later", 5) == 0);
+    CHECK(write(p[1], "x", 1) == 1);
+    CHECK_EQ_INT(stream_read_fd(p[0], buf, sizeof buf, &idle), 1); /* there: no wait */
+    CHECK_EQ_INT(f.calls, 1);
+    /* gzip: its first bytes read already, the rest written while it waits */
+    uint8_t gz[128];
+    z_stream z = {0};
+    CHECK(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    z.next_in = (Bytef *)"written while the reader waited";
+    z.avail_in = 31;
+    z.next_out = gz;
+    z.avail_out = sizeof gz;
+    CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    size_t gz_len = sizeof gz - z.avail_out;
+    deflateEnd(&z);
+    idle_feed g = {.fd = p[1], .bytes = gz + 10, .n = gz_len - 10};
+    stream_idle idle2 = {feed_on_idle, &g};
+    uint8_t head[COMPRESSION_HEAD_MAX];
+    size_t n_head = 8;
+    char err[256] = "";
+    FILE *fp = compressed_gzip_fd(p[0], false, &idle2, gz, 10, head, &n_head, err, sizeof err);
+    CHECK(fp != NULL);
+    CHECK_EQ_INT(g.calls, 1);
+    close(p[1]);
+    if (fp) {
+        size_t got = fread(buf, 1, sizeof buf, fp);
+        CHECK_EQ_INT(got, 31);
+        CHECK(memcmp(buf, "written while the reader waited", 31) == 0);
+        CHECK(n_head == 8 && memcmp(head, "written ", 8) == 0);
+        fclose(fp);
+    }
+    close(p[0]);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ow_test_pcap_source.XXXXXX");
@@ -471,6 +532,7 @@ int main(void)
     test_pcapng_streams();
     test_stream_refusals();
     test_other_compression();
+    test_stream_idle();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
