@@ -121,6 +121,7 @@ static void test_replay_bound(void)
 /* ---- a crash while the log runs ---- */
 
 enum { CRASH_HANDLED = 42 };
+static stderr_log *volatile crash_log; /* the child's log, reachable at its exit (valgrind) */
 
 static void on_crash(int sig)
 {
@@ -136,7 +137,7 @@ static void crash_child(const char *path)
     if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
         _exit(2);
     close(fd);
-    if (!stderr_log_start())
+    if (!(crash_log = stderr_log_start()))
         _exit(3);
     fprintf(stderr, "orphanwatch: the first line\n");
     for (int i = 0; i < 2 * STDERR_LOG_CRASH_TAIL / 64; i++)
