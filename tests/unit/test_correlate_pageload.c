@@ -1,7 +1,8 @@
 /* Correlator unit test: synthetic connections fed through the flow sink the way capture/
  * would, checking the page-load rows: a healthy load (page, statics linked by Referer,
  * websocket with ACK + PULL-DOC), an orphan after the grace time, an undecided load at the
- * end of the capture, a refused websocket, and a health check that fetched nothing. */
+ * end of the capture, a refused websocket, a health check that fetched nothing, and a
+ * websocket that never asked for its document (each decided when its time ran out). */
 #include "correlate/correlator.h"
 #include "tests/unit/test_b64url.h"
 #include "tests/unit/test_flow.h"
@@ -214,6 +215,31 @@ static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
     free(f);
 }
 
+/* A websocket upgraded (101, the server's ACK) that never asks for its document; left open. */
+static ow_flow *websocket_without_doc(const ow_flow_sink *s, uint64_t id, const char *sid, double t,
+                                      int visit)
+{
+    char token[512], req[1024];
+    uint8_t buf[1024];
+    test_session_token(sid, (long)t + 300, token);
+    snprintf(req, sizeof req,
+             "GET /app/ws?visit=%d HTTP/1.1\r\nHost: 100.64.0.1:5006\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n"
+             "Sec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
+             visit, token);
+    ow_flow *f = test_new_flow(id, (uint16_t)(40000 + id));
+    s->on_open(s->ctx, f, t);
+    feed_str(s, f, 0, req, t);
+    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
+                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-Websocket-Protocol: bokeh\r\n\r\n");
+    n += ws_text(buf + n, "{\"msgid\": \"p2051\", \"msgtype\": \"ACK\"}", false);
+    n += ws_text(buf + n, "{}", false);
+    n += ws_text(buf + n, "{}", false);
+    feed(s, f, 1, buf, n, t + 0.01);
+    return f;
+}
+
 int main(void)
 {
     ow_record_sink out = {.page = rec_page, .ws = rec_ws, .http = rec_http, .bokeh = rec_bokeh};
@@ -275,6 +301,10 @@ int main(void)
                  "HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\n"
                  "Content-Length: 211022\r\n\r\n0123",
                  t + 41.6);
+        /* 7: a websocket that never asks for its document, open past its grace */
+        page_load(s, 13, "NoDocSessionGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG", t + 41.7, chrome, 7);
+        ow_flow *nd =
+            websocket_without_doc(s, 14, "NoDocSessionGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG", t + 42, 7);
         tcp_dir_health *h = &f->health.dir[OW_DIR_S2C]; /* what capture measures later */
         h->max_seg_lost = 1228;
         h->lost_retrans = 6;
@@ -284,6 +314,12 @@ int main(void)
         const seen_page *bp = find_page("BlackholeSessionFFFFFFFFFFFFFFFFFFFFFFFFFFFFF");
         CHECK(bp && !strcmp(bp->outcome, "orphan"));
         CHECK(bp && !strcmp(bp->verdict, "pmtu_blackhole"));
+        /* decided when its websocket's grace ended (upgrade at t + 42), not at the tick */
+        const seen_page *np = find_page("NoDocSessionGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG");
+        CHECK(np && !strcmp(np->outcome, "ws_no_doc"));
+        CHECK(np && np->decided_ts > t + 57 - 1e-6 && np->decided_ts < t + 57 + 1e-6);
+        s->on_close(s->ctx, nd, OW_CLOSE_FIN, t + 60.5);
+        free(nd);
         s->on_close(s->ctx, f, OW_CLOSE_RST, t + 61);
         free(f);
     }
@@ -291,7 +327,7 @@ int main(void)
     page_load(s, 10, "LateSessionEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE", t + 61, chrome, 5);
     correlator_finish(c, t + 66);
 
-    CHECK_EQ_INT(n_pages, 6);
+    CHECK_EQ_INT(n_pages, 7);
     p = find_page("HealthySessionAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     CHECK(p != NULL);
     if (p) {
@@ -315,8 +351,8 @@ int main(void)
     CHECK_EQ_INT(linked_http_with_host, 0);
     CHECK_EQ_INT(unlinked_http_without_host, 0);
     const correlator_stats *st = correlator_get_stats(c);
-    CHECK_EQ_INT(st->page_loads, 6);
-    CHECK_EQ_INT(st->ws_upgrades, 2);
+    CHECK_EQ_INT(st->page_loads, 7);
+    CHECK_EQ_INT(st->ws_upgrades, 3);
     correlator_free(c);
     TEST_MAIN_END("test_correlate_pageload");
 }
