@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RUN_BATCH         4096 /* packets between two looks at *stop */
 #define LIVE_IDLE_WAIT_MS 200  /* live: longest wait for a packet before the clock advances */
@@ -87,6 +88,15 @@ static int open_files(capture *c, const capture_opts *o, char *err, size_t errle
     return c->merge ? 0 : -1;
 }
 
+/* Standard input or a named file that is not a regular file (a pipe, a FIFO, a terminal):
+ * read once, as its writer gives it (standard input redirected from a file is a file). */
+static bool is_stream(const char *path)
+{
+    struct stat st;
+    int rc = strcmp(path, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(path, &st);
+    return rc == 0 && !S_ISREG(st.st_mode);
+}
+
 capture *capture_open(const capture_opts *o, char *err, size_t errlen)
 {
     if (!o || (!o->file && !o->iface)) {
@@ -119,10 +129,7 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
         capture_close(c, NULL);
         return NULL;
     }
-    struct stat st;
-    c->from_stream =
-        o->file && !c->merge &&
-        (strcmp(o->file, "-") == 0 || (stat(o->file, &st) == 0 && !S_ISREG(st.st_mode)));
+    c->from_stream = o->file && !c->merge && is_stream(o->file);
     int rc = c->merge  ? 0
              : o->file ? src_open_file(&c->src, &c->opts, err, errlen)
                        : src_open_live(&c->src, &c->opts, err, errlen);
