@@ -66,10 +66,11 @@ const char *compression_cat(compression c)
 typedef struct gz_stream {
     int fd;
     bool owns_fd;
-    const stream_idle *idle; /* called while a pipe has nothing (stream.h); may be NULL */
-    bool ended;              /* the input ended, or the last member did and no other follows */
-    bool between;            /* a member ended: another may follow (gzip -c a b; bytes appended) */
-    bool failed; /* corrupt, or a read error: the next read fails (after what came before) */
+    bool ended;   /* the input ended, or the last member did and no other follows */
+    bool between; /* a member ended: another may follow (gzip -c a b; bytes appended) */
+    bool failed;  /* corrupt, or a read error: the next read fails (after what came before) */
+    /* called while a pipe has nothing to read (stream.h); may be NULL */
+    const stream_idle *idle;
     uint8_t head[COMPRESSION_HEAD_MAX]; /* first bytes out, decompressed ahead (peeked) */
     size_t n_head, head_at;
     z_stream z;
