@@ -147,12 +147,10 @@ static void static_fetch(const ow_flow_sink *s, uint64_t id, double t, int visit
     free(f);
 }
 
-static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, double t, int status,
-                      int visit)
+/* The upgrade request of a websocket carrying sid, on a new connection. */
+static ow_flow *ws_request(const ow_flow_sink *s, uint64_t id, const char *sid, double t, int visit)
 {
     char token[512], req[1024];
-    uint8_t buf[1024];
-    size_t n = 0;
     test_session_token(sid, (long)t + 300, token);
     snprintf(req, sizeof req,
              "GET /app/ws?visit=%d HTTP/1.1\r\nHost: 100.64.0.1:5006\r\nUpgrade: websocket\r\n"
@@ -162,6 +160,28 @@ static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
     ow_flow *f = test_new_flow(id, (uint16_t)(40000 + id));
     s->on_open(s->ctx, f, t);
     feed_str(s, f, 0, req, t);
+    return f;
+}
+
+/* The server's 101 and its ACK. */
+static void ws_accept(const ow_flow_sink *s, ow_flow *f, double t)
+{
+    uint8_t buf[1024];
+    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
+                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-Websocket-Protocol: bokeh\r\n\r\n");
+    n += ws_text(buf + n, "{\"msgid\": \"p1051\", \"msgtype\": \"ACK\"}", false);
+    n += ws_text(buf + n, "{}", false);
+    n += ws_text(buf + n, "{}", false);
+    feed(s, f, 1, buf, n, t);
+}
+
+static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, double t, int status,
+                      int visit)
+{
+    uint8_t buf[1024];
+    size_t n;
+    ow_flow *f = ws_request(s, id, sid, t, visit);
     if (status != 101) {
         feed_str(s, f, 1,
                  "HTTP/1.1 403 Forbidden\r\nContent-Length: 35\r\n\r\n"
@@ -171,13 +191,7 @@ static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
         free(f);
         return;
     }
-    n += (size_t)snprintf((char *)buf, sizeof buf,
-                          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                          "Connection: Upgrade\r\nSec-Websocket-Protocol: bokeh\r\n\r\n");
-    n += ws_text(buf + n, "{\"msgid\": \"p1051\", \"msgtype\": \"ACK\"}", false);
-    n += ws_text(buf + n, "{}", false);
-    n += ws_text(buf + n, "{}", false);
-    feed(s, f, 1, buf, n, t + 0.01);
+    ws_accept(s, f, t + 0.01);
     n = ws_text(buf, "{\"msgid\":\"6E4B\",\"msgtype\":\"PULL-DOC-REQ\"}", true);
     n += ws_text(buf + n, "{}", true);
     n += ws_text(buf + n, "{}", true);
@@ -219,24 +233,8 @@ static void websocket(const ow_flow_sink *s, uint64_t id, const char *sid, doubl
 static ow_flow *websocket_without_doc(const ow_flow_sink *s, uint64_t id, const char *sid, double t,
                                       int visit)
 {
-    char token[512], req[1024];
-    uint8_t buf[1024];
-    test_session_token(sid, (long)t + 300, token);
-    snprintf(req, sizeof req,
-             "GET /app/ws?visit=%d HTTP/1.1\r\nHost: 100.64.0.1:5006\r\nUpgrade: websocket\r\n"
-             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n"
-             "Sec-WebSocket-Protocol: bokeh, %s\r\n\r\n",
-             visit, token);
-    ow_flow *f = test_new_flow(id, (uint16_t)(40000 + id));
-    s->on_open(s->ctx, f, t);
-    feed_str(s, f, 0, req, t);
-    size_t n = (size_t)snprintf((char *)buf, sizeof buf,
-                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\nSec-Websocket-Protocol: bokeh\r\n\r\n");
-    n += ws_text(buf + n, "{\"msgid\": \"p2051\", \"msgtype\": \"ACK\"}", false);
-    n += ws_text(buf + n, "{}", false);
-    n += ws_text(buf + n, "{}", false);
-    feed(s, f, 1, buf, n, t + 0.01);
+    ow_flow *f = ws_request(s, id, sid, t, visit);
+    ws_accept(s, f, t + 0.01);
     return f;
 }
 
