@@ -314,8 +314,11 @@ void blind_spots_warn_file(const char *path)
 {
     char err[512];
     sqlite3 *db = owdb_open_readonly(path, err, sizeof err);
-    if (!db)
+    if (!db) { /* a full disk can refuse even a reader (its shared-memory file) */
+        fprintf(stderr, "orphanwatch: the capture row of %s could not be read back: %s\n", path,
+                err);
         return;
+    }
     sqlite3_stmt *s = NULL;
     sqlite3_int64 newest = 0;
     if (sqlite3_prepare_v2(db, "SELECT MAX(id) FROM captures", -1, &s, NULL) == SQLITE_OK &&

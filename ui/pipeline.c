@@ -373,7 +373,11 @@ int pipeline_close(pipeline *p, const char *end_reason)
     if (failed) {
         say_db_failures(owdb_get_stats(p->db), "");
         pipeline_checkpoint(p, "error"); /* the capture row says so, if it still fits */
-        owdb_commit(p->db);
+        if (owdb_commit(p->db) != 0)     /* else only this says so: later readers cannot know */
+            fprintf(stderr,
+                    "orphanwatch: %s: the capture row could not record those lost rows either "
+                    "(%s): its report will not show them\n",
+                    p->o.db_path, owdb_get_stats(p->db)->last_error);
     }
     owdb_close(p->db);
     correlator_free(p->cor);

@@ -7,8 +7,10 @@
 #include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include "ui/blind_spots.h"
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_LINES = 16 };
 
@@ -174,6 +176,30 @@ static void test_unreadable(void)
     sqlite3_close(db);
 }
 
+/* A file whose capture row cannot be read back (here: none at that path) says so on stderr,
+ * never nothing (a full disk can refuse even a reader). */
+static void test_warn_file_unreadable(void)
+{
+    char out[64];
+    snprintf(out, sizeof out, "/tmp/ow_test_blind_spots_err_%d", (int)getpid());
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && saved >= 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    blind_spots_warn_file("/nonexistent-dir/capture.db");
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    size_t len = 0;
+    char *text = tl_read_file(out, &len);
+    unlink(out);
+    CHECK(text && strstr(text, "the capture row of /nonexistent-dir/capture.db could not be read "
+                               "back") != NULL);
+    free(text);
+}
+
 int main(void)
 {
     char path[64];
@@ -187,6 +213,7 @@ int main(void)
         sqlite3_close(db);
     }
     test_unreadable();
+    test_warn_file_unreadable();
     unlink(path);
     TEST_MAIN_END("test_ui_blind_spots");
 }
