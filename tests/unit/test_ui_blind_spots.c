@@ -7,7 +7,6 @@
 #include "tests/unit/test_sql.h"
 #include "tests/unit/testlib.h"
 #include "ui/blind_spots.h"
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -182,19 +181,9 @@ static void test_warn_file_unreadable(void)
 {
     char out[64];
     snprintf(out, sizeof out, "/tmp/ow_test_blind_spots_err_%d", (int)getpid());
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(fd >= 0 && saved >= 0);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
+    int saved = tl_stderr_to_file(out);
     blind_spots_warn_file("/nonexistent-dir/capture.db");
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    size_t len = 0;
-    char *text = tl_read_file(out, &len);
-    unlink(out);
+    char *text = tl_stderr_back(saved, out);
     CHECK(text && strstr(text, "the capture row of /nonexistent-dir/capture.db could not be read "
                                "back") != NULL);
     free(text);

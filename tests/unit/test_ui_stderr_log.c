@@ -22,23 +22,12 @@ static char real_path[64];
 static int real_stderr_to_file(void)
 {
     snprintf(real_path, sizeof real_path, "/tmp/ow_test_stderr_log_%d", (int)getpid());
-    int saved = dup(STDERR_FILENO);
-    int fd = open(real_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(fd >= 0 && saved >= 0);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    return saved;
+    return tl_stderr_to_file(real_path);
 }
 
 static char *real_stderr_text(int saved)
 {
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    size_t len = 0;
-    char *text = tl_read_file(real_path, &len);
-    unlink(real_path);
-    return text;
+    return tl_stderr_back(saved, real_path);
 }
 
 static void test_lines(void)

@@ -1,7 +1,9 @@
 /* testlib: counters and helpers shared by the C unit tests (see testlib.h). */
 #include "tests/unit/testlib.h"
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int tl_passed, tl_failed;
 static uint64_t tl_rng = 88172645463325252ull;
@@ -38,6 +40,31 @@ void tl_fail(const char *file, int line, const char *expr)
 {
     tl_failed++;
     fprintf(stderr, "FAIL %s:%d: %s\n", file, line, expr);
+}
+
+int tl_stderr_to_file(const char *path)
+{
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && saved >= 0);
+    if (fd >= 0) {
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    return saved;
+}
+
+char *tl_stderr_back(int saved, const char *path)
+{
+    fflush(stderr);
+    if (saved >= 0) {
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+    }
+    char *text = tl_read_file(path, NULL);
+    unlink(path);
+    return text;
 }
 
 char *tl_read_file(const char *path, size_t *len)

@@ -36,6 +36,11 @@ void tl_fail(const char *file, int line, const char *expr);
 
 /* Reads a whole file into a malloc'd buffer (NUL-terminated); NULL if it cannot. */
 char *tl_read_file(const char *path, size_t *len);
+/* fd 2 sent to a new file at path (mode 0600); returns the saved fd 2 for tl_stderr_back. */
+int tl_stderr_to_file(const char *path);
+/* fd 2 given back (saved by tl_stderr_to_file); returns what was written to path
+ * (malloc'd, NUL-terminated; NULL if unreadable) and removes path. */
+char *tl_stderr_back(int saved, const char *path);
 /* Directory of the shared captures, or NULL (and a note on stderr) when not available. */
 const char *tl_captures_dir(void);
 
