@@ -511,11 +511,14 @@ static void handle_packet(capture *c, const raw_packet *p)
 
 /* ---- running ---- */
 
-static double wall_clock(void)
+/* The wall clock in seconds; its timeval too when tv is not NULL. */
+static double wall_clock(struct timeval *tv)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    if (tv)
+        *tv = now;
+    return (double)now.tv_sec + (double)now.tv_usec / 1e6;
 }
 
 static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, char *err,
@@ -531,7 +534,7 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
         if (rc == SRC_PACKET) {
             handle_packet(c, &p);
             if (c->from_stream) { /* a read from a pipe waits on its writer: a clock per packet */
-                c->stream_read_at = wall_clock();
+                c->stream_read_at = wall_clock(NULL);
                 c->stream_pkt_now = c->now;
             }
             handled++;
@@ -567,8 +570,7 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
 static void live_clock(capture *c)
 {
     struct timeval tv;
-    gettimeofday(&tv, NULL);
-    double wall = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+    double wall = wall_clock(&tv);
     if (wall > c->now) {
         c->now = wall;
         c->pkt_ts = wall;
@@ -587,7 +589,7 @@ static void stream_follow_clock(capture *c)
     if (!c->from_stream || c->stream_read_at == 0 || lag > OW_STREAM_LIVE_S ||
         lag < -OW_STREAM_LIVE_S)
         return;
-    double t = c->stream_pkt_now + (wall_clock() - c->stream_read_at);
+    double t = c->stream_pkt_now + (wall_clock(NULL) - c->stream_read_at);
     if (t > c->now)
         c->now = t;
 }
