@@ -5,6 +5,7 @@
  * --keep-packets, each server-port TCP packet is also written as it came (packet_keep.c). */
 #include "capture/capture_priv.h"
 #include "capture/files.h"
+#include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,7 @@ capture *capture_open(const capture_opts *o, char *err, size_t errlen)
         return NULL;
     }
     c->from_stream = o->file && !c->merge && is_stream(o->file);
+    c->stream_min_lag = INFINITY;
     int rc = c->merge  ? 0
              : o->file ? src_open_file(&c->src, &c->opts, err, errlen)
                        : src_open_live(&c->src, &c->opts, err, errlen);
@@ -521,6 +523,33 @@ static double wall_clock(struct timeval *tv)
     return (double)now.tv_sec + (double)now.tv_usec / 1e6;
 }
 
+/* A packet read from a stream (a read waits on its writer: a clock per packet): when it was
+ * read, and whether the writer held it back. A writer that passes packets on as they are
+ * captured keeps their lag (read time - own time) within about a second of the least one seen
+ * (a clock's offset between hosts cancels out); one that buffers them delivers a block whose
+ * first packets are as late as the block was slow to fill. Going by the clock would then
+ * decide page loads whose packets are still in that buffer, so the stream goes by its packets
+ * from then on (and by the clock only once it ends, when the writer has flushed everything). */
+static void stream_note_read(capture *c, double pkt_ts)
+{
+    double at = wall_clock(NULL);
+    c->stream_read_at = at;
+    c->stream_pkt_now = c->now;
+    double lag = at - pkt_ts;
+    if (lag < c->stream_min_lag)
+        c->stream_min_lag = lag;
+    if (c->stream_held || lag - c->stream_min_lag <= OW_STREAM_HELD_S ||
+        fabs(c->stream_min_lag) > OW_STREAM_LIVE_S)
+        return;
+    c->stream_held = true;
+    fprintf(stderr,
+            "orphanwatch: %s: a packet arrived %.1f s later than the promptest ones (against "
+            "their own times): the writer holds packets back (tcpdump without -U buffers its "
+            "output); from now on page loads are decided as later packets arrive, not by the "
+            "clock\n",
+            strcmp(c->name, "-") == 0 ? "standard input" : c->name, lag - c->stream_min_lag);
+}
+
 static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, char *err,
                      size_t errlen)
 {
@@ -533,10 +562,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
                           : src_next(&c->src, &p, err, errlen);
         if (rc == SRC_PACKET) {
             handle_packet(c, &p);
-            if (c->from_stream) { /* a read from a pipe waits on its writer: a clock per packet */
-                c->stream_read_at = wall_clock(NULL);
-                c->stream_pkt_now = c->now;
-            }
+            if (c->from_stream)
+                stream_note_read(c, p.ts);
             handled++;
             continue;
         }
@@ -601,7 +628,8 @@ static void stream_waiting(void *ctx)
 {
     capture *c = ctx;
     c->frame = NULL;
-    stream_follow_clock(c);
+    if (!c->stream_held)
+        stream_follow_clock(c);
     tick(c);
 }
 

@@ -29,6 +29,11 @@
  * waits and once it ends, the time since that packet passes for the timers too (see
  * stream_follow_clock). */
 #define OW_STREAM_LIVE_S 10.0
+/* A stream's packet read this much later than the promptest packet of the stream was (its
+ * own time against the clock) was held back by the writer: tcpdump without -U keeps its
+ * output in a 4 KB buffer until it fills. Such a stream stops going by the clock while it is
+ * silent (see stream_note_read). tcpdump -U is at most ~1 s late (libpcap's buffer timeout). */
+#define OW_STREAM_HELD_S 3.0
 
 struct capture {
     capture_opts opts;
@@ -48,6 +53,8 @@ struct capture {
     bool from_stream;      /* opts.file is standard input or a pipe, not a regular file */
     double stream_read_at; /* the wall clock when the stream's newest packet was read */
     double stream_pkt_now; /* now as that packet left it */
+    double stream_min_lag; /* the least lag (read time - own time) of its packets so far */
+    bool stream_held;      /* a packet came OW_STREAM_HELD_S later than that: held back */
     packet_keep *keep;     /* --keep-packets, or NULL */
     /* The packet being handled, as it came. Once it is kept (--keep-packets) and decoded, the
      * bytes before its TCP payload are scratch: nids_glue.c writes libnids' headers there. */

@@ -17,7 +17,11 @@ still arriving), so read is blocked in read(2) when the signals come. Two runs:
      as an orphan (the clock runs while the pipe is silent, rows are committed); when the
      stream ends (EOF or SIGINT) it stays one, decided at its grace's end. The same packets
      timed an hour ago (an old file piped in): pending while open, undecided at the end; a
-     stream ended before the grace ran out: undecided.
+     stream ended before the grace ran out: undecided. A stream whose writer held packets
+     back (some arrive 3.5 s later than the first did against their own times, as from
+     tcpdump without -U): said on stderr, and the page load stays pending while the pipe is
+     silent past its grace (only later packets decide it), then is an orphan decided at its
+     grace's end once the stream ends.
 Runs anywhere (no root): only a pipe and signals."""
 import os
 import shutil
@@ -113,6 +117,15 @@ def one_page_load(tmp):
     return out, started
 
 
+def outcomes_now(db):
+    """The page loads' outcomes as another reader of db sees them now."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            return [r[0] for r in c.execute("SELECT outcome FROM page_loads")]
+    except sqlite3.Error as e:
+        return [str(e)]
+
+
 def streamed(tmp, name, packets, end_at, wait, how):
     """read - --grace 2 -w DB fed the packets retimed so the last is at end_at, then silent for
     wait seconds, then ended (EOF or SIGINT); returns (outcome, decided_ts - started, rc,
@@ -127,11 +140,7 @@ def streamed(tmp, name, packets, end_at, wait, how):
         p.stdin.write(f.read())
     p.stdin.flush()
     time.sleep(wait)
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-            seen = [r[0] for r in c.execute("SELECT outcome FROM page_loads")]
-    except sqlite3.Error as e:
-        seen = [str(e)]
+    seen = outcomes_now(db)
     if how == "eof":
         p.stdin.close()
         p.stdin = None
@@ -141,6 +150,38 @@ def streamed(tmp, name, packets, end_at, wait, how):
     row = sqlite3.connect(db).execute(
         "SELECT outcome, decided_ts - started FROM page_loads").fetchall()
     return (row[0] if len(row) == 1 else (str(row), None)) + (rc, seen)
+
+
+def streamed_held(tmp, packets, wait):
+    """A stream whose writer holds packets back (tcpdump without -U): the page load's first
+    packet is written timed now, the rest 3.5 s later, still timed as captured right after the
+    first, then nothing for wait seconds before EOF. Returns (the outcome other readers of DB
+    saw before the end, the outcome and decided_ts - started at the end, stderr)."""
+    t0 = time.time()
+    shift = t0 - packets[0][0]
+    timed = [(t + shift, k, w) for t, k, w in packets]
+    first = os.path.join(tmp, "held-first.pcap")
+    rest = os.path.join(tmp, "held-rest.pcap")
+    pcaptool.write_pcap(first, pcaptool.LINKTYPE_RAW, timed[:1])
+    pcaptool.write_pcap(rest, pcaptool.LINKTYPE_RAW, timed[1:])
+    db = os.path.join(tmp, "held.db")
+    p = subprocess.Popen([BIN, "read", "-", "--grace", "2", "-w", db, "-q"],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(first, "rb") as f:
+        p.stdin.write(f.read())
+    p.stdin.flush()
+    time.sleep(max(0.0, t0 + 3.5 - time.time()))
+    with open(rest, "rb") as f:
+        p.stdin.write(f.read()[24:])  # the records only: one capture, written in two parts
+    p.stdin.flush()
+    time.sleep(wait)
+    seen = outcomes_now(db)
+    p.stdin.close()
+    p.stdin = None
+    rc, err = finished(p)
+    row = sqlite3.connect(db).execute(
+        "SELECT outcome, decided_ts - started FROM page_loads").fetchall()
+    return seen, (row[0] if len(row) == 1 else (str(row), None)), rc, err
 
 
 def stream_as_captured(tmp):
@@ -161,6 +202,14 @@ def stream_as_captured(tmp):
           seen == ["pending"] and o == "undecided", f"{seen} {o}")
     o, _, rc, _ = streamed(tmp, "short", packets, time.time(), 0.3, "eof")
     check("a stream timed now ended within the grace: undecided", o == "undecided", o)
+    seen, (o, after), rc, err = streamed_held(tmp, packets, 4.0)
+    check("stream whose writer holds packets back: said on stderr, once",
+          err.count("holds packets back") == 1 and "standard input" in err, err)
+    check("stream whose writer holds packets back: pending while open, past its grace (the "
+          "clock no longer decides)", seen == ["pending"], str(seen))
+    check("stream whose writer holds packets back: an orphan once ended, decided at its "
+          "grace's end", o == "orphan" and after is not None and 2.0 <= after < 3.0 and rc == 0,
+          f"{o} {after} rc {rc}")
 
 
 def main():

@@ -1,0 +1,88 @@
+"""read_pipe_tcpdump: `tcpdump -w - | orphanwatch read -` with the real tcpdump (needs root).
+
+An HTTP server on a free loopback port answers a small request every 2 s, six times, while
+tcpdump captures that port on `lo` and writes to orphanwatch's standard input:
+  1. without -U, tcpdump keeps its output in a 4 KB buffer until it fills, so packets reach
+     orphanwatch seconds after they were captured: orphanwatch says once that the writer holds
+     packets back (and stops going by the clock while the pipe is silent);
+  2. with -U each packet is written as it is captured: nothing is said.
+Both runs report the six exchanges. Skipped (77) when not root, or without tcpdump."""
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from owtest import binary, check, finish, skip  # noqa: E402
+
+ROUNDS = 6
+HELD = "holds packets back"
+
+
+class Small(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hi\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def run(port, unbuffered):
+    """tcpdump [-U] on lo piped into orphanwatch read - while ROUNDS requests are made 2 s
+    apart; returns (orphanwatch's exit code, its report, its stderr)."""
+    dump = ["tcpdump", "-i", "lo", "-n", "-w", "-"] + (["-U"] if unbuffered else [])
+    dump += ["tcp", "port", str(port)]
+    td = subprocess.Popen(dump, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    ow = subprocess.Popen([binary(), "read", "-", "-p", str(port)],
+                          stdin=td.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    td.stdout.close()
+    time.sleep(1.5)  # tcpdump is listening
+    for _ in range(ROUNDS):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(f"GET /s HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      f"Connection: close\r\n\r\n".encode())
+            while s.recv(4096):
+                pass
+        time.sleep(2)
+    td.terminate()  # tcpdump flushes its buffer and ends the pipe
+    td.wait(timeout=30)
+    out, err = ow.communicate(timeout=60)
+    return ow.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def main():
+    if os.geteuid() != 0:
+        skip("capturing on lo with tcpdump needs root (CI runs as root)")
+    if not shutil.which("tcpdump"):
+        skip("no tcpdump (apt-get install tcpdump)")
+    binary()  # exits when there is none
+    server = http.server.HTTPServer(("127.0.0.1", 0), Small)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for unbuffered in (False, True):
+            name = "tcpdump -U" if unbuffered else "tcpdump without -U"
+            rc, out, err = run(port, unbuffered)
+            check(rc == 0, f"{name}: exit 0", f"exit {rc}: {err}")
+            check(f'"http_responses":{ROUNDS},' in out, f"{name}: the {ROUNDS} exchanges reported",
+                  out[:1500])
+            if unbuffered:
+                check(HELD not in err, f"{name}: nothing said about held packets", err)
+            else:
+                check(err.count(HELD) == 1, f"{name}: held packets said once", err)
+    finally:
+        server.shutdown()
+    finish()
+
+
+if __name__ == "__main__":
+    main()
