@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev
           libpcap-dev libnids-dev libglib2.0-dev libnet1-dev libsqlite3-dev sqlite3
           libncurses-dev zlib1g-dev
-          tshark tcpdump tmux python3 python3-tornado iproute2 curl time valgrind
+          tshark tcpdump tmux python3 python3-tornado iproute2 curl time valgrind openssl
           clang-format clang-tidy cppcheck)
 
 missing=()

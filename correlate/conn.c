@@ -357,6 +357,7 @@ static void emit_conn(correlator *c, conn_state *cs, const char *close)
         .close = close,
         .kind = cs->any_ws     ? "websocket"
                 : cs->requests ? "http"
+                : cs->http.tls ? "tls"
                                : "other",
         .bytes = {cs->offset[0], cs->offset[1]},
         .requests = cs->requests,
@@ -894,6 +895,14 @@ static void on_error(void *ctx, int dir, const char *why)
     cs->cor->stats.http_errors++;
 }
 
+/* Encrypted: nothing of it can be read, and the row says so (kind tls). */
+static void on_tls(void *ctx, int dir)
+{
+    conn_state *cs = ctx;
+    cs->cor->stats.tls_connections++;
+    conn_mark(cs->cor, cs, CONN_DIRTY_ROW);
+}
+
 /* ---------------------------------------------------------------- the flow sink */
 
 void health_brief_from(health_brief *b, const conn_state *cs, int close_how)
@@ -986,7 +995,8 @@ void conn_open(correlator *c, ow_flow *f, double ts)
                          .on_response = on_response,
                          .on_body = on_body,
                          .on_message_end = on_message_end,
-                         .on_error = on_error};
+                         .on_error = on_error,
+                         .on_tls = on_tls};
     http_conn_init(&cs->http, &cb);
     f->user = cs;
     strmap_put(&c->conn_by_id, &f->id, sizeof f->id, cs);
@@ -1011,7 +1021,8 @@ static bool looks_like_http(const uint8_t *d, size_t len)
 static void maybe_midstream_ws(correlator *c, conn_state *cs, int dir, const uint8_t *data,
                                size_t len)
 {
-    if (cs->ws || cs->requests || !cs->flow->midstream || len < 2 || looks_like_http(data, len))
+    if (cs->ws || cs->requests || !cs->flow->midstream || len < 2 || looks_like_http(data, len) ||
+        cs->http.tls || http_tls_sniff(data, len) != 0)
         return;
     if (ws_find_frame_start(data, len, dir == OW_DIR_C2S) >= len)
         return;

@@ -156,6 +156,7 @@ size_t correlator_stats_json(const correlator *c, char *buf, size_t cap)
         {"http_pending_overflow", s->http_pending_overflow},
         {"ws_truncated", s->ws_truncated},
         {"inflate_budget_skipped", s->inflate_budget_skipped},
+        {"tls_connections", s->tls_connections},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof f / sizeof *f && n < cap; i++)

@@ -47,6 +47,7 @@ typedef struct correlator_stats {
                               bomb, a gap, the connection ended inside one) */
     uint64_t inflate_budget_skipped; /* compressed websocket messages not inflated: all
                                         max_inflaters were in use (each also a ws error) */
+    uint64_t tls_connections;        /* began with a TLS record: encrypted, not decoded */
 } correlator_stats;
 
 typedef struct correlator correlator;

@@ -28,7 +28,7 @@ typedef struct ow_conn_rec {
     int64_t id;          /* == flow id */
     const ow_flow *flow; /* addresses, times, health, gaps */
     const char *close;   /* open, fin, rst, timeout, end */
-    const char *kind;    /* http, websocket, other */
+    const char *kind;    /* http, websocket, tls, other */
     uint64_t bytes[2];
     uint32_t requests;
 } ow_conn_rec;

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS connections (
     first_ts REAL, last_ts REAL,
     syn_seen INTEGER,              -- 0: picked up mid-stream
     close TEXT,                    -- open, fin, rst, timeout, end (capture ended)
-    kind TEXT,                     -- http, websocket, other
+    kind TEXT,                     -- http, websocket, tls (encrypted: not decoded), other
     bytes_c2s INTEGER, bytes_s2c INTEGER,          -- stream bytes delivered
     gaps_c2s INTEGER, gaps_s2c INTEGER, gap_bytes_c2s INTEGER, gap_bytes_s2c INTEGER,
     requests INTEGER,

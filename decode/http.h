@@ -78,6 +78,9 @@ typedef struct http_callbacks {
     void (*on_upgrade)(void *ctx, const http_request_info *req);
     /* Malformed input in dir: the parser skips to the next plausible message start. */
     void (*on_error)(void *ctx, int dir, const char *why);
+    /* dir's first bytes are a TLS record (HTTPS, or anything else encrypted): the connection
+     * is not HTTP on the wire; every later byte of both directions is consumed unread. */
+    void (*on_tls)(void *ctx, int dir);
 } http_callbacks;
 
 typedef struct http_dir_state {
@@ -87,7 +90,8 @@ typedef struct http_dir_state {
     uint64_t scan;       /* internal: head bytes already searched for the blank line, or
                             bytes of the current chunk-size line / trailer section */
     bool want_body;
-    bool lost; /* internal: bytes of the current message were lost in a gap */
+    bool lost;    /* internal: bytes of the current message were lost in a gap */
+    bool started; /* internal: the direction's first bytes were looked at (TLS or not) */
     bool eof;
 } http_dir_state;
 
@@ -98,12 +102,18 @@ typedef struct http_conn {
     unsigned pend_head, pend_count;
     uint32_t requests, responses, errors, pending_overflow;
     bool upgraded; /* after a 101: the parser consumes nothing more */
+    bool tls;      /* a direction began with a TLS record: every byte is consumed unread */
 } http_conn;
+
+/* Whether bytes at the start of a direction begin a TLS record (RFC 8446 5.1: content type
+ * 20-23, then legacy version 3.x with x <= 4), which no HTTP/1.x message can: 1 yes, 0 no,
+ * -1 too few bytes to tell (fewer than 3, all of them a TLS record's). */
+int http_tls_sniff(const uint8_t *buf, size_t len);
 
 void http_conn_init(http_conn *c, const http_callbacks *cb);
 /* Feeds bytes of one direction. Returns how many bytes were consumed; the caller keeps the
  * rest and offers them again with more data (the head parser needs the whole head at once).
- * After an upgrade it returns 0. */
+ * After an upgrade it returns 0; once the connection is TLS, len (see on_tls). */
 size_t http_conn_feed(http_conn *c, int dir, const uint8_t *buf, size_t len);
 /* The direction ended (FIN/RST/end of capture): ends an until-close body, reports a message
  * cut short. A second eof for the same direction does nothing. */

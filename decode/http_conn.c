@@ -2,8 +2,9 @@
  * passive observer. Finds heads (parsed by http_head.c), frames bodies (RFC 7230 3.3.3:
  * Content-Length, chunked with extensions and trailers, until close, none), pairs responses
  * with requests through the bounded pending ring, stops at a 101, passes a CONNECT tunnel
- * through, skips gaps, and resynchronises on the next message start after a gap or malformed
- * input. Bodies are streamed, never buffered; a partial head stays in the caller's buffer.
+ * through, tells a TLS connection by its first bytes (and reads no further), skips gaps, and
+ * resynchronises on the next message start after a gap or malformed input. Bodies are
+ * streamed, never buffered; a partial head stays in the caller's buffer.
  *
  * Every decision depends only on the bytes of the stream, never on how they were split across
  * calls: heads are parsed only at points that are properties of the bytes (the start line's
@@ -34,6 +35,12 @@ enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE, BODY_INVALID 
 
 /* The start line is checked once it is complete, or once this many bytes of it are there. */
 #define HTTP_EARLY_CHECK_BYTES 256
+/* A TLS record's first bytes (RFC 8446 5.1): content type change_cipher_spec (20) to
+ * application_data (23), then the legacy version 3.0 (SSL 3) to 3.4. */
+#define TLS_CONTENT_TYPE_MIN  20
+#define TLS_CONTENT_TYPE_MAX  23
+#define TLS_VERSION_MAJOR     3
+#define TLS_VERSION_MINOR_MAX 4
 /* A chunk-size line (hex digits and extensions) longer than this is an error. */
 #define HTTP_MAX_CHUNK_LINE 4096
 /* A Content-Length above this is an error (it fits every consumer's signed 64-bit field). */
@@ -718,11 +725,44 @@ void http_conn_init(http_conn *c, const http_callbacks *cb)
         c->cb = *cb;
 }
 
+int http_tls_sniff(const uint8_t *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return -1;
+    if (buf[0] < TLS_CONTENT_TYPE_MIN || buf[0] > TLS_CONTENT_TYPE_MAX)
+        return 0;
+    if (len >= 2 && buf[1] != TLS_VERSION_MAJOR)
+        return 0;
+    if (len >= 3)
+        return buf[2] <= TLS_VERSION_MINOR_MAX;
+    return -1;
+}
+
+/* A direction's first bytes: a TLS record makes the whole connection opaque (on_tls). Returns
+ * false while too few bytes are there to tell: the caller keeps them. */
+static bool look_at_start(http_conn *c, int dir, const uint8_t *buf, size_t len)
+{
+    int tls = http_tls_sniff(buf, len);
+    if (tls < 0)
+        return false;
+    c->dir[dir].started = true;
+    if (tls > 0) {
+        c->tls = true;
+        if (c->cb.on_tls)
+            c->cb.on_tls(c->cb.ctx, dir);
+    }
+    return true;
+}
+
 size_t http_conn_feed(http_conn *c, int dir, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     if (!valid_dir(dir) || !buf)
         return 0;
+    if (!c->tls && !c->dir[dir].started && !c->upgraded && !look_at_start(c, dir, buf, len))
+        return 0;
+    if (c->tls)
+        return len;
     while (off < len && !c->upgraded) {
         size_t used;
         if (!step(c, dir, buf + off, len - off, &used))
@@ -740,7 +780,7 @@ void http_conn_eof(http_conn *c, int dir)
     if (d->eof)
         return; /* a direction ends once */
     d->eof = true;
-    if (c->upgraded)
+    if (c->upgraded || c->tls)
         return;
     switch (d->state) {
     case ST_HEAD:
@@ -784,7 +824,7 @@ static bool gap_in_counted(http_conn *c, int dir, uint64_t *len)
 
 void http_conn_gap(http_conn *c, int dir, uint64_t len)
 {
-    if (!valid_dir(dir) || len == 0 || c->upgraded)
+    if (!valid_dir(dir) || len == 0 || c->upgraded || c->tls)
         return;
     http_dir_state *d = &c->dir[dir];
     if (d->state == ST_TUNNEL)

@@ -28,6 +28,7 @@ enum {
     K_MAX_BACKWARDS_MS,
     K_DUPLICATES,
     K_FILES_CUT,
+    K_TLS_CONNECTIONS,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -52,6 +53,7 @@ static const char *const key_names[K_COUNT] = {
     [K_MAX_BACKWARDS_MS] = "max_backwards_ms",
     [K_DUPLICATES] = "duplicates",
     [K_FILES_CUT] = "files_cut",
+    [K_TLS_CONNECTIONS] = "tls_connections",
 };
 
 typedef struct totals {
@@ -214,6 +216,19 @@ static void on_no_server_traffic(emitter *e, const totals *t)
             t->ports);
 }
 
+static void on_tls(emitter *e, const totals *t)
+{
+    long long n = t->k[K_TLS_CONNECTIONS];
+    if (n <= 0)
+        return;
+    say(e,
+        "%lld connection%s to port %s %s encrypted (TLS): orphanwatch reads plain HTTP only, so "
+        "no page load or websocket in %s can be seen. When a TLS proxy or `tailscale serve` "
+        "is in front of the Bokeh server, capture behind it, where the traffic is plain: the "
+        "interface and port the proxy forwards to (often lo and 5006: -i lo -p 5006).",
+        n, n == 1 ? "" : "s", t->ports, n == 1 ? "was" : "were", n == 1 ? "it" : "them");
+}
+
 /* Limits reached and parts refused: one counter each, said after its count. */
 static const struct {
     int key;
@@ -287,6 +302,7 @@ int blind_spots_each(sqlite3 *db, sqlite3_int64 capture_id, blind_spot_fn fn, vo
     on_gaps(&e, &t);
     on_time_backwards(&e, &t);
     on_no_server_traffic(&e, &t);
+    on_tls(&e, &t);
     on_limits(&e, &t);
     on_files_cut(&e, &t);
     on_malformed(&e, &t);

@@ -3,8 +3,8 @@
  * The script runs twice through an http_conn with a caller that keeps and re-offers unconsumed
  * bytes: once feeding each segment whole, once cut into pieces chosen by the input. Both runs
  * must give the same events and leave the same bytes after every step (split invariance), the
- * caller's buffer must stay below HTTP_MAX_HEAD_BYTES, and the head parsers must be
- * prefix-consistent. */
+ * caller's buffer must stay below HTTP_MAX_HEAD_BYTES, a connection found to be TLS must take
+ * every byte offered, and the head parsers must be prefix-consistent. */
 #include "decode/http.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,6 +99,13 @@ static void fz_error(void *ctx, int dir, const char *why)
     mix_bytes(r, why, strlen(why));
 }
 
+static void fz_tls(void *ctx, int dir)
+{
+    fz_rec *r = ctx;
+    mix(r, 8);
+    mix(r, (uint64_t)dir);
+}
+
 typedef struct fz_caller {
     http_conn conn;
     fz_rec rec;
@@ -110,8 +117,8 @@ static void caller_init(fz_caller *k, size_t cap)
 {
     memset(k, 0, sizeof *k);
     k->rec.hash = FNV_BASIS;
-    http_callbacks cb = {&k->rec, fz_request, fz_response, fz_interim,
-                         fz_body, fz_end,     fz_upgrade,  fz_error};
+    http_callbacks cb = {&k->rec, fz_request, fz_response, fz_interim, fz_body,
+                         fz_end,  fz_upgrade, fz_error,    fz_tls};
     http_conn_init(&k->conn, &cb);
     k->buf[0] = malloc(cap + 1);
     k->buf[1] = malloc(cap + 1);
@@ -138,8 +145,8 @@ static void caller_feed(fz_caller *k, int dir, const uint8_t *p, size_t n)
         memcpy(exact, k->buf[dir], k->len[dir]);
     size_t used = http_conn_feed(&k->conn, dir, exact, k->len[dir]);
     free(exact);
-    if (used > k->len[dir] || (was_upgraded && used != 0))
-        abort();
+    if (used > k->len[dir] || (was_upgraded && used != 0) || (k->conn.tls && used != k->len[dir]))
+        abort(); /* a TLS connection's bytes are all consumed */
     memmove(k->buf[dir], k->buf[dir] + used, k->len[dir] - used);
     k->len[dir] -= used;
     if (!k->conn.upgraded && k->len[dir] >= HTTP_MAX_HEAD_BYTES)

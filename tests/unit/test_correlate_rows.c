@@ -5,7 +5,8 @@
  *    next tick (conn_mark): several events between two ticks make one row, of the state at
  *    the tick, and a connection that closes before the tick emits its final rows only;
  *  - a websocket row's message and opcode counts as JSON, including long message types
- *    that differ only in their last byte and more types than there are slots. */
+ *    that differ only in their last byte and more types than there are slots;
+ *  - a connection that begins with a TLS record is kind tls and counted, nothing else. */
 #include "correlate/correlator.h"
 #include "tests/unit/test_b64url.h"
 #include "tests/unit/test_flow.h"
@@ -316,10 +317,50 @@ static void test_ws_counts_json(void)
     correlator_free(c);
 }
 
+/* HTTPS on the port: the connection's row says tls from the tick after its first bytes, the
+ * capture's counters count it, and nothing of it is an HTTP error, a request, or a websocket
+ * (even picked up mid-stream, where application data could pass for websocket frames). */
+static void test_tls_connection(void)
+{
+    const ow_flow_sink *s;
+    correlator *c = new_correlator(&s);
+    static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00};
+    static const uint8_t data[] = {0x17, 0x03, 0x03, 0x00, 0x04, 0x81, 0x02, 'h', 'i'};
+    ow_flow *f = test_new_flow(4, 40004), *m = test_new_flow(5, 40005);
+    s->on_open(s->ctx, f, 1.0);
+    feed(s, f, 0, hello, sizeof hello, 1.0);
+    feed(s, f, 1, data, sizeof data, 1.1);
+    feed_str(s, f, 0, "GET /app HTTP/1.1\r\nHost: h\r\n\r\n", 1.2);
+    tick(s, 1.3);
+    const struct conn_row *last;
+    CHECK(rows_of(4, &last) >= 2);
+    CHECK_EQ_STR(last->kind, "tls");
+    CHECK_EQ_INT(last->requests, 0);
+    m->midstream = true;
+    s->on_open(s->ctx, m, 2.0);
+    feed(s, m, 1, data, sizeof data, 2.0);
+    tick(s, 2.1);
+    CHECK(rows_of(5, &last) >= 2);
+    CHECK_EQ_STR(last->kind, "tls");
+    const correlator_stats *st = correlator_get_stats(c);
+    CHECK_EQ_INT(st->tls_connections, 2);
+    CHECK_EQ_INT(st->http_errors + st->http_requests + st->ws_midstream + st->ws_upgrades, 0);
+    char json[2048];
+    json[correlator_stats_json(c, json, sizeof json - 1)] = 0;
+    CHECK(strstr(json, "\"tls_connections\":2") != NULL);
+    CHECK_EQ_INT(n_ws_rows, 0);
+    s->on_close(s->ctx, f, OW_CLOSE_FIN, 3.0);
+    s->on_close(s->ctx, m, OW_CLOSE_FIN, 3.0);
+    free(f);
+    free(m);
+    correlator_free(c);
+}
+
 int main(void)
 {
     test_conn_row_only_when_changed();
     test_rows_at_the_tick();
     test_ws_counts_json();
+    test_tls_connection();
     TEST_MAIN_END("correlate_rows");
 }

@@ -19,7 +19,7 @@ typedef struct rec {
     uint64_t body_hash[2];        /* FNV-1a of the current message's delivered body */
     uint64_t body_seen[2];        /* bytes delivered through on_body */
     char body_text[2][BODY_SHOW]; /* its first bytes */
-    int requests, responses, interims, upgrades, errors, ends, incomplete;
+    int requests, responses, interims, upgrades, errors, ends, incomplete, tls;
     bool last_ws; /* upgrade_websocket of the last request */
 } rec;
 
@@ -101,6 +101,13 @@ static void cb_error(void *ctx, int dir, const char *why)
     logf_(r, "ERROR %s %s\n", dir == HTTP_DIR_REQUEST ? "req" : "resp", why);
 }
 
+static void cb_tls(void *ctx, int dir)
+{
+    rec *r = ctx;
+    r->tls++;
+    logf_(r, "TLS %s\n", dir == HTTP_DIR_REQUEST ? "req" : "resp");
+}
+
 /* ---- a caller like the real one: keeps unconsumed bytes and re-offers them ---- */
 
 typedef struct caller {
@@ -113,8 +120,8 @@ typedef struct caller {
 static caller *caller_new(bool want)
 {
     caller *k = calloc(1, sizeof *k);
-    http_callbacks cb = {&k->r,   cb_request, cb_response, cb_interim,
-                         cb_body, cb_end,     cb_upgrade,  cb_error};
+    http_callbacks cb = {&k->r,  cb_request, cb_response, cb_interim, cb_body,
+                         cb_end, cb_upgrade, cb_error,    cb_tls};
     k->r.want = want;
     k->r.body_hash[0] = k->r.body_hash[1] = 1469598103934665603ull;
     http_conn_init(&k->conn, &cb);
@@ -786,9 +793,10 @@ static void test_conn_malformed_resync(void)
     CHECK(log_has(k, "body=[OK]"));
     /* binary garbage with no line end is refused early, not held until the size limit */
     caller *b = caller_new(true);
-    uint8_t tls[40] = {0x16, 0x03, 0x01, 0x00, 0x23, 0x01};
-    caller_feed(b, REQ_DIR, tls, sizeof tls);
+    uint8_t junk[40] = {0x01, 0x03, 0x01, 0x00, 0x23, 0x01};
+    caller_feed(b, REQ_DIR, junk, sizeof junk);
     CHECK_EQ_INT(b->r.errors, 1);
+    CHECK_EQ_INT(b->r.tls, 0);
     CHECK_EQ_INT(b->len[REQ_DIR], 0);
     /* a truncated head at eof is reported */
     caller *t = caller_new(true);
@@ -798,6 +806,63 @@ static void test_conn_malformed_resync(void)
     caller_free(t);
     caller_free(b);
     caller_free(k);
+}
+
+/* HTTPS on the port: the client's first bytes are a TLS record (a ClientHello: handshake 22,
+ * legacy version 3.1). Nothing is parsed, nothing is an error, everything is consumed. */
+static void test_conn_tls(void)
+{
+    const uint8_t hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
+    const uint8_t server[] = {0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03};
+    const uint8_t app[] = {0x17, 0x03, 0x03, 0x00, 0x20, 'G', 'E', 'T', ' ', '/', 0x0d, 0x0a};
+    caller *k = caller_new(true);
+    caller_feed(k, REQ_DIR, hello, 1); /* one byte cannot tell: kept */
+    CHECK_EQ_INT(k->len[REQ_DIR], 1);
+    CHECK_EQ_INT(k->r.tls + k->r.errors, 0);
+    caller_feed(k, REQ_DIR, hello + 1, sizeof hello - 1);
+    CHECK_EQ_INT(k->r.tls, 1);
+    CHECK(log_has(k, "TLS req"));
+    CHECK_EQ_INT(k->len[REQ_DIR], 0);
+    caller_feed(k, RESP_DIR, server, sizeof server);
+    caller_feed(k, REQ_DIR, app, sizeof app);
+    caller_feed_str(k, RESP_DIR, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    caller_gap(k, RESP_DIR, 100);
+    caller_eof(k, REQ_DIR);
+    caller_eof(k, RESP_DIR);
+    CHECK_EQ_INT(k->len[REQ_DIR] + k->len[RESP_DIR], 0);
+    CHECK_EQ_INT(k->r.tls, 1);
+    CHECK_EQ_INT(k->r.errors + k->r.requests + k->r.responses + k->r.ends, 0);
+    caller_free(k);
+
+    /* picked up mid-stream: the server's application data comes first */
+    caller *m = caller_new(true);
+    caller_feed(m, RESP_DIR, app, sizeof app);
+    CHECK(log_has(m, "TLS resp"));
+    CHECK_EQ_INT(m->r.errors, 0);
+    caller_free(m);
+
+    /* a TLS-looking record after HTTP is not a TLS connection: an error, as any garbage */
+    caller *h = caller_new(true);
+    caller_feed_str(h, REQ_DIR, "GET / HTTP/1.1\r\n\r\n");
+    caller_feed(h, REQ_DIR, hello, sizeof hello);
+    CHECK_EQ_INT(h->r.tls, 0);
+    CHECK_EQ_INT(h->r.requests, 1);
+    CHECK_EQ_INT(h->r.errors, 1);
+    caller_free(h);
+
+    /* the sniffing itself */
+    const uint8_t v34[] = {0x17, 0x03, 0x04}, v35[] = {0x17, 0x03, 0x05},
+                  t24[] = {0x18, 0x03, 0x03};
+    const uint8_t t19[] = {0x13, 0x03, 0x03}, v2[] = {0x16, 0x02, 0x00};
+    CHECK_EQ_INT(http_tls_sniff(v34, 3), 1);
+    CHECK_EQ_INT(http_tls_sniff(v35, 3), 0);
+    CHECK_EQ_INT(http_tls_sniff(t24, 3), 0);
+    CHECK_EQ_INT(http_tls_sniff(t19, 3), 0);
+    CHECK_EQ_INT(http_tls_sniff(v2, 2), 0);
+    CHECK_EQ_INT(http_tls_sniff(v34, 2), -1);
+    CHECK_EQ_INT(http_tls_sniff((const uint8_t *)"GET", 3), 0);
+    CHECK_EQ_INT(http_tls_sniff((const uint8_t *)"G", 1), 0);
+    CHECK_EQ_INT(http_tls_sniff(v34, 0), -1);
 }
 
 static void test_conn_hostile_heads(void)
@@ -1227,6 +1292,7 @@ int main(void)
     test_conn_gap_in_body();
     test_conn_gap_resync();
     test_conn_malformed_resync();
+    test_conn_tls();
     test_conn_hostile_heads();
     test_conn_pairing_edges();
     test_every_split();

@@ -125,6 +125,16 @@ static void test_each_line(sqlite3 *db)
     CHECK_EQ_INT(spots(db, 0, &l), 1);
     CHECK(has(&l, 0, "6 messages could not be decoded (1 HTTP, 2 WebSocket, 3 Bokeh)"));
     clear(db);
+    /* encrypted connections: what to capture instead */
+    add_capture(db, 1, 40, 0, "443", "{\"streams\":3,\"tls_connections\":3}");
+    CHECK_EQ_INT(spots(db, 0, &l), 1);
+    CHECK(has(&l, 0, "3 connections to port 443 were encrypted (TLS)") &&
+          has(&l, 0, "tailscale serve") && has(&l, 0, "-i lo -p 5006"));
+    clear(db);
+    add_capture(db, 1, 40, 0, "5006", "{\"streams\":1,\"tls_connections\":1}");
+    CHECK_EQ_INT(spots(db, 0, &l), 1);
+    CHECK(has(&l, 0, "1 connection to port 5006 was encrypted"));
+    clear(db);
 }
 
 static void test_order(sqlite3 *db)
