@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FALLBACK_USER "nobody"
@@ -83,6 +84,28 @@ static int set_groups(uid_t uid, gid_t gid, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+int ow_privileges_can_write_dir(uid_t uid, gid_t gid, const char *dir)
+{
+    if (geteuid() != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char err[160];
+        bool as_user = set_groups(uid, gid, err, sizeof err) == 0 &&
+                       setresgid(gid, gid, gid) == 0 && setresuid(uid, uid, uid) == 0;
+        _exit(!as_user ? 2 : access(dir, W_OK | X_OK) == 0 ? 0 : 1);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+        return -1;
+    return WEXITSTATUS(status) == 0;
 }
 
 /* CapEff | CapPrm from /proc/self/status; -1 when they cannot be read. */

@@ -5,9 +5,13 @@
 #include "capture/privileges.h"
 #include <pcap/pcap.h>
 #include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PRINTED_SLOTS 4096 /* recent page loads whose verdict line was printed */
 
@@ -251,6 +255,48 @@ static void describe_ports(pipeline *p)
                               p->o.cap.server_ports[i]);
 }
 
+/* The directory path is in (the working directory when it names none), into dir. */
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash && !getcwd(dir, cap))
+        snprintf(dir, cap, ".");
+    else if (!slash)
+        return;
+    else if (slash == path)
+        snprintf(dir, cap, "/");
+    else
+        snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* live as root: the user it becomes once the capture is open must be able to make files beside
+ * the database (its journal, its packed copy) and in an existing --keep-packets directory
+ * (one made here is given to that user). Said now, before anything is captured. */
+static int check_dirs_for(const pipeline_opts *o, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    char dirs[2][PATH_MAX];
+    int n = 0;
+    struct stat st;
+    if (o->db_path)
+        dir_of(o->db_path, dirs[n++], sizeof dirs[0]);
+    if (o->cap.keep_dir && stat(o->cap.keep_dir, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(dirs[n++], sizeof dirs[0], "%s", o->cap.keep_dir);
+    for (int i = 0; i < n; i++) {
+        if (ow_privileges_can_write_dir(uid, gid, dirs[i]) != 0)
+            continue; /* yes, or cannot tell: the run says so if it fails */
+        const struct passwd *pw = getpwuid(uid);
+        snprintf(err, errlen,
+                 "%s: %s (uid %u), the user orphanwatch runs as once the capture is open, "
+                 "cannot create files there%s; write %s elsewhere (such as /var/tmp), or name a "
+                 "user who can with --user",
+                 dirs[i], pw ? pw->pw_name : "that user", (unsigned)uid,
+                 i == 0 && o->db_path ? " (the database's journal and packed copy go there)" : "",
+                 i == 0 && o->db_path ? "the database" : "the kept packets");
+        return -1;
+    }
+    return 0;
+}
+
 pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
 {
     pipeline *p = calloc(1, sizeof *p);
@@ -271,6 +317,8 @@ pipeline *pipeline_open(const pipeline_opts *o, char *err, size_t errlen)
         p->o.cap.keep_uid = uid;
         p->o.cap.keep_gid = gid;
         p->o.cap.keep_chown = true;
+        if (check_dirs_for(o, uid, gid, err, errlen) < 0)
+            goto fail;
     }
     p->cap = capture_open(&p->o.cap, err, errlen);
     if (!p->cap)

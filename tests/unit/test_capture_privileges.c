@@ -1,12 +1,15 @@
 /* test_capture_privileges: who privileges are dropped to (--user, sudo's caller, nobody),
  * refusals (unknown user, root), and, when the test runs as root, a real drop in a child
- * process: ids changed everywhere, root not regained, no capabilities left. */
+ * process: ids changed everywhere, root not regained, no capabilities left; and whether the
+ * user dropped to can make files in a directory (asked as that user: its own, 0700 root's,
+ * 1777, without the write bit, missing). */
 #include "capture/privileges.h"
 #include "tests/unit/testlib.h"
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,9 +67,35 @@ static void real_drop(void)
     CHECK_EQ_INT(WEXITSTATUS(status), 0);
 }
 
+/* Whether the user dropped to can make files in a directory, asked as that user. */
+static void writable_as(void)
+{
+    struct passwd *nobody = getpwnam("nobody");
+    if (geteuid() != 0 || !nobody) {
+        if (geteuid() != 0)
+            CHECK_EQ_INT(ow_privileges_can_write_dir(1234, 1234, "/tmp"), -1);
+        printf("note: not root (or no user nobody): asking as another user is not exercised\n");
+        return;
+    }
+    char root_only[] = "/tmp/ow-priv-XXXXXX";
+    CHECK(mkdtemp(root_only) != NULL); /* 0700, root's */
+    uid_t u = nobody->pw_uid;
+    gid_t g = nobody->pw_gid;
+    CHECK_EQ_INT(ow_privileges_can_write_dir(u, g, root_only), 0);
+    CHECK_EQ_INT(ow_privileges_can_write_dir(u, g, "/tmp"), 1); /* 1777 */
+    CHECK_EQ_INT(ow_privileges_can_write_dir(u, g, "/no/such/dir"), 0);
+    CHECK(chown(root_only, u, g) == 0);
+    CHECK_EQ_INT(ow_privileges_can_write_dir(u, g, root_only), 1); /* nobody's own */
+    CHECK(chmod(root_only, 0500) == 0);
+    CHECK_EQ_INT(ow_privileges_can_write_dir(u, g, root_only), 0); /* no write bit */
+    CHECK(geteuid() == 0);                                         /* the caller stays root */
+    rmdir(root_only);
+}
+
 int main(void)
 {
     resolve_targets();
     real_drop();
+    writable_as();
     TEST_MAIN_END("test_capture_privileges");
 }
