@@ -58,6 +58,7 @@ static const char *const key_names[K_COUNT] = {
 
 typedef struct totals {
     long long captures, packets, kernel_drops, if_drops;
+    bool all_live; /* every capture counted was a live one */
     long long k[K_COUNT];
     bool have[K_COUNT]; /* the counter is in a row's JSON (else its rule says nothing) */
     char ports[128];    /* the server ports of the captures, as their rows name them */
@@ -86,7 +87,8 @@ static int read_columns(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
     if (sqlite3_prepare_v2(db,
                            "SELECT COALESCE(SUM(packets), 0), COALESCE(SUM(kernel_drops), 0), "
                            "COALESCE(SUM(if_drops), 0), COALESCE(group_concat(DISTINCT "
-                           "server_ports), ''), COUNT(*) FROM captures WHERE ?1 = 0 OR id = ?1",
+                           "server_ports), ''), COUNT(*), COALESCE(MIN(live), 0) "
+                           "FROM captures WHERE ?1 = 0 OR id = ?1",
                            -1, &s, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(s, 1, capture_id);
@@ -98,6 +100,7 @@ static int read_columns(sqlite3 *db, sqlite3_int64 capture_id, totals *t)
         const unsigned char *p = sqlite3_column_text(s, 3);
         snprintf(t->ports, sizeof t->ports, "%s", p ? (const char *)p : "");
         t->captures = sqlite3_column_int64(s, 4);
+        t->all_live = sqlite3_column_int(s, 5) != 0;
     }
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? 0 : -1;
@@ -200,6 +203,15 @@ static void on_time_backwards(emitter *e, const totals *t)
 
 static void on_no_server_traffic(emitter *e, const totals *t)
 {
+    if (t->packets <= 0 && t->all_live) {
+        say(e,
+            "No packet to or from port %s was captured. Is the Bokeh server on another port "
+            "(-p PORT)? Behind a proxy or `tailscale serve`, its traffic on this interface goes "
+            "to the proxy's port, encrypted: capture behind the proxy, where it is plain (often "
+            "-i lo -p 5006).",
+            t->ports);
+        return;
+    }
     if (t->packets <= 0) {
         say(e, "No packet was read: the capture is empty, or the filter matched none.");
         return;

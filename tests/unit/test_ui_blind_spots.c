@@ -37,15 +37,16 @@ static bool has(const lines *l, int i, const char *words)
     return i < l->n && i < MAX_LINES && strstr(l->text[i], words) != NULL;
 }
 
-static void add_capture(sqlite3 *db, int id, long long packets, long long drops, const char *ports,
-                        const char *counters)
+static void add_capture_of(sqlite3 *db, int id, int live, long long packets, long long drops,
+                           const char *ports, const char *counters)
 {
     sqlite3_stmt *st = NULL;
     CHECK(sqlite3_prepare_v2(db,
                              "INSERT INTO captures (id, source, live, server_ports, packets, "
-                             "kernel_drops, if_drops, counters) VALUES (?1, 'x', 0, ?2, ?3, ?4, "
+                             "kernel_drops, if_drops, counters) VALUES (?1, 'x', ?6, ?2, ?3, ?4, "
                              "0, ?5)",
                              -1, &st, NULL) == SQLITE_OK);
+    sqlite3_bind_int(st, 6, live);
     sqlite3_bind_int(st, 1, id);
     sqlite3_bind_text(st, 2, ports, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, packets);
@@ -53,6 +54,13 @@ static void add_capture(sqlite3 *db, int id, long long packets, long long drops,
     sqlite3_bind_text(st, 5, counters, -1, SQLITE_STATIC);
     CHECK(sqlite3_step(st) == SQLITE_DONE);
     sqlite3_finalize(st);
+}
+
+/* A file read's capture row. */
+static void add_capture(sqlite3 *db, int id, long long packets, long long drops, const char *ports,
+                        const char *counters)
+{
+    add_capture_of(db, id, 0, packets, drops, ports, counters);
 }
 
 static void clear(sqlite3 *db)
@@ -97,6 +105,15 @@ static void test_each_line(sqlite3 *db)
           has(&l, 0, "290 TCP packets"));
     clear(db);
     add_capture(db, 1, 0, 0, "5006", "{}");
+    CHECK_EQ_INT(spots(db, 0, &l), 1);
+    CHECK(has(&l, 0, "No packet was read"));
+    clear(db);
+    /* live, nothing on the port: another port, or a proxy in front (tailscale serve) */
+    add_capture_of(db, 1, 1, 0, 0, "5006", "{\"streams\":0}");
+    CHECK_EQ_INT(spots(db, 0, &l), 1);
+    CHECK(has(&l, 0, "No packet to or from port 5006 was captured") && has(&l, 0, "-p PORT") &&
+          has(&l, 0, "tailscale serve") && has(&l, 0, "-i lo -p 5006"));
+    add_capture(db, 2, 0, 0, "5006", "{}"); /* with a file read too: the plain line */
     CHECK_EQ_INT(spots(db, 0, &l), 1);
     CHECK(has(&l, 0, "No packet was read"));
     clear(db);
