@@ -106,8 +106,9 @@ typedef struct http_conn {
 } http_conn;
 
 /* Whether bytes at the start of a direction begin a TLS record (RFC 8446 5.1: content type
- * 20-23, then legacy version 3.x with x <= 4), which no HTTP/1.x message can: 1 yes, 0 no,
- * -1 too few bytes to tell (fewer than 3, all of them a TLS record's). */
+ * 20-23, legacy version 3.x with x <= 4, a length a record can have), which no HTTP/1.x
+ * message can: 1 yes, 0 no, -1 too few bytes to tell (fewer than the 5 of a record header,
+ * all of them a TLS record's). */
 int http_tls_sniff(const uint8_t *buf, size_t len);
 
 void http_conn_init(http_conn *c, const http_callbacks *cb);

@@ -35,12 +35,15 @@ enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE, BODY_INVALID 
 
 /* The start line is checked once it is complete, or once this many bytes of it are there. */
 #define HTTP_EARLY_CHECK_BYTES 256
-/* A TLS record's first bytes (RFC 8446 5.1): content type change_cipher_spec (20) to
- * application_data (23), then the legacy version 3.0 (SSL 3) to 3.4. */
+/* A TLS record's header (RFC 8446 5.1): content type change_cipher_spec (20) to
+ * application_data (23), the legacy version 3.0 (SSL 3) to 3.4, a length of 1 to
+ * TLS_RECORD_MAX. */
 #define TLS_CONTENT_TYPE_MIN  20
 #define TLS_CONTENT_TYPE_MAX  23
 #define TLS_VERSION_MAJOR     3
 #define TLS_VERSION_MINOR_MAX 4
+#define TLS_RECORD_HEADER     5               /* type, version, 16-bit length */
+#define TLS_RECORD_MAX        (16384u + 2048) /* the largest record length (TLS 1.2 6.2.3) */
 /* A chunk-size line (hex digits and extensions) longer than this is an error. */
 #define HTTP_MAX_CHUNK_LINE 4096
 /* A Content-Length above this is an error (it fits every consumer's signed 64-bit field). */
@@ -733,9 +736,12 @@ int http_tls_sniff(const uint8_t *buf, size_t len)
         return 0;
     if (len >= 2 && buf[1] != TLS_VERSION_MAJOR)
         return 0;
-    if (len >= 3)
-        return buf[2] <= TLS_VERSION_MINOR_MAX;
-    return -1;
+    if (len >= 3 && buf[2] > TLS_VERSION_MINOR_MAX)
+        return 0;
+    if (len < TLS_RECORD_HEADER)
+        return -1;
+    unsigned length = (unsigned)buf[3] << 8 | buf[4];
+    return length >= 1 && length <= TLS_RECORD_MAX;
 }
 
 /* A direction's first bytes: a TLS record makes the whole connection opaque (on_tls). Returns

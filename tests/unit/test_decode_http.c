@@ -816,10 +816,10 @@ static void test_conn_tls(void)
     const uint8_t server[] = {0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03};
     const uint8_t app[] = {0x17, 0x03, 0x03, 0x00, 0x20, 'G', 'E', 'T', ' ', '/', 0x0d, 0x0a};
     caller *k = caller_new(true);
-    caller_feed(k, REQ_DIR, hello, 1); /* one byte cannot tell: kept */
-    CHECK_EQ_INT(k->len[REQ_DIR], 1);
+    caller_feed(k, REQ_DIR, hello, 4); /* four bytes cannot tell: kept */
+    CHECK_EQ_INT(k->len[REQ_DIR], 4);
     CHECK_EQ_INT(k->r.tls + k->r.errors, 0);
-    caller_feed(k, REQ_DIR, hello + 1, sizeof hello - 1);
+    caller_feed(k, REQ_DIR, hello + 4, sizeof hello - 4);
     CHECK_EQ_INT(k->r.tls, 1);
     CHECK(log_has(k, "TLS req"));
     CHECK_EQ_INT(k->len[REQ_DIR], 0);
@@ -850,15 +850,20 @@ static void test_conn_tls(void)
     CHECK_EQ_INT(h->r.errors, 1);
     caller_free(h);
 
-    /* the sniffing itself */
-    const uint8_t v34[] = {0x17, 0x03, 0x04}, v35[] = {0x17, 0x03, 0x05},
-                  t24[] = {0x18, 0x03, 0x03};
-    const uint8_t t19[] = {0x13, 0x03, 0x03}, v2[] = {0x16, 0x02, 0x00};
-    CHECK_EQ_INT(http_tls_sniff(v34, 3), 1);
-    CHECK_EQ_INT(http_tls_sniff(v35, 3), 0);
-    CHECK_EQ_INT(http_tls_sniff(t24, 3), 0);
-    CHECK_EQ_INT(http_tls_sniff(t19, 3), 0);
+    /* the sniffing itself: type 20-23, version 3.0-3.4, length 1 to 2^14 + 2048 */
+    const uint8_t v34[] = {0x17, 0x03, 0x04, 0x48, 0x00}, v35[] = {0x17, 0x03, 0x05, 0, 1};
+    const uint8_t t24[] = {0x18, 0x03, 0x03, 0, 1}, t19[] = {0x13, 0x03, 0x03, 0, 1};
+    const uint8_t v2[] = {0x16, 0x02, 0x00}, big[] = {0x17, 0x03, 0x03, 0x48, 0x01};
+    const uint8_t none[] = {0x16, 0x03, 0x01, 0x00, 0x00};
+    CHECK_EQ_INT(http_tls_sniff(v34, 5), 1);
+    CHECK_EQ_INT(http_tls_sniff(v35, 5), 0);
+    CHECK_EQ_INT(http_tls_sniff(t24, 5), 0);
+    CHECK_EQ_INT(http_tls_sniff(t19, 5), 0);
+    CHECK_EQ_INT(http_tls_sniff(big, 5), 0);  /* longer than any record */
+    CHECK_EQ_INT(http_tls_sniff(none, 5), 0); /* empty */
     CHECK_EQ_INT(http_tls_sniff(v2, 2), 0);
+    CHECK_EQ_INT(http_tls_sniff(v35, 3), 0);
+    CHECK_EQ_INT(http_tls_sniff(v34, 4), -1);
     CHECK_EQ_INT(http_tls_sniff(v34, 2), -1);
     CHECK_EQ_INT(http_tls_sniff((const uint8_t *)"GET", 3), 0);
     CHECK_EQ_INT(http_tls_sniff((const uint8_t *)"G", 1), 0);
