@@ -523,13 +523,23 @@ static double wall_clock(struct timeval *tv)
     return (double)now.tv_sec + (double)now.tv_usec / 1e6;
 }
 
+/* The stream's hook when its writer hands over whole blocks (stream.h): noted, and acted on
+ * once the stream shows it carries packets as they are captured (stream_note_read). */
+static void stream_blocks_seen(void *ctx)
+{
+    capture *c = ctx;
+    c->stream_blocks = true;
+}
+
 /* A packet read from a stream (a read waits on its writer: a clock per packet): when it was
- * read, and whether the writer held it back. A writer that passes packets on as they are
- * captured keeps their lag (read time - own time) within about a second of the least one seen
- * (a clock's offset between hosts cancels out); one that buffers them delivers a block whose
- * first packets are as late as the block was slow to fill. Going by the clock would then
- * decide page loads whose packets are still in that buffer, so the stream goes by its packets
- * from then on (and by the clock only once it ends, when the writer has flushed everything). */
+ * read, and whether the writer holds packets back. A writer that passes packets on as they
+ * are captured keeps their lag (read time - own time) within about a second of the least one
+ * seen (a clock's offset between hosts cancels out), and writes each as it comes. One that
+ * buffers them hands over whole blocks, the first packets of a block as late as the block was
+ * slow to fill. Going by the clock would then decide page loads whose packets are still in
+ * that buffer, so a stream of packets as they are captured whose writer buffers goes by its
+ * packets from then on (and by the clock only once it ends, when the writer has flushed
+ * everything). An old capture piped in goes by its packets anyway, and is not told about. */
 static void stream_note_read(capture *c, double pkt_ts)
 {
     double at = wall_clock(NULL);
@@ -538,16 +548,23 @@ static void stream_note_read(capture *c, double pkt_ts)
     double lag = at - pkt_ts;
     if (lag < c->stream_min_lag)
         c->stream_min_lag = lag;
-    if (c->stream_held || lag - c->stream_min_lag <= OW_STREAM_HELD_S ||
-        fabs(c->stream_min_lag) > OW_STREAM_LIVE_S)
+    bool late = lag - c->stream_min_lag > OW_STREAM_HELD_S;
+    if (c->stream_held || !(late || c->stream_blocks) || fabs(c->stream_min_lag) > OW_STREAM_LIVE_S)
         return;
     c->stream_held = true;
+    char why[96];
+    if (late)
+        snprintf(why, sizeof why,
+                 "a packet arrived %.1f s later, against its own time, than "
+                 "the promptest ones",
+                 lag - c->stream_min_lag);
+    else
+        snprintf(why, sizeof why, "packets arrive in whole %d-byte blocks", STREAM_BLOCK);
     fprintf(stderr,
-            "orphanwatch: %s: a packet arrived %.1f s later than the promptest ones (against "
-            "their own times): the writer holds packets back (tcpdump without -U buffers its "
+            "orphanwatch: %s: %s: the writer holds packets back (tcpdump without -U buffers its "
             "output); from now on page loads are decided as later packets arrive, not by the "
             "clock\n",
-            strcmp(c->name, "-") == 0 ? "standard input" : c->name, lag - c->stream_min_lag);
+            strcmp(c->name, "-") == 0 ? "standard input" : c->name, why);
 }
 
 static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, char *err,
@@ -650,7 +667,7 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
 {
     c->sink = sink;
     if (c->from_stream)
-        c->src.idle = (stream_idle){stream_waiting, c};
+        c->src.hooks = (stream_hooks){.idle = stream_waiting, .ctx = c, .held = stream_blocks_seen};
     for (;;) {
         if (stop && *stop)
             break;

@@ -54,7 +54,8 @@ struct capture {
     double stream_read_at; /* the wall clock when the stream's newest packet was read */
     double stream_pkt_now; /* now as that packet left it */
     double stream_min_lag; /* the least lag (read time - own time) of its packets so far */
-    bool stream_held;      /* a packet came OW_STREAM_HELD_S later than that: held back */
+    bool stream_blocks;    /* its writer hands over whole blocks (stream.h: held) */
+    bool stream_held;      /* its writer holds packets back: it goes by its packets */
     packet_keep *keep;     /* --keep-packets, or NULL */
     /* The packet being handled, as it came. Once it is kept (--keep-packets) and decoded, the
      * bytes before its TCP payload are scratch: nids_glue.c writes libnids' headers there. */

@@ -70,7 +70,7 @@ typedef struct gz_stream {
     bool between; /* a member ended: another may follow (gzip -c a b; bytes appended) */
     bool failed;  /* corrupt, or a read error: the next read fails (after what came before) */
     /* called while a pipe has nothing to read (stream.h); may be NULL */
-    const stream_idle *idle;
+    const stream_hooks *hooks;
     uint8_t head[COMPRESSION_HEAD_MAX]; /* first bytes out, decompressed ahead (peeked) */
     size_t n_head, head_at;
     z_stream z;
@@ -82,7 +82,7 @@ typedef struct gz_stream {
 #define GZ_INTERRUPTED (-2)
 static int gzs_refill(gz_stream *g)
 {
-    ssize_t n = stream_read_fd(g->fd, g->buf, sizeof g->buf, g->idle);
+    ssize_t n = stream_read_fd(g->fd, g->buf, sizeof g->buf, g->hooks);
     g->z.next_in = g->buf;
     g->z.avail_in = n > 0 ? (uInt)n : 0;
     if (n < 0 && errno == EINTR)
@@ -154,7 +154,7 @@ static int gzs_close(void *cookie)
     return rc;
 }
 
-FILE *compressed_gzip_fd(int fd, bool owns_fd, const stream_idle *idle, const uint8_t *ahead,
+FILE *compressed_gzip_fd(int fd, bool owns_fd, const stream_hooks *hooks, const uint8_t *ahead,
                          size_t n_ahead, uint8_t *head, size_t *n_head, char *err, size_t errlen)
 {
     gz_stream *g = n_ahead <= GZ_STREAM_IN ? calloc(1, sizeof *g) : NULL;
@@ -165,7 +165,7 @@ FILE *compressed_gzip_fd(int fd, bool owns_fd, const stream_idle *idle, const ui
     }
     g->fd = fd;
     g->owns_fd = owns_fd;
-    g->idle = idle;
+    g->hooks = hooks;
     memcpy(g->buf, ahead, n_ahead);
     g->z.next_in = g->buf;
     g->z.avail_in = (uInt)n_ahead;

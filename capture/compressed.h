@@ -33,13 +33,13 @@ compression compression_of_file(const char *path);
 const char *compression_name(compression c);
 const char *compression_cat(compression c);
 /* A gzip stream on fd (a file, standard input, a pipe) decompressed as it is read, its first
- * n_ahead bytes read already (to recognise it): a FILE that closes fd when owns_fd, idle's
- * hook called while fd has nothing (stream.h; idle may be NULL). Its first
+ * n_ahead bytes read already (to recognise it): a FILE that closes fd when owns_fd, the idle
+ * hook called while fd has nothing (stream.h; hooks may be NULL). Its first
  * *n_head (up to COMPRESSION_HEAD_MAX) decompressed bytes are copied to head as well, *n_head
  * set to how many there are (they are still the first the FILE gives). Members one after the
  * other are read as one; a stream cut short ends; a corrupt one is a read error (EIO). NULL
  * with a message in err (fd is then left open). */
-FILE *compressed_gzip_fd(int fd, bool owns_fd, const stream_idle *idle, const uint8_t *ahead,
+FILE *compressed_gzip_fd(int fd, bool owns_fd, const stream_hooks *hooks, const uint8_t *ahead,
                          size_t n_ahead, uint8_t *head, size_t *n_head, char *err, size_t errlen);
 /* The message refusing a file compressed with c (not gzip): what to run instead; for
  * standard input (path "-"), the command to put in the pipe. */

@@ -161,7 +161,7 @@ static int libpcap_opened(pkt_source *s, const capture_opts *o, const char *name
 /* The stream on fd from its first byte, a compression undone (gzip; another is refused):
  * NULL with a message in err. magic gets its first (decompressed) bytes. fd is closed on
  * failure when owns_fd. */
-static FILE *stream_opened(const char *path, int fd, bool owns_fd, const stream_idle *idle,
+static FILE *stream_opened(const char *path, int fd, bool owns_fd, const stream_hooks *hooks,
                            uint8_t *magic, size_t *n, char *err, size_t errlen)
 {
     const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
@@ -171,10 +171,10 @@ static FILE *stream_opened(const char *path, int fd, bool owns_fd, const stream_
     FILE *fp = NULL;
     if (c == COMPRESSION_GZIP) {
         *n = STREAM_MAGIC_LEN;
-        fp = compressed_gzip_fd(fd, owns_fd, idle, raw, (size_t)got, magic, n, err, errlen);
+        fp = compressed_gzip_fd(fd, owns_fd, hooks, raw, (size_t)got, magic, n, err, errlen);
     } else if (c != COMPRESSION_NONE) {
         compression_refusal(path, c, err, errlen);
-    } else if (got >= 0 && (fp = stream_from_fd(fd, owns_fd, raw, (size_t)got, idle))) {
+    } else if (got >= 0 && (fp = stream_from_fd(fd, owns_fd, raw, (size_t)got, hooks))) {
         memcpy(magic, raw, (size_t)got);
         *n = (size_t)got;
     } else { /* the read, or the FILE, failed */
@@ -199,7 +199,7 @@ static int open_stream(pkt_source *s, const capture_opts *o, char *err, size_t e
     }
     uint8_t magic[STREAM_MAGIC_LEN];
     size_t n = 0;
-    FILE *fp = stream_opened(path, fd, !is_stdin, &s->idle, magic, &n, err, errlen);
+    FILE *fp = stream_opened(path, fd, !is_stdin, &s->hooks, magic, &n, err, errlen);
     if (!fp)
         return -1;
     if (stream_is_pcapng(magic, n)) {

@@ -29,7 +29,7 @@ typedef struct pkt_source {
                                     link type's program is compiled when its first packet
                                     comes (the opts outlive the source) */
     char *iobuf;                 /* the stdio buffer of the file libpcap reads (freed after it) */
-    stream_idle idle;            /* a stream's hook while it waits (set by capture/ after open) */
+    stream_hooks hooks;          /* what a stream tells (set by capture/ after open) */
     int dlt;                     /* libpcap's link type */
     bool live;
 } pkt_source;

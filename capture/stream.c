@@ -29,16 +29,16 @@ bool stream_is_pcapng(const uint8_t *magic, size_t n)
     return n >= sizeof pcapng_magic && memcmp(magic, pcapng_magic, sizeof pcapng_magic) == 0;
 }
 
-ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_idle *idle)
+ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_hooks *hooks)
 {
-    while (idle && idle->fn) {
+    while (hooks && hooks->idle) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int rc = poll(&p, 1, STREAM_IDLE_MS);
         if (rc > 0)
             break; /* bytes, the end or an error: read(2) says which */
         if (rc < 0)
             return -1; /* EINTR: a signal, as read(2) would have said */
-        idle->fn(idle->ctx);
+        hooks->idle(hooks->ctx);
     }
     return read(fd, buf, n);
 }
@@ -46,10 +46,25 @@ ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_idle *idle)
 typedef struct fd_stream {
     int fd;
     bool owns_fd;
-    const stream_idle *idle;
+    const stream_hooks *hooks;
     uint8_t bytes[STREAM_MAGIC_LEN];
     size_t n, at;
+    uint64_t total; /* bytes read from fd so far */
+    int blocks;     /* reads in a row that emptied the pipe at a block's end */
 } fd_stream;
+
+/* A read of got bytes where asked were wanted: a writer that buffers its output hands the
+ * pipe whole blocks, so reads that empty the pipe end on a block's end (see stream.h). */
+static void note_read(fd_stream *r, size_t got, size_t asked)
+{
+    r->total += got;
+    if (got > 0 && got < asked && r->total % STREAM_BLOCK == 0)
+        r->blocks++;
+    else
+        r->blocks = 0;
+    if (r->blocks == STREAM_BLOCKS && r->hooks && r->hooks->held)
+        r->hooks->held(r->hooks->ctx);
+}
 
 static ssize_t fd_stream_read(void *cookie, char *buf, size_t size)
 {
@@ -60,7 +75,10 @@ static ssize_t fd_stream_read(void *cookie, char *buf, size_t size)
     if (k > 0)
         return (ssize_t)k;
     /* what there is now; EINTR too (a stop: see capture_run) */
-    return stream_read_fd(r->fd, buf, size, r->idle);
+    ssize_t got = stream_read_fd(r->fd, buf, size, r->hooks);
+    if (got >= 0)
+        note_read(r, (size_t)got, size);
+    return got;
 }
 
 static int fd_stream_close(void *cookie)
@@ -71,7 +89,8 @@ static int fd_stream_close(void *cookie)
     return rc;
 }
 
-FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n, const stream_idle *idle)
+FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n,
+                     const stream_hooks *hooks)
 {
     if (n > STREAM_MAGIC_LEN) {
         errno = EINVAL;
@@ -80,7 +99,7 @@ FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n, const
     fd_stream *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    *r = (fd_stream){.fd = fd, .owns_fd = owns_fd, .idle = idle, .n = n};
+    *r = (fd_stream){.fd = fd, .owns_fd = owns_fd, .hooks = hooks, .n = n, .total = n};
     memcpy(r->bytes, bytes, n);
     cookie_io_functions_t io = {.read = fd_stream_read, .close = fd_stream_close};
     FILE *out = fopencookie(r, "rb", io);

@@ -13,27 +13,37 @@
 
 #define STREAM_MAGIC_LEN 6    /* enough for every magic looked for (compressed.h, pcapng) */
 #define STREAM_IDLE_MS   1000 /* a stream with nothing to read calls its idle hook this often */
+#define STREAM_BLOCK     4096 /* a pipe's stdio buffer: what a buffering writer hands over */
+#define STREAM_BLOCKS    2    /* reads in a row that end on a block show a buffering writer */
 
-/* What a stream does while it waits for bytes (a pipe whose writer has nothing to say yet):
- * fn(ctx) every STREAM_IDLE_MS, from inside the read (between packets). fn NULL: nothing. The
- * struct is read at each wait, so its owner may set it after the stream is made. */
-typedef struct stream_idle {
-    void (*fn)(void *ctx);
+/* What a stream tells its owner, from inside a read (between packets). The struct is read at
+ * each call, so its owner may set it after the stream is made; a NULL hook does nothing.
+ *  - idle(ctx): while it waits for bytes (a pipe whose writer has nothing to say yet), every
+ *    STREAM_IDLE_MS;
+ *  - held(ctx): once, when a plain pipe's writer is seen to hand over whole STREAM_BLOCK
+ *    blocks (STREAM_BLOCKS reads in a row that emptied the pipe and ended on a multiple of
+ *    STREAM_BLOCK bytes from its start): it buffers its output, as tcpdump without -U does,
+ *    so its packets may wait in that buffer for a long time. */
+typedef struct stream_hooks {
+    void (*idle)(void *ctx);
     void *ctx;
-} stream_idle;
+    void (*held)(void *ctx);
+} stream_hooks;
 
-/* read(2) of fd, calling idle's hook while nothing is there (idle may be NULL). A signal
+/* read(2) of fd, calling the idle hook while nothing is there (hooks may be NULL). A signal
  * interrupts it as it does read(2): -1 with errno EINTR. */
-ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_idle *idle);
+ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_hooks *hooks);
 
 /* Reads up to STREAM_MAGIC_LEN first bytes of fd into magic (waiting for them, up to its
  * end); returns how many, -1 on a read error (errno). */
 ssize_t stream_peek_fd(int fd, uint8_t magic[STREAM_MAGIC_LEN]);
 /* The bytes start a pcapng section header block. */
 bool stream_is_pcapng(const uint8_t *magic, size_t n);
-/* A FILE that reads the n bytes first, then fd (n <= STREAM_MAGIC_LEN), idle's hook called
- * while it waits (idle may be NULL; it must outlive the FILE); closing it closes fd when
- * owns_fd. NULL (errno set) when it cannot be made: fd is then left open. */
-FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n, const stream_idle *idle);
+/* A FILE that reads the n bytes first (the first of fd, read already), then fd
+ * (n <= STREAM_MAGIC_LEN), calling the hooks (hooks may be NULL; they must outlive the FILE);
+ * closing it closes fd when owns_fd. NULL (errno set) when it cannot be made: fd is then left
+ * open. */
+FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n,
+                     const stream_hooks *hooks);
 
 #endif

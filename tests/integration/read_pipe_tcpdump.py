@@ -5,8 +5,10 @@ tcpdump captures that port on `lo` and writes to orphanwatch's standard input:
   1. without -U, tcpdump keeps its output in a 4 KB buffer until it fills, so packets reach
      orphanwatch seconds after they were captured: orphanwatch says once that the writer holds
      packets back (and stops going by the clock while the pipe is silent);
-  2. with -U each packet is written as it is captured: nothing is said.
-Both runs report the six exchanges. Skipped (77) when not root, or without tcpdump."""
+  2. with -U each packet is written as it is captured: nothing is said;
+  3. without -U again, sixteen requests in quick succession: no packet is seconds late before
+     the blocks fill, but the pipe carries whole 4 KB blocks, which is said (once).
+Every run reports its exchanges. Skipped (77) when not root, or without tcpdump."""
 import http.server
 import os
 import shutil
@@ -36,9 +38,9 @@ class Small(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def run(port, unbuffered):
-    """tcpdump [-U] on lo piped into orphanwatch read - while ROUNDS requests are made 2 s
-    apart; returns (orphanwatch's exit code, its report, its stderr)."""
+def run(port, unbuffered, rounds=ROUNDS, apart=2.0):
+    """tcpdump [-U] on lo piped into orphanwatch read - while rounds requests are made apart
+    seconds apart; returns (orphanwatch's exit code, its report, its stderr)."""
     dump = ["tcpdump", "-i", "lo", "-n", "-w", "-"] + (["-U"] if unbuffered else [])
     dump += ["tcp", "port", str(port)]
     td = subprocess.Popen(dump, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -46,13 +48,14 @@ def run(port, unbuffered):
                           stdin=td.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     td.stdout.close()
     time.sleep(1.5)  # tcpdump is listening
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(f"GET /s HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                       f"Connection: close\r\n\r\n".encode())
             while s.recv(4096):
                 pass
-        time.sleep(2)
+        time.sleep(apart)
+    time.sleep(2)
     td.terminate()  # tcpdump flushes its buffer and ends the pipe
     td.wait(timeout=30)
     out, err = ow.communicate(timeout=60)
@@ -79,6 +82,13 @@ def main():
                 check(HELD not in err, f"{name}: nothing said about held packets", err)
             else:
                 check(err.count(HELD) == 1, f"{name}: held packets said once", err)
+        # requests in quick succession: 4 KB blocks fill within a second, so no packet is
+        # seconds late yet; the whole blocks themselves tell
+        rc, out, err = run(port, False, rounds=16, apart=0.05)
+        check(rc == 0 and '"http_responses":16,' in out, "quick requests without -U: reported",
+              f"exit {rc}: {out[:1500]} {err}")
+        check(err.count(HELD) == 1 and "whole 4096-byte blocks" in err,
+              "quick requests without -U: the whole blocks said once", err)
     finally:
         server.shutdown()
     finish()

@@ -480,7 +480,7 @@ static void test_stream_idle(void)
     int p[2];
     CHECK(pipe(p) == 0);
     idle_feed f = {.fd = p[1], .bytes = (const uint8_t *)"later", .n = 5};
-    stream_idle idle = {feed_on_idle, &f};
+    stream_hooks idle = {feed_on_idle, &f, NULL};
     char buf[64];
     CHECK_EQ_INT(stream_read_fd(p[0], buf, sizeof buf, &idle), 5); /* after one wait */
     CHECK_EQ_INT(f.calls, 1);
@@ -500,7 +500,7 @@ static void test_stream_idle(void)
     size_t gz_len = sizeof gz - z.avail_out;
     deflateEnd(&z);
     idle_feed g = {.fd = p[1], .bytes = gz + 10, .n = gz_len - 10};
-    stream_idle idle2 = {feed_on_idle, &g};
+    stream_hooks idle2 = {feed_on_idle, &g, NULL};
     uint8_t head[COMPRESSION_HEAD_MAX];
     size_t n_head = 8;
     char err[256] = "";
@@ -518,6 +518,52 @@ static void test_stream_idle(void)
     close(p[0]);
 }
 
+static void count_held(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* Reads through the stream's FILE what was just written to the pipe. */
+static void write_then_read(int wfd, FILE *fp, size_t n)
+{
+    static uint8_t bytes[3 * STREAM_BLOCK];
+    CHECK(n <= sizeof bytes && write(wfd, bytes, n) == (ssize_t)n);
+    CHECK_EQ_INT(fread(bytes, 1, n, fp), n);
+}
+
+/* A writer that buffers its output hands the pipe whole 4 KB blocks: said once, after two
+ * reads in a row that emptied the pipe at a block's end (the first block's end counted from
+ * the bytes read before the stream was made). Records written one by one are not blocks. */
+static void test_stream_blocks(void)
+{
+    int p[2], held = 0;
+    CHECK(pipe(p) == 0);
+    stream_hooks hooks = {.ctx = &held, .held = count_held};
+    FILE *fp = stream_from_fd(p[0], false, (const uint8_t *)"\xd4\xc3\xb2\xa1\x02\x00", 6, &hooks);
+    CHECK(fp != NULL);
+    if (!fp)
+        return;
+    uint8_t magic[6];
+    CHECK_EQ_INT(fread(magic, 1, 6, fp), 6);
+    write_then_read(p[1], fp, STREAM_BLOCK - 6); /* the first block, its first bytes read */
+    CHECK_EQ_INT(held, 0);
+    write_then_read(p[1], fp, STREAM_BLOCK);
+    CHECK_EQ_INT(held, 1);
+    write_then_read(p[1], fp, STREAM_BLOCK);
+    CHECK_EQ_INT(held, 1); /* once */
+    fclose(fp);
+    /* records as they come: never on a block's end twice in a row */
+    held = 0;
+    fp = stream_from_fd(p[0], false, NULL, 0, &hooks);
+    for (int i = 0; i < 100 && fp; i++)
+        write_then_read(p[1], fp, 90 + (size_t)(i * 37) % 1200);
+    CHECK_EQ_INT(held, 0);
+    if (fp)
+        fclose(fp);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ow_test_pcap_source.XXXXXX");
@@ -533,6 +579,7 @@ int main(void)
     test_stream_refusals();
     test_other_compression();
     test_stream_idle();
+    test_stream_blocks();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
