@@ -3,13 +3,13 @@
  * load when its outcome or verdict is decided or changes. */
 #include "ui/pipeline.h"
 #include "capture/privileges.h"
-#include <pcap/pcap.h>
 #include <limits.h>
+#include <pcap/pcap.h>
 #include <pwd.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -259,14 +259,12 @@ static void describe_ports(pipeline *p)
 static void dir_of(const char *path, char *dir, size_t cap)
 {
     const char *slash = strrchr(path, '/');
-    if (!slash && !getcwd(dir, cap))
-        snprintf(dir, cap, ".");
-    else if (!slash)
-        return;
-    else if (slash == path)
+    if (slash == path)
         snprintf(dir, cap, "/");
-    else
+    else if (slash)
         snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+    else if (!getcwd(dir, cap))
+        snprintf(dir, cap, ".");
 }
 
 /* live as root: the user it becomes once the capture is open must be able to make files beside
@@ -274,24 +272,32 @@ static void dir_of(const char *path, char *dir, size_t cap)
  * (one made here is given to that user). Said now, before anything is captured. */
 static int check_dirs_for(const pipeline_opts *o, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-    char dirs[2][PATH_MAX];
+    struct {
+        char path[PATH_MAX];
+        const char *what, *why;
+    } dirs[2];
     int n = 0;
     struct stat st;
-    if (o->db_path)
-        dir_of(o->db_path, dirs[n++], sizeof dirs[0]);
-    if (o->cap.keep_dir && stat(o->cap.keep_dir, &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(dirs[n++], sizeof dirs[0], "%s", o->cap.keep_dir);
+    if (o->db_path) {
+        dir_of(o->db_path, dirs[n].path, sizeof dirs[n].path);
+        dirs[n].what = "the database";
+        dirs[n++].why = " (the database's journal and packed copy go there)";
+    }
+    if (o->cap.keep_dir && stat(o->cap.keep_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(dirs[n].path, sizeof dirs[n].path, "%s", o->cap.keep_dir);
+        dirs[n].what = "the kept packets";
+        dirs[n++].why = "";
+    }
     for (int i = 0; i < n; i++) {
-        if (ow_privileges_can_write_dir(uid, gid, dirs[i]) != 0)
+        if (ow_privileges_can_write_dir(uid, gid, dirs[i].path) != 0)
             continue; /* yes, or cannot tell: the run says so if it fails */
         const struct passwd *pw = getpwuid(uid);
         snprintf(err, errlen,
                  "%s: %s (uid %u), the user orphanwatch runs as once the capture is open, "
                  "cannot create files there%s; write %s elsewhere (such as /var/tmp), or name a "
                  "user who can with --user",
-                 dirs[i], pw ? pw->pw_name : "that user", (unsigned)uid,
-                 i == 0 && o->db_path ? " (the database's journal and packed copy go there)" : "",
-                 i == 0 && o->db_path ? "the database" : "the kept packets");
+                 dirs[i].path, pw ? pw->pw_name : "that user", (unsigned)uid, dirs[i].why,
+                 dirs[i].what);
         return -1;
     }
     return 0;
