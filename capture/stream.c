@@ -100,7 +100,8 @@ FILE *stream_from_fd(int fd, bool owns_fd, const uint8_t *bytes, size_t n,
     if (!r)
         return NULL;
     *r = (fd_stream){.fd = fd, .owns_fd = owns_fd, .hooks = hooks, .n = n, .total = n};
-    memcpy(r->bytes, bytes, n);
+    if (n)
+        memcpy(r->bytes, bytes, n);
     cookie_io_functions_t io = {.read = fd_stream_read, .close = fd_stream_close};
     FILE *out = fopencookie(r, "rb", io);
     if (!out)
