@@ -3,6 +3,7 @@
  * load when its outcome or verdict is decided or changes. */
 #include "ui/pipeline.h"
 #include "capture/privileges.h"
+#include <libgen.h>
 #include <limits.h>
 #include <pcap/pcap.h>
 #include <pwd.h>
@@ -255,16 +256,14 @@ static void describe_ports(pipeline *p)
                               p->o.cap.server_ports[i]);
 }
 
-/* The directory path is in (the working directory when it names none), into dir. */
+/* The directory path is in (dirname(3); the working directory by name for "."), into dir. */
 static void dir_of(const char *path, char *dir, size_t cap)
 {
-    const char *slash = strrchr(path, '/');
-    if (slash == path)
-        snprintf(dir, cap, "/");
-    else if (slash)
-        snprintf(dir, cap, "%.*s", (int)(slash - path), path);
-    else if (!getcwd(dir, cap))
-        snprintf(dir, cap, ".");
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *d = dirname(copy);
+    if (strcmp(d, ".") != 0 || !getcwd(dir, cap))
+        snprintf(dir, cap, "%s", d);
 }
 
 /* live as root: the user it becomes once the capture is open must be able to make files beside
