@@ -531,6 +531,14 @@ static void stream_blocks_seen(void *ctx)
     c->stream_blocks = true;
 }
 
+/* The stream's hook when a read emptied the pipe off a block's end (stream.h): its writer
+ * hands packets over as it has them, so the clock may decide while it is silent. */
+static void stream_prompt_seen(void *ctx)
+{
+    capture *c = ctx;
+    c->stream_prompt = true;
+}
+
 /* A packet read from a stream (a read waits on its writer: a clock per packet): when it was
  * read, and whether the writer holds packets back. A writer that passes packets on as they
  * are captured keeps their lag (read time - own time) within about a second of the least one
@@ -638,14 +646,33 @@ static void stream_follow_clock(capture *c)
         c->now = t;
 }
 
+/* The stream has ended: by the clock as it would while waiting (stream_follow_clock). A
+ * stream whose writer held packets back and closed it whole (not inside a packet: a writer
+ * killed loses its buffer) has flushed every packet it captured, so its end is the clock
+ * less the promptest packets' lag (the two clocks' offset at most): the time its last packets
+ * sat in the writer's buffer passed for the timers too. Stopped by a signal, the writer's
+ * last block may never have been read: as while waiting. */
+static void stream_ended(capture *c, bool whole)
+{
+    stream_follow_clock(c);
+    if (!c->from_stream || !c->stream_held || !whole || c->stats.files_cut > 0 ||
+        fabs(c->stream_min_lag) > OW_STREAM_LIVE_S)
+        return;
+    double t = wall_clock(NULL) - c->stream_min_lag;
+    if (t > c->now)
+        c->now = t;
+}
+
 /* The stream's hook while it waits, every STREAM_IDLE_MS (stream.h): between two packets,
  * the reader filling its buffer (the last frame is no longer there). Timers run, and what was
- * decided is committed, whichever clock the stream goes by. */
+ * decided is committed, whichever clock the stream goes by: the clock only once the writer
+ * is known to hand packets over as it has them (a buffering writer's first block looks
+ * like anything else until the second: its packets would be taken for all there is). */
 static void stream_waiting(void *ctx)
 {
     capture *c = ctx;
     c->frame = NULL;
-    if (!c->stream_held)
+    if (c->stream_prompt && !c->stream_held)
         stream_follow_clock(c);
     tick(c);
 }
@@ -667,13 +694,18 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
 {
     c->sink = sink;
     if (c->from_stream)
-        c->src.hooks = (stream_hooks){.idle = stream_waiting, .ctx = c, .held = stream_blocks_seen};
+        c->src.hooks = (stream_hooks){.idle = stream_waiting,
+                                      .ctx = c,
+                                      .held = stream_blocks_seen,
+                                      .prompt = stream_prompt_seen};
+    bool whole = false; /* read to its end, not stopped */
     for (;;) {
         if (stop && *stop)
             break;
         int rc = read_some(c, RUN_BATCH, stop, err, errlen);
         if (rc == SRC_ERROR)
             return -1;
+        whole = rc == SRC_EOF && !(stop && *stop);
         if (rc == SRC_EOF || (rc == 0 && !c->src.live))
             break;
         if (c->src.live) {
@@ -684,7 +716,7 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
         if (rc > 0 || c->now >= c->last_tick + OW_TICK_INTERVAL)
             tick(c); /* after each batch */
     }
-    stream_follow_clock(c); /* the stream has ended */
+    stream_ended(c, whole);
     tick(c);
     return 0;
 }

@@ -55,6 +55,7 @@ struct capture {
     double stream_pkt_now; /* now as that packet left it */
     double stream_min_lag; /* the least lag (read time - own time) of its packets so far */
     bool stream_blocks;    /* its writer hands over whole blocks (stream.h: held) */
+    bool stream_prompt;    /* its writer hands over what it has (stream.h: prompt) */
     bool stream_held;      /* its writer holds packets back: it goes by its packets */
     packet_keep *keep;     /* --keep-packets, or NULL */
     /* The packet being handled, as it came. Once it is kept (--keep-packets) and decoded, the

@@ -51,19 +51,42 @@ typedef struct fd_stream {
     size_t n, at;
     uint64_t total; /* bytes read from fd so far */
     int blocks;     /* reads in a row that emptied the pipe at a block's end */
+    /* What the reads showed of the writer, and whether the hook of that name was told: each
+     * is told once, as soon as there is a hook (they may be set after the first reads). */
+    bool held_seen, prompt_seen, held_told, prompt_told;
 } fd_stream;
 
+static void tell_once(const stream_hooks *h, void (*hook)(void *), bool seen, bool *told)
+{
+    if (!seen || *told || !hook)
+        return;
+    *told = true;
+    hook(h->ctx);
+}
+
+static void tell_hooks(fd_stream *r)
+{
+    const stream_hooks *h = r->hooks;
+    if (!h)
+        return;
+    tell_once(h, h->held, r->held_seen, &r->held_told);
+    tell_once(h, h->prompt, r->prompt_seen, &r->prompt_told);
+}
+
 /* A read of got bytes where asked were wanted: a writer that buffers its output hands the
- * pipe whole blocks, so reads that empty the pipe end on a block's end (see stream.h). */
+ * pipe whole blocks, so reads that empty the pipe end on a block's end; one that writes each
+ * packet as it comes leaves the pipe empty after a packet, anywhere (see stream.h). */
 static void note_read(fd_stream *r, size_t got, size_t asked)
 {
     r->total += got;
-    if (got > 0 && got < asked && r->total % STREAM_BLOCK == 0)
-        r->blocks++;
-    else
-        r->blocks = 0;
-    if (r->blocks == STREAM_BLOCKS && r->hooks && r->hooks->held)
-        r->hooks->held(r->hooks->ctx);
+    bool emptied = got > 0 && got < asked;
+    bool on_block = r->total % STREAM_BLOCK == 0;
+    r->blocks = emptied && on_block ? r->blocks + 1 : 0;
+    if (r->blocks >= STREAM_BLOCKS)
+        r->held_seen = true;
+    if (emptied && !on_block)
+        r->prompt_seen = true;
+    tell_hooks(r);
 }
 
 static ssize_t fd_stream_read(void *cookie, char *buf, size_t size)
@@ -74,6 +97,7 @@ static ssize_t fd_stream_read(void *cookie, char *buf, size_t size)
         buf[k++] = (char)r->bytes[r->at++];
     if (k > 0)
         return (ssize_t)k;
+    tell_hooks(r); /* what the reads before the hooks were set showed */
     /* what there is now; EINTR too (a stop: see capture_run) */
     ssize_t got = stream_read_fd(r->fd, buf, size, r->hooks);
     if (got >= 0)

@@ -23,11 +23,15 @@
  *  - held(ctx): once, when a plain pipe's writer is seen to hand over whole STREAM_BLOCK
  *    blocks (STREAM_BLOCKS reads in a row that emptied the pipe and ended on a multiple of
  *    STREAM_BLOCK bytes from its start): it buffers its output, as tcpdump without -U does,
- *    so its packets may wait in that buffer for a long time. */
+ *    so its packets may wait in that buffer for a long time;
+ *  - prompt(ctx): once, when a read that emptied the pipe ended off a block's end: the
+ *    writer hands over what it has as it has it (tcpdump -U writes each packet at once), at
+ *    least so far. Until one of the two is seen, the writer is not known. */
 typedef struct stream_hooks {
     void (*idle)(void *ctx);
     void *ctx;
     void (*held)(void *ctx);
+    void (*prompt)(void *ctx);
 } stream_hooks;
 
 /* read(2) of fd, calling the idle hook while nothing is there (hooks may be NULL). A signal

@@ -8,21 +8,31 @@ tcpdump captures that port on `lo` and writes to orphanwatch's standard input:
   2. with -U each packet is written as it is captured: nothing is said;
   3. without -U again, sixteen requests in quick succession: no packet is seconds late before
      the blocks fill, but the pipe carries whole 4 KB blocks, which is said (once).
-Every run reports its exchanges. Skipped (77) when not root, or without tcpdump."""
+  4. a Bokeh page served by the harness's Bokeh test server and fetched once with the
+     favicon, its scripts and websocket never (--grace 2): with -U, its packets read at once,
+     it is an orphan in the database 5 s later while tcpdump still runs (the clock decides
+     while the pipe is silent); without -U, pending then (tcpdump holds the last packets), and
+     an orphan once tcpdump ends (it flushes everything: the 5 s passed count).
+Every run reports its exchanges. Skipped (77) when not root, or without tcpdump; run 4 only
+with python3-tornado."""
 import http.server
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from owtest import binary, check, finish, skip  # noqa: E402
 
 ROUNDS = 6
 HELD = "holds packets back"
+HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness")
 
 
 class Small(http.server.BaseHTTPRequestHandler):
@@ -62,6 +72,62 @@ def run(port, unbuffered, rounds=ROUNDS, apart=2.0):
     return ow.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def outcomes_now(db):
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            return [r[0] for r in c.execute("SELECT outcome FROM page_loads")]
+    except sqlite3.Error as e:
+        return [str(e)]
+
+
+def page_load_open(tmp, unbuffered):
+    """tcpdump [-U] on lo piped into `read - --grace 2 -w DB` while one Bokeh page is fetched
+    (nothing more); returns (the outcomes other readers saw 5 s later, tcpdump still running,
+    the outcomes at the end, orphanwatch's exit code and stderr)."""
+    port = free_port()
+    ready = os.path.join(tmp, f"ready-{port}")
+    srv = subprocess.Popen(["/usr/bin/python3", os.path.join(HARNESS, "bokeh_server.py"),
+                            "--port", str(port), "--address", "127.0.0.1", "--small-static",
+                            "--synth-dir", tmp, "--ready-file", ready, "--log-level", "warning"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = os.path.join(tmp, f"page-{int(unbuffered)}.db")
+    td = ow = None
+    try:
+        deadline = time.time() + 20
+        while not os.path.exists(ready) and time.time() < deadline and srv.poll() is None:
+            time.sleep(0.1)
+        dump = ["tcpdump", "-i", "lo", "-n", "-w", "-"] + (["-U"] if unbuffered else [])
+        td = subprocess.Popen(dump + ["tcp", "port", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+        ow = subprocess.Popen([binary(), "read", "-", "-p", str(port), "--grace", "2", "-w", db,
+                               "-q"], stdin=td.stdout, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        td.stdout.close()
+        time.sleep(1.5)  # tcpdump is listening
+        # the page, then the favicon (15 KB): without -U, some of the packets fill blocks
+        # at once and the last ones wait in tcpdump's buffer until it ends
+        for path in ("/bserve_test", "/favicon.ico"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                r.read()
+        time.sleep(5)
+        seen = outcomes_now(db)
+        td.terminate()
+        td.wait(timeout=30)
+        _, err = ow.communicate(timeout=60)
+        return seen, outcomes_now(db), ow.returncode, err.decode(errors="replace")
+    finally:
+        for p in (td, ow, srv):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 def main():
     if os.geteuid() != 0:
         skip("capturing on lo with tcpdump needs root (CI runs as root)")
@@ -91,6 +157,21 @@ def main():
               "quick requests without -U: the whole blocks said once", err)
     finally:
         server.shutdown()
+    if subprocess.run(["/usr/bin/python3", "-c", "import tornado"],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        print("skip run 4: no python3-tornado for the Bokeh test server (setup.sh installs it)")
+        finish()
+    with tempfile.TemporaryDirectory() as tmp:
+        seen, end, rc, err = page_load_open(tmp, True)
+        check(seen == ["orphan"], "page load with -U: an orphan while tcpdump still runs, by the "
+              "clock", f"{seen} {err}")
+        check(end == ["orphan"] and rc == 0, "page load with -U: an orphan at the end",
+              f"{end} rc {rc} {err}")
+        seen, end, rc, err = page_load_open(tmp, False)
+        check(seen in ([], ["pending"]), "page load without -U: not decided by the clock while "
+              "tcpdump still runs", f"{seen} {err}")
+        check(end == ["orphan"] and rc == 0, "page load without -U: an orphan at the end",
+              f"{end} rc {rc} {err}")
     finish()
 
 

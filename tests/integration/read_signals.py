@@ -21,12 +21,16 @@ still arriving), so read is blocked in read(2) when the signals come. Two runs:
      back (some arrive 3.5 s later than the first did against their own times, as from
      tcpdump without -U): said on stderr, and the page load stays pending while the pipe is
      silent past its grace (only later packets decide it), then is an orphan decided at its
-     grace's end once the stream ends.
+     grace's end once the stream ends. A buffering writer's first block alone (the page
+     load's packets and a filler packet, written at once, ending on 4096 bytes: nothing yet
+     tells it from a prompt writer): pending while open, an orphan at its grace's end once
+     the stream ends.
 Runs anywhere (no root): only a pipe and signals."""
 import os
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -184,11 +188,33 @@ def streamed_held(tmp, packets, wait):
     return seen, (row[0] if len(row) == 1 else (str(row), None)), rc, err
 
 
+def filler_to_block(packets):
+    """The packets and, timed as the last, a UDP datagram (to port 9, filtered away) sized so
+    that their pcap file is a whole number of 4096-byte blocks, as a buffering writer hands
+    over its first block."""
+    size = 24 + sum(16 + len(k) for _, k, _ in packets)
+    n = -(size + 16) % 4096
+    if n < 28:
+        n += 4096
+    udp = struct.pack("!HHHH", 9, 9, n - 20, 0) + bytes(n - 28)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, n, 1, 0, 64, 17, 0, bytes([100, 64, 0, 9]),
+                     bytes([100, 64, 0, 10]))
+    ip = ip[:10] + struct.pack("!H", pcaptool.checksum(ip)) + ip[12:]
+    ts = packets[-1][0]
+    return packets + [(ts, ip + udp, n)]
+
+
+def stream_size(packets):
+    return 24 + sum(16 + len(k) for _, k, _ in packets)
+
+
 def stream_as_captured(tmp):
     packets, _ = one_page_load(tmp)
     check("stream: the first page load's packets found", len(packets) >= 6, str(len(packets)))
     if len(packets) < 6:
         return
+    check("stream: the page load's packets do not end on a 4096-byte block (a prompt writer)",
+          stream_size(packets) % 4096 != 0, str(stream_size(packets)))
     for how in ("eof", "sigint"):
         o, after, rc, seen = streamed(tmp, "live-" + how, packets, time.time(), 4.0, how)
         check(f"stream timed now, silent past the grace: an orphan in the database while the "
@@ -208,6 +234,15 @@ def stream_as_captured(tmp):
     check("stream whose writer holds packets back: pending while open, past its grace (the "
           "clock no longer decides)", seen == ["pending"], str(seen))
     check("stream whose writer holds packets back: an orphan once ended, decided at its "
+          "grace's end", o == "orphan" and after is not None and 2.0 <= after < 3.0 and rc == 0,
+          f"{o} {after} rc {rc}")
+    block = filler_to_block(packets)
+    check("the first block: its packets end on a 4096-byte block", stream_size(block) % 4096 == 0,
+          str(stream_size(block)))
+    o, after, rc, seen = streamed(tmp, "one-block", block, time.time(), 4.0, "eof")
+    check("a buffering writer's first block alone: pending while open, past its grace (not "
+          "yet known to hand packets over as they come)", seen == ["pending"], str(seen))
+    check("a buffering writer's first block alone: an orphan once ended, decided at its "
           "grace's end", o == "orphan" and after is not None and 2.0 <= after < 3.0 and rc == 0,
           f"{o} {after} rc {rc}")
 

@@ -480,7 +480,7 @@ static void test_stream_idle(void)
     int p[2];
     CHECK(pipe(p) == 0);
     idle_feed f = {.fd = p[1], .bytes = (const uint8_t *)"later", .n = 5};
-    stream_hooks idle = {feed_on_idle, &f, NULL};
+    stream_hooks idle = {.idle = feed_on_idle, .ctx = &f};
     char buf[64];
     CHECK_EQ_INT(stream_read_fd(p[0], buf, sizeof buf, &idle), 5); /* after one wait */
     CHECK_EQ_INT(f.calls, 1);
@@ -500,7 +500,7 @@ static void test_stream_idle(void)
     size_t gz_len = sizeof gz - z.avail_out;
     deflateEnd(&z);
     idle_feed g = {.fd = p[1], .bytes = gz + 10, .n = gz_len - 10};
-    stream_hooks idle2 = {feed_on_idle, &g, NULL};
+    stream_hooks idle2 = {.idle = feed_on_idle, .ctx = &g};
     uint8_t head[COMPRESSION_HEAD_MAX];
     size_t n_head = 8;
     char err[256] = "";
@@ -518,9 +518,18 @@ static void test_stream_idle(void)
     close(p[0]);
 }
 
+typedef struct seen_hooks {
+    int held, prompt;
+} seen_hooks;
+
 static void count_held(void *ctx)
 {
-    (*(int *)ctx)++;
+    ((seen_hooks *)ctx)->held++;
+}
+
+static void count_prompt(void *ctx)
+{
+    ((seen_hooks *)ctx)->prompt++;
 }
 
 /* Reads through the stream's FILE what was just written to the pipe. */
@@ -533,12 +542,14 @@ static void write_then_read(int wfd, FILE *fp, size_t n)
 
 /* A writer that buffers its output hands the pipe whole 4 KB blocks: said once, after two
  * reads in a row that emptied the pipe at a block's end (the first block's end counted from
- * the bytes read before the stream was made). Records written one by one are not blocks. */
+ * the bytes read before the stream was made), and never taken for a prompt one. Records
+ * written one by one are not blocks: prompt, said once, at the first read. */
 static void test_stream_blocks(void)
 {
-    int p[2], held = 0;
+    int p[2];
+    seen_hooks seen = {0, 0};
     CHECK(pipe(p) == 0);
-    stream_hooks hooks = {.ctx = &held, .held = count_held};
+    stream_hooks hooks = {.ctx = &seen, .held = count_held, .prompt = count_prompt};
     FILE *fp = stream_from_fd(p[0], false, (const uint8_t *)"\xd4\xc3\xb2\xa1\x02\x00", 6, &hooks);
     CHECK(fp != NULL);
     if (!fp)
@@ -546,20 +557,36 @@ static void test_stream_blocks(void)
     uint8_t magic[6];
     CHECK_EQ_INT(fread(magic, 1, 6, fp), 6);
     write_then_read(p[1], fp, STREAM_BLOCK - 6); /* the first block, its first bytes read */
-    CHECK_EQ_INT(held, 0);
+    CHECK(seen.held == 0 && seen.prompt == 0);   /* not known yet */
     write_then_read(p[1], fp, STREAM_BLOCK);
-    CHECK_EQ_INT(held, 1);
+    CHECK_EQ_INT(seen.held, 1);
     write_then_read(p[1], fp, STREAM_BLOCK);
-    CHECK_EQ_INT(held, 1); /* once */
+    CHECK_EQ_INT(seen.held, 1); /* once */
+    CHECK_EQ_INT(seen.prompt, 0);
     fclose(fp);
-    /* records as they come: never on a block's end twice in a row */
-    held = 0;
+    /* records as they come: never on a block's end twice in a row; prompt at the first */
+    seen = (seen_hooks){0, 0};
     fp = stream_from_fd(p[0], false, NULL, 0, &hooks);
-    for (int i = 0; i < 100 && fp; i++)
+    for (int i = 0; i < 100 && fp; i++) {
         write_then_read(p[1], fp, 90 + (size_t)(i * 37) % 1200);
-    CHECK_EQ_INT(held, 0);
+        if (i == 0)
+            CHECK_EQ_INT(seen.prompt, 1);
+    }
+    CHECK(seen.held == 0 && seen.prompt == 1);
     if (fp)
         fclose(fp);
+    /* hooks set after a prompt read (the reader is opened before its owner runs): told at
+     * the next read */
+    seen = (seen_hooks){0, 0};
+    stream_hooks later = {.ctx = NULL};
+    fp = stream_from_fd(p[0], false, NULL, 0, &later);
+    if (fp) {
+        write_then_read(p[1], fp, 24);
+        later = hooks;
+        write_then_read(p[1], fp, 100);
+        CHECK_EQ_INT(seen.prompt, 1);
+        fclose(fp);
+    }
     close(p[0]);
     close(p[1]);
 }
