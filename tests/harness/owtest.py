@@ -2,6 +2,7 @@
 binary and the captures, running `orphanwatch read` into a database, reading jsonl)."""
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -68,3 +69,13 @@ def read_jsonl(pcap, tmp, extra=()):
     db = read_db(pcap, tmp, extra)
     out = run(["report", db, "--format", "jsonl"]).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def outcomes_now(db):
+    """The page loads' outcomes as another reader of db sees them now (a database being
+    written); the error's text when it cannot be read."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            return [r[0] for r in c.execute("SELECT outcome FROM page_loads")]
+    except sqlite3.Error as e:
+        return [str(e)]

@@ -19,7 +19,6 @@ import http.server
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
-from owtest import binary, check, finish, skip  # noqa: E402
+from owtest import binary, check, finish, outcomes_now, skip  # noqa: E402
 
 ROUNDS = 6
 HELD = "holds packets back"
@@ -76,14 +75,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def outcomes_now(db):
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-            return [r[0] for r in c.execute("SELECT outcome FROM page_loads")]
-    except sqlite3.Error as e:
-        return [str(e)]
 
 
 def page_load_open(tmp, unbuffered):

@@ -42,6 +42,7 @@ BIN = os.environ.get("ORPHANWATCH_BIN") or os.path.join(SRC, "build", "orphanwat
 SAMPLE = os.path.join(SRC, "tests", "data", "sample.pcap")
 sys.path.insert(0, os.path.join(SRC, "tests", "harness"))
 import pcaptool  # noqa: E402
+from owtest import outcomes_now  # noqa: E402
 
 passed = failed = 0
 
@@ -119,15 +120,6 @@ def one_page_load(tmp):
         if info and port in (info[0][1], info[0][3]) and ts <= started + 2:
             out.append((ts, pkt, wire))
     return out, started
-
-
-def outcomes_now(db):
-    """The page loads' outcomes as another reader of db sees them now."""
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-            return [r[0] for r in c.execute("SELECT outcome FROM page_loads")]
-    except sqlite3.Error as e:
-        return [str(e)]
 
 
 def streamed(tmp, name, packets, end_at, wait, how):
