@@ -2,7 +2,8 @@
  * -> its flow (created on the first packet) -> TCP health -> libnids (nids_glue.c), and is
  * counted in exactly one outcome. Flows end by FIN/RST (through libnids), by timeouts and
  * eviction (here), or at capture_close; the sink sees each open and close exactly once. With
- * --keep-packets, each server-port TCP packet is also written as it came (packet_keep.c). */
+ * --keep-packets, each server-port TCP packet is also written as it came (packet_keep.c). A
+ * stream's clock is judged in stream_clock.c. */
 #include "capture/capture_priv.h"
 #include "capture/files.h"
 #include <math.h>
@@ -230,7 +231,7 @@ static void expire_flows(capture *c)
     }
 }
 
-static void tick(capture *c)
+void capture_tick(capture *c)
 {
     expire_flows(c);
     pk_tick(c->keep);
@@ -483,7 +484,7 @@ static void handle_packet(capture *c, const raw_packet *p)
     else if (p->ts < c->now - OW_BACKWARDS_S)
         note_backwards(st, c->now - p->ts);
     if (c->now >= c->last_tick + OW_TICK_INTERVAL)
-        tick(c);
+        capture_tick(c);
 
     ow_l3 l3;
     enum ow_pkt_verdict v = ow_link_decode(p->dlt, p->data, p->caplen, p->wirelen, &l3);
@@ -513,68 +514,6 @@ static void handle_packet(capture *c, const raw_packet *p)
 
 /* ---- running ---- */
 
-/* The wall clock in seconds; its timeval too when tv is not NULL. */
-static double wall_clock(struct timeval *tv)
-{
-    struct timeval now;
-    gettimeofday(&now, NULL);
-    if (tv)
-        *tv = now;
-    return (double)now.tv_sec + (double)now.tv_usec / 1e6;
-}
-
-/* The stream's hook when its writer hands over whole blocks (stream.h): noted, and acted on
- * once the stream shows it carries packets as they are captured (stream_note_read). */
-static void stream_blocks_seen(void *ctx)
-{
-    capture *c = ctx;
-    c->stream_blocks = true;
-}
-
-/* The stream's hook when a read emptied the pipe off a block's end (stream.h): its writer
- * hands packets over as it has them, so the clock may decide while it is silent. */
-static void stream_prompt_seen(void *ctx)
-{
-    capture *c = ctx;
-    c->stream_prompt = true;
-}
-
-/* A packet read from a stream (a read waits on its writer: a clock per packet): when it was
- * read, and whether the writer holds packets back. A writer that passes packets on as they
- * are captured keeps their lag (read time - own time) within about a second of the least one
- * seen (a clock's offset between hosts cancels out), and writes each as it comes. One that
- * buffers them hands over whole blocks, the first packets of a block as late as the block was
- * slow to fill. Going by the clock would then decide page loads whose packets are still in
- * that buffer, so a stream of packets as they are captured whose writer buffers goes by its
- * packets from then on (and by the clock only once it ends, when the writer has flushed
- * everything). An old capture piped in goes by its packets anyway, and is not told about. */
-static void stream_note_read(capture *c, double pkt_ts)
-{
-    double at = wall_clock(NULL);
-    c->stream_read_at = at;
-    c->stream_pkt_now = c->now;
-    double lag = at - pkt_ts;
-    if (lag < c->stream_min_lag)
-        c->stream_min_lag = lag;
-    bool late = lag - c->stream_min_lag > OW_STREAM_HELD_S;
-    if (c->stream_held || !(late || c->stream_blocks) || fabs(c->stream_min_lag) > OW_STREAM_LIVE_S)
-        return;
-    c->stream_held = true;
-    char why[96];
-    if (late)
-        snprintf(why, sizeof why,
-                 "a packet arrived %.1f s later, against its own time, than "
-                 "the promptest ones",
-                 lag - c->stream_min_lag);
-    else
-        snprintf(why, sizeof why, "packets arrive in whole %d-byte blocks", STREAM_BLOCK);
-    fprintf(stderr,
-            "orphanwatch: %s: %s: the writer holds packets back (tcpdump without -U buffers its "
-            "output); from now on page loads are decided as later packets arrive, not by the "
-            "clock\n",
-            strcmp(c->name, "-") == 0 ? "standard input" : c->name, why);
-}
-
 static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, char *err,
                      size_t errlen)
 {
@@ -588,7 +527,7 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
         if (rc == SRC_PACKET) {
             handle_packet(c, &p);
             if (c->from_stream)
-                stream_note_read(c, p.ts);
+                stream_clock_note_read(c, p.ts);
             handled++;
             continue;
         }
@@ -622,59 +561,12 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
 static void live_clock(capture *c)
 {
     struct timeval tv;
-    double wall = wall_clock(&tv);
+    double wall = capture_wall_clock(&tv);
     if (wall > c->now) {
         c->now = wall;
         c->pkt_ts = wall;
         c->pkt_tv = tv;
     }
-}
-
-/* A stream that carries packets as they are captured goes by the clock while it waits for
- * the next one, and once it has ended (EOF, a signal): its newest packet's time plus the time
- * since that packet was read. So a page load whose grace runs out meanwhile is decided (an
- * orphan), not left pending, or undecided at the end. A stream of old packets (a file through
- * cat or ssh) is read far from their own time, and goes by its packets only. */
-static void stream_follow_clock(capture *c)
-{
-    double lag = c->stream_read_at - c->stream_pkt_now;
-    if (!c->from_stream || c->stream_read_at == 0 || lag > OW_STREAM_LIVE_S ||
-        lag < -OW_STREAM_LIVE_S)
-        return;
-    double t = c->stream_pkt_now + (wall_clock(NULL) - c->stream_read_at);
-    if (t > c->now)
-        c->now = t;
-}
-
-/* The stream has ended: by the clock as it would while waiting (stream_follow_clock). A
- * stream whose writer held packets back and closed it whole (not inside a packet: a writer
- * killed loses its buffer) has flushed every packet it captured, so its end is the clock
- * less the promptest packets' lag (the two clocks' offset at most): the time its last packets
- * sat in the writer's buffer passed for the timers too. Stopped by a signal, the writer's
- * last block may never have been read: as while waiting. */
-static void stream_ended(capture *c, bool whole)
-{
-    stream_follow_clock(c);
-    if (!c->from_stream || !c->stream_held || !whole || c->stats.files_cut > 0 ||
-        fabs(c->stream_min_lag) > OW_STREAM_LIVE_S)
-        return;
-    double t = wall_clock(NULL) - c->stream_min_lag;
-    if (t > c->now)
-        c->now = t;
-}
-
-/* The stream's hook while it waits, every STREAM_IDLE_MS (stream.h): between two packets,
- * the reader filling its buffer (the last frame is no longer there). Timers run, and what was
- * decided is committed, whichever clock the stream goes by: the clock only once the writer
- * is known to hand packets over as it has them (a buffering writer's first block looks
- * like anything else until the second: its packets would be taken for all there is). */
-static void stream_waiting(void *ctx)
-{
-    capture *c = ctx;
-    c->frame = NULL;
-    if (c->stream_prompt && !c->stream_held)
-        stream_follow_clock(c);
-    tick(c);
 }
 
 static void wait_for_packets(capture *c)
@@ -694,10 +586,7 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
 {
     c->sink = sink;
     if (c->from_stream)
-        c->src.hooks = (stream_hooks){.idle = stream_waiting,
-                                      .ctx = c,
-                                      .held = stream_blocks_seen,
-                                      .prompt = stream_prompt_seen};
+        c->src.hooks = stream_clock_hooks(c);
     bool whole = false; /* read to its end, not stopped */
     for (;;) {
         if (stop && *stop)
@@ -714,10 +603,10 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
             live_clock(c);
         }
         if (rc > 0 || c->now >= c->last_tick + OW_TICK_INTERVAL)
-            tick(c); /* after each batch */
+            capture_tick(c); /* after each batch */
     }
-    stream_ended(c, whole);
-    tick(c);
+    stream_clock_ended(c, whole);
+    capture_tick(c);
     return 0;
 }
 
@@ -730,7 +619,7 @@ int capture_poll(capture *c, const ow_flow_sink *sink, int max_packets, char *er
     if (c->src.live)
         live_clock(c);
     if (c->now > 0)
-        tick(c);
+        capture_tick(c);
     return rc == SRC_EOF ? -2 : rc;
 }
 

@@ -86,4 +86,16 @@ void nids_glue_release(capture *c, ow_flow_int *f);
 void capture_flow_opened(capture *c, ow_flow_int *f);
 void capture_flow_closed(capture *c, ow_flow_int *f, int how);
 
+/* capture.c: the timers' work, every OW_TICK_INTERVAL of capture time and when a stream waits:
+ * flows that ended are closed, the sink's own timers run. */
+void capture_tick(capture *c);
+
+/* stream_clock.c: the wall clock in seconds (its timeval too when tv is not NULL); the hooks
+ * a stream read by c calls; a packet of the stream just read (its own time pkt_ts); the
+ * stream's end (whole: read to its end, not stopped by a signal). */
+double capture_wall_clock(struct timeval *tv);
+stream_hooks stream_clock_hooks(capture *c);
+void stream_clock_note_read(capture *c, double pkt_ts);
+void stream_clock_ended(capture *c, bool whole);
+
 #endif
