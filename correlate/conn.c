@@ -2,7 +2,8 @@
  * each request/response into an exchange (what it was, how it ended), hands page bodies to
  * the token search, and after a 101 drives one WebSocket parser per direction and the Bokeh
  * message assembler. Rows for exchanges, websockets, Bokeh messages and the connection
- * itself leave through the record sink. */
+ * itself leave through the record sink (conn_rows.c builds them; row_text.c cleans the
+ * text they take from the wire). */
 #include "correlate/internal.h"
 #include <ctype.h>
 #include <stddef.h>
@@ -10,133 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
-static bool is_control(unsigned char ch)
-{
-    return ch < 0x20 || ch == 0x7f;
-}
-
-#if defined(__SSE2__)
-/* The offset of the first control byte (below 0x20, or DEL) among the sixteen at p, or 16. */
-static unsigned first_control_of_16(const char *p)
-{
-    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    const __m128i low = _mm_set1_epi8(0x1f);
-    __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
-    ctl = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
-    unsigned mask = (unsigned)_mm_movemask_epi8(ctl);
-    return mask ? (unsigned)__builtin_ctz(mask) : 16;
-}
-#endif
-
-/* How many of the n bytes at s come before the first control byte (n when none does). */
-static size_t text_run(const char *s, size_t n)
-{
-    size_t i = 0;
-#if defined(__SSE2__)
-    while (n - i >= 16) {
-        unsigned k = first_control_of_16(s + i);
-        i += k;
-        if (k < 16)
-            return i;
-    }
-#endif
-    while (i < n && !is_control((unsigned char)s[i]))
-        i++;
-    return i;
-}
-
-/* No control bytes in rows: each becomes '?'. The runs between them are copied whole. */
-void copy_bounded(char *dst, size_t cap, const char *src, size_t len)
-{
-    if (!cap)
-        return;
-    if (!src)
-        len = 0;
-    if (len >= cap)
-        len = cap - 1;
-    for (size_t i = 0; i < len;) {
-        size_t run = text_run(src + i, len - i);
-        memmove(dst + i, src + i, run); /* (src may be dst itself) */
-        i += run;
-        if (i < len)
-            dst[i++] = '?';
-    }
-    dst[len] = 0;
-}
-
-static void copy_header(char *dst, size_t cap, const http_head *h, const char *name)
-{
-    const http_header *hd = http_find_header(h, name);
-    copy_bounded(dst, cap, hd ? hd->value : NULL, hd ? hd->value_len : 0);
-}
-
-/* Token-bearing query values are credentials: keep their names only. A name is matched as
- * the server reads it: percent-decoded ("%74oken" is "token"), case-insensitively. */
-#define REDACTED      "REDACTED"
-#define QUERY_KEY_MAX 32 /* longer names are no secret key's */
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static bool is_secret_key(const char *arg, size_t len)
-{
-    static const char *const secret_keys[] = {"bokeh-token", "token",    "access_token",
-                                              "auth",        "password", "key"};
-    char key[QUERY_KEY_MAX] = "";
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        char ch = arg[i];
-        if (ch == '%' && i + 2 < len && (hi = hex_value(arg[i + 1])) >= 0 &&
-            (lo = hex_value(arg[i + 2])) >= 0)
-            ch = (char)(hi << 4 | lo), i += 2;
-        if (n == sizeof key)
-            return false;
-        key[n++] = (char)tolower((unsigned char)ch);
-    }
-    for (size_t i = 0; i < sizeof secret_keys / sizeof *secret_keys; i++)
-        if (strlen(secret_keys[i]) == n && memcmp(secret_keys[i], key, n) == 0)
-            return true;
-    return false;
-}
-
-/* The value is replaced in place within the buffer's capacity cap; when the replacement does
- * not fit, the rest of the string is cut after it (never written past cap). */
-static void redact_value(char *target, size_t cap, char *val)
-{
-    const size_t rlen = sizeof REDACTED - 1;
-    size_t vlen = strcspn(val, "&");
-    size_t at = (size_t)(val - target), tail = strlen(val + vlen);
-    if (at + rlen + tail + 1 <= cap) {
-        memmove(val + rlen, val + vlen, tail + 1);
-        memcpy(val, REDACTED, rlen);
-    } else if (at + rlen + 1 <= cap) {
-        memcpy(val, REDACTED, rlen + 1);
-    } else {
-        *val = 0;
-    }
-}
-
-static void redact_query(char *target, size_t cap)
-{
-    char *q = strchr(target, '?');
-    while (q) {
-        char *arg = q + 1;
-        size_t len = strcspn(arg, "=&");
-        if (arg[len] == '=' && is_secret_key(arg, len))
-            redact_value(target, cap, arg + len + 1);
-        q = strchr(arg, '&');
-    }
-}
 
 static const char *classify_request(const exchange *x, bool upgrade)
 {
@@ -151,221 +25,6 @@ static const char *classify_request(const exchange *x, bool upgrade)
     if (plen >= 12 && strncmp(path + plen - 12, "/autoload.js", 12) == 0)
         return "autoload";
     return "other";
-}
-
-/* ---------------------------------------------------------------- records */
-
-static void emit_http(correlator *c, conn_state *cs, const exchange *x)
-{
-    if (!c->out.http)
-        return;
-    int acked = -1;
-    if (x->ended && x->has_response)
-        acked = cs->flow->health.dir[OW_DIR_S2C].acked_bytes >= x->end_offset ? 1 : 0;
-    page_load *p = x->page_load_id ? page_find(c, x->page_load_id) : NULL;
-    /* a fetch made for a page repeats the page's Host and User-Agent and names it as
-     * Referer: store those once, on the page (NULL here means "as the page") */
-    bool linked = p != NULL;
-    bool same_host = linked && !strcmp(x->host, p->host);
-    bool same_ua = linked && !strcmp(x->user_agent, p->user_agent);
-    bool same_referer = linked && x->referer[0] && strstr(x->referer, p->path) &&
-                        !strcmp(strstr(x->referer, p->path), p->path);
-    const char *sid = x->subprotocol_session[0]  ? x->subprotocol_session
-                      : p && x->id == p->http_id ? p->session_id
-                                                 : NULL; /* statics: via page_load_id */
-    ow_http_rec r = {
-        .id = x->id,
-        .conn_id = (int64_t)cs->flow->id,
-        .seq = x->seq,
-        .kind = x->kind,
-        .req_ts = x->req_ts,
-        .method = x->method,
-        .target = x->target,
-        .host = same_host ? NULL : x->host,
-        .user_agent = same_ua ? NULL : x->user_agent,
-        .referer = same_referer ? NULL : x->referer,
-        .origin = x->origin,
-        .req_body_bytes = x->req_body_bytes,
-        .resp_ts = x->resp_ts,
-        .resp_end_ts = x->resp_end_ts,
-        .status = x->status,
-        .reason = x->reason,
-        .content_type = x->content_type,
-        .content_encoding = x->content_encoding,
-        .content_length = x->content_length,
-        .resp_body_bytes = x->resp_body_bytes,
-        .complete = x->complete,
-        .last_byte_acked = acked,
-        .page_load_id = x->page_load_id,
-        .session_id = sid,
-    };
-    c->out.http(c->out.ctx, &r);
-}
-
-/* A JSON text built by appending, cut at the buffer's capacity as snprintf would cut it (the
- * counts are formatted for every websocket row: snprintf per member was most of its cost). */
-typedef struct json_out {
-    char *buf;
-    size_t cap, len; /* len < cap: always NUL-terminated */
-} json_out;
-
-static void json_put(json_out *o, const char *s, size_t n)
-{
-    size_t room = o->cap - 1 - o->len;
-    if (n > room)
-        n = room;
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = 0;
-}
-
-static void json_put_u64(json_out *o, uint64_t v)
-{
-    char digits[20];
-    size_t n = sizeof digits;
-    do
-        digits[--n] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    json_put(o, digits + n, sizeof digits - n);
-}
-
-/* "name":count, with the separator before every member but the first */
-static void json_put_member(json_out *o, bool first, const char *name, uint64_t count)
-{
-    if (!first)
-        json_put(o, ",", 1);
-    json_put(o, "\"", 1);
-    json_put(o, name, strlen(name));
-    json_put(o, "\":", 2);
-    json_put_u64(o, count);
-}
-
-static void msg_counts_json(const ws_state *ws, char *buf, size_t cap)
-{
-    json_out o = {buf, cap, 0};
-    buf[0] = 0;
-    json_put(&o, "{", 1);
-    for (int i = 0; i < MSGTYPE_SLOTS && ws->msgtype[i][0]; i++)
-        json_put_member(&o, i == 0, ws->msgtype[i], ws->msgcount[i]);
-    json_put(&o, "}", 1);
-}
-
-static void opcode_counts_json(const ws_state *ws, char *buf, size_t cap)
-{
-    static const char *const op_names[16] = {"0", "1", "2",  "3",  "4",  "5",  "6",  "7",
-                                             "8", "9", "10", "11", "12", "13", "14", "15"};
-    uint64_t by_op[16] = {0};
-    for (int d = 0; d < 2; d++) {
-        if (!ws->parser[d])
-            continue;
-        const uint64_t *n = ws_parser_get_stats(ws->parser[d])->by_opcode;
-        for (int op = 0; op < 16; op++)
-            by_op[op] += n[op];
-    }
-    json_out o = {buf, cap, 0};
-    buf[0] = 0;
-    json_put(&o, "{", 1);
-    for (int op = 0, first = 1; op < 16; op++)
-        if (by_op[op]) {
-            json_put_member(&o, first, op_names[op], by_op[op]);
-            first = 0;
-        }
-    json_put(&o, "}", 1);
-}
-
-static void emit_ws(correlator *c, conn_state *cs, ws_state *ws)
-{
-    if (!c->out.ws)
-        return;
-    char counts[640], opcodes[256];
-    msg_counts_json(ws, counts, sizeof counts);
-    opcode_counts_json(ws, opcodes, sizeof opcodes);
-    ow_ws_rec r = {
-        .id = ws->id,
-        .conn_id = (int64_t)cs->flow->id,
-        .http_id = ws->http_id,
-        .page_load_id = ws->page_load_id,
-        .session_id = ws->session_id[0] ? ws->session_id : NULL,
-        .upgrade_ts = ws->upgrade_ts,
-        .status = ws->status,
-        .reason = ws->reason,
-        .origin = ws->origin,
-        .path = ws->path,
-        .subprotocol_ok = ws->subprotocol_ok,
-        .token_expiry = ws->token_expiry,
-        .deflate = ws->deflate,
-        .msg_counts_json = counts,
-        .opcode_counts_json = opcodes,
-        .ack_ts = ws->ack_ts,
-        .pull_doc_ts = ws->pull_doc_ts,
-        .client_patch_docs = ws->client_patch_docs,
-        .pings = ws->pings,
-        .pongs = ws->pongs,
-        .close_code = {ws->close_code[0], ws->close_code[1]},
-        .close_reason = ws->close_reason,
-        .close_ts = ws->close_ts,
-        .end_ts = ws->last_ts,
-        .midstream = ws->midstream,
-        .errors = ws->errors,
-    };
-    for (int d = 0; d < 2; d++) {
-        if (ws->parser[d]) {
-            const ws_parser_stats *st = ws_parser_get_stats(ws->parser[d]);
-            r.frames[d] = st->frames;
-            r.bytes[d] = st->bytes;
-        }
-        r.messages[d] = ws->messages[d];
-    }
-    c->out.ws(c->out.ctx, &r);
-}
-
-static bool same_name(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-static bool conn_row_unchanged(const conn_row_snapshot *s, const ow_conn_rec *r)
-{
-    if (!s->valid || s->requests != r->requests || s->bytes[0] != r->bytes[0] ||
-        s->bytes[1] != r->bytes[1] || !same_name(s->close, r->close) ||
-        !same_name(s->kind, r->kind))
-        return false;
-    /* Byte for byte, padding too: padding that differs only makes an identical row go out
-     * again, never a changed one stay in.
-     * NOLINTNEXTLINE(bugprone-suspicious-memory-comparison,cert-exp42-c,cert-flp37-c) */
-    return memcmp(&s->flow, r->flow, sizeof s->flow) == 0;
-}
-
-static void conn_row_remember(conn_row_snapshot *s, const ow_conn_rec *r)
-{
-    s->valid = true;
-    s->close = r->close;
-    s->kind = r->kind;
-    s->bytes[0] = r->bytes[0];
-    s->bytes[1] = r->bytes[1];
-    s->requests = r->requests;
-    memcpy(&s->flow, r->flow, sizeof s->flow);
-}
-
-static void emit_conn(correlator *c, conn_state *cs, const char *close)
-{
-    if (!c->out.conn)
-        return;
-    ow_conn_rec r = {
-        .id = (int64_t)cs->flow->id,
-        .flow = cs->flow,
-        .close = close,
-        .kind = cs->any_ws     ? "websocket"
-                : cs->requests ? "http"
-                : cs->http.tls ? "tls"
-                               : "other",
-        .bytes = {cs->offset[0], cs->offset[1]},
-        .requests = cs->requests,
-    };
-    if (conn_row_unchanged(&cs->last_row, &r))
-        return; /* the same row again: nothing a reader could see */
-    conn_row_remember(&cs->last_row, &r);
-    c->out.conn(c->out.ctx, &r);
 }
 
 /* ---------------------------------------------------------------- exchanges */
@@ -821,7 +480,7 @@ static bool on_response(void *ctx, const http_head *resp, const http_request_inf
             cs->any_ws = true;
             page_link_ws(c, cs, ws);
             x->page_load_id = ws->page_load_id;
-            emit_ws(c, cs, ws);
+            conn_emit_ws(c, cs, ws);
         } else {
             ws_free(ws);
         }
@@ -847,7 +506,7 @@ static void refused_websocket(correlator *c, conn_state *cs, exchange *x)
     cs->any_ws = true;
     page_link_ws(c, cs, ws);
     x->page_load_id = ws->page_load_id;
-    emit_ws(c, cs, ws);
+    conn_emit_ws(c, cs, ws);
     ws_free(ws);
 }
 
@@ -859,7 +518,7 @@ static void finish_response(correlator *c, conn_state *cs, exchange *x)
         refused_websocket(c, cs, x);
     if (x->page_load_id)
         page_update_resource(c, cs, x);
-    emit_http(c, cs, x);
+    conn_emit_http(c, cs, x);
     free(x->body);
     x->body = NULL;
     if (x->inflater)
@@ -969,9 +628,9 @@ void conn_flush_marked(correlator *c)
         unsigned what = cs->dirty;
         conn_unmark(c, cs);
         if ((what & CONN_DIRTY_WS) && cs->ws)
-            emit_ws(c, cs, cs->ws);
+            conn_emit_ws(c, cs, cs->ws);
         if (what & CONN_DIRTY_ROW)
-            emit_conn(c, cs, "open");
+            conn_emit_row(c, cs, "open");
     }
 }
 
@@ -1001,7 +660,7 @@ void conn_open(correlator *c, ow_flow *f, double ts)
     f->user = cs;
     strmap_put(&c->conn_by_id, &f->id, sizeof f->id, cs);
     c->stats.connections++;
-    emit_conn(c, cs, "open");
+    conn_emit_row(c, cs, "open");
 }
 
 static bool looks_like_http(const uint8_t *d, size_t len)
@@ -1039,7 +698,7 @@ static void maybe_midstream_ws(correlator *c, conn_state *cs, int dir, const uin
     cs->ws = ws;
     cs->any_ws = true;
     c->stats.ws_midstream++;
-    emit_ws(c, cs, ws);
+    conn_emit_ws(c, cs, ws);
 }
 
 size_t conn_data(correlator *c, ow_flow *f, int dir, const uint8_t *data, size_t len, double ts)
@@ -1106,7 +765,7 @@ static void flush_unanswered(correlator *c, conn_state *cs)
     while ((x = queue_pop(cs)) != NULL) {
         if (x->page_load_id)
             page_update_resource(c, cs, x);
-        emit_http(c, cs, x);
+        conn_emit_http(c, cs, x);
         remember_finished(cs, x);
     }
 }
@@ -1129,16 +788,16 @@ void conn_close(correlator *c, ow_flow *f, int how, double ts)
         }
         cs->ws->last_ts = ts;
         page_update_ws(c, cs->ws, f);
-        emit_ws(c, cs, cs->ws);
+        conn_emit_ws(c, cs, cs->ws);
         ws_free(cs->ws);
         cs->ws = NULL;
     }
     page_refresh_conn(c, cs, how);
     for (int i = 0; i < cs->n_recent; i++) { /* now the last-byte-acked answer is final */
-        emit_http(c, cs, cs->recent[i]);
+        conn_emit_http(c, cs, cs->recent[i]);
         exchange_free(cs->recent[i]);
     }
-    emit_conn(c, cs, close_name(how));
+    conn_emit_row(c, cs, close_name(how));
     conn_unmark(c, cs); /* the rows just emitted are its final ones */
     strmap_del(&c->conn_by_id, &f->id, sizeof f->id, cs);
     f->user = NULL;

@@ -247,6 +247,15 @@ void session_emit(correlator *c, const char *sid, double ts, const page_load *p,
 /* verdict.c */
 void verdict_decide(correlator *c, page_load *p, bool final);
 
-/* helpers shared by the files */
+/* conn_rows.c: the rows of an exchange, a websocket, a connection (see there) */
+void conn_emit_http(correlator *c, conn_state *cs, const exchange *x);
+void conn_emit_ws(correlator *c, conn_state *cs, ws_state *ws);
+void conn_emit_row(correlator *c, conn_state *cs, const char *close);
+
+/* row_text.c: text from the wire into a row's field of cap bytes, control bytes as '?'
+ * (src may be dst); a header's value (empty when absent); a URL's credential values replaced
+ * in place by REDACTED */
 void copy_bounded(char *dst, size_t cap, const char *src, size_t len);
+void copy_header(char *dst, size_t cap, const http_head *h, const char *name);
+void redact_query(char *target, size_t cap);
 #endif
