@@ -680,6 +680,22 @@ const char *capture_source_at(const capture *c, int i)
     return i >= 0 && i < c->n_files ? c->files[i] : NULL;
 }
 
+bool capture_source_span(const capture *c, int i, double *first_ts, double *last_ts,
+                         uint64_t *packets)
+{
+    if (c->src.live || i < 0 || i >= capture_source_count(c))
+        return false;
+    if (!c->merge) { /* one file, or a stream: the capture's own times */
+        *first_ts = c->stats.first_ts;
+        *last_ts = c->stats.last_ts;
+        *packets = c->stats.packets;
+        return c->stats.packets > 0;
+    }
+    files_merge_span(c->merge, i, last_ts, packets);
+    *first_ts = c->files_first_ts[i];
+    return *packets > 0;
+}
+
 bool capture_is_live(const capture *c)
 {
     return c->src.live;

@@ -116,6 +116,11 @@ const char *capture_source_name(const capture *c);
 /* The files read, in the order they are read (1 for a live capture: its interface). */
 int capture_source_count(const capture *c);
 const char *capture_source_at(const capture *c, int i);
+/* File i of a read (as capture_source_at): the time of its first packet (a filter's or not),
+ * of its latest packet read so far, and how many were read (those a filter kept). false
+ * while it has given none, and for a live capture. */
+bool capture_source_span(const capture *c, int i, double *first_ts, double *last_ts,
+                         uint64_t *packets);
 bool capture_is_live(const capture *c);
 /* Prints the interfaces libpcap can open (for `orphanwatch interfaces`). */
 int capture_list_interfaces(FILE *out, char *err, size_t errlen);

@@ -77,10 +77,12 @@ struct files_merge {
     const capture_opts *opts;
     open_file open[FILES_MAX_OPEN]; /* slots, never moved (a source refers to its opts) */
     int n_open;
-    int given;    /* the slot whose packet went out last (advanced first), or -1 */
-    int open_max; /* the most open at once */
-    int opened;   /* files opened */
-    int named;    /* the file files_merge_name names */
+    int given;         /* the slot whose packet went out last (advanced first), or -1 */
+    int open_max;      /* the most open at once */
+    int opened;        /* files opened */
+    int named;         /* the file files_merge_name names */
+    double *last_ts;   /* per file in reading order: its latest packet given out (-INFINITY) */
+    uint64_t *packets; /* per file: its packets given out */
 };
 
 files_merge *files_merge_open(char *const *paths, const double *first_ts, int n,
@@ -92,6 +94,15 @@ files_merge *files_merge_open(char *const *paths, const double *first_ts, int n,
         return NULL;
     }
     *m = (files_merge){.paths = paths, .first_ts = first_ts, .n = n, .opts = o, .given = -1};
+    m->last_ts = malloc((size_t)n * sizeof *m->last_ts);
+    m->packets = calloc((size_t)n, sizeof *m->packets);
+    if (!m->last_ts || !m->packets) {
+        files_merge_close(m);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        m->last_ts[i] = -INFINITY;
     return m;
 }
 
@@ -175,9 +186,13 @@ int files_merge_next(files_merge *m, raw_packet *p, char *err, size_t errlen)
         if (!due) {
             if (k < 0)
                 return SRC_EOF;
+            int i = m->open[k].index;
             m->given = k;
-            m->named = m->open[k].index;
+            m->named = i;
             *p = m->open[k].next;
+            if (p->ts > m->last_ts[i])
+                m->last_ts[i] = p->ts;
+            m->packets[i]++;
             return SRC_PACKET;
         }
         int rc = open_next(m, err, errlen);
@@ -190,6 +205,13 @@ void files_merge_skip_before(files_merge *m, double ts)
 {
     while (m->next_to_open + 1 < m->n && m->first_ts[m->next_to_open + 1] <= ts)
         m->next_to_open++;
+}
+
+void files_merge_span(const files_merge *m, int i, double *last_ts, uint64_t *packets)
+{
+    bool in = i >= 0 && i < m->n;
+    *last_ts = in ? m->last_ts[i] : -INFINITY;
+    *packets = in ? m->packets[i] : 0;
 }
 
 int files_merge_open_max(const files_merge *m)
@@ -219,5 +241,7 @@ void files_merge_close(files_merge *m)
     for (int k = 0; k < FILES_MAX_OPEN; k++)
         if (m->open[k].used)
             drop_open(m, k);
+    free(m->last_ts);
+    free(m->packets);
     free(m);
 }

@@ -37,6 +37,9 @@ int files_merge_next(files_merge *m, raw_packet *p, char *err, size_t errlen);
  * to overlap (files_open_max 1 when they were read), those hold nothing from ts on. Call
  * before the first files_merge_next. */
 void files_merge_skip_before(files_merge *m, double ts);
+/* File i (in reading order): the time of its latest packet given out so far (-INFINITY
+ * before any) and how many it gave out. */
+void files_merge_span(const files_merge *m, int i, double *last_ts, uint64_t *packets);
 /* The most files open at once so far (1 when none overlapped). */
 int files_merge_open_max(const files_merge *m);
 /* The files opened so far. */

@@ -128,6 +128,15 @@ typedef struct ow_packet_file_rec {
     bool dropped;
 } ow_packet_file_rec;
 
+/* A file a read took (not from the correlator: the pipeline writes one per file at the end of
+ * a read). Keyed by its place in reading order within the capture. */
+typedef struct ow_capture_file_rec {
+    int seq;
+    const char *file; /* as in the capture row's source */
+    double first_ts, last_ts;
+    uint64_t packets;
+} ow_capture_file_rec;
+
 typedef struct ow_record_sink {
     void *ctx;
     void (*capture)(void *ctx, const ow_capture_rec *r);
@@ -138,6 +147,7 @@ typedef struct ow_record_sink {
     void (*page)(void *ctx, const ow_page_rec *r);
     void (*session)(void *ctx, const ow_session_rec *r);
     void (*packet_file)(void *ctx, const ow_packet_file_rec *r);
+    void (*capture_file)(void *ctx, const ow_capture_file_rec *r);
     /* A good moment to commit (the writer decides by its own interval). */
     void (*tick)(void *ctx, double now);
 } ow_record_sink;

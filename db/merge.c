@@ -51,6 +51,7 @@ static const struct {
       {"ua_ref", REF_UA}}},
     {"evidence", {{"page_load_id", SH_PAGE}, {"connection_id", SH_CONN}, {"http_id", SH_HTTP}}},
     {"packet_files", {{"capture_id", SH_CAPTURE}}},
+    {"capture_files", {{"capture_id", SH_CAPTURE}}}, /* optional: older files lack it */
 };
 
 static const char *const shift_tables[SH_COUNT] = {
@@ -134,6 +135,19 @@ static void current_offsets(sqlite3 *db, int64_t *off)
     }
 }
 
+/* The input has the table (one every reader can do without may be missing: schema.sql). */
+static bool src_has_table(sqlite3 *db, const char *table)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM src.sqlite_schema WHERE type = 'table' AND name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return true; /* the copy then says what is wrong */
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    bool has = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return has;
+}
+
 static int copy_tables(sqlite3 *db, const char *label, char *err, size_t errlen)
 {
     int64_t off[SH_COUNT];
@@ -142,6 +156,8 @@ static int copy_tables(sqlite3 *db, const char *label, char *err, size_t errlen)
         owdb_exec(db, user_agents_merge_sql, label, err, errlen) < 0)
         return -1;
     for (size_t t = 0; t < sizeof copied_tables / sizeof *copied_tables; t++) {
+        if (!src_has_table(db, copied_tables[t].table))
+            continue;
         char *sql = copy_sql(db, t, off);
         int rc = sql ? owdb_exec(db, sql, label, err, errlen) : -1;
         if (!sql)

@@ -1,7 +1,8 @@
 -- orphanwatch capture database schema. The one place the schema is written down.
 -- Version: bump OW_SCHEMA_VERSION (user_version below) on any change to tables, columns or
--- what they mean; readers refuse others. An added index needs no bump: readers work without it
--- and a file gains it when next written (the schema runs IF NOT EXISTS on every open to write).
+-- what they mean; readers refuse others. An added index, or an added table every reader can
+-- do without (capture_files), needs no bump: readers work without it and a file gains it when
+-- next written (the schema runs IF NOT EXISTS on every open to write).
 -- Times are epoch seconds (REAL, UTC). Addresses are text (IPv6 in RFC 5952 form).
 -- Text repeated across many rows is stored once: a "*_ref" column holds the id of its row in
 -- sessions (session_ref) or user_agents (ua_ref); join to read the text.
@@ -180,6 +181,19 @@ CREATE TABLE IF NOT EXISTS packet_files (
     packets INTEGER,               -- packets it holds (server-port TCP, link-layer framing)
     dropped INTEGER NOT NULL DEFAULT 0, -- 1: deleted to stay within --keep-packets-size
     PRIMARY KEY (capture_id, file)
+);
+
+-- @table capture_files: one row per file a `read` took, in reading order, written when the
+-- read ends (none for a read that was killed, nor from before schema 3 had this table: export
+-- then reads every file up to the page load). Export opens only the files whose times hold a
+-- page load's packets, even when files overlap.
+CREATE TABLE IF NOT EXISTS capture_files (
+    capture_id INTEGER NOT NULL REFERENCES captures(id), -- the read
+    seq INTEGER NOT NULL,          -- its place in reading order, from 0 (its line in captures.source)
+    file TEXT NOT NULL,            -- as in captures.source (absolute; '-' for standard input)
+    first_ts REAL, last_ts REAL,   -- its first packet and its latest packet read
+    packets INTEGER,               -- packets read from it (those the BPF filter kept)
+    PRIMARY KEY (capture_id, seq)
 );
 
 -- Rollups: page-load counts kept by the triggers below on every write (INSERT, INSERT OR

@@ -202,7 +202,8 @@ static int prepare_all(ow_db *db, char *err, size_t errlen)
                    {ST_CONN, "connections", INSERT_UPSERT},
                    {ST_WS, "websockets", INSERT_UPSERT},
                    {ST_EVIDENCE, "evidence", INSERT_REPLACE},
-                   {ST_PACKET_FILE, "packet_files", INSERT_REPLACE}};
+                   {ST_PACKET_FILE, "packet_files", INSERT_REPLACE},
+                   {ST_CAPTURE_FILE, "capture_files", INSERT_REPLACE}};
     for (size_t i = 0; i < sizeof inserts / sizeof *inserts; i++)
         if (prepare_insert(db, inserts[i].id, inserts[i].table, inserts[i].kind, err, errlen) < 0)
             return -1;

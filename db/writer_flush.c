@@ -226,8 +226,9 @@ const char *const owdb_stmt_what[ST_COUNT] = {
     [ST_EVIDENCE_DEL] = "evidence",     [ST_EVIDENCE] = "evidence",
     [ST_SESSION] = "session",           [ST_SESSION_STUB] = "session",
     [ST_UA_STUB] = "user agent",        [ST_PACKET_FILE] = "packet file",
-    [ST_PAGE_MOVE] = "page load",       [ST_PAGE_CLEAR] = "page load",
-    [ST_HTTP_MOVE] = "http exchange",   [ST_HTTP_CLEAR] = "http exchange"};
+    [ST_CAPTURE_FILE] = "capture file", [ST_PAGE_MOVE] = "page load",
+    [ST_PAGE_CLEAR] = "page load",      [ST_HTTP_MOVE] = "http exchange",
+    [ST_HTTP_CLEAR] = "http exchange"};
 
 /* Binds row r's values. Every parameter is NULL before (none was bound since the statement
  * was prepared, or write_row cleared them after its last step), so a NULL value needs no

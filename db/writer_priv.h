@@ -29,6 +29,7 @@ enum stmt_id {
     ST_SESSION_STUB,
     ST_UA_STUB,
     ST_PACKET_FILE,
+    ST_CAPTURE_FILE,
     ST_PAGE_MOVE, /* staged rows into the file (see owdb_staged) */
     ST_PAGE_CLEAR,
     ST_HTTP_MOVE,

@@ -4,6 +4,7 @@
  * grown past its bound, or whose commit is due, goes to the writing thread (writer_flush.c)
  * while the next one fills. */
 #include "db/writer_priv.h"
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -587,6 +588,26 @@ static void on_packet_file(void *ctx, const ow_packet_file_rec *r)
     hold_row(db, &b, "packet file");
 }
 
+static void on_capture_file(void *ctx, const ow_capture_file_rec *r)
+{
+    ow_db *db = writer_of(ctx);
+    if (!db)
+        return;
+    if (!r->file) {
+        lose_record(db, "capture file", "no file name");
+        return;
+    }
+    row_begin(db);
+    binder b = bind_start(db, ST_CAPTURE_FILE, 0, NULL);
+    b_int(&b, ":capture_id", db->capture_id);
+    b_int(&b, ":seq", r->seq);
+    b_text(&b, ":file", r->file);
+    b_real_if(&b, ":first_ts", r->first_ts, r->packets > 0 && isfinite(r->first_ts));
+    b_real_if(&b, ":last_ts", r->last_ts, r->packets > 0 && isfinite(r->last_ts));
+    b_uint(&b, ":packets", r->packets);
+    hold_row(db, &b, "capture file");
+}
+
 static void on_tick(void *ctx, double now)
 {
     ow_db *db = writer_of(ctx);
@@ -613,5 +634,6 @@ void owdb_init_sink(ow_db *db)
                                 .page = on_page,
                                 .session = on_session,
                                 .packet_file = on_packet_file,
+                                .capture_file = on_capture_file,
                                 .tick = on_tick};
 }

@@ -20,6 +20,7 @@ typedef struct sources {
     char **path; /* owned, as each path */
     size_t n, cap;
     bool in_sequence; /* the capture's files, read one at a time (they do not overlap) */
+    size_t listed;    /* the files there were to choose from (n: those chosen) */
 } sources;
 
 static void usage(FILE *out)
@@ -122,20 +123,31 @@ static bool overlaps(const ow_conn_key *k, size_t n, double first, double last, 
     return false;
 }
 
+/* A statement over the rows of the page load's capture (sql names it as ?1), bound; NULL when
+ * it cannot be prepared (a database without the table). */
+static sqlite3_stmt *per_capture(sqlite3 *db, const char *sql, int64_t page_id)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(st, 1, page_id);
+    return st;
+}
+
+#define PAGE_CAPTURE "capture_id = (SELECT capture_id FROM page_loads WHERE id = ?1)"
+
 /* The kept files (--keep-packets) of the page load's capture that hold packets of its
  * connections, oldest first; *dropped when some were deleted. Returns how many are still
  * there (0 also for a database without the table), -1 when out of memory. */
 static int kept_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size_t n, sources *s,
                         bool *dropped)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT file, dropped, first_ts, last_ts FROM packet_files WHERE "
-                           "capture_id = (SELECT capture_id FROM page_loads WHERE id = ?) "
-                           "ORDER BY first_ts",
-                           -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = per_capture(db,
+                                   "SELECT file, dropped, first_ts, last_ts FROM packet_files "
+                                   "WHERE " PAGE_CAPTURE " ORDER BY first_ts",
+                                   page_id);
+    if (!st)
         return 0;
-    sqlite3_bind_int64(st, 1, page_id);
     int kept = 0;
     while (kept >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         double first = sqlite3_column_double(st, 2), last = sqlite3_column_double(st, 3);
@@ -152,16 +164,57 @@ static int kept_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size
     return kept;
 }
 
+/* Of the capture's files (s, in reading order), only those whose times hold packets of the
+ * connections, when the capture_files rows give every file's times (a read that ended; a
+ * database from before that table has none: all are kept). */
+static void narrow_to_spans(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size_t n,
+                            sources *s)
+{
+    sqlite3_stmt *st =
+        per_capture(db,
+                    "SELECT seq, first_ts, last_ts, packets FROM capture_files WHERE " PAGE_CAPTURE
+                    " ORDER BY seq",
+                    page_id);
+    if (!st)
+        return;
+    bool *want = calloc(s->n ? s->n : 1, sizeof *want);
+    size_t rows = 0, wanted = 0;
+    while (want && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        bool has = sqlite3_column_int64(st, 3) > 0 && sqlite3_column_type(st, 1) != SQLITE_NULL &&
+                   sqlite3_column_type(st, 2) != SQLITE_NULL;
+        if (seq < 0 || (uint64_t)seq >= s->n || (uint64_t)seq != rows++)
+            break; /* not the files listed: leave them all */
+        want[seq] = has && overlaps(k, n, sqlite3_column_double(st, 1),
+                                    sqlite3_column_double(st, 2), OW_EXPORT_SLACK_S);
+        wanted += want[seq];
+    }
+    sqlite3_finalize(st);
+    if (want && rows == s->n && wanted > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            if (want[i])
+                s->path[kept++] = s->path[i];
+            else
+                free(s->path[i]);
+        }
+        s->n = kept;
+    }
+    free(want);
+}
+
 /* Where the packets come from: --source; else the kept files when they hold all of the page
  * load's; else the capture file (a read) when it is there. 0, or -1 with a message printed. */
 static int packet_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, size_t n, sources *s)
 {
+    s->listed = s->n;
     if (s->n > 0) /* --source */
         return 0;
     bool dropped = false;
     int kept = kept_sources(db, page_id, k, n, s, &dropped);
     if (kept < 0)
         fprintf(stderr, "orphanwatch: out of memory listing the kept files\n");
+    s->listed = s->n;
     if (kept < 0 || (kept > 0 && !dropped))
         return kept < 0 ? -1 : 0;
     free_sources(s);
@@ -188,6 +241,8 @@ static int packet_sources(sqlite3 *db, int64_t page_id, const ow_conn_key *k, si
         fprintf(stderr, "orphanwatch: some of its kept packets were deleted: reading the capture "
                         "files\n");
     free(files);
+    s->listed = s->n;
+    narrow_to_spans(db, page_id, k, n, s);
     return 0;
 }
 
@@ -246,7 +301,7 @@ int cmd_export(int argc, char **argv)
             fprintf(stderr,
                     "orphanwatch: wrote %ld packets of %zu connections to %s (read %d of %zu "
                     "file%s)\n",
-                    w, n, out, files.read, srcs.n, srcs.n == 1 ? "" : "s");
+                    w, n, out, files.read, srcs.listed, srcs.listed == 1 ? "" : "s");
         rc = w < 0 ? 1 : 0;
     }
     free_sources(&srcs);

@@ -412,9 +412,30 @@ void pipeline_say_db_failures(pipeline *p, double now)
     p->failures_said_at = now;
 }
 
+/* A read's files, one row each (their times: export opens only those that hold a page
+ * load's). Named as in the capture row's source, whose lines are the files in reading order. */
+static void record_source_files(pipeline *p)
+{
+    const ow_record_sink *s = p->db_sink;
+    if (p->live || !s->capture_file || !p->source)
+        return;
+    const char *line = p->source;
+    for (int i = 0; i < capture_source_count(p->cap) && line; i++) {
+        const char *end = strchr(line, '\n');
+        char *name = end ? strndup(line, (size_t)(end - line)) : strdup(line);
+        ow_capture_file_rec r = {.seq = i, .file = name}; /* no packet: times NULL */
+        if (!capture_source_span(p->cap, i, &r.first_ts, &r.last_ts, &r.packets))
+            r.packets = 0;
+        s->capture_file(s->ctx, &r); /* no name (out of memory): counted as lost */
+        free(name);
+        line = end ? end + 1 : NULL;
+    }
+}
+
 int pipeline_close(pipeline *p, const char *end_reason)
 {
     capture_refresh_stats(p->cap);
+    record_source_files(p);
     p->final_stats = *capture_get_stats(p->cap);
     capture_close(p->cap, correlator_flow_sink(p->cor));
     p->cap = NULL;

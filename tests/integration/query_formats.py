@@ -302,8 +302,14 @@ def test_merge(tmp):
                                          "COUNT(*) FROM connections)").fetchone() for p in (a, b)]
     orphans_a = da.execute("SELECT COUNT(*) FROM page_loads WHERE outcome = 'orphan'").fetchone()
     da.close()
+    da = sqlite3.connect(a)
+    da.execute("INSERT INTO capture_files SELECT id, 0, source, started, ended, packets FROM "
+               "captures")
+    da.commit()
+    da.close()
     dbb = sqlite3.connect(b)
     synth_db.add_websocket(dbb, sid, client, "100.64.0.9", 5006, t + 1.2)
+    dbb.execute("DROP TABLE capture_files")  # as a file written before the table existed
     dbb.commit()
     dbb.close()
     r = ow("merge", out, a, b)
@@ -317,6 +323,9 @@ def test_merge(tmp):
           ["synthetic-100.64.0.1.pcap", "synthetic-100.64.0.9.pcap"], "merge: captures keep source")
     check(m.execute("SELECT COUNT(*) FROM page_loads p JOIN http_exchanges h ON h.id = p.http_id "
                     "WHERE h.page_load_id <> p.id").fetchone()[0] == 0, "merge: references shifted")
+    check(m.execute("SELECT f.file = c.source, f.seq FROM capture_files f JOIN captures c ON "
+                    "c.id = f.capture_id").fetchall() == [(1, 0)],
+          "merge: capture_files copied with their capture; an input without the table merged")
     row = m.execute("SELECT p.id, p.verdict, p.websockets FROM page_loads p JOIN sessions s ON "
                     "s.id = p.session_ref WHERE s.session_id = ?", (sid,)).fetchone()
     check(row[1] == "ws_elsewhere" and row[2] == 1, "merge: the orphan is ws_elsewhere, 1 ws")

@@ -9,6 +9,9 @@ time order, by absolute path; the report says "(+2 more files)"; a BPF expressio
 files still applies; a page load whose packets span two files is exported byte for byte as
 from the whole file; a file cut inside a packet is said and the next one read; files that
 overlap in time are read and a warning says so; standard input with other files is refused.
+The capture_files rows give each file's first and last packet times and packets, in reading
+order; with the three parts and the whole sample overlapping them, a page load of the second
+part is exported without opening the first part, each packet with its copy.
 """
 import gzip
 import json
@@ -145,6 +148,40 @@ def main():
             owtest.run(["export", ldb, "--session", row[0][:12], "-w", d_])
             check(open(d_, "rb").read() == open(b, "rb").read(),
                   "export from those files equals the export from the whole")
+        # every file's times in capture_files; export opens only the files that hold a page
+        # load's packets, even when they overlap (the parts with the whole sample)
+        with sqlite3.connect(db) as c:
+            spans = c.execute("SELECT seq, file, first_ts, last_ts, packets FROM capture_files "
+                              "ORDER BY seq").fetchall()
+        sizes = [len(pcaptool.read_pcap(p)) if not p.endswith(".gz") else None for p in paths]
+        check([s[1] for s in spans] == [os.path.realpath(p) for p in paths] and
+              [round(s[2], 6) for s in spans] == [round(t, 6) for t in paths_first] and
+              all(s[3] >= s[2] for s in spans) and
+              all(z is None or s[4] == z for s, z in zip(spans, sizes)),
+              "capture_files: each file in reading order with its first and last packet times and "
+              "its packets", str(spans))
+        over = db_of(tmp, "over.db", paths + [SAMPLE])
+        with sqlite3.connect(over) as c:
+            late = c.execute(
+                "SELECT s.session_id FROM page_loads p JOIN sessions s ON s.id = p.session_ref "
+                "WHERE p.started > ?1 + 2 ORDER BY p.started LIMIT 1",
+                (paths_first[1],)).fetchone()
+            open_max = c.execute("SELECT json_extract(counters, '$.files_open_max') "
+                                 "FROM captures").fetchone()[0]
+        check(late is not None and open_max == 2, "parts and whole: overlapping, a page load "
+              "in the second part", f"{late} {open_max}")
+        if late:
+            e1, e2 = os.path.join(tmp, "over-late.pcap"), os.path.join(tmp, "whole-late.pcap")
+            p = owtest.run(["export", over, "--session", late[0][:12], "-w", e1])
+            owtest.run(["export", os.path.join(tmp, "whole.db"), "--session", late[0][:12],
+                        "-w", e2])
+            pa, pb = pcaptool.read_pcap(e2), pcaptool.read_pcap(e1)
+            read = re.search(r"read (\d) of 4 files", p.stderr)
+            check(read and 2 <= int(read.group(1)) <= 3 and len(pa) > 0 and
+                  sorted(pb) == sorted(pa + pa),
+                  "overlapping files: a page load of the second part exported without opening "
+                  f"the first part ({read and read.group(0)}; {len(pb)} packets: each of "
+                  f"{len(pa)} with its copy)", p.stderr.strip())
         # a file cut inside a packet, then another: said, and the next one read
         with open(paths[0], "rb") as f:
             data = f.read()
