@@ -160,6 +160,12 @@ def main():
               all(z is None or s[4] == z for s, z in zip(spans, sizes)),
               "capture_files: each file in reading order with its first and last packet times and "
               "its packets", str(spans))
+        with sqlite3.connect(os.path.join(tmp, "whole.db")) as c:
+            one = c.execute("SELECT f.seq, f.file, f.first_ts = c.started, f.last_ts = c.ended, "
+                            "f.packets FROM capture_files f JOIN captures c ON "
+                            "c.id = f.capture_id").fetchall()
+        check(one == [(0, os.path.realpath(SAMPLE), 1, 1, len(pcaptool.read_pcap(SAMPLE)))],
+              "capture_files of one file: its row, the capture's times and every packet", str(one))
         over = db_of(tmp, "over.db", paths + [SAMPLE])
         with sqlite3.connect(over) as c:
             late = c.execute(
