@@ -519,7 +519,7 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
 {
     int handled = 0;
     while (max_packets <= 0 || handled < max_packets) {
-        if (stop && *stop)
+        if (stop && *stop && !stream_drains(c))
             return handled;
         raw_packet p;
         int rc = c->merge ? files_merge_next(c->merge, &p, err, errlen)
@@ -533,7 +533,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
         }
         if (rc == SRC_NONE)
             return handled;
-        if (stop && *stop) /* the signal interrupted a blocked read (a pipe): stopped, no error */
+        if (stop && *stop && !stream_drains(c)) /* the signal interrupted a blocked read (a
+                                                   pipe): stopped, no error */
             return handled;
         if (rc == SRC_TRUNCATED) { /* the cut record is a packet, counted as the file's cut */
             c->stats.packets++;
@@ -585,16 +586,17 @@ int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *sto
                 size_t errlen)
 {
     c->sink = sink;
+    c->stop = stop;
     if (c->from_stream)
         c->src.hooks = stream_clock_hooks(c);
-    bool whole = false; /* read to its end, not stopped */
+    bool whole = false; /* read to its end: not stopped, or drained to it */
     for (;;) {
-        if (stop && *stop)
+        if (stop && *stop && !stream_drains(c))
             break;
         int rc = read_some(c, RUN_BATCH, stop, err, errlen);
         if (rc == SRC_ERROR)
             return -1;
-        whole = rc == SRC_EOF && !(stop && *stop);
+        whole = rc == SRC_EOF && !(stop && *stop && c->drain_over);
         if (rc == SRC_EOF || (rc == 0 && !c->src.live))
             break;
         if (c->src.live) {

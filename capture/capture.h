@@ -95,7 +95,13 @@ typedef struct capture capture;
  * libnids is process-global: only one capture can be open at a time. */
 capture *capture_open(const capture_opts *o, char *err, size_t errlen);
 /* Reads packets and feeds the sink until end of file, *stop becomes non-zero, or an error.
- * Returns 0 at end of input or stop, -1 on a read error (message in err). */
+ * *stop counts the stop requests (signals). A stream (standard input, a pipe) asked once goes
+ * on reading what its writer still sends, until the writer closes it or OW_STREAM_DRAIN_S
+ * pass: a writer stopped by the same Ctrl-C (tcpdump flushes its buffer as it exits) loses
+ * nothing. At OW_STOP_AT_ONCE requests it stops at once. Returns 0 at end of input or stop,
+ * -1 on a read error (message in err). */
+#define OW_STREAM_DRAIN_S 1.0
+#define OW_STOP_AT_ONCE   2
 int capture_run(capture *c, const ow_flow_sink *sink, volatile sig_atomic_t *stop, char *err,
                 size_t errlen);
 /* Live loop: handles the packets that are ready now, without waiting (at most max_packets,

@@ -57,7 +57,12 @@ struct capture {
     bool stream_blocks;    /* its writer hands over whole blocks (stream.h: held) */
     bool stream_prompt;    /* its writer hands over what it has (stream.h: prompt) */
     bool stream_held;      /* its writer holds packets back: it goes by its packets */
-    packet_keep *keep;     /* --keep-packets, or NULL */
+    /* capture_run's stop requests; once asked, a stream drains until drain_until (the wall
+     * clock; 0: not asked yet), unless drain_over (that time passed, or asked again). */
+    volatile sig_atomic_t *stop;
+    double drain_until;
+    bool drain_over;
+    packet_keep *keep; /* --keep-packets, or NULL */
     /* The packet being handled, as it came. Once it is kept (--keep-packets) and decoded, the
      * bytes before its TCP payload are scratch: nids_glue.c writes libnids' headers there. */
     const raw_packet *frame;
@@ -97,5 +102,9 @@ double capture_wall_clock(struct timeval *tv);
 stream_hooks stream_clock_hooks(capture *c);
 void stream_clock_note_read(capture *c, double pkt_ts);
 void stream_clock_ended(capture *c, bool whole);
+/* stream_clock.c: asked to stop (*c->stop), may the capture read on? Only a stream, draining
+ * what its writer still sends (capture_run), until OW_STREAM_DRAIN_S after the first request
+ * or a further request. */
+bool stream_drains(capture *c);
 
 #endif

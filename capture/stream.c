@@ -32,13 +32,19 @@ bool stream_is_pcapng(const uint8_t *magic, size_t n)
 ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_hooks *hooks)
 {
     while (hooks && hooks->idle) {
+        int ms = hooks->wait_ms ? hooks->wait_ms(hooks->ctx) : STREAM_IDLE_MS;
+        if (ms < 0) {
+            errno = EINTR; /* asked to stop: as a signal would have made read(2) fail */
+            return -1;
+        }
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int rc = poll(&p, 1, STREAM_IDLE_MS);
+        int rc = poll(&p, 1, ms);
         if (rc > 0)
             break; /* bytes, the end or an error: read(2) says which */
-        if (rc < 0)
+        if (rc < 0 && (errno != EINTR || !hooks->wait_ms))
             return -1; /* EINTR: a signal, as read(2) would have said */
-        hooks->idle(hooks->ctx);
+        if (rc == 0)
+            hooks->idle(hooks->ctx);
     }
     return read(fd, buf, n);
 }

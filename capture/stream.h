@@ -26,16 +26,22 @@
  *    so its packets may wait in that buffer for a long time;
  *  - prompt(ctx): once, when a read that emptied the pipe ended off a block's end: the
  *    writer hands over what it has as it has it (tcpdump -U writes each packet at once), at
- *    least so far. Until one of the two is seen, the writer is not known. */
+ *    least so far. Until one of the two is seen, the writer is not known;
+ *  - wait_ms(ctx): before each wait for bytes (and again after a signal interrupted one):
+ *    how long to wait at most, in ms; < 0: do not wait, the read fails as a signal would
+ *    make it (EINTR). NULL: STREAM_IDLE_MS, and a signal ends the wait (EINTR). So a stream
+ *    asked to stop may still read what its writer sends before it closes the pipe. */
 typedef struct stream_hooks {
     void (*idle)(void *ctx);
     void *ctx;
     void (*held)(void *ctx);
     void (*prompt)(void *ctx);
+    int (*wait_ms)(void *ctx);
 } stream_hooks;
 
 /* read(2) of fd, calling the idle hook while nothing is there (hooks may be NULL). A signal
- * interrupts it as it does read(2): -1 with errno EINTR. */
+ * interrupts it as it does read(2), -1 with errno EINTR, unless the wait_ms hook says to wait
+ * on. */
 ssize_t stream_read_fd(int fd, void *buf, size_t n, const stream_hooks *hooks);
 
 /* Reads up to STREAM_MAGIC_LEN first bytes of fd into magic (waiting for them, up to its

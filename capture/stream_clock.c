@@ -93,8 +93,9 @@ static void stream_follow_clock(capture *c)
  * stream whose writer held packets back and closed it whole (not inside a packet: a writer
  * killed loses its buffer) has flushed every packet it captured, so its end is the clock
  * less the promptest packets' lag (the two clocks' offset at most): the time its last packets
- * sat in the writer's buffer passed for the timers too. Stopped by a signal, the writer's
- * last block may never have been read: as while waiting. */
+ * sat in the writer's buffer passed for the timers too. Stopped by a signal before its end
+ * (not drained to it: stream_drains), the writer's last block may never have been read: as
+ * while waiting. */
 void stream_clock_ended(capture *c, bool whole)
 {
     stream_follow_clock(c);
@@ -120,8 +121,44 @@ static void stream_waiting(void *ctx)
     capture_tick(c);
 }
 
+bool stream_drains(capture *c)
+{
+    if (!c->from_stream || c->drain_over || !c->stop || *c->stop >= OW_STOP_AT_ONCE) {
+        c->drain_over = true;
+        return false;
+    }
+    double now = capture_wall_clock(NULL);
+    if (c->drain_until == 0) {
+        c->drain_until = now + OW_STREAM_DRAIN_S;
+        fprintf(stderr,
+                "orphanwatch: %s: stopping; reading what its writer still sends (up to %.0f s, "
+                "until it closes the pipe; a second Ctrl-C stops at once)\n",
+                strcmp(c->name, "-") == 0 ? "standard input" : c->name, OW_STREAM_DRAIN_S);
+    }
+    if (now >= c->drain_until)
+        c->drain_over = true;
+    return !c->drain_over;
+}
+
+/* The stream's hook before it waits for bytes (stream.h): the usual idle period, or once
+ * asked to stop what is left of the drain (stream_drains), or no wait at all (-1: the read
+ * fails as interrupted, and the capture loop sees the stop). */
+static int stream_wait_ms(void *ctx)
+{
+    capture *c = ctx;
+    if (!c->stop || !*c->stop)
+        return STREAM_IDLE_MS;
+    if (!stream_drains(c))
+        return -1;
+    double ms = ceil((c->drain_until - capture_wall_clock(NULL)) * 1000.0);
+    return ms < 1 ? 1 : ms > STREAM_IDLE_MS ? STREAM_IDLE_MS : (int)ms;
+}
+
 stream_hooks stream_clock_hooks(capture *c)
 {
-    return (stream_hooks){
-        .idle = stream_waiting, .ctx = c, .held = stream_blocks_seen, .prompt = stream_prompt_seen};
+    return (stream_hooks){.idle = stream_waiting,
+                          .ctx = c,
+                          .held = stream_blocks_seen,
+                          .prompt = stream_prompt_seen,
+                          .wait_ms = stream_wait_ms};
 }

@@ -13,12 +13,20 @@ tcpdump captures that port on `lo` and writes to orphanwatch's standard input:
      it is an orphan in the database 5 s later while tcpdump still runs (the clock decides
      while the pipe is silent); without -U, pending then (tcpdump holds the last packets), and
      an orphan once tcpdump ends (it flushes everything: the 5 s passed count).
+  5. run 4 without -U again, ended as Ctrl-C in a terminal ends a pipeline: SIGINT to tcpdump
+     and orphanwatch at once. orphanwatch reads on until tcpdump, flushing its buffer as it
+     exits, closes the pipe: every packet tcpdump says it captured is read (before, the
+     signal ended the reading first and its last block was lost), and the page load is an
+     orphan. Runs 4 and 5 compare tcpdump's count of packets captured with the capture row's.
 Every run reports its exchanges. Skipped (77) when not root, or without tcpdump; run 4 only
 with python3-tornado."""
 import http.server
 import os
+import re
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -77,17 +85,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def page_load_open(tmp, unbuffered):
+def page_load_open(tmp, unbuffered, ctrl_c=False):
     """tcpdump [-U] on lo piped into `read - --grace 2 -w DB` while one Bokeh page is fetched
     (nothing more); returns (the outcomes other readers saw 5 s later, tcpdump still running,
-    the outcomes at the end, orphanwatch's exit code and stderr)."""
+    the outcomes at the end, orphanwatch's exit code and stderr). tcpdump is ended by SIGTERM,
+    or with ctrl_c both get SIGINT at once."""
     port = free_port()
     ready = os.path.join(tmp, f"ready-{port}")
     srv = subprocess.Popen(["/usr/bin/python3", os.path.join(HARNESS, "bokeh_server.py"),
                             "--port", str(port), "--address", "127.0.0.1", "--small-static",
                             "--synth-dir", tmp, "--ready-file", ready, "--log-level", "warning"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = os.path.join(tmp, f"page-{int(unbuffered)}.db")
+    db = os.path.join(tmp, f"page-{int(unbuffered)}-{int(ctrl_c)}.db")
     td = ow = None
     try:
         deadline = time.time() + 20
@@ -95,7 +104,7 @@ def page_load_open(tmp, unbuffered):
             time.sleep(0.1)
         dump = ["tcpdump", "-i", "lo", "-n", "-w", "-"] + (["-U"] if unbuffered else [])
         td = subprocess.Popen(dump + ["tcp", "port", str(port)], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.PIPE)
         ow = subprocess.Popen([binary(), "read", "-", "-p", str(port), "--grace", "2", "-w", db,
                                "-q"], stdin=td.stdout, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
@@ -108,10 +117,18 @@ def page_load_open(tmp, unbuffered):
                 r.read()
         time.sleep(5)
         seen = outcomes_now(db)
-        td.terminate()
-        td.wait(timeout=30)
+        if ctrl_c:
+            td.send_signal(signal.SIGINT)
+            ow.send_signal(signal.SIGINT)
+        else:
+            td.terminate()
+        _, td_err = td.communicate(timeout=30)
         _, err = ow.communicate(timeout=60)
-        return seen, outcomes_now(db), ow.returncode, err.decode(errors="replace")
+        m = re.search(rb"(\d+) packets? captured", td_err)
+        captured = int(m.group(1)) if m else None
+        read = sqlite3.connect(db).execute("SELECT packets FROM captures").fetchone()[0]
+        return (seen, outcomes_now(db), ow.returncode, err.decode(errors="replace"),
+                (captured, read))
     finally:
         for p in (td, ow, srv):
             if p and p.poll() is None:
@@ -153,15 +170,26 @@ def main():
         print("skip run 4: no python3-tornado for the Bokeh test server (setup.sh installs it)")
         finish()
     with tempfile.TemporaryDirectory() as tmp:
-        seen, end, rc, err = page_load_open(tmp, True)
+        seen, end, rc, err, _ = page_load_open(tmp, True)
         check(seen == ["orphan"], "page load with -U: an orphan while tcpdump still runs, by the "
               "clock", f"{seen} {err}")
         check(end == ["orphan"] and rc == 0, "page load with -U: an orphan at the end",
               f"{end} rc {rc} {err}")
-        seen, end, rc, err = page_load_open(tmp, False)
+        seen, end, rc, err, (captured, read) = page_load_open(tmp, False)
+        check(captured is not None and captured == read, "page load without -U, tcpdump "
+              "ended: every packet tcpdump captured is read", f"{captured} captured, {read} read")
         check(seen in ([], ["pending"]), "page load without -U: not decided by the clock while "
               "tcpdump still runs", f"{seen} {err}")
         check(end == ["orphan"] and rc == 0, "page load without -U: an orphan at the end",
+              f"{end} rc {rc} {err}")
+        seen, end, rc, err, (captured, read) = page_load_open(tmp, False, ctrl_c=True)
+        check(captured is not None and captured == read, "page load without -U, Ctrl-C to "
+              "tcpdump and orphanwatch at once: every packet tcpdump captured is read (its last "
+              "block comes as it exits)", f"{captured} captured, {read} read")
+        check(seen in ([], ["pending"]), "page load without -U, Ctrl-C: not decided by the "
+              "clock before it", f"{seen} {err}")
+        check(end == ["orphan"] and rc == 0, "page load without -U, Ctrl-C to tcpdump and "
+              "orphanwatch at once: what tcpdump flushed is read, an orphan at the end",
               f"{end} rc {rc} {err}")
     finish()
 

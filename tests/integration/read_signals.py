@@ -148,19 +148,18 @@ def streamed(tmp, name, packets, end_at, wait, how):
     return (row[0] if len(row) == 1 else (str(row), None)) + (rc, seen)
 
 
-def streamed_held(tmp, packets, wait):
-    """A stream whose writer holds packets back (tcpdump without -U): the page load's first
-    packet is written timed now, the rest 3.5 s later, still timed as captured right after the
-    first, then nothing for wait seconds before EOF. Returns (the outcome other readers of DB
-    saw before the end, the outcome and decided_ts - started at the end, stderr)."""
+def first_packet_then_wait(tmp, name, packets):
+    """Starts `read - --grace 2 -w DB`, writes it the first packet timed now, and returns 3.5 s
+    later (process, DB, the records of the rest of the packets, still timed as captured right
+    after the first: one capture, written in two parts)."""
     t0 = time.time()
     shift = t0 - packets[0][0]
     timed = [(t + shift, k, w) for t, k, w in packets]
-    first = os.path.join(tmp, "held-first.pcap")
-    rest = os.path.join(tmp, "held-rest.pcap")
+    first = os.path.join(tmp, name + "-first.pcap")
+    rest = os.path.join(tmp, name + "-rest.pcap")
     pcaptool.write_pcap(first, pcaptool.LINKTYPE_RAW, timed[:1])
     pcaptool.write_pcap(rest, pcaptool.LINKTYPE_RAW, timed[1:])
-    db = os.path.join(tmp, "held.db")
+    db = os.path.join(tmp, name + ".db")
     p = subprocess.Popen([BIN, "read", "-", "--grace", "2", "-w", db, "-q"],
                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with open(first, "rb") as f:
@@ -168,7 +167,16 @@ def streamed_held(tmp, packets, wait):
     p.stdin.flush()
     time.sleep(max(0.0, t0 + 3.5 - time.time()))
     with open(rest, "rb") as f:
-        p.stdin.write(f.read()[24:])  # the records only: one capture, written in two parts
+        return p, db, f.read()[24:]  # without the file header
+
+
+def streamed_held(tmp, packets, wait):
+    """A stream whose writer holds packets back (tcpdump without -U): the page load's first
+    packet is written timed now, the rest 3.5 s later, still timed as captured right after the
+    first, then nothing for wait seconds before EOF. Returns (the outcome other readers of DB
+    saw before the end, the outcome and decided_ts - started at the end, stderr)."""
+    p, db, rest = first_packet_then_wait(tmp, "held", packets)
+    p.stdin.write(rest)
     p.stdin.flush()
     time.sleep(wait)
     seen = outcomes_now(db)
@@ -178,6 +186,59 @@ def streamed_held(tmp, packets, wait):
     row = sqlite3.connect(db).execute(
         "SELECT outcome, decided_ts - started FROM page_loads").fetchall()
     return seen, (row[0] if len(row) == 1 else (str(row), None)), rc, err
+
+
+def streamed_flush_on_stop(tmp, packets):
+    """Ctrl-C on `tcpdump -w - | orphanwatch read -`: both get the signal, and tcpdump writes
+    what it held back as it exits. The page load's first packet is written timed now; 3.5 s
+    later orphanwatch gets SIGINT, and 0.2 s after it the rest of the packets (still timed
+    as captured right after the first) arrive and the pipe is closed. Returns (the outcome
+    and decided_ts - started at the end, or None without a page load; rc; stderr; seconds
+    from the signal to the exit)."""
+    p, db, rest = first_packet_then_wait(tmp, "flush", packets)
+    signalled = time.time()
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    try:
+        p.stdin.write(rest)
+        p.stdin.close()
+    except BrokenPipeError:  # read did not wait for them
+        pass
+    p.stdin = None
+    rc, err = finished(p)
+    took = time.time() - signalled
+    rows = sqlite3.connect(db).execute(
+        "SELECT outcome, decided_ts - started FROM page_loads").fetchall()
+    return (rows[0] if len(rows) == 1 else None), rc, err, took
+
+
+def stop_while_open(tmp):
+    """SIGINT while the writer keeps the pipe open and silent: read stops once its drain's
+    second has passed, not later; a second SIGINT during the drain stops it at once."""
+    for n in (1, 2):
+        db = os.path.join(tmp, f"drain{n}.db")
+        p, _ = started_reader(db)
+        signalled = time.time()
+        p.send_signal(signal.SIGINT)
+        if n == 2:
+            time.sleep(0.1)
+            p.send_signal(signal.SIGINT)
+        try:  # stdin stays open (communicate would close it: the end of the stream)
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - signalled
+        rc, err = finished(p)
+        check(f"{n} SIGINT on an open, silent pipe: exit 0, said it reads what the writer "
+              "still sends", rc == 0 and "stopping; reading what its writer still sends" in err,
+              f"rc {rc}: {err}")
+        if n == 1:
+            check("one SIGINT on an open, silent pipe: stopped after the drain's second (not "
+                  "hanging on the open pipe)", 0.9 <= took < 10, f"{took:.2f} s")
+        else:
+            check("a second SIGINT during the drain: stopped at once (well before the drain's "
+                  "second), packing skipped", took < 0.9 and "packing skipped" in err,
+                  f"{took:.2f} s: {err}")
 
 
 def filler_to_block(packets):
@@ -228,6 +289,15 @@ def stream_as_captured(tmp):
     check("stream whose writer holds packets back: an orphan once ended, decided at its "
           "grace's end", o == "orphan" and after is not None and 2.0 <= after < 3.0 and rc == 0,
           f"{o} {after} rc {rc}")
+    row, rc, err, took = streamed_flush_on_stop(tmp, packets)
+    check("Ctrl-C to writer and reader alike: the packets the writer flushed as it exited are "
+          "read (the page load is there)", row is not None and rc == 0, f"{row} rc {rc}: {err}")
+    check("Ctrl-C to writer and reader alike: the writer closed the pipe whole, so the page "
+          "load is an orphan decided at its grace's end (not undecided)",
+          row is not None and row[0] == "orphan" and row[1] is not None and 2.0 <= row[1] < 3.0,
+          str(row))
+    check("Ctrl-C to writer and reader alike: read ended with the pipe, before its drain's "
+          "second was out", took < 1.0, f"{took:.2f} s")
     block = filler_to_block(packets)
     check("the first block: its packets end on a 4096-byte block", stream_size(block) % 4096 == 0,
           str(stream_size(block)))
@@ -280,6 +350,7 @@ def main():
         else:
             print("NOT RUN: the pcapng case (no editcap: apt-get install tshark)")
         stream_as_captured(tmp)
+        stop_while_open(tmp)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -518,6 +521,86 @@ static void test_stream_idle(void)
     close(p[0]);
 }
 
+/* ---- a stream asked to stop: the wait_ms hook decides whether a read waits on ---- */
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms = alarms + 1;
+}
+
+typedef struct wait_plan {
+    int fd;      /* written to once a signal came */
+    int calls;   /* of the hook */
+    int give_up; /* return -1 from this call on (0: never) */
+    int idles;
+} wait_plan;
+
+static int plan_wait_ms(void *ctx)
+{
+    wait_plan *w = ctx;
+    w->calls++;
+    if (w->give_up && w->calls >= w->give_up)
+        return -1;
+    if (alarms > 0 && w->fd >= 0) {
+        CHECK(write(w->fd, "after", 5) == 5);
+        w->fd = -1;
+    }
+    return 1000;
+}
+
+static void plan_idle(void *ctx)
+{
+    ((wait_plan *)ctx)->idles++;
+}
+
+/* Interrupts the next blocking call 30 ms from now with SIGALRM (no SA_RESTART). */
+static void alarm_soon(void)
+{
+    struct sigaction sa = {.sa_handler = on_alarm};
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+    struct itimerval t = {.it_value = {.tv_sec = 0, .tv_usec = 30000}};
+    CHECK(setitimer(ITIMER_REAL, &t, NULL) == 0);
+}
+
+static void test_stream_wait_hook(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    char buf[16];
+    /* -1 at once: the read fails as interrupted, without waiting or going idle */
+    wait_plan now = {.fd = -1, .give_up = 1};
+    stream_hooks h = {.idle = plan_idle, .ctx = &now, .wait_ms = plan_wait_ms};
+    errno = 0;
+    CHECK_EQ_INT(stream_read_fd(p[0], buf, sizeof buf, &h), -1);
+    CHECK_EQ_INT(errno, EINTR);
+    CHECK_EQ_INT(now.calls, 1);
+    CHECK_EQ_INT(now.idles, 0);
+    /* a signal during the wait: asked again, the hook waits on, and what comes is read */
+    alarms = 0;
+    wait_plan on = {.fd = p[1]};
+    h.ctx = &on;
+    alarm_soon();
+    CHECK_EQ_INT(stream_read_fd(p[0], buf, sizeof buf, &h), 5);
+    CHECK(alarms == 1);
+    CHECK_EQ_INT(on.calls, 2);
+    CHECK(memcmp(buf, "after", 5) == 0);
+    /* without the hook, the same signal ends the read (EINTR), as read(2) would */
+    alarms = 0;
+    wait_plan none = {.fd = -1};
+    stream_hooks plain = {.idle = plan_idle, .ctx = &none};
+    alarm_soon();
+    errno = 0;
+    CHECK_EQ_INT(stream_read_fd(p[0], buf, sizeof buf, &plain), -1);
+    CHECK_EQ_INT(errno, EINTR);
+    CHECK(alarms == 1);
+    close(p[0]);
+    close(p[1]);
+}
+
 typedef struct seen_hooks {
     int held, prompt;
 } seen_hooks;
@@ -606,6 +689,7 @@ int main(void)
     test_stream_refusals();
     test_other_compression();
     test_stream_idle();
+    test_stream_wait_hook();
     test_stream_blocks();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
