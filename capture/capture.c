@@ -552,6 +552,8 @@ static int read_some(capture *c, int max_packets, volatile sig_atomic_t *stop, c
             char why[400];
             snprintf(why, sizeof why, "%s", err);
             snprintf(err, errlen, "%s: %s", files_merge_name(c->merge), why);
+        } else if (c->src.live) {
+            src_live_error(c->name, err, errlen);
         }
         return SRC_ERROR;
     }

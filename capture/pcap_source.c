@@ -340,11 +340,17 @@ int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen)
     int rc = pcap_next_ex(s->pcap, &h, &data);
     if (rc == 1)
         return packet_from(s, p, h, data);
+    if (s->gone) { /* the ring's last packets are read: now the error */
+        snprintf(err, errlen, "%s", s->gone_msg);
+        return SRC_ERROR;
+    }
     if (rc == 0)
         return SRC_NONE;
     if (rc == PCAP_ERROR_BREAK)
         return SRC_EOF;
     const char *msg = pcap_geterr(s->pcap);
+    if (src_live_gone(s, msg))
+        return src_next(s, p, err, errlen);
     snprintf(err, errlen, "%s", msg);
     return !s->live && strstr(msg, "truncated") ? SRC_TRUNCATED : SRC_ERROR;
 }

@@ -32,6 +32,10 @@ typedef struct pkt_source {
     stream_hooks hooks;          /* what a stream tells (set by capture/ after open) */
     int dlt;                     /* libpcap's link type */
     bool live;
+    /* live: the interface went away (libpcap said so); what the ring still holds is read, then
+     * every read fails with gone_msg (src_live_gone) */
+    bool gone;
+    char gone_msg[PCAP_ERRBUF_SIZE];
 } pkt_source;
 
 typedef struct raw_packet {
@@ -54,6 +58,13 @@ enum {
 int src_open_file(pkt_source *s, const capture_opts *o, char *err, size_t errlen);
 int src_open_live(pkt_source *s, const capture_opts *o, char *err, size_t errlen);
 int src_next(pkt_source *s, raw_packet *p, char *err, size_t errlen);
+/* Rewrites a live source's read error (in err) to name its interface, and to say what to do
+ * when the interface went down or away (live.c). */
+void src_live_error(const char *iface, char *err, size_t errlen);
+/* libpcap's error msg on a live source: when it says the interface went away, true once,
+ * after waiting for the kernel to hand over the ring's last block, so that the caller reads
+ * what is left before failing (live.c). */
+bool src_live_gone(pkt_source *s, const char *msg);
 void src_close(pkt_source *s);
 /* Writes "link type N (NAME: description)" for messages. */
 void src_describe_dlt(int dlt, char *out, size_t outlen);
