@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 import pcaptool  # noqa: E402
+from live_lib import wait_until  # noqa: E402
 from owtest import binary, check, finish, skip  # noqa: E402
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sample.pcap")
@@ -57,15 +58,6 @@ def page_loads_of_sample(tmp):
     return rows(db, "SELECT count(*) FROM page_loads")[0][0]
 
 
-def wait_for(pred, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
-
-
 def main():
     if os.geteuid() != 0:
         skip("a TUN device and a live capture need root (CI runs as root)")
@@ -81,7 +73,7 @@ def main():
         ow = subprocess.Popen([binary(), "live", "-i", name, "--no-ui", "-w", db, "--user",
                                "nobody"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            check(wait_for(lambda: rows(db, "SELECT count(*) FROM captures") == [(1,)], 15),
+            check(wait_until(lambda: rows(db, "SELECT count(*) FROM captures") == [(1,)], 15),
                   "live started: its capture row is in the database")
             time.sleep(0.5)
             subprocess.run(["ip", "link", "set", name, "down"], check=True)
@@ -90,7 +82,7 @@ def main():
             subprocess.run(["ip", "link", "set", name, "up"], check=True)
             for pkt in packets:
                 os.write(fd, pkt)
-            check(wait_for(lambda: rows(db, "SELECT count(*) FROM page_loads") ==
+            check(wait_until(lambda: rows(db, "SELECT count(*) FROM page_loads") ==
                            [(expected,)], 20),
                   f"the sample's {expected} page loads are in the database while live runs",
                   str(rows(db, "SELECT count(*) FROM page_loads")))
